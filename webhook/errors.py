@@ -46,7 +46,7 @@ class InvalidInput(CanaristError):
         head = f"{self.subject}: " if self.subject else ""
         if len(lines) == 1:
             return head + lines[0]
-        return head + f"{len(lines)} problems: " + "; ".join(lines)
+        return head + f"{len(lines)} problems:\n" + "\n".join(f"- {line}" for line in lines)
 
 
 class SpecError(InvalidInput):
@@ -92,6 +92,23 @@ class Invalid(KubeError):
 
 class Unavailable(KubeError):
     """429, 5xx, timeouts and transport failures: worth retrying."""
+
+
+class APIStatusError(KubeError):
+    """An error of the embedded cluster's API, carrying the full metav1 ``Status`` it answers with.
+
+    ``status`` is the HTTP code, ``reason`` the Status reason (``NotFound``, ``Conflict``...),
+    ``body`` the complete Status object (kind, apiVersion, message, details with causes).
+    """
+
+    def __init__(self, body: dict[str, object]) -> None:
+        code = body.get("code", 500)
+        super().__init__(
+            str(body.get("message", "")),
+            status=code if isinstance(code, int) else 500,
+            reason=str(body.get("reason", "")),
+        )
+        self.body = body
 
 
 class RouterError(CanaristError):

@@ -1,0 +1,215 @@
+"""Request matches shared by header routes, mirror routes and the proxy's route table.
+
+The syntax is Argo Rollouts' (``headerValue: {exact | prefix | regex}``). Regular expressions are
+matched against the **whole** value, as Istio and Envoy do (RE2 full match), and are limited to the
+RE2 subset every router accepts: no look-around, no back-references.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from webhook.spec.problems import (
+    Problems,
+    at,
+    check_keys,
+    index,
+    mapping,
+    sequence,
+    show,
+    string,
+)
+
+MatchKind = Literal["exact", "prefix", "regex"]
+MATCH_KINDS: tuple[MatchKind, ...] = ("exact", "prefix", "regex")
+MAX_REGEX_LENGTH = 1024
+
+# HTTP header field names are RFC 9110 tokens.
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Constructs that RE2 (Istio, Envoy, Gateway API implementations) rejects.
+_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
+
+
+@dataclass(frozen=True)
+class StringMatch:
+    """One of exact, prefix or regex (full match) against a string value."""
+
+    kind: MatchKind
+    value: str
+    _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, kind: MatchKind, value: str) -> StringMatch:
+        pattern = re.compile(value) if kind == "regex" else None
+        return cls(kind, value, pattern)
+
+    def matches(self, candidate: str) -> bool:
+        if self.kind == "exact":
+            return candidate == self.value
+        if self.kind == "prefix":
+            return candidate.startswith(self.value)
+        assert self._pattern is not None
+        return self._pattern.fullmatch(candidate) is not None
+
+    def to_dict(self) -> dict[str, str]:
+        return {self.kind: self.value}
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    """A header (case-insensitive name) whose value satisfies a ``StringMatch``."""
+
+    name: str
+    value: StringMatch
+
+    @property
+    def key(self) -> str:
+        """The header name in lowercase, as HTTP/2, Istio and the proxy compare it."""
+        return self.name.lower()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"headerName": self.name, "headerValue": self.value.to_dict()}
+
+
+@dataclass(frozen=True)
+class MirrorMatch:
+    """One ``setMirrorRoute`` match: every field present must match (AND)."""
+
+    method: StringMatch | None = None
+    path: StringMatch | None = None
+    headers: tuple[HeaderMatch, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.method is not None:
+            out["method"] = self.method.to_dict()
+        if self.path is not None:
+            out["path"] = self.path.to_dict()
+        if self.headers:
+            out["headers"] = {h.name: h.value.to_dict() for h in self.headers}
+        return out
+
+
+def parse_string_match(raw: Any, path: str, problems: Problems) -> StringMatch | None:
+    """Parse ``{exact: v}``, ``{prefix: v}`` or ``{regex: v}``: exactly one, a string."""
+    m = mapping(raw, path, problems)
+    if m is None:
+        return None
+    check_keys(m, MATCH_KINDS, path, problems)
+    kinds = [k for k in MATCH_KINDS if k in m]
+    if len(kinds) != 1:
+        got = "none" if not kinds else " and ".join(kinds)
+        problems.add(path, f"must set exactly one of exact, prefix, regex; got {got}")
+        return None
+    kind = kinds[0]
+    value = string(m[kind], at(path, kind), problems, nonempty=kind == "regex")
+    if value is None:
+        return None
+    if kind == "regex":
+        return _regex(value, at(path, kind), problems)
+    return StringMatch.of(kind, value)
+
+
+def _regex(value: str, path: str, problems: Problems) -> StringMatch | None:
+    if len(value) > MAX_REGEX_LENGTH:
+        problems.add(path, f"regular expression longer than {MAX_REGEX_LENGTH} characters")
+        return None
+    if _NOT_RE2.search(value):
+        problems.add(
+            path,
+            f"invalid regular expression {show(value)}: look-around and back-references are "
+            "not supported (routers use RE2 syntax)",
+        )
+        return None
+    try:
+        return StringMatch.of("regex", value)
+    except re.error as exc:
+        problems.add(path, f"invalid regular expression {show(value)}: {exc}")
+        return None
+
+
+def parse_header_name(raw: Any, path: str, problems: Problems) -> str | None:
+    name = string(raw, path, problems)
+    if name is not None and not _TOKEN.match(name):
+        problems.add(path, f"invalid HTTP header name {show(name)}")
+        return None
+    return name
+
+
+def parse_header_match(raw: Any, path: str, problems: Problems) -> HeaderMatch | None:
+    """Parse ``{headerName: X-Canary, headerValue: {exact: "1"}}``."""
+    m = mapping(raw, path, problems)
+    if m is None:
+        return None
+    check_keys(m, ("headerName", "headerValue"), path, problems)
+    for required in ("headerName", "headerValue"):
+        if required not in m:
+            problems.add(at(path, required), "is required")
+    if "headerName" not in m or "headerValue" not in m:
+        return None
+    name = parse_header_name(m["headerName"], at(path, "headerName"), problems)
+    value = parse_string_match(m["headerValue"], at(path, "headerValue"), problems)
+    if name is None or value is None:
+        return None
+    return HeaderMatch(name, value)
+
+
+def parse_header_matches(raw: Any, path: str, problems: Problems) -> tuple[HeaderMatch, ...]:
+    """Parse a non-empty list of header matches (all must match: AND)."""
+    items = sequence(raw, path, problems)
+    if items is None:
+        return ()
+    if not items:
+        problems.add(path, "must not be empty (omit match to remove the route)")
+        return ()
+    parsed = [parse_header_match(item, index(path, i), problems) for i, item in enumerate(items)]
+    return tuple(p for p in parsed if p is not None)
+
+
+def parse_mirror_match(raw: Any, path: str, problems: Problems) -> MirrorMatch | None:
+    """Parse ``{method: {exact: GET}, path: {prefix: /}, headers: {x-foo: {exact: bar}}}``."""
+    m = mapping(raw, path, problems)
+    if m is None:
+        return None
+    check_keys(m, ("method", "path", "headers"), path, problems)
+    before = len(problems)
+    method = (
+        parse_string_match(m["method"], at(path, "method"), problems) if "method" in m else None
+    )
+    url = parse_string_match(m["path"], at(path, "path"), problems) if "path" in m else None
+    headers: list[HeaderMatch] = []
+    if "headers" in m:
+        hpath = at(path, "headers")
+        hmap = mapping(m["headers"], hpath, problems)
+        for name, value in (hmap or {}).items():
+            hname = parse_header_name(name, hpath, problems)
+            hvalue = parse_string_match(value, at(hpath, name), problems)
+            if hname is not None and hvalue is not None:
+                headers.append(HeaderMatch(hname, hvalue))
+    if len(problems) != before:
+        return None
+    return MirrorMatch(method, url, tuple(headers))
+
+
+def parse_mirror_matches(raw: Any, path: str, problems: Problems) -> tuple[MirrorMatch, ...]:
+    """Parse a non-empty list of mirror matches (any may match: OR)."""
+    items = sequence(raw, path, problems)
+    if items is None:
+        return ()
+    if not items:
+        problems.add(path, "must not be empty (omit match to remove the route)")
+        return ()
+    parsed = [parse_mirror_match(item, index(path, i), problems) for i, item in enumerate(items)]
+    return tuple(p for p in parsed if p is not None)
+
+
+def header_matches_request(matches: tuple[HeaderMatch, ...], headers: Mapping[str, str]) -> bool:
+    """True when every match holds; ``headers`` must be keyed by lowercase names."""
+    for match in matches:
+        value = headers.get(match.key)
+        if value is None or not match.value.matches(value):
+            return False
+    return True

@@ -1,0 +1,234 @@
+"""Router options and behaviour annotations: small string formats, parsed with paths."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from webhook.spec import names as n
+from webhook.spec.capabilities import ROUTERS
+from webhook.spec.durations import parse_duration
+from webhook.spec.problems import Problems, show, suggest
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_COOKIE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$")
+_ANNOTATION_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+NGINX_PREFIX = "nginx.ingress.kubernetes.io/"
+
+
+@dataclass(frozen=True)
+class VirtualServiceRef:
+    """An Istio VirtualService and the names of its routes to split (empty: the only route)."""
+
+    name: str
+    routes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DestinationRuleRef:
+    """Subset-level Istio split: the DestinationRule and its stable and canary subset names."""
+
+    name: str
+    stable_subset: str = "stable"
+    canary_subset: str = "canary"
+
+
+@dataclass(frozen=True)
+class Sticky:
+    """Keep a client on the version it first got, by cookie."""
+
+    cookie: str
+    max_age: int = 3600
+
+
+@dataclass(frozen=True)
+class RouterOptions:
+    istio_virtual_services: tuple[VirtualServiceRef, ...] = ()
+    istio_destination_rule: DestinationRuleRef | None = None
+    nginx_ingresses: tuple[str, ...] = ()
+    nginx_annotations: tuple[tuple[str, str], ...] = ()
+    alb_ingresses: tuple[str, ...] = ()
+    alb_service_port: int | None = None
+    alb_root_service: str | None = None
+    http_routes: tuple[str, ...] = ()
+    traffic_split: str | None = None
+    proxy_hosts: tuple[str, ...] = ()
+
+
+def object_name(text: str, path: str, problems: Problems, what: str = "name") -> str | None:
+    if len(text) <= 253 and _SUBDOMAIN.match(text):
+        return text
+    problems.add(
+        path,
+        f"invalid {what} {show(text)}: lowercase letters, digits, '-' and '.', "
+        "starting and ending with a letter or digit",
+    )
+    return None
+
+
+def service_name(text: str, path: str, problems: Problems) -> str | None:
+    if _DNS1035_LABEL.match(text):
+        return text
+    problems.add(
+        path,
+        f"invalid Service name {show(text)}: at most 63 lowercase letters, digits and '-', "
+        "starting with a letter",
+    )
+    return None
+
+
+def name_list(text: str, path: str, problems: Problems, what: str) -> tuple[str, ...]:
+    items = [part.strip() for part in text.split(",")]
+    if not any(items):
+        problems.add(path, f"must name at least one {what}")
+        return ()
+    out = []
+    for item in items:
+        if not item:
+            problems.add(path, f"empty {what} name in {show(text)}")
+        elif object_name(item, path, problems, f"{what} name") is not None:
+            out.append(item)
+    return tuple(out)
+
+
+def parse_routers(text: str, path: str, problems: Problems) -> tuple[str, ...]:
+    items = [part.strip() for part in text.split(",")]
+    routers: list[str] = []
+    for item in items:
+        if item not in ROUTERS:
+            hint = suggest(item, ROUTERS)
+            mean = f" (did you mean {show(hint)}?)" if hint else ""
+            problems.add(
+                path, f"unknown traffic router {show(item)}{mean}; allowed: {', '.join(ROUTERS)}"
+            )
+        elif item in routers:
+            problems.add(path, f"traffic router {show(item)} is listed twice")
+        else:
+            routers.append(item)
+    if "none" in routers and len(routers) > 1:
+        problems.add(path, '"none" cannot be combined with other traffic routers')
+    return tuple(routers)
+
+
+def parse_virtual_services(
+    text: str, path: str, problems: Problems
+) -> tuple[VirtualServiceRef, ...]:
+    """``name`` or ``name:route1,route2``; several VirtualServices separated by ``;``."""
+    refs = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            problems.add(path, f"empty VirtualService in {show(text)}")
+            continue
+        name, _, routes_text = part.partition(":")
+        name_ok = object_name(name.strip(), path, problems, "VirtualService name")
+        routes: tuple[str, ...] = ()
+        if routes_text.strip():
+            routes = tuple(r.strip() for r in routes_text.split(","))
+            for route in routes:
+                if not route:
+                    problems.add(path, f"empty route name in {show(part)}")
+        elif ":" in part:
+            problems.add(path, f"no route names after ':' in {show(part)}")
+        if name_ok:
+            refs.append(VirtualServiceRef(name_ok, routes))
+    return tuple(refs)
+
+
+def parse_destination_rule(text: str, path: str, problems: Problems) -> DestinationRuleRef | None:
+    """``name`` (subsets ``stable``/``canary``) or ``name:stableSubset,canarySubset``."""
+    name, sep, subsets = text.partition(":")
+    ok = object_name(name.strip(), path, problems, "DestinationRule name")
+    if not sep:
+        return DestinationRuleRef(ok) if ok else None
+    parts = [p.strip() for p in subsets.split(",")]
+    if len(parts) != 2 or not all(_DNS1123_LABEL.match(p) for p in parts):
+        problems.add(
+            path, f"subsets must be written name:stableSubset,canarySubset, got {show(text)}"
+        )
+        return None
+    if parts[0] == parts[1]:
+        problems.add(path, f"stable and canary subsets must differ, both are {show(parts[0])}")
+        return None
+    return DestinationRuleRef(ok, parts[0], parts[1]) if ok else None
+
+
+def parse_nginx_annotations(
+    text: str, path: str, problems: Problems
+) -> tuple[tuple[str, str], ...]:
+    """A JSON object of extra annotations for the canary Ingress (values are strings).
+
+    A key without a ``/`` gets the ``nginx.ingress.kubernetes.io/`` prefix.
+    """
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        problems.add(path, f"must be a JSON object: {exc}")
+        return ()
+    if not isinstance(raw, dict):
+        problems.add(path, f"must be a JSON object, got {show(raw)}")
+        return ()
+    out = []
+    for key, value in raw.items():
+        full = key if "/" in key else NGINX_PREFIX + key
+        if not _ANNOTATION_KEY.match(full):
+            problems.add(path, f"invalid annotation name {show(key)}")
+        elif not isinstance(value, str):
+            problems.add(path, f"value of {show(key)} must be a string, got {show(value)}")
+        else:
+            out.append((full, value))
+    return tuple(sorted(out))
+
+
+def parse_port(text: str, path: str, problems: Problems) -> int | None:
+    if text.strip().isdigit() and 1 <= int(text) <= 65535:
+        return int(text)
+    problems.add(path, f"must be a port number between 1 and 65535, got {show(text)}")
+    return None
+
+
+def parse_hosts(text: str, path: str, problems: Problems) -> tuple[str, ...]:
+    hosts = []
+    for host in (h.strip().lower() for h in text.split(",")):
+        if not host or not _HOST.match(host):
+            problems.add(path, f"invalid host name {show(host)}")
+        else:
+            hosts.append(host)
+    return tuple(hosts)
+
+
+def parse_bool(text: str, path: str, problems: Problems) -> bool | None:
+    if text in ("true", "false"):
+        return text == "true"
+    problems.add(path, f'must be "true" or "false", got {show(text)}')
+    return None
+
+
+def parse_delay(text: str, path: str, problems: Problems) -> float | None:
+    return parse_duration(text, path, problems)
+
+
+def parse_sticky(text: str, deployment: str, path: str, problems: Problems) -> Sticky | None:
+    """``"true"`` (cookie ``canarist-<deployment>``), ``"false"``, or a cookie name."""
+    if text == "false":
+        return None
+    if text == "true":
+        return Sticky(f"canarist-{deployment}" if deployment else "canarist")
+    if _COOKIE.match(text):
+        return Sticky(text)
+    problems.add(path, f'must be "true", "false" or a cookie name, got {show(text)}')
+    return None
+
+
+REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {
+    "istio": (n.ISTIO_VIRTUAL_SERVICE,),
+    "nginx": (n.NGINX_INGRESS,),
+    "alb": (n.ALB_INGRESS, n.ALB_SERVICE_PORT),
+    "gateway-api": (n.HTTP_ROUTE,),
+}
