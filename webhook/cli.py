@@ -66,6 +66,53 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+@_registrar
+def _reg_proxy(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "proxy",
+        help="run the sidecar-free canary proxy",
+        description="Serve HTTP traffic split between stable and canary by a route table: "
+        "exact weights, header routes, sticky canary, mirroring, per-version metrics.",
+    )
+    p.add_argument("--listen", default="0.0.0.0:8080", metavar="HOST:PORT",
+                   help="address to serve traffic on (default 0.0.0.0:8080)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--routes", metavar="FILE", help="routes file (YAML or JSON), reloaded on "
+                     "change and on SIGHUP")
+    src.add_argument("--kubeconfig", metavar="FILE", help="cluster mode: routes from the "
+                     "route-table ConfigMap, endpoints from EndpointSlices")
+    p.add_argument("--namespace", default="default", help="cluster mode: namespace to watch")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="worker processes sharing the port with SO_REUSEPORT (default 1)")
+    p.add_argument("--admin-listen", metavar="HOST:PORT",
+                   help="serve /metrics, /summary and /healthz here (default: off)")
+    p.add_argument("--no-version-header", action="store_true",
+                   help="do not add x-canarist-version to responses")
+    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="SECONDS")
+    p.add_argument("--upstream-timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="longest wait for an upstream's response headers (then 504)")
+    p.add_argument("--keepalive-timeout", type=float, default=75.0, metavar="SECONDS")
+    p.add_argument("--drain-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM, longest wait for requests in flight")
+    p.add_argument("--mirror-timeout", type=float, default=2.0, metavar="SECONDS")
+    p.add_argument("--mirror-queue", type=int, default=1024, metavar="N",
+                   help="mirrored copies waiting to be sent; more are dropped and counted")
+    p.add_argument("--mirror-max-body", type=int, default=1 << 20, metavar="BYTES",
+                   help="requests with larger bodies are not mirrored (counted as dropped)")
+    p.add_argument("--window", type=int, default=60, metavar="SECONDS",
+                   help="sliding window of the /summary endpoint")
+    p.set_defaults(handler=cmd_proxy)
+
+
+def cmd_proxy(args: argparse.Namespace) -> int:
+    import logging
+
+    from webhook.proxy.runner import config_from_args, run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return run(config_from_args(args))
+
+
 # --- helpers -----------------------------------------------------------------------------------
 
 

@@ -1,0 +1,229 @@
+"""The client side of the proxy: an asyncio Protocol parsing HTTP/1.x with httptools.
+
+Requests on one connection are served in order. A pipelined request that arrives while another
+is in flight is parsed and held (reading pauses) until its turn. After an accepted Upgrade the
+connection becomes a raw tunnel to the upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+
+import httptools
+
+from webhook.proxy import headers as h
+from webhook.proxy.context import ProxyContext
+from webhook.proxy.exchange import Exchange
+from webhook.proxy.upstream import UpstreamConn
+
+PAUSE_QUEUE = 4  # reasons for not reading the client: 1 body buffered, 2 upstream full, 4 queue
+
+
+class _Held:
+    """A pipelined request parsed while an earlier one is still being answered."""
+
+    __slots__ = ("body", "complete", "exchange")
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.body: list[bytes] = []
+        self.complete = False
+
+
+class ClientConn(asyncio.Protocol):
+    __slots__ = (
+        "ctx", "current", "headers", "held", "http11", "last_active", "parser", "paused", "peer",
+        "receiving", "transport", "tunnel", "url",
+    )
+
+    def __init__(self, ctx: ProxyContext) -> None:
+        self.ctx = ctx
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.peer = b""
+        self.url = b""
+        self.headers: h.Headers = []
+        self.current: Exchange | None = None  # the request being answered
+        self.receiving: Exchange | _Held | None = None  # the request whose body is arriving
+        self.held: collections.deque[_Held] = collections.deque()
+        self.paused = 0
+        self.http11 = True
+        self.tunnel: UpstreamConn | None = None
+        self.last_active = 0.0
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = str(peer[0]).encode() if peer else b"unknown"
+        self.last_active = self.ctx.loop.time()
+        self.ctx.clients.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel is not None:
+            self.tunnel.write(data)
+            return
+        if isinstance(self.receiving, Exchange) and self.receiving.head.upgrade is not None \
+                and self.receiving.req_done:
+            self.receiving.tunnel_data(data)
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            rest = data[upgrade.args[0]:]
+            if isinstance(self.receiving, Exchange):
+                self.receiving.req_done = True
+                if rest:
+                    self.receiving.tunnel_data(rest)
+        except httptools.HttpParserError as exc:
+            self._bad_request(str(exc))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ctx.clients.discard(self)
+        self.transport = None
+        if self.tunnel is not None:
+            self.tunnel.close()
+            self.tunnel = None
+        if self.current is not None:
+            current, self.current = self.current, None
+            current.abandon()
+            self._settled()
+        self.held.clear()
+
+    def pause_writing(self) -> None:
+        if self.current is not None:
+            self.current.pause_upstream_reading()
+        elif self.tunnel is not None and self.tunnel.transport is not None:
+            self.tunnel.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.current is not None:
+            self.current.resume_upstream_reading()
+        elif self.tunnel is not None and self.tunnel.transport is not None:
+            self.tunnel.transport.resume_reading()
+
+    # -- httptools callbacks ---------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        self.http11 = parser.get_http_version() == "1.1"
+        exchange = Exchange(self, parser.get_method(), self.url, self.headers,
+                            parser.should_keep_alive())
+        self.last_active = exchange.start
+        if self.current is None:
+            self.current = exchange
+            self.receiving = exchange
+            self.ctx.in_flight += 1
+            exchange.begin()
+        else:
+            held = _Held(exchange)
+            self.held.append(held)
+            self.receiving = held
+            self.pause_reading(PAUSE_QUEUE)
+
+    def on_body(self, body: bytes) -> None:
+        target = self.receiving
+        if isinstance(target, Exchange):
+            target.request_body(body)
+        elif target is not None:
+            target.body.append(body)
+
+    def on_message_complete(self) -> None:
+        target = self.receiving
+        if isinstance(target, Exchange):
+            if target.head.upgrade is None:
+                self.receiving = None
+            target.request_complete()
+        elif target is not None:
+            target.complete = True
+            self.receiving = None
+
+    # -- used by the exchange --------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def pause_reading(self, reason: int) -> None:
+        if not self.paused and self.transport is not None:
+            self.transport.pause_reading()
+        self.paused |= reason
+
+    def resume_reading(self, reason: int) -> None:
+        if not self.paused & reason:
+            return
+        self.paused &= ~reason
+        if not self.paused and self.transport is not None:
+            self.transport.resume_reading()
+
+    def start_tunnel(self, conn: UpstreamConn) -> None:
+        self.tunnel = conn
+        self.receiving = None
+
+    def exchange_done(self, exchange: Exchange) -> None:
+        if exchange is not self.current:
+            return
+        self.current = None
+        self.last_active = self.ctx.loop.time()
+        if not exchange.keep_alive or self.ctx.draining:
+            self.held.clear()
+            if self.receiving is exchange:
+                self.receiving = None
+            self.close()
+            self._settled()
+            return
+        if self.receiving is exchange:
+            # answered before its body arrived: the rest of the body is discarded
+            self.receiving = None
+        self._settled()
+        if self.held:
+            self._start_held(self.held.popleft())
+        else:
+            self.resume_reading(PAUSE_QUEUE)
+
+    def _start_held(self, held: _Held) -> None:
+        exchange = held.exchange
+        exchange.start = self.ctx.loop.time()
+        self.current = exchange
+        if self.receiving is held:
+            self.receiving = exchange
+        self.ctx.in_flight += 1
+        exchange.begin()
+        for data in held.body:
+            exchange.request_body(data)
+        if held.complete:
+            exchange.request_complete()
+        if not self.held:
+            self.resume_reading(PAUSE_QUEUE)
+
+    def _settled(self) -> None:
+        ctx = self.ctx
+        ctx.in_flight -= 1
+        if ctx.in_flight == 0 and ctx.draining:
+            ctx.idle_event.set()
+
+    def _bad_request(self, why: str) -> None:
+        if self.current is None:
+            self.write(h.simple_response(400, "Bad Request", f"malformed HTTP request: {why}",
+                                         keep_alive=False))
+        self.close()
+
+    def idle_for(self, now: float) -> float:
+        """Seconds without a request in flight; 0 while one is."""
+        if self.current is not None or self.tunnel is not None:
+            return 0.0
+        return now - self.last_active

@@ -1,0 +1,57 @@
+"""Options and the per-worker state every connection shares."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from webhook.proxy.balance import CANARY, STABLE
+from webhook.proxy.metrics import DEFAULT_WINDOW, Metrics
+from webhook.proxy.mirror import Mirror
+from webhook.proxy.table import LiveTable
+from webhook.proxy.upstream import Pool
+
+if TYPE_CHECKING:
+    from webhook.proxy.client import ClientConn
+
+
+@dataclass(frozen=True)
+class ProxyOptions:
+    version_header: bool = True  # add x-canarist-version: stable|canary to responses
+    connect_timeout: float = 5.0  # upstream connect; past it: 504
+    upstream_timeout: float = 60.0  # request sent -> response headers; past it: 504
+    keepalive_timeout: float = 75.0  # idle client connections are closed after this
+    drain_timeout: float = 30.0  # SIGTERM: longest wait for requests in flight
+    mirror_timeout: float = 2.0
+    mirror_queue: int = 1024
+    mirror_senders: int = 16
+    mirror_max_body: int = 1 << 20
+    window_seconds: int = DEFAULT_WINDOW
+
+
+class ProxyContext:
+    """The live table, the upstream pool, metrics and mirroring of one worker."""
+
+    def __init__(self, table: LiveTable, options: ProxyOptions,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop or asyncio.get_running_loop()
+        self.table = table
+        self.options = options
+        self.pool = Pool(self.loop, connect_timeout=options.connect_timeout)
+        self.metrics = Metrics(options.window_seconds)
+        self.mirror = Mirror(self.metrics, queue_size=options.mirror_queue,
+                             senders=options.mirror_senders, timeout=options.mirror_timeout,
+                             max_body=options.mirror_max_body)
+        self.version_headers: dict[str, bytes] = (
+            {v: b"x-canarist-version: " + v.encode() + b"\r\n" for v in (STABLE, CANARY)}
+            if options.version_header else {STABLE: b"", CANARY: b""}
+        )
+        self.draining = False
+        self.clients: set[ClientConn] = set()
+        self.in_flight = 0
+        self.idle_event = asyncio.Event()
+
+    def swap(self, table: LiveTable) -> None:
+        """Install a new table; requests already routed keep the route they hold."""
+        self.table = table

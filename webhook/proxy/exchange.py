@@ -1,0 +1,395 @@
+"""One proxied request: route it, stream it upstream, stream the response back.
+
+Callback-driven (no task per request): the client connection feeds request events in, the
+upstream connection feeds response events in, and flow control pauses whichever side is ahead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import TYPE_CHECKING
+
+from webhook.proxy import headers as h
+from webhook.proxy.balance import CANARY
+from webhook.proxy.mirror import MIRROR_HEADER, MirrorCopy
+from webhook.proxy.table import Choice, LiveRoute
+from webhook.proxy.upstream import UpstreamConn
+from webhook.spec.routetable import Endpoint
+
+if TYPE_CHECKING:
+    from webhook.proxy.client import ClientConn
+
+MAX_PENDING_BODY = 256 * 1024  # request bytes buffered while the upstream connection opens
+
+
+class Exchange:
+    __slots__ = (
+        "body_pending",
+        "choice",
+        "client",
+        "conn",
+        "ctx",
+        "done",
+        "endpoint",
+        "framing",
+        "head",
+        "head_bytes",
+        "informational",
+        "is_head",
+        "keep_alive",
+        "method",
+        "mirror_body",
+        "mirror_size",
+        "path",
+        "pending_size",
+        "req_done",
+        "resp_headers",
+        "resp_reason",
+        "responded",
+        "retried",
+        "route",
+        "start",
+        "status",
+        "target",
+        "timer",
+        "tunnel_early",
+        "until_close",
+        "upstream_error",
+        "version",
+    )
+
+    def __init__(self, client: ClientConn, method: bytes, target: bytes,
+                 raw_headers: h.Headers, keep_alive: bool) -> None:
+        self.client = client
+        self.ctx = client.ctx
+        self.method = method
+        self.target = target
+        self.head = h.scan_request(raw_headers)
+        self.keep_alive = keep_alive and not self.head.close
+        self.is_head = method == b"HEAD"
+        self.path = target.partition(b"?")[0].decode("latin-1")
+        self.start = self.ctx.loop.time()
+        self.route: LiveRoute | None = None
+        self.version = ""
+        self.choice: Choice | None = None
+        self.endpoint: Endpoint | None = None
+        self.conn: UpstreamConn | None = None
+        self.head_bytes = b""
+        self.body_pending: list[bytes] = []
+        self.pending_size = 0
+        self.req_done = False
+        self.mirror_body: list[bytes] | None = None
+        self.mirror_size = 0
+        self.resp_reason = b""
+        self.resp_headers: h.Headers = []
+        self.status = 0
+        self.framing = -1
+        self.informational = False
+        self.responded = False
+        self.retried = False
+        self.upstream_error = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.tunnel_early: list[bytes] = []
+        self.until_close = False
+        self.done = False
+
+    # -- request side -----------------------------------------------------------------------
+    def begin(self) -> None:
+        ctx = self.ctx
+        head = self.head
+        if head.expect_continue:
+            self.client.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        host = head.host.decode("latin-1")
+        route = ctx.table.lookup(host, self.path) if host else None
+        if route is None:
+            self.reply(404, "Not Found", f"no route for host {host!r} and path {self.path!r}")
+            return
+        self.route = route
+        hdrs: dict[str, str] | None = None
+        if route.needs_headers:
+            hdrs = {}
+            for name, value in head.keep:
+                key = name.decode("latin-1").lower()
+                val = value.decode("latin-1")
+                hdrs[key] = hdrs[key] + ", " + val if key in hdrs else val
+        choice = route.choose(hdrs, head.cookie)
+        self.choice = choice
+        self.version = choice.version
+        endpoint = route.endpoint(choice.version)
+        if endpoint is None:
+            self.reply(503, "Service Unavailable",
+                       f"route {route.name!r} has no ready {choice.version} endpoints")
+            return
+        self.endpoint = endpoint
+        method = self.method.decode("latin-1")
+        if (route.mirror_gate is not None and head.upgrade is None
+                and route.wants_mirror(method, self.path, hdrs)):
+            self.mirror_body = []
+        self.head_bytes = h.request_head(self.method, self.target, head, self.client.peer)
+        conn = ctx.pool.take(endpoint)
+        if conn is not None:
+            self.attach(conn)
+        else:
+            ctx.loop.create_task(self._connect(endpoint))
+
+    async def _connect(self, endpoint: Endpoint) -> None:
+        try:
+            conn = await self.ctx.pool.connect(endpoint)
+        except TimeoutError:
+            self.fail(504, "Gateway Timeout", f"connecting to upstream {endpoint} timed out after "
+                      f"{self.ctx.options.connect_timeout:g}s")
+            return
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            self.fail(502, "Bad Gateway", f"cannot connect to upstream {endpoint}: {reason}")
+            return
+        if self.done:
+            self.ctx.pool.give_back(conn)
+            return
+        self.attach(conn)
+
+    def attach(self, conn: UpstreamConn) -> None:
+        self.conn = conn
+        conn.sink = self
+        conn.write(self.head_bytes)
+        if self.body_pending:
+            for data in self.body_pending:
+                conn.write(data)
+            self.body_pending = []
+            self.pending_size = 0
+            self.client.resume_reading(1)
+        if self.req_done and self.head.chunked:
+            conn.write(h.LAST_CHUNK)
+        self.timer = self.ctx.loop.call_later(self.ctx.options.upstream_timeout, self._timeout)
+
+    def request_body(self, data: bytes) -> None:
+        if self.mirror_body is not None:
+            self.mirror_size += len(data)
+            if self.mirror_size > self.ctx.mirror.max_body:
+                self.mirror_body = None
+                if self.route is not None:
+                    self.ctx.mirror.drop(self.route.name)
+            else:
+                self.mirror_body.append(data)
+        if self.head.chunked:
+            data = h.chunk(data)
+        conn = self.conn
+        if conn is not None:
+            conn.write(data)
+        elif not self.done:
+            self.body_pending.append(data)
+            self.pending_size += len(data)
+            if self.pending_size > MAX_PENDING_BODY:
+                self.client.pause_reading(1)
+
+    def request_complete(self) -> None:
+        self.req_done = True
+        if self.conn is not None and self.head.chunked:
+            self.conn.write(h.LAST_CHUNK)
+        if self.mirror_body is not None and self.route is not None and not self.done:
+            self._submit_mirror(self.route)
+
+    def _submit_mirror(self, route: LiveRoute) -> None:
+        endpoint = route.endpoint(CANARY)
+        assert self.mirror_body is not None
+        if endpoint is None:
+            return
+        body = b"".join(self.mirror_body)
+        self.mirror_body = None
+        has_body = bool(body) or self.head.content_length is not None or self.head.chunked
+        head = dataclasses.replace(self.head, chunked=False,
+                                   content_length=len(body) if has_body else None)
+        data = h.request_head(self.method, self.target, head, self.client.peer, MIRROR_HEADER)
+        self.ctx.mirror.submit(MirrorCopy(route.name, endpoint, data, body, self.is_head))
+
+    def tunnel_data(self, data: bytes) -> None:
+        """Bytes the client sent after an Upgrade request."""
+        if self.framing == h.FRAME_TUNNEL and self.conn is not None:
+            self.conn.write(data)
+        else:
+            self.tunnel_early.append(data)
+
+    # -- response side ----------------------------------------------------------------------
+    def on_upstream_status(self, reason: bytes) -> None:
+        self.resp_reason += reason
+
+    def on_upstream_header(self, name: bytes, value: bytes) -> None:
+        self.resp_headers.append((name, value))
+
+    def on_upstream_headers_complete(self) -> None:
+        conn = self.conn
+        assert conn is not None
+        status = conn.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.informational = True  # 1xx interim response: dropped, the final one follows
+            self.resp_headers = []
+            self.resp_reason = b""
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.status = status
+        rhead = h.scan_response(self.resp_headers)
+        if status == 101 and self.head.upgrade is None:
+            status = 502  # an upgrade nobody asked for cannot be relayed
+        self.framing = h.response_framing(status, rhead, self.is_head, self.client.http11)
+        keep = self.keep_alive and not self.ctx.draining and self.framing != h.FRAME_CLOSE
+        if self.head.upgrade is not None and self.framing != h.FRAME_TUNNEL:
+            keep = False  # a refused upgrade: the client may already be sending the new protocol
+        self.keep_alive = keep
+        extra = self.ctx.version_headers.get(self.version, b"")
+        self.until_close = rhead.content_length is None and not rhead.chunked
+        if self.choice is not None and self.choice.set_cookie:
+            extra += self.choice.set_cookie
+        self.responded = True
+        self.client.write(h.response_head(status, self.resp_reason, rhead, self.framing, extra,
+                                          keep))
+        if self.framing == h.FRAME_TUNNEL:
+            self.client.start_tunnel(conn)
+            for data in self.tunnel_early:
+                conn.write(data)
+            self.tunnel_early = []
+            self._record()
+            self.done = True
+        elif self.is_head:
+            conn.reset_parser()
+            self.on_upstream_complete()
+
+    def on_upstream_body(self, body: bytes) -> None:
+        if self.framing == h.FRAME_CHUNKED:
+            self.client.write(h.chunk(body))
+        else:
+            self.client.write(body)
+
+    def on_upstream_complete(self) -> None:
+        if self.informational:
+            self.informational = False
+            return
+        if self.done:
+            return
+        if self.framing == h.FRAME_CHUNKED:
+            self.client.write(h.LAST_CHUNK)
+        conn = self.conn
+        self.conn = None
+        if conn is not None:
+            if not self.req_done:
+                conn.reusable = False  # the upstream answered before the body ended
+                self.keep_alive = False
+            self.ctx.pool.give_back(conn)
+        self._finish()
+
+    def on_upstream_tunnel(self, data: bytes) -> None:
+        self.client.write(data)
+
+    def on_upstream_error(self, conn: UpstreamConn, exc: BaseException | None) -> None:
+        if self.framing == h.FRAME_TUNNEL:
+            self.client.close()
+            return
+        if self.done or conn is not self.conn:
+            return
+        self.conn = None
+        conn.sink = None
+        conn.abort()
+        if self.responded:
+            if self.until_close and exc is None and self.framing != h.FRAME_LENGTH:
+                # a body delimited by the upstream closing its connection has ended
+                if self.framing == h.FRAME_CHUNKED:
+                    self.client.write(h.LAST_CHUNK)
+                self._finish()
+                return
+            self.upstream_error = True
+            self.keep_alive = False
+            self._finish()  # truncated response: the client sees the connection close
+            return
+        if (conn.reused and not conn.got_bytes and not self.retried and self.req_done
+                and not self.head.chunked and not self.head.content_length):
+            self.retried = True  # a pooled connection the upstream had just closed
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            assert self.endpoint is not None
+            self.ctx.loop.create_task(self._connect(self.endpoint))
+            return
+        what = "closed the connection" if exc is None else f"failed: {exc}"
+        self.fail(502, "Bad Gateway", f"upstream {self.endpoint} {what} before responding")
+
+    def _timeout(self) -> None:
+        self.timer = None
+        if self.responded or self.done:
+            return
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            conn.sink = None
+            conn.abort()
+        self.fail(504, "Gateway Timeout", f"upstream {self.endpoint} did not respond within "
+                  f"{self.ctx.options.upstream_timeout:g}s")
+
+    def pause_client_reading(self) -> None:
+        self.client.pause_reading(2)
+
+    def resume_client_reading(self) -> None:
+        self.client.resume_reading(2)
+
+    def pause_upstream_reading(self) -> None:
+        conn = self.conn
+        if conn is not None and conn.transport is not None:
+            conn.transport.pause_reading()
+
+    def resume_upstream_reading(self) -> None:
+        conn = self.conn
+        if conn is not None and conn.transport is not None:
+            conn.transport.resume_reading()
+
+    # -- endings ----------------------------------------------------------------------------
+    def fail(self, status: int, reason: str, message: str) -> None:
+        """An upstream failure answered by the proxy itself (502, 504)."""
+        self.upstream_error = True
+        self.reply(status, reason, message)
+
+    def reply(self, status: int, reason: str, message: str) -> None:
+        if self.done:
+            return
+        self.status = status
+        self.responded = True
+        if not self.req_done and (self.head.chunked or (self.head.content_length or 0) > 0):
+            self.keep_alive = False  # the unread rest of the body would be taken for a request
+        keep = self.keep_alive and not self.ctx.draining
+        self.keep_alive = keep
+        extra = self.ctx.version_headers.get(self.version, b"") if self.version else b""
+        self.client.write(h.simple_response(status, reason, message, extra, keep))
+        self._finish()
+
+    def _record(self) -> None:
+        route = self.route
+        if route is not None and self.version:
+            self.ctx.metrics.record(route.name, self.version, self.status,
+                                    self.ctx.loop.time() - self.start, self.upstream_error)
+
+    def _finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self._record()
+        self.client.exchange_done(self)
+
+    def abandon(self) -> None:
+        """The client went away: drop the upstream side."""
+        if self.done:
+            return
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.sink = None
+            conn.abort()
+        if not self.responded:
+            self.status = 499
+        self.keep_alive = False
+        self.done = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.framing != h.FRAME_TUNNEL:
+            self._record()

@@ -1,0 +1,204 @@
+"""Per-route, per-version request metrics: cumulative Prometheus series and a sliding window.
+
+Recording is a handful of integer increments on the hot path. Everything else works on plain
+snapshots (dicts of lists, picklable) so several worker processes can be merged by the parent:
+``snapshot`` -> ``merge`` -> ``render_prometheus`` / ``summarize``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from bisect import bisect_left
+from typing import Any
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                   5.0, 10.0)
+# Fine log-scale bounds for the window's percentiles: 50 µs * 1.2^k, up to about 90 s.
+WINDOW_BOUNDS = tuple(50e-6 * 1.2**k for k in range(80))
+DEFAULT_WINDOW = 60
+MIRROR_RESULTS = ("sent", "dropped", "failed")
+
+Key = tuple[str, str]  # (route, version)
+Snapshot = dict[str, Any]
+
+
+class Series:
+    """Cumulative counters of one (route, version)."""
+
+    __slots__ = ("buckets", "classes", "count", "sum", "upstream_errors")
+
+    def __init__(self) -> None:
+        self.classes = [0, 0, 0, 0, 0]  # 1xx..5xx
+        self.upstream_errors = 0
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.sum = 0.0
+        self.count = 0
+
+
+class Window:
+    """One slot per second for the last ``size`` seconds: [second, requests, errors, counts]."""
+
+    __slots__ = ("size", "slots")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.slots: list[list[Any]] = [[-1, 0, 0, None] for _ in range(size)]
+
+    def add(self, second: int, seconds: float, error: bool) -> None:
+        slot = self.slots[second % self.size]
+        if slot[0] != second:
+            slot[0], slot[1], slot[2], slot[3] = second, 0, 0, [0] * (len(WINDOW_BOUNDS) + 1)
+        slot[1] += 1
+        if error:
+            slot[2] += 1
+        slot[3][bisect_left(WINDOW_BOUNDS, seconds)] += 1
+
+
+class Metrics:
+    def __init__(self, window_seconds: int = DEFAULT_WINDOW) -> None:
+        self.window_seconds = window_seconds
+        self.series: dict[Key, Series] = {}
+        self.windows: dict[Key, Window] = {}
+        self.mirror: dict[str, list[int]] = {}
+
+    def record(self, route: str, version: str, status: int, seconds: float,
+               upstream_error: bool = False) -> None:
+        key = (route, version)
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = Series()
+            self.windows[key] = Window(self.window_seconds)
+        cls = status // 100 - 1
+        series.classes[cls if 0 <= cls < 5 else 4] += 1
+        if upstream_error:
+            series.upstream_errors += 1
+        series.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        series.sum += seconds
+        series.count += 1
+        self.windows[key].add(int(time.time()), seconds, status >= 500)
+
+    def mirror_event(self, route: str, result: str) -> None:
+        counts = self.mirror.get(route)
+        if counts is None:
+            counts = self.mirror[route] = [0, 0, 0]
+        counts[MIRROR_RESULTS.index(result)] += 1
+
+    def snapshot(self) -> Snapshot:
+        return {
+            "series": {k: [list(s.classes), s.upstream_errors, list(s.buckets), s.sum, s.count]
+                       for k, s in self.series.items()},
+            "window": {k: {slot[0]: [slot[1], slot[2], list(slot[3])]
+                           for slot in w.slots if slot[0] >= 0}
+                       for k, w in self.windows.items()},
+            "mirror": {r: list(c) for r, c in self.mirror.items()},
+        }
+
+
+def merge(snapshots: list[Snapshot]) -> Snapshot:
+    """Add up the snapshots of several workers."""
+    out: Snapshot = {"series": {}, "window": {}, "mirror": {}}
+    for snap in snapshots:
+        for key, (classes, errs, buckets, total, count) in snap["series"].items():
+            cur = out["series"].setdefault(key, [[0] * 5, 0, [0] * len(buckets), 0.0, 0])
+            cur[0] = [a + b for a, b in zip(cur[0], classes, strict=True)]
+            cur[1] += errs
+            cur[2] = [a + b for a, b in zip(cur[2], buckets, strict=True)]
+            cur[3] += total
+            cur[4] += count
+        for key, slots in snap["window"].items():
+            mine = out["window"].setdefault(key, {})
+            for second, (n, errs, counts) in slots.items():
+                cur = mine.setdefault(second, [0, 0, [0] * len(counts)])
+                cur[0] += n
+                cur[1] += errs
+                cur[2] = [a + b for a, b in zip(cur[2], counts, strict=True)]
+        for route, counts in snap["mirror"].items():
+            cur = out["mirror"].setdefault(route, [0, 0, 0])
+            out["mirror"][route] = [a + b for a, b in zip(cur, counts, strict=True)]
+    return out
+
+
+def _labels(**labels: str) -> str:
+    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+    return "{" + inner + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render_prometheus(snap: Snapshot) -> str:
+    lines = [
+        "# HELP canarist_proxy_requests_total Requests answered, by route, version and status "
+        "class.",
+        "# TYPE canarist_proxy_requests_total counter",
+    ]
+    series = sorted(snap["series"].items())
+    for (route, version), (classes, _, _, _, _) in series:
+        for i, n in enumerate(classes):
+            lines.append("canarist_proxy_requests_total"
+                         f"{_labels(route=route, version=version, code=f'{i + 1}xx')} {n}")
+    lines += ["# HELP canarist_proxy_upstream_errors_total Upstream connect failures, timeouts "
+              "and broken responses.",
+              "# TYPE canarist_proxy_upstream_errors_total counter"]
+    for (route, version), (_, errs, _, _, _) in series:
+        lines.append(f"canarist_proxy_upstream_errors_total"
+                     f"{_labels(route=route, version=version)} {errs}")
+    lines += ["# HELP canarist_proxy_request_duration_seconds Time from request headers to the "
+              "end of the response.",
+              "# TYPE canarist_proxy_request_duration_seconds histogram"]
+    for (route, version), (_, _, buckets, total, count) in series:
+        running = 0
+        for bound, n in zip((*LATENCY_BUCKETS, math.inf), buckets, strict=True):
+            running += n
+            le = "+Inf" if bound == math.inf else repr(bound)
+            lines.append("canarist_proxy_request_duration_seconds_bucket"
+                         f"{_labels(route=route, version=version, le=le)} {running}")
+        lab = _labels(route=route, version=version)
+        lines.append(f"canarist_proxy_request_duration_seconds_sum{lab} {total!r}")
+        lines.append(f"canarist_proxy_request_duration_seconds_count{lab} {count}")
+    lines += ["# HELP canarist_proxy_mirror_requests_total Mirrored copies by result.",
+              "# TYPE canarist_proxy_mirror_requests_total counter"]
+    for route, counts in sorted(snap["mirror"].items()):
+        for result, n in zip(MIRROR_RESULTS, counts, strict=True):
+            lines.append(f"canarist_proxy_mirror_requests_total"
+                         f"{_labels(route=route, result=result)} {n}")
+    return "\n".join(lines) + "\n"
+
+
+def _percentile(counts: list[int], total: int, q: float) -> float:
+    """Linear interpolation inside the log-scale bucket that holds the q-quantile."""
+    rank = q * total
+    running = 0
+    for i, n in enumerate(counts):
+        if n and running + n >= rank:
+            low = WINDOW_BOUNDS[i - 1] if i > 0 else 0.0
+            high = WINDOW_BOUNDS[i] if i < len(WINDOW_BOUNDS) else WINDOW_BOUNDS[-1] * 1.2
+            return low + (high - low) * max(0.0, rank - running) / n
+        running += n
+    return 0.0
+
+
+def summarize(snap: Snapshot, window: int, now: float | None = None) -> dict[str, Any]:
+    """Success rate and latency percentiles per route and version over the last ``window`` s."""
+    current = int(time.time() if now is None else now)
+    routes: dict[str, dict[str, Any]] = {}
+    for (route, version), slots in sorted(snap["window"].items()):
+        n = errs = 0
+        counts = [0] * (len(WINDOW_BOUNDS) + 1)
+        for second, (sn, serrs, scounts) in slots.items():
+            if current - window < second <= current:
+                n += sn
+                errs += serrs
+                counts = [a + b for a, b in zip(counts, scounts, strict=True)]
+        routes.setdefault(route, {})[version] = {
+            "requests": n,
+            "errors": errs,
+            "successRate": None if n == 0 else round((n - errs) / n, 6),
+            "latencyMs": {
+                f"p{int(q * 100)}": None if n == 0 else round(_percentile(counts, n, q) * 1e3, 3)
+                for q in (0.5, 0.95, 0.99)
+            },
+        }
+    return {"windowSeconds": window, "time": current, "routes": routes}

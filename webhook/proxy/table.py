@@ -1,0 +1,198 @@
+"""The live route table: route lookup and the per-request routing decision.
+
+A ``LiveTable`` is built from a parsed ``RouteTable`` plus the endpoints of each backend. It is
+replaced as a whole (one attribute assignment) when the routes or endpoints change; requests in
+flight keep the ``LiveRoute`` they started with. Decisions are synchronous and allocation-light:
+they run once per request on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from webhook.proxy.balance import CANARY, STABLE, PercentGate, Ring, SmoothSplit
+from webhook.spec.matches import MirrorMatch, header_matches_request
+from webhook.spec.routetable import Backend, Endpoint, Route, RouteTable
+
+Resolver = Callable[[Backend], tuple[Endpoint, ...]]
+
+
+def static_endpoints(backend: Backend) -> tuple[Endpoint, ...]:
+    """The resolver of file mode: a backend's own endpoint list."""
+    return backend.endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Where one request goes, and what the proxy must add to it."""
+
+    version: str
+    reason: str  # "weight", "sticky" or "header:<route name>"
+    set_cookie: bytes | None = None
+    mirror: bool = False
+
+
+class LiveRoute:
+    """One route with its decision state (split counters, endpoint rings)."""
+
+    __slots__ = (
+        "cookie_prefix",
+        "hash",
+        "header_routes",
+        "mirror_gate",
+        "mirror_matches",
+        "name",
+        "needs_headers",
+        "prefix",
+        "rings",
+        "route",
+        "split",
+        "sticky_attrs",
+        "weight",
+    )
+
+    def __init__(self, route: Route, resolve: Resolver) -> None:
+        self.route = route
+        self.name = route.name
+        self.prefix = route.path_prefix
+        self.weight = route.weight if route.canary is not None else 0
+        self.split = SmoothSplit(self.weight)
+        self.hash = route.canary_hash
+        self.rings: dict[str, Ring[Endpoint]] = {STABLE: Ring(resolve(route.stable))}
+        if route.canary is not None:
+            self.rings[CANARY] = Ring(resolve(route.canary))
+        self.header_routes = route.header_routes if route.canary is not None else ()
+        mirror = route.mirror if route.canary is not None else None
+        self.mirror_gate = PercentGate(mirror.percentage) if mirror else None
+        self.mirror_matches: tuple[MirrorMatch, ...] = mirror.match if mirror else ()
+        sticky = route.sticky
+        self.cookie_prefix = f"{sticky.cookie}=".encode("latin-1") if sticky else b""
+        self.sticky_attrs = (
+            f"; Max-Age={sticky.max_age}; Path=/; HttpOnly; SameSite=Lax".encode("latin-1")
+            if sticky else b""
+        )
+        self.needs_headers = bool(self.header_routes) or any(m.headers for m in self.mirror_matches)
+
+    def endpoint(self, version: str) -> Endpoint | None:
+        ring = self.rings.get(version)
+        if ring is None or not ring.items:
+            return None
+        return ring.next()
+
+    def choose(self, headers: Mapping[str, str] | None, cookie: bytes | None) -> Choice:
+        """Header routes first, then the sticky cookie, then the weight."""
+        if headers is not None:
+            for hr in self.header_routes:
+                if header_matches_request(hr.match, headers):
+                    return Choice(CANARY, "header:" + hr.name)
+        weight = self.weight
+        if not self.cookie_prefix or weight in (0, 100):
+            return Choice(self.split.pick(), "weight")
+        if cookie is not None:
+            held = self._cookie_version(cookie)
+            if held is not None:
+                return Choice(held, "sticky")
+        version = self.split.pick()
+        value = f"{version}.{self.hash}.{weight}".encode("latin-1")
+        return Choice(version, "weight", b"Set-Cookie: " + self.cookie_prefix + value
+                      + self.sticky_attrs + b"\r\n")
+
+    def _cookie_version(self, cookie_header: bytes) -> str | None:
+        """The version a sticky cookie holds, if it is still valid for this release.
+
+        A canary cookie holds while the canary hash is the same and the weight is between 0 and
+        100; a stable cookie also expires when the weight changes, so raising the weight moves a
+        share of the stable clients as it should.
+        """
+        for raw in cookie_header.split(b";"):
+            part = raw.strip()
+            if not part.startswith(self.cookie_prefix):
+                continue
+            fields = part[len(self.cookie_prefix):].decode("latin-1").split(".")
+            if len(fields) != 3 or fields[1] != self.hash:
+                return None
+            if fields[0] == CANARY:
+                return CANARY
+            if fields[0] == STABLE and fields[2] == str(self.weight):
+                return STABLE
+            return None
+        return None
+
+    def wants_mirror(self, method: str, path: str, headers: Mapping[str, str] | None) -> bool:
+        gate = self.mirror_gate
+        if gate is None or not self.rings[CANARY].items:
+            return False
+        if self.mirror_matches and not any(
+            _mirror_match(m, method, path, headers) for m in self.mirror_matches
+        ):
+            return False
+        return gate()
+
+
+def _mirror_match(m: MirrorMatch, method: str, path: str, headers: Mapping[str, str] | None
+                  ) -> bool:
+    if m.method is not None and not m.method.matches(method):
+        return False
+    if m.path is not None and not m.path.matches(path):
+        return False
+    return not m.headers or (headers is not None and header_matches_request(m.headers, headers))
+
+
+def _prefix_matches(prefix: str, path: str) -> bool:
+    if prefix.endswith("/"):
+        return path.startswith(prefix)
+    return path == prefix or path.startswith(prefix + "/")
+
+
+class LiveTable:
+    """Routes indexed by host; lookups pick the longest matching path prefix."""
+
+    __slots__ = ("any_host", "by_host", "routes", "source", "wildcards")
+
+    def __init__(self, table: RouteTable, resolve: Resolver = static_endpoints) -> None:
+        self.source = table
+        self.routes = tuple(LiveRoute(r, resolve) for r in table.routes)
+        self.by_host: dict[str, list[LiveRoute]] = {}
+        self.wildcards: list[tuple[str, list[LiveRoute]]] = []
+        self.any_host: list[LiveRoute] = []
+        wild: dict[str, list[LiveRoute]] = {}
+        for live in self.routes:
+            if not live.route.hosts:
+                self.any_host.append(live)
+            for host in live.route.hosts:
+                if host.startswith("*."):
+                    wild.setdefault(host[1:], []).append(live)
+                else:
+                    self.by_host.setdefault(host, []).append(live)
+        by_len: Callable[[LiveRoute], int] = lambda r: -len(r.prefix)  # noqa: E731
+        for routes in self.by_host.values():
+            routes.sort(key=by_len)
+        self.any_host.sort(key=by_len)
+        self.wildcards = sorted(
+            ((suffix, sorted(rs, key=by_len)) for suffix, rs in wild.items()),
+            key=lambda item: -len(item[0]),
+        )
+
+    def lookup(self, host: str, path: str) -> LiveRoute | None:
+        """The route for a Host header value (port ignored) and a request path."""
+        name = host.rpartition(":")[0] if host[-1:].isdigit() and ":" in host else host
+        name = name.lower().rstrip(".")
+        routes = self.by_host.get(name)
+        if routes:
+            found = _first(routes, path)
+            if found is not None:
+                return found
+        for suffix, rs in self.wildcards:
+            if name.endswith(suffix):
+                found = _first(rs, path)
+                if found is not None:
+                    return found
+        return _first(self.any_host, path)
+
+
+def _first(routes: list[LiveRoute], path: str) -> LiveRoute | None:
+    for route in routes:
+        if _prefix_matches(route.prefix, path):
+            return route
+    return None

@@ -1,0 +1,213 @@
+"""Pooled keep-alive connections to upstream endpoints.
+
+An idle pooled connection notices at once when the upstream closes it (``connection_lost``
+removes it from the pool) or sends unsolicited bytes (it is closed). A request that fails on a
+reused connection before any response byte arrives may be retried once on a fresh one by the
+caller (the ``reused`` and ``got_bytes`` flags say when that is safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+import httptools
+
+from webhook.spec.routetable import Endpoint
+
+MAX_IDLE_PER_ENDPOINT = 512
+IDLE_SECONDS = 30.0
+
+
+class ResponseSink(Protocol):
+    """What receives an upstream connection's events: the request being served."""
+
+    def on_upstream_status(self, reason: bytes) -> None: ...
+    def on_upstream_header(self, name: bytes, value: bytes) -> None: ...
+    def on_upstream_headers_complete(self) -> None: ...
+    def on_upstream_body(self, body: bytes) -> None: ...
+    def on_upstream_complete(self) -> None: ...
+    def on_upstream_tunnel(self, data: bytes) -> None: ...
+    def on_upstream_error(self, conn: UpstreamConn, exc: BaseException | None) -> None: ...
+    def pause_client_reading(self) -> None: ...
+    def resume_client_reading(self) -> None: ...
+
+
+class UpstreamConn(asyncio.Protocol):
+    __slots__ = (
+        "endpoint", "got_bytes", "idle_since", "parser", "pool", "reusable", "reused", "sink",
+        "transport", "tunnel",
+    )
+
+    def __init__(self, pool: Pool, endpoint: Endpoint) -> None:
+        self.pool = pool
+        self.endpoint = endpoint
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.sink: ResponseSink | None = None
+        self.reused = False
+        self.got_bytes = False
+        self.reusable = True
+        self.tunnel = False
+        self.idle_since = 0.0
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        sink = self.sink
+        if sink is None:  # unsolicited bytes on an idle connection: unusable
+            self.close()
+            return
+        self.got_bytes = True
+        if self.tunnel:
+            sink.on_upstream_tunnel(data)
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self.tunnel = True
+            rest = data[upgrade.args[0]:]
+            if rest and self.sink is not None:
+                self.sink.on_upstream_tunnel(rest)
+        except httptools.HttpParserError as exc:
+            self.reusable = False
+            if self.sink is not None:
+                self.sink.on_upstream_error(self, exc)
+            self.close()
+
+    def eof_received(self) -> bool | None:
+        self.reusable = False
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.reusable = False
+        self.transport = None
+        self.pool.forget(self)
+        sink = self.sink
+        if sink is not None:
+            self.sink = None
+            sink.on_upstream_error(self, exc)
+
+    def pause_writing(self) -> None:
+        if self.sink is not None:
+            self.sink.pause_client_reading()
+
+    def resume_writing(self) -> None:
+        if self.sink is not None:
+            self.sink.resume_client_reading()
+
+    # -- httptools callbacks ---------------------------------------------------------------
+    def on_status(self, reason: bytes) -> None:
+        if self.sink is not None:
+            self.sink.on_upstream_status(reason)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.sink is not None:
+            self.sink.on_upstream_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if not self.parser.should_keep_alive():
+            self.reusable = False
+        if self.sink is not None:
+            self.sink.on_upstream_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self.sink is not None:
+            self.sink.on_upstream_body(body)
+
+    def on_message_complete(self) -> None:
+        sink = self.sink
+        if sink is not None:
+            sink.on_upstream_complete()
+
+    # -- used by the request ---------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def reset_parser(self) -> None:
+        """After a response without a body the parser cannot see (HEAD), start afresh."""
+        self.parser = httptools.HttpResponseParser(self)
+
+    def close(self) -> None:
+        self.reusable = False
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.reusable = False
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class Pool:
+    """Idle keep-alive connections per endpoint."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, connect_timeout: float = 5.0) -> None:
+        self.loop = loop
+        self.connect_timeout = connect_timeout
+        self.idle: dict[Endpoint, list[UpstreamConn]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    def take(self, endpoint: Endpoint) -> UpstreamConn | None:
+        conns = self.idle.get(endpoint)
+        while conns:
+            conn = conns.pop()
+            if conn.transport is not None and conn.reusable:
+                conn.reused = True
+                conn.got_bytes = False
+                return conn
+        return None
+
+    async def connect(self, endpoint: Endpoint) -> UpstreamConn:
+        """A new connection; ``OSError`` on refusal, ``TimeoutError`` after the timeout."""
+        async with asyncio.timeout(self.connect_timeout):
+            _, proto = await self.loop.create_connection(
+                lambda: UpstreamConn(self, endpoint), endpoint.host, endpoint.port
+            )
+        return proto
+
+    def give_back(self, conn: UpstreamConn) -> None:
+        conn.sink = None
+        if conn.tunnel or not conn.reusable or conn.transport is None:
+            conn.close()
+            return
+        conns = self.idle.setdefault(conn.endpoint, [])
+        if len(conns) >= MAX_IDLE_PER_ENDPOINT:
+            conn.close()
+            return
+        conn.idle_since = time.monotonic()
+        conns.append(conn)
+        if self._sweeper is None:
+            self._sweeper = self.loop.call_later(IDLE_SECONDS / 2, self._sweep)
+
+    def forget(self, conn: UpstreamConn) -> None:
+        conns = self.idle.get(conn.endpoint)
+        if conns and conn in conns:
+            conns.remove(conn)
+
+    def idle_count(self) -> int:
+        return sum(len(c) for c in self.idle.values())
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        limit = time.monotonic() - IDLE_SECONDS
+        for conns in list(self.idle.values()):
+            for conn in [c for c in conns if c.idle_since < limit]:
+                conns.remove(conn)
+                conn.close()
+        if self.idle_count():
+            self._sweeper = self.loop.call_later(IDLE_SECONDS / 2, self._sweep)
+
+    def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for conns in self.idle.values():
+            for conn in conns:
+                conn.close()
+        self.idle.clear()
