@@ -1,0 +1,1 @@
+"""The embedded cluster's mutating admission chain (calls MutatingWebhookConfigurations)."""
