@@ -21,8 +21,12 @@ ANALYSIS = "metrics: [{name: success-rate, provider: builtin, min: 0.9}]"
 
 
 def steps_of(text: str, **extra: str) -> tuple[object, ...]:
-    ann = {"canarist.io/steps": text, "canarist.io/traffic-router": "istio",
-           "canarist.io/istio-virtual-service": "web", **extra}
+    ann = {
+        "canarist.io/steps": text,
+        "canarist.io/traffic-router": "istio",
+        "canarist.io/istio-virtual-service": "web",
+        **extra,
+    }
     return parse_canary_spec(ann).spec.steps
 
 
@@ -100,22 +104,32 @@ def test_analysis_step_names_metrics_of_the_analysis_annotation() -> None:
     [
         ("- setWeight: 150", "canarist.io/steps[0].setWeight: must be between 0 and 100, got 150"),
         ("- setWeight: -1", "canarist.io/steps[0].setWeight: must be between 0 and 100, got -1"),
-        ("- setWeight: 2.5", "canarist.io/steps[0].setWeight: must be an integer between 0 and 100"),
+        (
+            "- setWeight: 2.5",
+            "canarist.io/steps[0].setWeight: must be an integer between 0 and 100",
+        ),
         ('- setWeight: "20"', "canarist.io/steps[0].setWeight: must be an integer"),
         (
             "- setWeight: 10\n  pause: {}",
             "canarist.io/steps[0]: a step must have exactly one action, got setWeight, pause",
         ),
-        ("- setweight: 10", 'canarist.io/steps[0].setweight: unknown step "setweight" '
-                            '(did you mean "setWeight"?)'),
+        (
+            "- setweight: 10",
+            'canarist.io/steps[0].setweight: unknown step "setweight" (did you mean "setWeight"?)',
+        ),
         ("- {}", "canarist.io/steps[0]: empty step"),
         ("- experiment: {}", "canarist.io/steps[0].experiment: experiment steps are not supported"),
         ("- pause: {duration: 3x}", 'canarist.io/steps[0].pause.duration: invalid duration "3x"'),
-        ("- pause: {duration: -5}", "canarist.io/steps[0].pause.duration: duration must not be "
-                                    "negative"),
-        ("- pause: {duration: 30s, until: x}", 'canarist.io/steps[0].pause.until: unknown key'),
-        ("- setCanaryScale: {}", "canarist.io/steps[0].setCanaryScale: must set exactly one of "
-                                 "replicas, weight, matchTrafficWeight; got none"),
+        (
+            "- pause: {duration: -5}",
+            "canarist.io/steps[0].pause.duration: duration must not be negative",
+        ),
+        ("- pause: {duration: 30s, until: x}", "canarist.io/steps[0].pause.until: unknown key"),
+        (
+            "- setCanaryScale: {}",
+            "canarist.io/steps[0].setCanaryScale: must set exactly one of "
+            "replicas, weight, matchTrafficWeight; got none",
+        ),
         (
             "- setCanaryScale: {replicas: 1, weight: 2}",
             "canarist.io/steps[0].setCanaryScale: must set exactly one of replicas, weight, "
@@ -134,17 +148,16 @@ def test_analysis_step_names_metrics_of_the_analysis_annotation() -> None:
         ),
         (
             "- setHeaderRoute: {name: h, match: [{headerName: X, headerValue: {regex: '(a'}}]}",
-            'canarist.io/steps[0].setHeaderRoute.match[0].headerValue.regex: invalid regular '
+            "canarist.io/steps[0].setHeaderRoute.match[0].headerValue.regex: invalid regular "
             'expression "(a"',
         ),
         (
-            "- setHeaderRoute: {name: h, match: [{headerName: X, headerValue: "
-            "{regex: '(?=a)b'}}]}",
+            "- setHeaderRoute: {name: h, match: [{headerName: X, headerValue: {regex: '(?=a)b'}}]}",
             "look-around and back-references are not supported",
         ),
         (
             "- setHeaderRoute: {name: h, match: [{headerName: X, headerValue: {exact: true}}]}",
-            'headerValue.exact: must be a string, got boolean (YAML read true as a boolean; '
+            "headerValue.exact: must be a string, got boolean (YAML read true as a boolean; "
             'quote it: "true")',
         ),
         (
@@ -164,13 +177,16 @@ def test_analysis_step_names_metrics_of_the_analysis_annotation() -> None:
         ("setWeight: 10", "canarist.io/steps: must be a list, got mapping"),
         ("- setWeight: [1,\n", "canarist.io/steps: YAML does not parse at line 2"),
         ("- setWeight: 1\n- setWeight: 1\n  setWeight: 2", "duplicate key 'setWeight'"),
-        ("- analysis: {}", "canarist.io/steps[0].analysis: needs metrics: define them in "
-                           "canarist.io/analysis"),
+        (
+            "- analysis: {}",
+            "canarist.io/steps[0].analysis: needs metrics: define them in canarist.io/analysis",
+        ),
     ],
 )
 def test_invalid_steps_are_reported_with_their_path(text: str, expected: str) -> None:
-    problems = problems_of(text, **{"canarist.io/traffic-router": "istio",
-                                    "canarist.io/istio-virtual-service": "web"})
+    problems = problems_of(
+        text, **{"canarist.io/traffic-router": "istio", "canarist.io/istio-virtual-service": "web"}
+    )
     assert any(expected in p for p in problems), problems
 
 

@@ -1,0 +1,126 @@
+"""canarist.io/analysis: metrics with plain thresholds, never evaluated expressions."""
+
+from __future__ import annotations
+
+import pytest
+
+from webhook.errors import SpecError
+from webhook.spec import (
+    BuiltinProvider,
+    DatadogProvider,
+    Metric,
+    PrometheusProvider,
+    WebProvider,
+    parse_canary_spec,
+)
+
+FULL = """
+interval: 10s
+failureLimit: 1
+consecutiveErrorLimit: 2
+count: 5
+background: false
+startingStep: 2
+metrics:
+- name: success-rate
+  provider: builtin
+  min: 0.95
+- name: p99
+  provider: {builtin: {metric: latency-p99}}
+  max: 250
+- name: errors
+  provider: {prometheus: {address: "http://prom:9090", query: "sum(rate(x[1m]))"}}
+  max: 0.01
+- name: dd
+  provider: {datadog: {query: "avg:x{*}"}}
+  min: 1
+  max: 2
+- name: hook
+  provider: {web: {url: "https://ci.example/ok", jsonPath: "$.data.rate",
+             headers: [{key: Authorization, value: "Bearer x"}]}}
+  min: 1
+"""
+
+
+def test_full_analysis_parses() -> None:
+    analysis = parse_canary_spec({"canarist.io/analysis": FULL}).spec.analysis
+    assert analysis is not None
+    assert (analysis.interval, analysis.failure_limit, analysis.consecutive_error_limit) == (
+        10.0,
+        1,
+        2,
+    )
+    assert (analysis.count, analysis.background, analysis.starting_step) == (5, False, 2)
+    assert analysis.metrics == (
+        Metric("success-rate", BuiltinProvider("success-rate"), 0.95, None),
+        Metric("p99", BuiltinProvider("latency-p99"), None, 250.0),
+        Metric("errors", PrometheusProvider("http://prom:9090", "sum(rate(x[1m]))"), None, 0.01),
+        Metric("dd", DatadogProvider("avg:x{*}"), 1.0, 2.0),
+        Metric(
+            "hook",
+            WebProvider(
+                "https://ci.example/ok",
+                headers=(("Authorization", "Bearer x"),),
+                json_path="$.data.rate",
+            ),
+            1.0,
+            None,
+        ),
+    )
+
+
+@pytest.mark.parametrize(("value", "passes"), [(0.94, False), (0.95, True), (1.0, True)])
+def test_threshold_min_is_inclusive(value: float, passes: bool) -> None:
+    assert Metric("m", BuiltinProvider("success-rate"), 0.95).passes(value) is passes
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("metrics: []", "canarist.io/analysis.metrics: must list at least one metric"),
+        ("interval: 1s", "canarist.io/analysis.metrics: is required"),
+        (
+            "metrics: [{name: a, provider: builtin, min: 1}]",
+            "canarist.io/analysis.metrics[0].provider: provider builtin needs the metric name",
+        ),
+        (
+            "metrics: [{name: success-rate, provider: builtin}]",
+            "canarist.io/analysis.metrics[0]: needs a threshold: set min, max or both",
+        ),
+        (
+            "metrics: [{name: success-rate, provider: builtin, min: 2, max: 1}]",
+            "canarist.io/analysis.metrics[0]: min (2) is greater than max (1)",
+        ),
+        (
+            "metrics: [{name: m, provider: {prometheus: {address: prom:9090, query: q}}, max: 1}]",
+            'metrics[0].provider.prometheus.address: must be an http(s) URL, got "prom:9090"',
+        ),
+        (
+            "metrics: [{name: m, provider: {graphite: {}}, max: 1}]",
+            'metrics[0].provider.graphite: unknown key "graphite"',
+        ),
+        (
+            "metrics: [{name: m, provider: builtin, successCondition: 'result > 1'}]",
+            'metrics[0].successCondition: unknown key "successCondition"',
+        ),
+        (
+            "metrics: [{name: m, provider: {web: {url: 'http://x', jsonPath: 'data'}}, min: 1}]",
+            "metrics[0].provider.web.jsonPath: must be a simple JSON path",
+        ),
+        (
+            "metrics: [{name: m, provider: {builtin: {metric: cpu}}, min: 1}]",
+            'metrics[0].provider.builtin.metric: unknown builtin metric "cpu"',
+        ),
+        (
+            "metrics: [{name: success-rate, provider: builtin, min: 1}, "
+            "{name: success-rate, provider: builtin, min: 1}]",
+            'metrics[1].name: duplicate metric name "success-rate"',
+        ),
+        ("metrics: [{name: success-rate, provider: builtin, min: x}]", "min: must be a number"),
+    ],
+)
+def test_invalid_analysis_is_reported_with_its_path(text: str, expected: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_canary_spec({"canarist.io/analysis": text})
+    problems = [str(p) for p in info.value.problems]
+    assert any(expected in p for p in problems), problems

@@ -1,0 +1,84 @@
+"""`canarist validate -f FILE`: offline check of the annotations in a manifest."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from webhook.cli import main
+from webhook.spec.durations import format_duration
+
+GOOD = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {canarist.io/enabled: "true"}
+  annotations:
+    canarist.io/steps: |
+      - setWeight: 10
+      - pause: {duration: 1m}
+    canarist.io/traffic-router: proxy
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web:1}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+"""
+
+
+def test_valid_manifest_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "web.yaml"
+    path.write_text(GOOD)
+    assert main(["validate", "-f", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("web: ok (2 steps, router proxy, template hash ")
+
+
+def test_invalid_manifest_lists_problems_and_exits_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "web.yaml"
+    path.write_text(GOOD.replace("setWeight: 10", "setWeight: 110"))
+    assert main(["validate", "-f", str(path)]) == 1
+    assert "canarist.io/steps[0].setWeight: must be between 0 and 100, got 110" in (
+        capsys.readouterr().out
+    )
+
+
+def test_unreadable_input_is_a_one_line_error_exit_two(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "-f", str(tmp_path / "missing.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("canarist: cannot read ") and err.count("\n") == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [\n")
+    assert main(["validate", "-f", str(bad)]) == 2
+    assert "YAML does not parse at line 2" in capsys.readouterr().err
+
+
+def test_console_script_reads_stdin() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "webhook.cli", "validate", "-f", "-"],
+        input=GOOD,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("web: ok")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0, "0s"), (30, "30s"), (90, "1m30s"), (3600, "1h"), (0.25, "250ms")]
+)
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
