@@ -159,7 +159,8 @@ def test_every_router_option_parses() -> None:
                 "canarist.io/dynamic-stable-scale": "true",
                 "canarist.io/scale-down-delay": "10s",
             },
-            "canarist.io/scale-down-delay: cannot be combined with canarist.io/dynamic-stable-scale",
+            "canarist.io/scale-down-delay: cannot be combined with "
+            "canarist.io/dynamic-stable-scale",
         ),
         ({"canarist.io/scale-down-delay": "soon"}, 'invalid duration "soon"'),
         ({"canarist.io/nginx-annotations": "{"}, "canarist.io/nginx-annotations: must be a JSON"),
@@ -187,8 +188,8 @@ def test_every_router_option_parses() -> None:
         ),
         (
             {
-                "canarist.io/steps": "- setHeaderRoute: {name: h, match: [{headerName: a, headerValue:"
-                " {exact: b}}, {headerName: c, headerValue: {exact: d}}]}",
+                "canarist.io/steps": "- setHeaderRoute: {name: h, match: [{headerName: a, "
+                "headerValue: {exact: b}}, {headerName: c, headerValue: {exact: d}}]}",
                 "canarist.io/traffic-router": "nginx",
                 "canarist.io/nginx-ingress": "i",
             },
