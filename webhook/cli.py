@@ -113,7 +113,107 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     return run(config_from_args(args))
 
 
+@_registrar
+def _reg_webhook(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "webhook",
+        help="run the admission webhook (HTTPS)",
+        description="Serve /mutate (AdmissionReview v1), /healthz, /readyz and /metrics over "
+        "TLS 1.2+. Certificate and key are reloaded when their files change; SIGTERM drains.",
+    )
+    p.add_argument("--tls-cert", required=True, metavar="FILE", help="PEM certificate (chain)")
+    p.add_argument("--tls-key", required=True, metavar="FILE", help="PEM private key")
+    p.add_argument("--listen", default="0.0.0.0:8443", metavar="HOST:PORT",
+                   help="address to serve on (default 0.0.0.0:8443)")
+    p.add_argument("--drain-seconds", type=float, default=2.0, metavar="SECONDS",
+                   help="after SIGTERM, keep answering (closing every connection) this long "
+                   "before the listener stops (default 2)")
+    p.add_argument("--reload-interval", type=float, default=2.0, metavar="SECONDS",
+                   help="how often the certificate files are checked for changes (default 2)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(handler=cmd_webhook)
+
+
+def cmd_webhook(args: argparse.Namespace) -> int:
+    from webhook.admission.config import ServerConfig, parse_listen
+    from webhook.admission.jsonlog import configure
+    from webhook.admission.server import run
+
+    host, port = parse_listen(args.listen)
+    configure(args.log_level)
+    run(ServerConfig(args.tls_cert, args.tls_key, host, port, drain_seconds=args.drain_seconds,
+                     reload_interval=args.reload_interval))
+    return EXIT_OK
+
+
+@_registrar
+def _reg_mutate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "mutate",
+        help="answer one AdmissionReview offline, as the webhook would",
+        description="Read an AdmissionReview v1 request and print the webhook's response. "
+        "Exit 0 whether it is allowed or denied, 2 if the input is not an AdmissionReview.",
+    )
+    p.add_argument("-f", "--filename", required=True, help="JSON file, or - for stdin")
+    p.set_defaults(handler=cmd_mutate)
+
+
+def cmd_mutate(args: argparse.Namespace) -> int:
+    import json
+
+    from webhook.admission import review
+
+    decision = review(_read_bytes(args.filename))
+    sys.stdout.write(json.dumps(decision.response.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
+@_registrar
+def _reg_certs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("certs", help="issue the webhook's TLS certificates")
+    certs = p.add_subparsers(dest="certs_command", metavar="COMMAND")
+    certs.required = True
+    g = certs.add_parser(
+        "generate",
+        help="write a CA and a serving certificate for the webhook's Service",
+        description="Write ca.crt, tls.crt and tls.key (0600) into DIR. The serving "
+        "certificate is valid for <svc>, <svc>.<ns>, <svc>.<ns>.svc and "
+        "<svc>.<ns>.svc.cluster.local plus any --extra-san.",
+    )
+    g.add_argument("--service", required=True, help="the webhook's Service name")
+    g.add_argument("--namespace", required=True, help="the Service's namespace")
+    g.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
+    g.add_argument("--days", type=int, default=365, metavar="N",
+                   help="validity of the serving certificate (default 365; the CA gets 10 years)")
+    g.add_argument("--extra-san", action="append", default=[], metavar="NAME",
+                   help="another DNS name or IP address (repeatable or comma-separated)")
+    g.add_argument("--force", action="store_true", help="replace existing files")
+    g.set_defaults(handler=cmd_certs_generate)
+
+
+def cmd_certs_generate(args: argparse.Namespace) -> int:
+    from webhook.tls.files import generate
+
+    extra = [name.strip() for value in args.extra_san for name in value.split(",") if name.strip()]
+    done = generate(args.out, args.service, args.namespace, days=args.days, extra_sans=extra,
+                    force=args.force)
+    for path in done.paths:
+        print(f"wrote {path}")
+    print(f"valid for: {done.names}")
+    return EXIT_OK
+
+
 # --- helpers -----------------------------------------------------------------------------------
+
+
+def _read_bytes(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(name, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {name}: {exc.strerror}") from exc
 
 
 def _read_input(name: str) -> str:

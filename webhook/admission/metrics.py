@@ -1,0 +1,87 @@
+"""Prometheus text exposition of the webhook's own metrics (no client library needed).
+
+- ``canarist_webhook_reviews_total{outcome}``: allowed, mutated, denied, bad_request, too_large,
+  error.
+- ``canarist_webhook_review_duration_seconds``: histogram of the time from the request's first
+  byte being read by the handler to the response being ready.
+- ``canarist_webhook_certificate_*``: expiry of the certificate being served, reloads, failed
+  reloads (alert on expiry well before it happens).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+
+OUTCOMES = ("allowed", "mutated", "denied", "bad_request", "too_large", "error")
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Histogram:
+    def __init__(self, buckets: tuple[float, ...] = BUCKETS) -> None:
+        self.buckets = buckets
+        self.counts = [0] * (len(buckets) + 1)  # the last one is +Inf
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.buckets, value)] += 1
+        self.sum += value
+        self.count += 1
+
+    def render(self, name: str) -> list[str]:
+        lines = []
+        running = 0
+        for bound, count in zip((*self.buckets, float("inf")), self.counts, strict=True):
+            running += count
+            le = "+Inf" if bound == float("inf") else repr(bound)
+            lines.append(f'{name}_bucket{{le="{le}"}} {running}')
+        lines.append(f"{name}_sum {self.sum!r}")
+        lines.append(f"{name}_count {self.count}")
+        return lines
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    not_after: float
+    reloads: int
+    failures: int
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.reviews = dict.fromkeys(OUTCOMES, 0)
+        self.latency = Histogram()
+
+    def observe(self, outcome: str, seconds: float) -> None:
+        self.reviews[outcome] = self.reviews.get(outcome, 0) + 1
+        self.latency.observe(seconds)
+
+    def render(self, cert: CertInfo | None = None) -> str:
+        lines = [
+            "# HELP canarist_webhook_reviews_total AdmissionReviews answered, by outcome.",
+            "# TYPE canarist_webhook_reviews_total counter",
+        ]
+        lines += [
+            f'canarist_webhook_reviews_total{{outcome="{k}"}} {v}' for k, v in self.reviews.items()
+        ]
+        name = "canarist_webhook_review_duration_seconds"
+        lines += [
+            f"# HELP {name} Time to answer an AdmissionReview.",
+            f"# TYPE {name} histogram",
+            *self.latency.render(name),
+        ]
+        if cert is not None:
+            prefix = "canarist_webhook_certificate"
+            lines += [
+                f"# HELP {prefix}_expiry_timestamp_seconds Expiry of the serving certificate.",
+                f"# TYPE {prefix}_expiry_timestamp_seconds gauge",
+                f"{prefix}_expiry_timestamp_seconds {cert.not_after:.0f}",
+                f"# HELP {prefix}_reloads_total Certificate reloads from changed files.",
+                f"# TYPE {prefix}_reloads_total counter",
+                f"{prefix}_reloads_total {cert.reloads}",
+                f"# HELP {prefix}_reload_failures_total Changed files that did not load.",
+                f"# TYPE {prefix}_reload_failures_total counter",
+                f"{prefix}_reload_failures_total {cert.failures}",
+            ]
+        return "\n".join(lines) + "\n"

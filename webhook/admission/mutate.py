@@ -1,0 +1,296 @@
+"""The mutation: a pure function from an AdmissionReview request to its response.
+
+It runs on every write of an opted-in Deployment, so it parses the review once, hashes each pod
+template at most once (and not at all when the two templates are equal) and caches the parsed
+canary spec by the annotation values it depends on. The rules are those of DESIGN §2; the
+decisions that are not obvious from it are spelled out next to the code that makes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from webhook.admission.patch import Op, set_nested
+from webhook.admission.review import (
+    JSONObject,
+    ReviewRequest,
+    ReviewResponse,
+    Status,
+    bad_review,
+    json_type,
+    parse_review,
+)
+from webhook.errors import SpecError
+from webhook.spec import names as n
+from webhook.spec.canary import ParsedSpec, parse_canary_spec
+from webhook.spec.hashing import template_hash
+from webhook.spec.status import Phase, ReleaseStatus
+
+TEMPLATE_LABELS = ("spec", "template", "metadata", "labels")
+ANNOTATIONS = ("metadata", "annotations")
+HELD_MESSAGE = "held for canary steps"
+
+
+class Outcome:
+    """How a review ended, as counted in the metrics and logs."""
+
+    ALLOWED = "allowed"  # allowed, nothing changed
+    MUTATED = "mutated"  # allowed with a patch
+    DENIED = "denied"  # refused: invalid canary annotations
+
+
+@dataclass(frozen=True)
+class Decision:
+    response: ReviewResponse
+    outcome: str
+    reason: str  # a short word for logs: "create", "canary", "revert", "adopt", ...
+
+
+def review(body: bytes | str | JSONObject) -> Decision:
+    """Parse an AdmissionReview and decide; ``BadReview`` for an unusable body."""
+    return decide(parse_review(body))
+
+
+def decide(req: ReviewRequest) -> Decision:
+    if not _applies(req):
+        return _allow(req, "ignored")
+    obj = req.object or {}
+    meta = _map(obj, "metadata", "request.object") or {}
+    labels = _map(meta, "labels", "request.object.metadata") or {}
+    if labels.get(n.ENABLED_LABEL) != "true":
+        return _allow(req, "not-opted-in")
+    annotations = _map(meta, "annotations", "request.object.metadata") or {}
+    name = _text(meta.get("name")) or req.name or _text(meta.get("generateName"))
+    parsed = _spec(annotations, name)
+    if isinstance(parsed, str):
+        status = Status(code=422, reason="Invalid", message=parsed)
+        return Decision(ReviewResponse(req.uid, allowed=False, status=status), Outcome.DENIED, "")
+    namespace = req.namespace or _text(meta.get("namespace")) or "default"
+    ctx = _Context(req, obj, annotations, parsed, f"{namespace}/{name}", namespace, name)
+    if req.operation == "CREATE":
+        return ctx.create()
+    return ctx.update()
+
+
+def _applies(req: ReviewRequest) -> bool:
+    return (
+        req.operation in ("CREATE", "UPDATE")
+        and not req.sub_resource
+        and req.kind.group == "apps"
+        and req.kind.version == "v1"
+        and req.kind.kind == "Deployment"
+        and req.resource.resource == "deployments"
+    )
+
+
+def _allow(req: ReviewRequest, reason: str, warnings: tuple[str, ...] = ()) -> Decision:
+    return Decision(ReviewResponse(req.uid, warnings=warnings), Outcome.ALLOWED, reason)
+
+
+class _Context:
+    """One opted-in, valid Deployment CREATE or UPDATE being decided."""
+
+    def __init__(
+        self,
+        req: ReviewRequest,
+        obj: JSONObject,
+        annotations: Mapping[str, Any],
+        parsed: ParsedSpec,
+        ref: str,
+        namespace: str,
+        name: str,
+    ) -> None:
+        self.req = req
+        self.obj = obj
+        self.annotations = annotations
+        self.parsed = parsed
+        self.ref = ref
+        self.namespace = namespace
+        self.name = name
+        self.spec = _map(obj, "spec", "request.object") or {}
+        self.template = _map(self.spec, "template", "request.object.spec")
+        self.ops: list[Op] = []
+        self.warnings: list[str] = list(parsed.warnings)
+        self.status_text: str | None = None  # the status annotation to write, if any
+
+    def done(self, reason: str) -> Decision:
+        if self.status_text is not None:
+            set_nested(self.ops, self.obj, ANNOTATIONS, n.STATUS, self.status_text)
+        response = ReviewResponse(
+            self.req.uid, patch=tuple(self.ops), warnings=tuple(self.warnings)
+        )
+        return Decision(response, Outcome.MUTATED if self.ops else Outcome.ALLOWED, reason)
+
+    # --- the two operations ----------------------------------------------------------------
+
+    def create(self) -> Decision:
+        self.stamp(template_hash(self.template))
+        return self.done("create")
+
+    def update(self) -> Decision:
+        old = self.req.old_object or {}
+        old_meta = _map(old, "metadata", "request.oldObject") or {}
+        old_labels = _map(old_meta, "labels", "request.oldObject.metadata") or {}
+        old_ann = _map(old_meta, "annotations", "request.oldObject.metadata") or {}
+        old_spec = _map(old, "spec", "request.oldObject") or {}
+        old_template = _map(old_spec, "template", "request.oldObject.spec")
+        adopting = old_labels.get(n.ENABLED_LABEL) != "true"
+        status = self.status(old_ann, adopting)
+        if self.template == old_template:  # equal maps hash equally: no hashing needed
+            new_hash = old_hash = ""
+        else:
+            new_hash, old_hash = template_hash(self.template), template_hash(old_template)
+        if new_hash == old_hash:
+            if adopting:
+                # Stamping the hash label now would restart every pod: leave the template alone
+                # and let the first release select the running pods by pod-template-hash.
+                self.warnings.append(
+                    f"canarist: {self.ref} adopted; its next template change is released "
+                    f"step by step"
+                )
+                return self.done("adopt")
+            return self.unchanged(old_template, status)
+        stable = status.stable_hash or old_hash
+        if new_hash == stable:
+            # DESIGN §2: a template equal to the stable revision unpauses. Mid-release this is a
+            # revert; otherwise (a status edited by hand) pausing a "canary" equal to the stable
+            # revision would leave the Deployment paused with nothing to release.
+            return self.revert(new_hash, status)
+        return self.hold(new_hash, stable, status)
+
+    # --- UPDATE cases ----------------------------------------------------------------------
+
+    def unchanged(self, old_template: Mapping[str, Any] | None, status: ReleaseStatus) -> Decision:
+        """Same template: no patch, but undo what would restart pods or lose the release."""
+        old_value = _label(old_template, n.HASH_LABEL)
+        if old_value and _label(self.template, n.HASH_LABEL) != old_value:
+            self.stamp(old_value)
+        if (
+            status.in_release
+            and status.phase is not Phase.PROMOTING
+            and self.spec.get("paused") is not True
+        ):
+            # Only the reconciler unpauses mid-release, and it writes phase Promoting in the
+            # same update; anyone else's unpause would roll the canary to every pod.
+            self.set_paused(True)
+            self.warnings.append(
+                f"canarist: {self.ref} stays paused while its release runs; follow it with: "
+                f"canarist status {self.name} -n {self.namespace}"
+            )
+        return self.done("unchanged")
+
+    def revert(self, new_hash: str, status: ReleaseStatus) -> Decision:
+        """The template is back to the stable revision: no new pods, the canary goes away."""
+        self.stamp(new_hash)
+        self.set_paused(False)
+        self.write_status(
+            status.with_(
+                canary_hash=new_hash,
+                phase=Phase.PROGRESSING,
+                message=(
+                    f"template returned to the stable revision {new_hash}; "
+                    f"the canary is being removed"
+                ),
+            )
+        )
+        self.warnings.append(
+            f"canarist: {self.ref} returned to the stable revision ({new_hash}); "
+            f"the canary is being removed"
+        )
+        return self.done("revert")
+
+    def hold(self, new_hash: str, stable: str, status: ReleaseStatus) -> Decision:
+        """A new canary revision (also mid-release): pause and let the reconciler release it."""
+        self.stamp(new_hash)
+        self.set_paused(True)
+        self.write_status(
+            status.with_(
+                stable_hash=stable,
+                canary_hash=new_hash,
+                phase=Phase.PROGRESSING,
+                step=0,
+                steps=len(self.parsed.spec.steps),
+                message=HELD_MESSAGE,
+                step_started_at=None,
+                started_at=None,
+                aborted_at=None,
+            )
+        )
+        self.warnings.append(
+            f"canarist: release of {self.ref} held for canary steps (stable {stable}, "
+            f"canary {new_hash}); follow it with: canarist status {self.name} -n {self.namespace}"
+        )
+        return self.done("canary")
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def status(self, old_ann: Mapping[str, Any], adopting: bool) -> ReleaseStatus:
+        """The release status this update should be judged by.
+
+        A status on a Deployment that was not opted in is stale (left from an earlier opt-in)
+        and ignored. An update that drops the status annotation (``kubectl apply`` of a manifest
+        without it, a replace) gets it back: it is canarist's record of the release.
+        """
+        if adopting:
+            return ReleaseStatus()
+        text = self.annotations.get(n.STATUS)
+        old_text = old_ann.get(n.STATUS)
+        if text is None and isinstance(old_text, str):
+            self.status_text = text = old_text
+        return ReleaseStatus.from_json(text) if isinstance(text, str) else ReleaseStatus()
+
+    def stamp(self, value: str) -> None:
+        if self.template is None or _label(self.template, n.HASH_LABEL) == value:
+            return
+        set_nested(self.ops, self.obj, TEMPLATE_LABELS, n.HASH_LABEL, value)
+
+    def set_paused(self, paused: bool) -> None:
+        if self.spec.get("paused", False) is not paused:
+            set_nested(self.ops, self.obj, ("spec",), "paused", paused)
+
+    def write_status(self, status: ReleaseStatus) -> None:
+        self.status_text = status.to_json()
+
+
+# --- small readers -------------------------------------------------------------------------
+
+
+def _map(parent: Mapping[str, Any], key: str, path: str) -> JSONObject | None:
+    value = parent.get(key)
+    if value is None or isinstance(value, dict):
+        return value
+    raise bad_review(f"{path}.{key}", f"must be an object or null, got {json_type(value)}")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _label(template: Mapping[str, Any] | None, key: str) -> str:
+    meta = (template or {}).get("metadata")
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    value = labels.get(key) if isinstance(labels, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def _spec(annotations: Mapping[str, Any], name: str) -> ParsedSpec | str:
+    """The parsed spec, or the denial message; cached by the annotations it depends on."""
+    relevant = [(k, v) for k, v in annotations.items() if k.startswith(n.PREFIX) and k != n.STATUS]
+    if all(isinstance(v, str) for _, v in relevant):
+        return _parse_cached(name, tuple(sorted(relevant)))
+    return _parse(name, dict(relevant))
+
+
+@lru_cache(maxsize=512)
+def _parse_cached(name: str, relevant: tuple[tuple[str, str], ...]) -> ParsedSpec | str:
+    return _parse(name, dict(relevant))
+
+
+def _parse(name: str, annotations: Mapping[str, Any]) -> ParsedSpec | str:
+    try:
+        return parse_canary_spec(annotations, deployment=name)
+    except SpecError as exc:
+        return str(exc)

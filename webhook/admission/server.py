@@ -1,0 +1,300 @@
+"""The HTTPS admission server (aiohttp): ``/mutate``, ``/healthz``, ``/readyz``, ``/metrics``.
+
+- ``create_app(config)`` is the aiohttp application factory; its state lives under ``STATE``
+  and the certificate watcher runs in its ``cleanup_ctx``.
+- ``serve(...)`` is an async context manager that starts the server in-process and yields a
+  ``Running`` with the bound port (what ``canarist up`` uses); ``run(config)`` is
+  ``canarist webhook``: serve until SIGTERM/SIGINT, then drain.
+
+Draining (the API server keeps reusing keep-alive connections to a terminating pod, so they must
+be closed deliberately): ``/readyz`` turns 503, idle keep-alive connections are closed, every
+response carries ``Connection: close``; after ``drain_seconds`` the listener stops and requests
+in flight get ``shutdown_timeout`` to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from webhook.admission.config import MAX_BODY, ServerConfig
+from webhook.admission.metrics import CertInfo, Metrics
+from webhook.admission.mutate import Outcome, review
+from webhook.errors import BadReview
+from webhook.tls.reload import ReloadingContext
+
+log = logging.getLogger("canarist.webhook")
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+@dataclass
+class State:
+    """What the handlers share: configuration, metrics, the TLS context, the drain flag."""
+
+    config: ServerConfig
+    tls: ReloadingContext
+    metrics: Metrics = field(default_factory=Metrics)
+    draining: bool = False
+
+    def cert_info(self) -> CertInfo:
+        return CertInfo(self.tls.not_after, self.tls.reloads, self.tls.failures)
+
+
+STATE = web.AppKey("canarist_webhook_state", State)
+
+
+def create_app(config: ServerConfig) -> web.Application:
+    """The application; loads the certificate now so a bad one fails before listening."""
+    app = web.Application(client_max_size=MAX_BODY)
+    app[STATE] = State(config, ReloadingContext(config.cert_path, config.key_path))
+    app.router.add_post("/mutate", handle_mutate)
+    app.router.add_get("/healthz", handle_healthz)
+    app.router.add_get("/readyz", handle_readyz)
+    app.router.add_get("/metrics", handle_metrics)
+    app.cleanup_ctx.append(_watch_certificates)
+    return app
+
+
+async def _watch_certificates(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE]
+    task = asyncio.create_task(state.tls.watch(state.config.reload_interval))
+    yield
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
+
+
+# --- handlers ------------------------------------------------------------------------------
+
+
+async def handle_mutate(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    started = time.perf_counter()
+    length = request.content_length
+    if length is not None and length > MAX_BODY:
+        return _refuse(state, request, 413, "too_large", _too_large(length), started)
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _refuse(state, request, 413, "too_large", _too_large(None), started)
+    try:
+        decision = review(body)
+    except BadReview as exc:
+        return _refuse(state, request, 400, "bad_request", str(exc), started)
+    except Exception as exc:  # a bug: answer without a traceback, log it with one
+        log.exception("review failed", extra={"fields": {"error": repr(exc)}})
+        message = f"internal error ({type(exc).__name__}); see the webhook's log"
+        return _refuse(state, request, 500, "error", message, started)
+    response = web.Response(body=decision.response.to_json(), headers=JSON_HEADERS)
+    if state.draining:
+        response.force_close()
+    elapsed = time.perf_counter() - started
+    state.metrics.observe(decision.outcome, elapsed)
+    level = logging.DEBUG if decision.outcome == Outcome.ALLOWED else logging.INFO
+    if log.isEnabledFor(level):
+        resp = decision.response
+        log.log(
+            level,
+            "review",
+            extra={
+                "fields": {
+                    "uid": resp.uid,
+                    "outcome": decision.outcome,
+                    "reason": decision.reason,
+                    "patch_ops": len(resp.patch),
+                    "warnings": list(resp.warnings),
+                    "denied": resp.status.message if resp.status else None,
+                    "ms": round(elapsed * 1000, 3),
+                    "timeout": _timeout(request),
+                }
+            },
+        )
+    _check_deadline(request, elapsed)
+    return response
+
+
+async def handle_healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def handle_readyz(request: web.Request) -> web.Response:
+    if request.app[STATE].draining:
+        response = web.Response(status=503, text="draining\n")
+        response.force_close()
+        return response
+    return web.Response(text="ok\n")
+
+
+async def handle_metrics(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    text = state.metrics.render(state.cert_info())
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+def _refuse(
+    state: State, request: web.Request, status: int, outcome: str, message: str, started: float
+) -> web.Response:
+    body = json.dumps({"code": status, "message": message}).encode()
+    response = web.Response(status=status, body=body, headers=JSON_HEADERS)
+    if status == 413 or state.draining:
+        response.force_close()  # the unread body must not be taken for the next request
+    state.metrics.observe(outcome, time.perf_counter() - started)
+    log.warning(
+        "request refused",
+        extra={"fields": {"status": status, "error": message, "peer": request.remote}},
+    )
+    return response
+
+
+def _too_large(length: int | None) -> str:
+    size = f"{length} bytes" if length is not None else "the body"
+    return f"request body too large: {size}, the limit is {MAX_BODY} bytes (3 MiB)"
+
+
+def _timeout(request: web.Request) -> float | None:
+    """The API server's ``?timeout=10s`` (whole seconds, rounded up); None if absent or odd."""
+    if not request.query_string:
+        return None
+    text = request.query.get("timeout", "")
+    if not text.endswith("s"):
+        return None
+    try:
+        value = float(text[:-1])
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _check_deadline(request: web.Request, elapsed: float) -> None:
+    timeout = _timeout(request)
+    if timeout is not None and elapsed > timeout:
+        log.warning(
+            "answered after the API server's deadline",
+            extra={"fields": {"timeout": timeout, "ms": round(elapsed * 1000, 3)}},
+        )
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+@dataclass
+class Running:
+    """A server started by ``serve``."""
+
+    host: str
+    port: int
+    app: web.Application
+    runner: web.AppRunner
+
+    @property
+    def state(self) -> State:
+        return self.app[STATE]
+
+    def url(self, path: str = "/mutate") -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}{path}"
+
+    async def drain(self, seconds: float) -> None:
+        """Stop taking keep-alive traffic: close idle connections, ``Connection: close``."""
+        state = self.state
+        if state.draining:
+            return
+        state.draining = True
+        log.info("draining", extra={"fields": {"seconds": seconds}})
+        server = self.runner.server
+        if server is not None:
+            server.pre_shutdown()  # idle keep-alive connections close now
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+
+
+def serve(
+    cert_path: str,
+    key_path: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    drain_seconds: float = 0.0,
+    reload_interval: float = 2.0,
+    shutdown_timeout: float = 10.0,
+) -> AbstractAsyncContextManager[Running]:
+    """Serve the webhook in this event loop; yields a ``Running`` once listening.
+
+    ``port=0`` takes any free port (``Running.port`` says which). On exit the server drains for
+    ``drain_seconds`` and stops::
+
+        async with serve("tls.crt", "tls.key") as webhook:
+            register(f"https://127.0.0.1:{webhook.port}/mutate")
+    """
+    config = ServerConfig(
+        cert_path,
+        key_path,
+        host,
+        port,
+        drain_seconds=drain_seconds,
+        reload_interval=reload_interval,
+        shutdown_timeout=shutdown_timeout,
+    )
+    return serving(config)
+
+
+@asynccontextmanager
+async def serving(config: ServerConfig) -> AsyncIterator[Running]:
+    """``serve`` with a full ``ServerConfig``."""
+    app = create_app(config)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=config.keepalive_timeout,
+        shutdown_timeout=config.shutdown_timeout,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(
+            runner,
+            config.host,
+            config.port,
+            ssl_context=app[STATE].tls.context,
+            reuse_address=True,
+            backlog=512,
+        )
+        await site.start()
+        bound = runner.addresses[0][1]
+        running = Running(config.host, bound, app, runner)
+        yield running
+        await running.drain(config.drain_seconds)
+    finally:
+        await runner.cleanup()
+
+
+def run(config: ServerConfig) -> None:
+    """``canarist webhook``: serve until SIGTERM or SIGINT, then drain and exit."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - the "fast" extra is optional
+        asyncio.run(_serve_until_signalled(config))
+    else:
+        uvloop.run(_serve_until_signalled(config))
+
+
+async def _serve_until_signalled(config: ServerConfig) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with serving(config) as running:
+        log.info(
+            "serving",
+            extra={"fields": {"address": running.url(""), "cert": config.cert_path}},
+        )
+        await stop.wait()
+    log.info("stopped")
