@@ -36,6 +36,9 @@ Semantics worth knowing for in-process callers, all as upstream:
 - deleting a pod bound to a node (``spec.nodeName`` set) is graceful: it gets a
   deletionTimestamp ``terminationGracePeriodSeconds`` ahead and stays until deleted again with
   ``grace_period_seconds=0`` (the kubelet's job); an unbound pod goes at once;
+- ``spec.nodeName`` of a pod cannot be changed by update (as upstream); bind a pod to a node
+  with ``create("pods", ns, {"target": {"kind": "Node", "name": n}}, subresource="binding",
+  name=pod)`` (the scheduler's pods/binding);
 - pods created by a ReplicaSet go through the admission chain like any create; pass
   ``user="system:serviceaccount:kube-system:replicaset-controller"``.
 """
@@ -43,7 +46,7 @@ Semantics worth knowing for in-process callers, all as upstream:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from webhook.cluster import status as st
 from webhook.cluster.admission.attributes import ADMIN, Admission, Attributes
@@ -80,6 +83,9 @@ class ClusterAPI:
         self.bookmark_interval = bookmark_interval
         self._strategies: dict[str, Strategy] = {}
         self._hooks: list[WriteHook] = []
+        from webhook.cluster.crds import CRDHook
+
+        self.add_hook(CRDHook(self))
         for ns in SYSTEM_NAMESPACES:
             self._seed_namespace(ns)
 
@@ -123,7 +129,14 @@ class ClusterAPI:
         return obj
 
     def _decode(
-        self, rt: ResourceType, version: str, obj: Mapping[str, Any], ns: str, name: str | None
+        self,
+        rt: ResourceType,
+        version: str,
+        obj: Mapping[str, Any],
+        ns: str,
+        name: str | None,
+        field_validation: str | None = None,
+        warnings: Warnings | None = None,
     ) -> dict[str, Any]:
         if not isinstance(obj, Mapping):
             raise st.bad_request("the body of the request must be a JSON object")
@@ -158,6 +171,17 @@ class ClusterAPI:
             )
         if name is not None:
             md["name"] = name
+        report = self.strategy(rt).decode(new)
+        what = f"{rt.kind} in version \"{version}\" cannot be handled as a {rt.kind}"
+        if report.type_errors:
+            raise st.bad_request(f"{what}: {report.type_errors[0]}")
+        if report.unknown:
+            mode = field_validation or "Warn"
+            if mode == "Strict":
+                fields = ", ".join(f'unknown field "{u}"' for u in report.unknown)
+                raise st.bad_request(f"{what}: strict decoding error: {fields}")
+            if mode == "Warn" and warnings is not None:
+                warnings.extend(f'unknown field "{u}"' for u in report.unknown)
         return new
 
     def _namespace_active(self, rt: ResourceType, ns: str) -> None:
@@ -185,7 +209,7 @@ class ClusterAPI:
             hook.after_write(rt, ev)
         return ev
 
-    def _commit_removal(self, rt: ResourceType, ns: str, name: str) -> Event | None:
+    def commit_removal(self, rt: ResourceType, ns: str, name: str) -> Event | None:
         ev = self.store.remove(rt.key, ns, name)
         if ev is not None:
             for hook in self._hooks:
@@ -295,11 +319,18 @@ class ClusterAPI:
         user: str = ADMIN,
         version: str | None = None,
         warnings: Warnings | None = None,
+        field_validation: str | None = None,
+        subresource: str | None = None,
+        name: str | None = None,
     ) -> dict[str, Any]:
         rt, version = self.resolve(resource, version)
         ns = self._scope(rt, namespace)
+        if subresource:
+            if rt.key == "pods" and subresource == "binding" and name:
+                return await self._bind(ns, name, obj, dry_run)
+            raise st.method_not_allowed("create", f"{rt.kind}/{subresource}")
         strat = self.strategy(rt)
-        new = self._decode(rt, version, obj, ns, None)
+        new = self._decode(rt, version, obj, ns, None, field_validation, warnings)
         md = new["metadata"]
         if md.get("resourceVersion"):
             raise st.bad_request("resourceVersion should not be set on objects to be created")
@@ -331,6 +362,32 @@ class ClusterAPI:
             return self._out(rt, new, version)
         return self._out(rt, self._commit(rt, new).obj, version)
 
+    async def _bind(
+        self, ns: str, name: str, binding: Mapping[str, Any], dry_run: bool
+    ) -> dict[str, Any]:
+        """POST pods/NAME/binding: the scheduler's way of setting spec.nodeName."""
+        rt = self.resolve("pods")[0]
+        pod = self._existing(rt, ns, name)
+        node = (binding.get("target") or {}).get("name") if isinstance(binding, Mapping) else None
+        if not node:
+            raise st.bad_request("a binding needs target.name (the node)")
+        current = (pod.get("spec") or {}).get("nodeName")
+        if current:
+            raise st.conflict(rt, name, f"pod {name} is already assigned to node \"{current}\"")
+        if metadata(pod).get("deletionTimestamp"):
+            raise st.conflict(rt, name, f"pod {name} is being deleted, cannot be assigned to a "
+                                        "host")
+        new = clone(pod)
+        new["spec"]["nodeName"] = node
+        conds = new.setdefault("status", {}).setdefault("conditions", [])
+        conds[:] = [c for c in conds if c.get("type") != "PodScheduled"]
+        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                      "lastTransitionTime": now()})
+        if not dry_run:
+            self._commit(rt, new)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "code": 201}
+
     # --- update and patch -------------------------------------------------------------------
 
     async def update(
@@ -345,6 +402,7 @@ class ClusterAPI:
         version: str | None = None,
         warnings: Warnings | None = None,
         name: str | None = None,
+        field_validation: str | None = None,
     ) -> dict[str, Any]:
         rt, version = self.resolve(resource, version)
         ns = self._scope(rt, namespace)
@@ -354,7 +412,7 @@ class ClusterAPI:
         if subresource == "scale":
             return await self._write_scale(rt, version, ns, name, obj, True, dry_run, user,
                                            warnings)
-        new = self._decode(rt, version, obj, ns, name)
+        new = self._decode(rt, version, obj, ns, name, field_validation, warnings)
         return await self._write_update(rt, version, ns, name, new, subresource or "", True,
                                         dry_run, user, warnings)
 
@@ -371,6 +429,7 @@ class ClusterAPI:
         user: str = ADMIN,
         version: str | None = None,
         warnings: Warnings | None = None,
+        field_validation: str | None = None,
     ) -> dict[str, Any]:
         rt, version = self.resolve(resource, version)
         ns = self._scope(rt, namespace)
@@ -382,7 +441,7 @@ class ClusterAPI:
                                            user, warnings)
         base = self._out(rt, old, version)
         patched = apply_patch(base, patch, patch_type, rt)
-        new = self._decode(rt, version, patched, ns, name)
+        new = self._decode(rt, version, patched, ns, name, field_validation, warnings)
         new_md, old_md = metadata(new), metadata(old)
         if new_md.get("uid") not in (None, old_md.get("uid")):
             raise st.invalid(rt, name, [invalid("metadata.uid", new_md.get("uid"),
@@ -446,7 +505,7 @@ class ClusterAPI:
         if md.get("deletionTimestamp") and not md.get("finalizers") and (
             old_md.get("finalizers") and not _grace_pending(old_md)
         ):
-            ev = self._commit_removal(rt, ns, name)
+            ev = self.commit_removal(rt, ns, name)
             assert ev is not None
             return self._out(rt, ev.obj, version)
         return self._out(rt, self._commit(rt, new).obj, version)
@@ -564,7 +623,7 @@ class ClusterAPI:
         if dry_run:
             return self._out(rt, old, version) if strat.return_deleted_object else st.success(
                 rt, name, str(old_md.get("uid", "")))
-        ev = self._commit_removal(rt, ns, name)
+        ev = self.commit_removal(rt, ns, name)
         assert ev is not None
         if strat.return_deleted_object:
             return self._out(rt, ev.obj, version)
@@ -602,11 +661,10 @@ class ClusterAPI:
                 "metadata": {"resourceVersion": str(self.store.rv)}, "items": deleted}
 
 
-class WriteHook:
+class WriteHook(Protocol):
     """Sees every committed write, synchronously (``after_write`` must not block)."""
 
-    def after_write(self, rt: ResourceType, event: Event) -> None:
-        raise NotImplementedError
+    def after_write(self, rt: ResourceType, event: Event) -> None: ...
 
 
 def _keep_system_fields(new: dict[str, Any], old: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from webhook.cluster.kinds.common import validate_object_meta, validate_object_meta_update
+from webhook.cluster.kinds.typed import DecodeReport, decode, model_for
 from webhook.cluster.resources import ResourceType
 from webhook.cluster.status import Cause
 
@@ -32,6 +33,14 @@ class Strategy:
 
     def __init__(self, rt: ResourceType) -> None:
         self.rt = rt
+
+    # --- decoding: types checked, unknown fields dropped (reported for fieldValidation) ------
+    def decode(self, obj: dict[str, Any]) -> DecodeReport:
+        report = DecodeReport()
+        model = model_for(self.rt.api_version(), self.rt.kind)
+        if model is not None:
+            decode(obj, model, prune=True, report=report)
+        return report
 
     # --- defaulting (runs at decode time, and again after a mutating webhook's patch) --------
     def default(self, obj: dict[str, Any]) -> None:

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+from webhook.cluster.kinds.admissionreg import MutatingWebhookConfigurationStrategy
 from webhook.cluster.kinds.base import Strategy
+from webhook.cluster.kinds.core import (
+    EndpointSliceStrategy,
+    LeaseStrategy,
+    NamespaceStrategy,
+    ReturnsObject,
+    SecretStrategy,
+    ServiceStrategy,
+    SpecGeneration,
+)
+from webhook.cluster.kinds.crd import CRDStrategy, CustomResourceStrategy
+from webhook.cluster.kinds.workloads import DeploymentStrategy, PodStrategy, ReplicaSetStrategy
 from webhook.cluster.resources import ResourceType
 
-STRATEGIES: dict[str, type[Strategy]] = {}
+STRATEGIES: dict[str, type[Strategy]] = {
+    "namespaces": NamespaceStrategy,
+    "pods": PodStrategy,
+    "services": ServiceStrategy,
+    "secrets": SecretStrategy,
+    "serviceaccounts": ReturnsObject,
+    "deployments.apps": DeploymentStrategy,
+    "replicasets.apps": ReplicaSetStrategy,
+    "endpointslices.discovery.k8s.io": EndpointSliceStrategy,
+    "ingresses.networking.k8s.io": SpecGeneration,
+    "leases.coordination.k8s.io": LeaseStrategy,
+    "mutatingwebhookconfigurations.admissionregistration.k8s.io":
+        MutatingWebhookConfigurationStrategy,
+    "customresourcedefinitions.apiextensions.k8s.io": CRDStrategy,
+}
 
 
 def custom_strategy(rt: ResourceType) -> Strategy:
-    return Strategy(rt)
+    return CustomResourceStrategy(rt)

@@ -1,0 +1,210 @@
+"""Services, Namespaces, Secrets and the other core/networking kinds with rules of their own."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import random
+from typing import Any
+
+from webhook.cluster.kinds.base import GEN_NON_METADATA, GEN_SPEC, Strategy
+from webhook.cluster.kinds.common import (
+    duplicate,
+    invalid,
+    not_supported,
+    required,
+    validate_labels,
+)
+from webhook.cluster.status import Cause
+
+SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
+_PROTOCOLS = ["SCTP", "TCP", "UDP"]
+_rng = random.Random()
+
+
+class ServiceStrategy(Strategy):
+    return_deleted_object = True
+    name_rule = "dns1035"
+
+    def default(self, obj: dict[str, Any]) -> None:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        if spec["type"] != "ExternalName":
+            spec.setdefault("ipFamilies", ["IPv4"])
+            spec.setdefault("ipFamilyPolicy", "SingleStack")
+            spec.setdefault("internalTrafficPolicy", "Cluster")
+        if spec["type"] in ("NodePort", "LoadBalancer"):
+            spec.setdefault("externalTrafficPolicy", "Cluster")
+        for p in spec.get("ports") or []:
+            if isinstance(p, dict):
+                p.setdefault("protocol", "TCP")
+                if "port" in p:
+                    p.setdefault("targetPort", p["port"])
+
+    def prepare_create(self, obj: dict[str, Any]) -> None:
+        obj["status"] = {"loadBalancer": {}}
+        spec = obj.get("spec")
+        if not isinstance(spec, dict) or spec.get("type") == "ExternalName":
+            return
+        if not spec.get("clusterIP"):
+            ip = f"10.96.{_rng.randrange(0, 256)}.{_rng.randrange(1, 255)}"
+            spec["clusterIP"] = ip
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
+            for p in spec.get("ports") or []:
+                if isinstance(p, dict):
+                    p.setdefault("nodePort", _rng.randrange(30000, 32768))
+
+    def prepare_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_update(new, old)
+        spec, old_spec = new.get("spec"), old.get("spec") or {}
+        if not isinstance(spec, dict):
+            return
+        # Upstream keeps allocated values a client left out (patchAllocatedValues).
+        for key in ("clusterIP", "clusterIPs"):
+            if not spec.get(key) and old_spec.get(key) and spec.get("type") != "ExternalName":
+                spec[key] = old_spec[key]
+        old_ports = {(p.get("port"), p.get("protocol")): p for p in old_spec.get("ports") or []}
+        for p in spec.get("ports") or []:
+            if isinstance(p, dict) and "nodePort" not in p and spec.get("type") in (
+                "NodePort", "LoadBalancer"
+            ):
+                prev = old_ports.get((p.get("port"), p.get("protocol")))
+                if prev and prev.get("nodePort"):
+                    p["nodePort"] = prev["nodePort"]
+
+    def validate(self, obj: dict[str, Any]) -> list[Cause]:
+        out = super().validate(obj)
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return [*out, required("spec")]
+        t = spec.get("type")
+        if t not in SERVICE_TYPES:
+            out.append(not_supported("spec.type", t, SERVICE_TYPES))
+        ports = spec.get("ports") or []
+        headless = spec.get("clusterIP") == "None"
+        if not ports and t != "ExternalName" and not headless:
+            out.append(required("spec.ports"))
+        names: set[str] = set()
+        seen: set[tuple[Any, Any]] = set()
+        for i, p in enumerate(ports):
+            path = f"spec.ports[{i}]"
+            if not isinstance(p, dict):
+                out.append(invalid(path, p, "must be an object"))
+                continue
+            name = p.get("name")
+            if len(ports) > 1 and not name:
+                out.append(required(f"{path}.name"))
+            if name:
+                if name in names:
+                    out.append(duplicate(f"{path}.name", name))
+                names.add(name)
+            port = p.get("port")
+            if port is None:
+                out.append(required(f"{path}.port"))
+            elif not isinstance(port, int) or not 1 <= port <= 65535:
+                out.append(invalid(f"{path}.port", port, "must be between 1 and 65535, inclusive"))
+            if p.get("protocol") not in _PROTOCOLS:
+                out.append(not_supported(f"{path}.protocol", p.get("protocol"), _PROTOCOLS))
+            tp = p.get("targetPort")
+            if isinstance(tp, int) and not 1 <= tp <= 65535:
+                out.append(invalid(f"{path}.targetPort", tp,
+                                   "must be between 1 and 65535, inclusive"))
+            key = (port, p.get("protocol"))
+            if key in seen:
+                out.append(duplicate(path, p))
+            seen.add(key)
+        out += validate_labels("spec.selector", spec.get("selector"))
+        return out
+
+    def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+        out = super().validate_update(new, old)
+        spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+        if (old_spec.get("clusterIP") and spec.get("type") != "ExternalName"
+                and spec.get("clusterIP") != old_spec.get("clusterIP")):
+            out.append(invalid("spec.clusterIPs[0]", spec.get("clusterIP"),
+                               "may not change once set"))
+        return out
+
+
+class NamespaceStrategy(Strategy):
+    name_rule = "label"
+
+    def default(self, obj: dict[str, Any]) -> None:
+        md = obj.get("metadata")
+        if isinstance(md, dict) and isinstance(md.get("name"), str) and md["name"]:
+            labels = md.get("labels")
+            if not isinstance(labels, dict):
+                labels = md["labels"] = {}
+            labels["kubernetes.io/metadata.name"] = md["name"]
+
+    def prepare_create(self, obj: dict[str, Any]) -> None:
+        obj["status"] = {"phase": "Active"}
+        spec = obj.setdefault("spec", {})
+        if isinstance(spec, dict):
+            spec["finalizers"] = ["kubernetes"]
+
+    def prepare_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_update(new, old)
+        new["spec"] = old.get("spec", {})  # spec.finalizers change only through /finalize
+
+
+class SecretStrategy(Strategy):
+    def default(self, obj: dict[str, Any]) -> None:
+        obj.setdefault("type", "Opaque")
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict):
+            data = obj.get("data")
+            if not isinstance(data, dict):
+                data = obj["data"] = {}
+            for k, v in string_data.items():
+                data[k] = base64.b64encode(str(v).encode()).decode()
+
+    def validate(self, obj: dict[str, Any]) -> list[Cause]:
+        out = super().validate(obj)
+        for k, v in (obj.get("data") or {}).items():
+            try:
+                base64.b64decode(str(v), validate=True)
+            except (binascii.Error, ValueError):
+                out.append(invalid(f"data[{k}]", "<secret contents redacted>",
+                                   "illegal base64 data"))
+        return out
+
+    def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+        out = super().validate_update(new, old)
+        if old.get("immutable") and (new.get("data") != old.get("data")):
+            out.append(invalid("data", "<secret contents redacted>",
+                               "field is immutable when `immutable` is set"))
+        return out
+
+
+class ReturnsObject(Strategy):
+    return_deleted_object = True
+
+
+class LeaseStrategy(Strategy):
+    unconditional_update = False
+
+
+class EndpointSliceStrategy(Strategy):
+    generation = GEN_NON_METADATA
+
+    def validate(self, obj: dict[str, Any]) -> list[Cause]:
+        out = super().validate(obj)
+        at = obj.get("addressType")
+        kinds = ["FQDN", "IPv4", "IPv6"]
+        if at is None:
+            out.append(required("addressType"))
+        elif at not in kinds:
+            out.append(not_supported("addressType", at, kinds))
+        for i, ep in enumerate(obj.get("endpoints") or []):
+            if not isinstance(ep, dict) or not ep.get("addresses"):
+                out.append(required(f"endpoints[{i}].addresses", "must contain at least 1 address"))
+        return out
+
+
+class SpecGeneration(Strategy):
+    generation = GEN_SPEC
