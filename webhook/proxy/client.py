@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from typing import cast
 
 import httptools
 
@@ -33,8 +34,21 @@ class _Held:
 
 class ClientConn(asyncio.Protocol):
     __slots__ = (
-        "ctx", "current", "headers", "held", "http11", "last_active", "parser", "paused", "peer",
-        "receiving", "transport", "tunnel", "url",
+        "batching",
+        "ctx",
+        "current",
+        "headers",
+        "held",
+        "http11",
+        "last_active",
+        "out",
+        "parser",
+        "paused",
+        "peer",
+        "receiving",
+        "transport",
+        "tunnel",
+        "url",
     )
 
     def __init__(self, ctx: ProxyContext) -> None:
@@ -51,11 +65,12 @@ class ClientConn(asyncio.Protocol):
         self.http11 = True
         self.tunnel: UpstreamConn | None = None
         self.last_active = 0.0
+        self.batching = False
+        self.out: list[bytes] = []
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]).encode() if peer else b"unknown"
         self.last_active = self.ctx.loop.time()
@@ -151,10 +166,22 @@ class ClientConn(asyncio.Protocol):
 
     # -- used by the exchange --------------------------------------------------------------
     def write(self, data: bytes) -> None:
-        if self.transport is not None:
+        if self.batching:
+            self.out.append(data)
+        elif self.transport is not None:
             self.transport.write(data)
 
+    def flush(self) -> None:
+        """End a batch: send what the batch wrote in one call."""
+        self.batching = False
+        out = self.out
+        if out:
+            self.out = []
+            if self.transport is not None:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+
     def close(self) -> None:
+        self.flush()
         if self.transport is not None:
             self.transport.close()
 

@@ -44,8 +44,6 @@ class Exchange:
         "path",
         "pending_size",
         "req_done",
-        "resp_headers",
-        "resp_reason",
         "responded",
         "retried",
         "route",
@@ -81,8 +79,6 @@ class Exchange:
         self.req_done = False
         self.mirror_body: list[bytes] | None = None
         self.mirror_size = 0
-        self.resp_reason = b""
-        self.resp_headers: h.Headers = []
         self.status = 0
         self.framing = -1
         self.informational = False
@@ -211,11 +207,11 @@ class Exchange:
             self.tunnel_early.append(data)
 
     # -- response side ----------------------------------------------------------------------
-    def on_upstream_status(self, reason: bytes) -> None:
-        self.resp_reason += reason
+    def hold(self) -> None:
+        self.client.batching = True
 
-    def on_upstream_header(self, name: bytes, value: bytes) -> None:
-        self.resp_headers.append((name, value))
+    def release(self) -> None:
+        self.client.flush()
 
     def on_upstream_headers_complete(self) -> None:
         conn = self.conn
@@ -223,14 +219,12 @@ class Exchange:
         status = conn.parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             self.informational = True  # 1xx interim response: dropped, the final one follows
-            self.resp_headers = []
-            self.resp_reason = b""
             return
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
         self.status = status
-        rhead = h.scan_response(self.resp_headers)
+        rhead = h.scan_response(conn.headers)
         if status == 101 and self.head.upgrade is None:
             status = 502  # an upgrade nobody asked for cannot be relayed
         self.framing = h.response_framing(status, rhead, self.is_head, self.client.http11)
@@ -243,8 +237,7 @@ class Exchange:
         if self.choice is not None and self.choice.set_cookie:
             extra += self.choice.set_cookie
         self.responded = True
-        self.client.write(h.response_head(status, self.resp_reason, rhead, self.framing, extra,
-                                          keep))
+        self.client.write(h.response_head(status, conn.reason, rhead, self.framing, extra, keep))
         if self.framing == h.FRAME_TUNNEL:
             self.client.start_tunnel(conn)
             for data in self.tunnel_early:

@@ -38,10 +38,10 @@ class _Discard:
         self.done = done
         self.head_request = head_request
 
-    def on_upstream_status(self, reason: bytes) -> None:
+    def hold(self) -> None:
         pass
 
-    def on_upstream_header(self, name: bytes, value: bytes) -> None:
+    def release(self) -> None:
         pass
 
     def on_upstream_headers_complete(self) -> None:

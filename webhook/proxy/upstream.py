@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
+from typing import Protocol, cast
 
 import httptools
 
@@ -23,8 +23,8 @@ IDLE_SECONDS = 30.0
 class ResponseSink(Protocol):
     """What receives an upstream connection's events: the request being served."""
 
-    def on_upstream_status(self, reason: bytes) -> None: ...
-    def on_upstream_header(self, name: bytes, value: bytes) -> None: ...
+    def hold(self) -> None: ...
+    def release(self) -> None: ...
     def on_upstream_headers_complete(self) -> None: ...
     def on_upstream_body(self, body: bytes) -> None: ...
     def on_upstream_complete(self) -> None: ...
@@ -36,8 +36,8 @@ class ResponseSink(Protocol):
 
 class UpstreamConn(asyncio.Protocol):
     __slots__ = (
-        "endpoint", "got_bytes", "idle_since", "parser", "pool", "reusable", "reused", "sink",
-        "transport", "tunnel",
+        "endpoint", "got_bytes", "headers", "idle_since", "parser", "pool", "reason", "reusable",
+        "reused", "sink", "transport", "tunnel",
     )
 
     def __init__(self, pool: Pool, endpoint: Endpoint) -> None:
@@ -51,11 +51,12 @@ class UpstreamConn(asyncio.Protocol):
         self.reusable = True
         self.tunnel = False
         self.idle_since = 0.0
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         sink = self.sink
@@ -66,6 +67,7 @@ class UpstreamConn(asyncio.Protocol):
         if self.tunnel:
             sink.on_upstream_tunnel(data)
             return
+        sink.hold()  # everything this chunk produces goes to the client in one write
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -78,6 +80,8 @@ class UpstreamConn(asyncio.Protocol):
             if self.sink is not None:
                 self.sink.on_upstream_error(self, exc)
             self.close()
+        finally:
+            sink.release()
 
     def eof_received(self) -> bool | None:
         self.reusable = False
@@ -101,13 +105,15 @@ class UpstreamConn(asyncio.Protocol):
             self.sink.resume_client_reading()
 
     # -- httptools callbacks ---------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.reason = b""
+        self.headers = []
+
     def on_status(self, reason: bytes) -> None:
-        if self.sink is not None:
-            self.sink.on_upstream_status(reason)
+        self.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.sink is not None:
-            self.sink.on_upstream_header(name, value)
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         if not self.parser.should_keep_alive():
