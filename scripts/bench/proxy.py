@@ -48,7 +48,8 @@ def ensure_tools() -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
     for pkgs in (["nginx-light", "wrk"], ["nginx", "wrk"]):
-        if subprocess.run(["apt-get", "install", "-y", "-qq", *pkgs], env=env).returncode == 0:
+        cmd = ["apt-get", "install", "-y", "-qq", *pkgs]
+        if subprocess.run(cmd, check=False, env=env).returncode == 0:
             return
     sys.exit("cannot install nginx and wrk")
 
@@ -136,12 +137,12 @@ web.run_app(app, host=sys.argv[1], port=int(sys.argv[2]), access_log=None, print
 """
 
 
-LOG_DIR = Path(tempfile.gettempdir())
+LOGS = {"dir": Path(tempfile.gettempdir())}
 
 
 @contextmanager
 def process(cmd: list[str], **kw: Any) -> Iterator[subprocess.Popen[bytes]]:
-    with open(LOG_DIR / "processes.log", "ab") as log:
+    with open(LOGS["dir"] / "processes.log", "ab") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, **kw)
     try:
         yield proc
@@ -218,9 +219,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     args = ap.parse_args()
     ensure_tools()
-    global LOG_DIR
     d = tempfile.mkdtemp(prefix="canarist-bench-")
-    LOG_DIR = Path(d)
+    LOGS["dir"] = Path(d)
     sb, cb = free_port(STABLE_IP), free_port(CANARY_IP)
     np_, cp, mp, adm = (free_port("127.0.0.1") for _ in range(4))
     slow = free_port(MIRROR_IP)
@@ -244,7 +244,7 @@ def main() -> None:
         for url in targets.values():
             wait_http(url)
         runs: dict[str, list[dict[str, float]]] = {k: [] for k in targets}
-        for name, url in targets.items():
+        for url in targets.values():
             wrk(url, args.warmup, args.connections)
         for _ in range(args.repeat):
             for name, url in targets.items():
