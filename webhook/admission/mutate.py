@@ -111,13 +111,13 @@ class _Context:
         self.namespace = namespace
         self.name = name
         self.spec = _map(obj, "spec", "request.object") or {}
-        self.template = _map(self.spec, "template", "request.object.spec")
+        self.template = _template(self.spec, "request.object.spec")
         self.ops: list[Op] = []
         self.warnings: list[str] = list(parsed.warnings)
         self.status_text: str | None = None  # the status annotation to write, if any
 
     def done(self, reason: str) -> Decision:
-        if self.status_text is not None:
+        if self.status_text is not None and self.status_text != self.annotations.get(n.STATUS):
             set_nested(self.ops, self.obj, ANNOTATIONS, n.STATUS, self.status_text)
         response = ReviewResponse(
             self.req.uid, patch=tuple(self.ops), warnings=tuple(self.warnings)
@@ -136,7 +136,7 @@ class _Context:
         old_labels = _map(old_meta, "labels", "request.oldObject.metadata") or {}
         old_ann = _map(old_meta, "annotations", "request.oldObject.metadata") or {}
         old_spec = _map(old, "spec", "request.oldObject") or {}
-        old_template = _map(old_spec, "template", "request.oldObject.spec")
+        old_template = _template(old_spec, "request.oldObject.spec")
         adopting = old_labels.get(n.ENABLED_LABEL) != "true"
         status = self.status(old_ann, adopting)
         if self.template == old_template:  # equal maps hash equally: no hashing needed
@@ -263,6 +263,16 @@ def _map(parent: Mapping[str, Any], key: str, path: str) -> JSONObject | None:
     if value is None or isinstance(value, dict):
         return value
     raise bad_review(f"{path}.{key}", f"must be an object or null, got {json_type(value)}")
+
+
+def _template(spec: Mapping[str, Any], path: str) -> JSONObject | None:
+    """``spec.template``, checked down to its labels (the part the hash reads specially)."""
+    template = _map(spec, "template", path)
+    if template is not None:
+        meta = _map(template, "metadata", f"{path}.template")
+        if meta is not None:
+            _map(meta, "labels", f"{path}.template.metadata")
+    return template
 
 
 def _text(value: Any) -> str:

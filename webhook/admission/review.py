@@ -123,7 +123,7 @@ def json_type(value: Any) -> str:
 def load_body(body: bytes | str) -> JSONObject:
     """The JSON object of a request body, or ``BadReview`` saying why it is not one."""
     try:
-        raw = json.loads(body)
+        raw = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
     except UnicodeDecodeError as exc:
         raise bad_review("", f"body is not UTF-8 JSON: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
