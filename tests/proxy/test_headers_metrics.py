@@ -90,7 +90,9 @@ def test_summary_window_forgets_old_seconds() -> None:
     m = Metrics(window_seconds=60)
     m.record("web", "stable", 500, 0.01)
     snap = m.snapshot()
-    later = summarize(snap, 10, now=snap and max(next(iter(snap["window"].values()))) + 30)
+    second = max(snap["window"][("web", "stable")])
+    assert summarize(snap, 10, now=second)["routes"]["web"]["stable"]["requests"] == 1
+    later = summarize(snap, 10, now=second + 30)
     assert later["routes"]["web"]["stable"] == {
         "requests": 0, "errors": 0, "successRate": None,
         "latencyMs": {"p50": None, "p95": None, "p99": None}}

@@ -10,8 +10,8 @@ import aiohttp
 from tests.proxy.conftest import Backend, ProxyFactory, routes_text
 
 
-async def settle(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def settle(predicate, within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.02)

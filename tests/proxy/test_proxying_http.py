@@ -10,13 +10,13 @@ from tests.proxy.conftest import Backend, ProxyFactory, routes_text
 
 
 async def raw_exchange(port: int, data: bytes, *, until: bytes, count: int = 1,
-                       timeout: float = 5.0) -> bytes:
+                       within: float = 5.0) -> bytes:
     """Send raw bytes; read until ``until`` was seen ``count`` times or the proxy closes."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(data)
     got = b""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while got.count(until) < count:
                 chunk = await reader.read(65536)
                 if not chunk:
@@ -54,7 +54,7 @@ async def test_chunked_bodies_stream_both_ways(
 ) -> None:
     proxy = await make_proxy(routes_text(backends))
 
-    async def gen():  # type: ignore[no-untyped-def]
+    async def gen():
         for i in range(10):
             yield f"piece{i}-".encode()
 
@@ -150,7 +150,7 @@ async def test_pooled_connection_closed_by_the_upstream_is_noticed(
 
     server = await asyncio.start_server(handle, "127.0.0.5", 0)
     port = server.sockets[0].getsockname()[1]
-    text = ('{"routes": [{"name": "web", "stable": {"endpoints": ["127.0.0.5:%d"]}}]}' % port)
+    text = f'{{"routes": [{{"name": "web", "stable": {{"endpoints": ["127.0.0.5:{port}"]}}}}]}}'
     proxy = await make_proxy(text)
     for _ in range(3):
         async with session.get(proxy.url + "/") as r:
