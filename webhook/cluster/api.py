@@ -340,6 +340,8 @@ class ClusterAPI:
                            dry_run, {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"})
         admitted = await self._admit(attrs, new, warnings)
         assert admitted is not None
+        if admitted is not new:
+            strat.default(admitted)  # defaulting runs again after a webhook's patch
         new = admitted
         md = metadata(new)
         strat.prepare_create(new)
@@ -485,6 +487,8 @@ class ClusterAPI:
                            {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"})
         admitted = await self._admit(attrs, new, warnings)
         assert admitted is not None
+        if admitted is not new:
+            strat.default(admitted)
         new = admitted
         if sub == "status":
             strat.prepare_status_update(new, old)

@@ -8,6 +8,7 @@ cached objects are shared and must never be mutated.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -44,7 +45,7 @@ class Informer:
     def get(self, namespace: str, name: str) -> Obj | None:
         return self._items.get(namespace, {}).get(name)
 
-    def list(self, namespace: str | None = None) -> list[Obj]:
+    def list(self, namespace: str | None = None) -> builtins.list[Obj]:
         if namespace is not None:
             return list(self._items.get(namespace, {}).values())
         return [o for bucket in self._items.values() for o in bucket.values()]
@@ -79,7 +80,7 @@ class Informer:
         bucket[name] = obj
         self._emit("MODIFIED" if old is not None else "ADDED", old, obj)
 
-    def replace(self, items: list[Obj]) -> None:
+    def replace(self, items: builtins.list[Obj]) -> None:
         """A relist: emit ADDED/MODIFIED for what is listed, DELETED for what vanished."""
         seen: set[tuple[str, str]] = set()
         for obj in items:
@@ -131,7 +132,7 @@ class Informers:
             inf = self._by_resource[resource] = Informer(self.api, resource)
         return inf
 
-    def all(self) -> list[Informer]:
+    def all(self) -> builtins.list[Informer]:
         return list(self._by_resource.values())
 
     async def wait_synced(self) -> None:

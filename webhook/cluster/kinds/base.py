@@ -48,8 +48,12 @@ class Strategy:
 
     # --- create/update preparation -----------------------------------------------------------
     def prepare_create(self, obj: dict[str, Any]) -> None:
+        """Status is the system's: cleared (an empty struct for built-ins, absent for CRs)."""
         if "status" in self.rt.subresources:
-            obj.pop("status", None)
+            if self.rt.custom:
+                obj.pop("status", None)
+            else:
+                obj["status"] = {}
 
     def prepare_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         """Main-resource write: status comes from the stored object when it has a subresource."""

@@ -1,0 +1,261 @@
+"""The Deployment controller loop: informer events -> work queue -> ``plan_sync`` -> API writes.
+
+Handlers follow deployment_controller.go: a ReplicaSet event enqueues its controlling
+Deployment (or, for an orphan, every Deployment of the namespace whose selector matches it); a
+pod deletion enqueues a Recreate Deployment, which waits for old pods to be gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from webhook.cluster.api import ClusterAPI
+from webhook.cluster.controllers.deployment import util
+from webhook.cluster.controllers.deployment.model import (
+    Deployment,
+    parse_deployment,
+    parse_pod_ref,
+    parse_replicaset,
+)
+from webhook.cluster.controllers.deployment.plan import (
+    Action,
+    AdoptReplicaSet,
+    CreateReplicaSet,
+    DeleteReplicaSet,
+    Event,
+    Plan,
+    RecordEvent,
+    ReleaseReplicaSet,
+    UpdateReplicaSet,
+)
+from webhook.cluster.controllers.deployment.sync import (
+    after_create_conflict,
+    after_create_error,
+    plan_sync,
+)
+from webhook.cluster.controllers.events import EventRecorder
+from webhook.cluster.controllers.informer import Informers, Obj
+from webhook.cluster.controllers.objects import (
+    APPS_V1,
+    controller_ref,
+    labels_of,
+    meta,
+    selector_matches,
+)
+from webhook.cluster.controllers.workqueue import Retry, WorkQueue, run_workers
+from webhook.errors import APIStatusError
+
+DEPLOYMENTS = "deployments.apps"
+REPLICASETS = "replicasets.apps"
+USER = "system:serviceaccount:kube-system:deployment-controller"
+WORKERS = 5
+
+Key = tuple[str, str]
+
+
+class DeploymentController:
+    def __init__(self, api: ClusterAPI, informers: Informers, clock: Callable[[], float]) -> None:
+        self.api = api
+        self.clock = clock
+        self.deployments = informers.of(DEPLOYMENTS)
+        self.replicasets = informers.of(REPLICASETS)
+        self.pods = informers.of("pods")
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.recorder = EventRecorder(api, "deployment-controller", clock)
+        self.deployments.add_handler(self._on_deployment)
+        self.replicasets.add_handler(self._on_replicaset)
+        self.pods.add_handler(self._on_pod)
+
+    async def run(self) -> None:
+        await run_workers(self.queue, self.sync, WORKERS, "deployment")
+
+    # --- event handlers ------------------------------------------------------------------------
+
+    def _on_deployment(self, etype: str, old: Obj | None, new: Obj | None) -> None:
+        obj = new or old
+        if obj is not None:
+            self.queue.add(_key(obj))
+
+    def _owner_of(self, obj: Obj) -> Obj | None:
+        """``resolveControllerRef``: the Deployment named by the ref, if its uid matches."""
+        ref = controller_ref(obj)
+        if ref is None or ref.get("kind") != "Deployment":
+            return None
+        d = self.deployments.get(str(meta(obj).get("namespace") or ""), str(ref.get("name")))
+        if d is None or meta(d).get("uid") != ref.get("uid"):
+            return None
+        return d
+
+    def _matching(self, rs: Obj) -> list[Obj]:
+        ns = str(meta(rs).get("namespace") or "")
+        labels = labels_of(rs)
+        return [d for d in self.deployments.list(ns)
+                if selector_matches((d.get("spec") or {}).get("selector"), labels)]
+
+    def _on_replicaset(self, etype: str, old: Obj | None, new: Obj | None) -> None:
+        if etype == "DELETED":
+            owner = self._owner_of(old or new or {})
+            if owner is not None:
+                self.queue.add(_key(owner))
+            return
+        assert new is not None
+        if old is not None:
+            if meta(old).get("resourceVersion") == meta(new).get("resourceVersion"):
+                return
+            old_ref, new_ref = controller_ref(old), controller_ref(new)
+            if old_ref != new_ref and old_ref is not None:
+                prev = self._owner_of(old)
+                if prev is not None:
+                    self.queue.add(_key(prev))
+        owner = self._owner_of(new)
+        if owner is not None:
+            self.queue.add(_key(owner))
+            return
+        if controller_ref(new) is None and (
+                old is None or labels_of(old) != labels_of(new)
+                or controller_ref(old) is not None):
+            for d in self._matching(new):
+                self.queue.add(_key(d))
+
+    def _on_pod(self, etype: str, old: Obj | None, new: Obj | None) -> None:
+        if etype != "DELETED" or old is None:
+            return
+        ref = controller_ref(old)
+        if ref is None or ref.get("kind") != "ReplicaSet":
+            return
+        rs = self.replicasets.get(str(meta(old).get("namespace") or ""), str(ref.get("name")))
+        if rs is None:
+            return
+        d = self._owner_of(rs)
+        if d is not None and ((d.get("spec") or {}).get("strategy") or {}).get(
+                "type") == "Recreate":
+            self.queue.add(_key(d))
+
+    # --- sync ----------------------------------------------------------------------------------
+
+    async def sync(self, key: Key) -> None:
+        ns, name = key
+        raw = self.deployments.get(ns, name)
+        if raw is None:
+            return
+        d = parse_deployment(raw)
+        rs_raw = {str(meta(r).get("name")): r for r in self.replicasets.list(ns)}
+        pods = []
+        if d.strategy_type == "Recreate":
+            pods = [parse_pod_ref(p) for p in self.pods.list(ns)
+                    if selector_matches(d.selector, labels_of(p))]
+        plan = plan_sync(d, [parse_replicaset(r) for r in rs_raw.values()], pods, self.clock())
+        for action in plan.actions:
+            await self._execute(raw, d, rs_raw, action)
+        if plan.writes_deployment:
+            await self._write_status(raw, plan)
+        if plan.requeue_after is not None:
+            self.queue.add_after(key, plan.requeue_after)
+        if plan.retry:
+            raise Retry()
+
+    async def _write_status(self, raw: Obj, plan: Plan) -> None:
+        body = copy.deepcopy(raw)
+        if plan.status is not None:
+            body["status"] = plan.status.to_json()
+        if plan.revision is not None:
+            body.setdefault("metadata", {}).setdefault("annotations", {})[
+                util.REVISION] = plan.revision
+        try:
+            await self.api.update(DEPLOYMENTS, _ns(raw), body, subresource="status", user=USER)
+        except APIStatusError as exc:
+            if exc.status in (404, 409):
+                raise Retry() from exc
+            raise
+
+    def _event(self, raw: Obj, event: Event | None) -> None:
+        if event is not None:
+            self.recorder.record(raw, event.type, event.reason, event.message)
+
+    async def _execute(self, raw: Obj, d: Deployment, rs_raw: Mapping[str, Obj],
+                       action: Action) -> None:
+        ns = _ns(raw)
+        match action:
+            case CreateReplicaSet():
+                await self._create_rs(raw, d, action)
+            case UpdateReplicaSet():
+                current = rs_raw.get(action.name)
+                if current is None:
+                    raise Retry()
+                body = copy.deepcopy(current)
+                body["spec"]["replicas"] = action.replicas
+                body["spec"]["minReadySeconds"] = action.min_ready_seconds
+                body["metadata"]["annotations"] = dict(action.annotations)
+                try:
+                    await self.api.update(REPLICASETS, ns, body, user=USER)
+                except APIStatusError as exc:
+                    if exc.status in (404, 409):
+                        raise Retry() from exc
+                    raise
+                self._event(raw, action.event)
+            case DeleteReplicaSet():
+                try:
+                    await self.api.delete(REPLICASETS, ns, action.name, user=USER,
+                                          preconditions={"uid": action.uid})
+                except APIStatusError as exc:
+                    if exc.status != 404:
+                        raise
+            case AdoptReplicaSet():
+                fresh = await self.api.get(DEPLOYMENTS, ns, d.name)
+                if meta(fresh).get("uid") != d.uid or meta(fresh).get("deletionTimestamp"):
+                    raise Retry()
+                ref = {"apiVersion": APPS_V1, "kind": "Deployment", "name": d.name,
+                       "uid": d.uid, "controller": True, "blockOwnerDeletion": True}
+                await self._patch_rs(ns, action.name,
+                                     {"metadata": {"ownerReferences": [ref], "uid": action.uid}})
+            case ReleaseReplicaSet():
+                await self._patch_rs(ns, action.name, {"metadata": {"ownerReferences": [
+                    {"$patch": "delete", "uid": d.uid}], "uid": action.uid}}, release=True)
+            case RecordEvent():
+                self._event(raw, action.event)
+
+    async def _patch_rs(self, ns: str, name: str, patch: dict[str, Any], *,
+                        release: bool = False) -> None:
+        try:
+            await self.api.patch(REPLICASETS, ns, name, patch, "strategic", user=USER)
+        except APIStatusError as exc:
+            if exc.status == 404 or (release and exc.status == 422):
+                return
+            raise
+
+    async def _create_rs(self, raw: Obj, d: Deployment, action: CreateReplicaSet) -> None:
+        ns = _ns(raw)
+        try:
+            await self.api.create(REPLICASETS, ns, action.manifest, user=USER)
+        except APIStatusError as exc:
+            if exc.reason == "AlreadyExists":
+                existing = await self.api.get(REPLICASETS, ns, action.name)
+                status = after_create_conflict(d, parse_replicaset(existing))
+                if status is not None:
+                    body = copy.deepcopy(raw)
+                    body["status"] = status.to_json()
+                    await self.api.update(DEPLOYMENTS, ns, body, subresource="status",
+                                          user=USER)
+                raise Retry() from exc
+            status, event = after_create_error(d, action.name, str(exc), self.clock())
+            if status is not None:
+                body = copy.deepcopy(raw)
+                body["status"] = status.to_json()
+                with contextlib.suppress(APIStatusError):
+                    await self.api.update(DEPLOYMENTS, ns, body, subresource="status",
+                                          user=USER)
+            self._event(raw, event)
+            raise
+        self._event(raw, action.event)
+
+
+def _ns(obj: Obj) -> str:
+    return str(meta(obj).get("namespace") or "")
+
+
+def _key(obj: Obj) -> Key:
+    md = meta(obj)
+    return (str(md.get("namespace") or ""), str(md.get("name") or ""))

@@ -1,0 +1,48 @@
+"""Start the Deployment, ReplicaSet and EndpointSlice controllers on shared informers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from webhook.cluster.api import ClusterAPI
+from webhook.cluster.controllers.deployment_loop import DeploymentController
+from webhook.cluster.controllers.endpointslice_loop import EndpointSliceController
+from webhook.cluster.controllers.informer import Informers
+from webhook.cluster.controllers.replicaset_loop import ReplicaSetController
+
+
+async def run_controllers(
+    api: ClusterAPI,
+    stop: asyncio.Event,
+    *,
+    clock: Callable[[], float] = time.time,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run every controller until ``stop`` is set; ``ready`` is set once the caches are synced.
+
+    ``clock`` (epoch seconds) drives condition timestamps, minReadySeconds and progress
+    deadlines, so tests can move time.
+    """
+    informers = Informers(api)
+    controllers: list[DeploymentController | ReplicaSetController | EndpointSliceController] = [
+        DeploymentController(api, informers, clock),
+        ReplicaSetController(api, informers, clock),
+        EndpointSliceController(api, informers, clock),
+    ]
+    tasks = [asyncio.create_task(inf.run(), name=f"informer {inf.resource}")
+             for inf in informers.all()]
+    try:
+        await informers.wait_synced()
+        tasks += [asyncio.create_task(c.run(), name=type(c).__name__) for c in controllers]
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,131 @@
+"""Server-side printing: ``meta.k8s.io/v1 Table`` responses, which ``kubectl get`` asks for.
+
+Columns follow the upstream printers (pkg/printers/internalversion) for the kinds people look
+at; every other kind gets NAME and AGE, as kube-apiserver's default table convertor does.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from typing import Any
+
+from webhook.cluster.meta import metadata, parse_time
+
+Row = Callable[[dict[str, Any]], list[Any]]
+
+
+def human_duration(seconds: float) -> str:
+    """kubectl's ``HumanDuration``: 45s, 5m10s, 3h, 2d5h..."""
+    s = int(seconds)
+    if s < 0:
+        return "<invalid>"
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = s // 3600
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    d = h // 24
+    if h < 24 * 8:
+        return f"{d}d{h % 24}h" if h % 24 else f"{d}d"
+    if d < 365 * 2:
+        return f"{d}d"
+    return f"{d // 365}y{d % 365}d" if d < 365 * 8 else f"{d // 365}y"
+
+
+def age(obj: dict[str, Any]) -> str:
+    ts = metadata(obj).get("creationTimestamp")
+    if not ts:
+        return "<unknown>"
+    return human_duration((_dt.datetime.now(_dt.UTC) - parse_time(ts)).total_seconds())
+
+
+def _deploy(o: dict[str, Any]) -> list[Any]:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    return [f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
+            st.get("updatedReplicas", 0), st.get("availableReplicas", 0)]
+
+
+def _rs(o: dict[str, Any]) -> list[Any]:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    return [spec.get("replicas", 0), st.get("replicas", 0), st.get("readyReplicas", 0)]
+
+
+def _pod(o: dict[str, Any]) -> list[Any]:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    statuses = st.get("containerStatuses") or []
+    ready = sum(1 for c in statuses if c.get("ready"))
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    phase = st.get("reason") or st.get("phase") or "Unknown"
+    if metadata(o).get("deletionTimestamp"):
+        phase = "Terminating"
+    return [f"{ready}/{len(spec.get('containers') or [])}", phase, restarts,
+            st.get("podIP") or "<none>", spec.get("nodeName") or "<none>"]
+
+
+def _svc(o: dict[str, Any]) -> list[Any]:
+    spec = o.get("spec") or {}
+    ports = ",".join(
+        f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}"
+        f"/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or []
+    ) or "<none>"
+    ext = ",".join(spec.get("externalIPs") or []) or "<none>"
+    return [spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>", ext, ports]
+
+
+def _ns(o: dict[str, Any]) -> list[Any]:
+    return [(o.get("status") or {}).get("phase", "")]
+
+
+_S, _I = "string", "integer"
+COLUMNS: dict[str, tuple[list[tuple[str, str, int]], Row]] = {
+    "deployments.apps": ([("Ready", _S, 0), ("Up-to-date", _I, 0), ("Available", _I, 0)], _deploy),
+    "replicasets.apps": ([("Desired", _I, 0), ("Current", _I, 0), ("Ready", _I, 0)], _rs),
+    "pods": ([("Ready", _S, 0), ("Status", _S, 0), ("Restarts", _S, 0), ("IP", _S, 1),
+              ("Node", _S, 1)], _pod),
+    "services": ([("Type", _S, 0), ("Cluster-IP", _S, 0), ("External-IP", _S, 0),
+                  ("Port(s)", _S, 0)], _svc),
+    "namespaces": ([("Status", _S, 0)], _ns),
+}
+
+
+def _partial(obj: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": metadata(obj)}
+
+
+def to_table(resource: str, items: list[dict[str, Any]], list_meta: dict[str, Any],
+             include_object: str = "Metadata") -> dict[str, Any]:
+    cols, row = COLUMNS.get(resource, ([], lambda o: []))
+    defs = [{"name": "Name", "type": "string", "format": "name", "priority": 0,
+             "description": "Name must be unique within a namespace."}]
+    defs += [{"name": n, "type": t, "format": "", "priority": p, "description": n}
+             for n, t, p in cols]
+    defs.append({"name": "Age", "type": "string", "format": "", "priority": 0,
+                 "description": "CreationTimestamp is a timestamp representing the server "
+                                "time when this object was created."})
+    rows = []
+    for obj in items:
+        cells = [metadata(obj).get("name", ""), *row(obj), age(obj)]
+        shown: dict[str, Any] | None
+        if include_object == "None":
+            shown = None
+        elif include_object == "Object":
+            shown = obj
+        else:
+            shown = _partial(obj)
+        rows.append({"cells": cells, "object": shown})
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
+            "columnDefinitions": defs, "rows": rows}
+
+
+def wants_table(accept: str) -> bool:
+    first = accept.split(",", maxsplit=1)[0] if accept else ""
+    return "as=Table" in first

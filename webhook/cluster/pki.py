@@ -1,0 +1,73 @@
+"""The embedded API server's own CA, serving certificate, bearer token and kubeconfig."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import ipaddress
+import os
+import secrets
+import ssl
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from webhook.tls.issue import KeyPair, Names, issue_ca, issue_serving
+
+SERVER_NAMES = Names(
+    ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+     "kubernetes.default.svc.cluster.local"),
+    (ipaddress.IPv4Address("127.0.0.1"),),
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    ca: KeyPair
+    serving: KeyPair
+    token: str
+
+    @classmethod
+    def generate(cls) -> Credentials:
+        now = dt.datetime.now(dt.UTC)
+        ca = issue_ca(now=now, days=365, common_name="canarist cluster CA")
+        return cls(ca, issue_serving(ca, SERVER_NAMES, now=now, days=365),
+                   secrets.token_urlsafe(32))
+
+    def server_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        with tempfile.TemporaryDirectory() as tmp:
+            cert, key = Path(tmp, "tls.crt"), Path(tmp, "tls.key")
+            cert.write_bytes(self.serving.cert_pem)
+            key.write_bytes(self.serving.key_pem)
+            ctx.load_cert_chain(str(cert), str(key))
+        return ctx
+
+
+def kubeconfig(server: str, creds: Credentials, namespace: str = "default") -> str:
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "canarist", "cluster": {
+            "server": server,
+            "certificate-authority-data": base64.b64encode(creds.ca.cert_pem).decode(),
+        }}],
+        "users": [{"name": "canarist-admin", "user": {"token": creds.token}}],
+        "contexts": [{"name": "canarist", "context": {
+            "cluster": "canarist", "user": "canarist-admin", "namespace": namespace}}],
+        "current-context": "canarist",
+        "preferences": {},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def write_kubeconfig(path: Path, server: str, creds: Credentials) -> None:
+    """Write atomically with mode 0600 (it holds the token)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(kubeconfig(server, creds))
+    os.replace(tmp, path)

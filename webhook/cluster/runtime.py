@@ -1,0 +1,209 @@
+"""Running the embedded cluster: one event loop with the API server and its components.
+
+``Cluster`` starts, in order, the in-process API (``ClusterAPI`` with the admission chain), the
+HTTPS server and the components, each an ``async def run(api, stop_event)`` task:
+
+- ``gc``: garbage collector and namespace cleaner (``webhook.cluster.gc``);
+- ``controllers``: Deployment/ReplicaSet/EndpointSlice (``controllers.run.run_controllers``);
+- ``kubelet``: pods as local HTTP servers (``kubelet.run.run_kubelet``);
+- ``webhook``: canarist's admission webhook, served and registered
+  (``webhook_component.run_webhook``).
+
+A component whose module is not there yet is skipped with a log line. ``--without NAME``
+(``Cluster(without={...})``) leaves one out, e.g. to run it as its own process.
+
+``start_in_thread()`` runs a whole cluster on its own loop in a background thread and
+returns a ``RunningCluster`` (``.kubeconfig``, ``.url``, ``.api``, ``.call(coro)``,
+``.stop()``) so synchronous code — the official client, kubectl — can drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from webhook.cluster.admission.chain import AdmissionChain
+from webhook.cluster.api import ClusterAPI
+from webhook.cluster.gc import GarbageCollector
+from webhook.cluster.http.server import APIServer
+from webhook.cluster.pki import Credentials, write_kubeconfig
+from webhook.errors import ConfigError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Runner = Callable[[ClusterAPI, asyncio.Event], Awaitable[None]]
+
+# name -> "module:function" of an ``async def run(api, stop_event)`` entry point
+COMPONENTS: dict[str, str] = {
+    "gc": "",
+    "controllers": "webhook.cluster.controllers.run:run_controllers",
+    "kubelet": "webhook.cluster.kubelet.run:run_kubelet",
+    "webhook": "webhook.cluster.webhook_component:run_webhook",
+}
+
+
+async def _run_gc(api: ClusterAPI, stop: asyncio.Event) -> None:
+    await GarbageCollector(api).run(stop)
+
+
+def check_components(names: Iterable[str]) -> frozenset[str]:
+    bad = [n for n in names if n not in COMPONENTS]
+    if bad:
+        raise ConfigError(f"--without: unknown component {', '.join(map(repr, bad))} "
+                          f"(components: {', '.join(COMPONENTS)})")
+    return frozenset(names)
+
+
+def _load(spec: str) -> Runner | None:
+    module, _, func = spec.partition(":")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+    fn: Runner | None = getattr(mod, func, None)
+    return fn
+
+
+@dataclass
+class Cluster:
+    port: int = 0
+    kubeconfig: Path | None = None
+    without: frozenset[str] = frozenset()
+    history_size: int = 50_000
+    bookmark_interval: float = 10.0
+    api: ClusterAPI = field(init=False)
+    server: APIServer = field(init=False)
+    started: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.without = check_components(self.without)
+        self.api = ClusterAPI(history_size=self.history_size,
+                              bookmark_interval=self.bookmark_interval)
+        self.api.admission = AdmissionChain(self.api)
+        self.creds = Credentials.generate()
+        self.server = APIServer(self.api, self.creds, port=self.port)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    async def start(self) -> None:
+        await self.server.start()
+        if self.kubeconfig is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="canarist-cluster-")
+            self.kubeconfig = Path(self._tmp.name, "kubeconfig")
+        write_kubeconfig(self.kubeconfig, self.server.url, self.creds)
+        for name, spec in COMPONENTS.items():
+            if name in self.without:
+                continue
+            runner = _run_gc if name == "gc" else _load(spec)
+            if runner is None:
+                log.info("component %s is not available yet; running without it", name)
+                continue
+            self._tasks.append(asyncio.create_task(self._guard(name, runner(self.api, self._stop)),
+                                                   name=f"component {name}"))
+            self.started.append(name)
+
+    async def _guard(self, name: str, run: Awaitable[None]) -> None:
+        try:
+            await run
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("component %s stopped with an error", name)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=3)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self.server.stop()
+        if self.api.admission is not None and isinstance(self.api.admission, AdmissionChain):
+            await self.api.admission.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    async def serve_until(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+
+
+class RunningCluster:
+    """A cluster on its own event loop in a daemon thread."""
+
+    def __init__(self, cluster: Cluster, loop: asyncio.AbstractEventLoop,
+                 thread: threading.Thread) -> None:
+        self.cluster = cluster
+        self.loop = loop
+        self._thread = thread
+
+    @property
+    def api(self) -> ClusterAPI:
+        return self.cluster.api
+
+    @property
+    def kubeconfig(self) -> Path:
+        assert self.cluster.kubeconfig is not None
+        return self.cluster.kubeconfig
+
+    @property
+    def url(self) -> str:
+        return self.cluster.url
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Run a coroutine (e.g. ``api.get(...)``) on the cluster's loop and wait for it."""
+        fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return fut.result(timeout)
+
+    def stop(self) -> None:
+        if not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self.call(self.cluster.stop(), timeout=10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+def start_in_thread(**options: Any) -> RunningCluster:
+    """Start a ``Cluster(**options)`` on a new loop in a background thread; ready on return."""
+    loop = asyncio.new_event_loop()
+    ready: Future[Cluster] = Future()
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def boot() -> None:
+            try:
+                cluster = Cluster(**options)
+                await cluster.start()
+            except BaseException as exc:
+                ready.set_exception(exc)
+                return
+            ready.set_result(cluster)
+
+        booting = loop.create_task(boot())
+        loop.run_forever()
+        booting.cancel()
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+    thread = threading.Thread(target=main, name="canarist-cluster", daemon=True)
+    thread.start()
+    cluster = ready.result(30)
+    return RunningCluster(cluster, loop, thread)
