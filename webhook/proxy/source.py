@@ -120,7 +120,9 @@ class FileSource:
             self._digest = digest
             table = self._parse(text)
         except ConfigError as exc:
-            log.error("refused new routes: %s; keeping the last good table", exc)
+            problems = "; ".join(str(p) for p in exc.problems)
+            log.error("refused new routes: %s: %s; keeping the last good table", exc.subject,
+                      problems)
             return False
         apply(table, static_endpoints)
         log.info("routes reloaded from %s: %d route(s)", self.path, len(table.routes))
