@@ -99,13 +99,17 @@ class Kubelet:
             runner.pod = pod
 
     async def _bind(self, pod: Obj) -> None:
-        """The scheduler's binding: ``spec.nodeName`` set once, to this node."""
+        """The scheduler's part: ``POST pods/NAME/binding`` to this node."""
         md = meta(pod)
-        patch: dict[str, Any] = {"metadata": {"uid": md.get("uid")},
-                                 "spec": {"nodeName": self.node_name}}
+        binding: dict[str, Any] = {
+            "apiVersion": "v1", "kind": "Binding",
+            "metadata": {"name": md.get("name"), "namespace": md.get("namespace"),
+                         "uid": md.get("uid")},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": self.node_name}}
         try:
-            await self.api.patch("pods", str(md.get("namespace")), str(md.get("name")), patch,
-                                 "merge", user="system:kube-scheduler")
+            await self.api.create("pods", str(md.get("namespace")), binding,
+                                  subresource="binding", name=str(md.get("name")),
+                                  user="system:kube-scheduler")
         except APIStatusError as exc:
             if exc.status in (404, 409):
                 return
@@ -124,14 +128,3 @@ class Kubelet:
             if exc.status not in (404, 409):
                 raise
 
-
-async def run_kubelet(
-    api: ClusterAPI,
-    stop: asyncio.Event,
-    *,
-    clock: Callable[[], float] = time.time,
-    pool: AddressPool | None = None,
-    ready: asyncio.Event | None = None,
-) -> None:
-    """Run the node until ``stop`` is set, then stop every pod's servers."""
-    await Kubelet(api, clock=clock, pool=pool).run(stop, ready)
