@@ -263,7 +263,7 @@ async def test_a_1gb_upload_and_a_large_download_keep_memory_bounded(
     before = peak_rss_kib(proxy.proc.pid)
     block = b"u" * (1 << 20)
 
-    async def upload():  # type: ignore[no-untyped-def]
+    async def upload():
         for _ in range(1024):
             yield block
 
