@@ -4,7 +4,9 @@ The release loop holds a list of routers (built by ``webhook.routers.build_route
 canary spec) and only ever iterates over it. For each reconcile of a traffic-routed release it
 calls, in order: ``set_header_route``/``set_mirror_route`` for the current step's routes,
 ``update_hash``, ``set_weight``, then ``verify_weight``; ``remove_managed_routes`` when a release
-ends (promotion, abort, a new revision with no available pod).
+ends (promotion, abort, a new revision with no available pod); ``cleanup`` when the Deployment is
+deleted or leaves canarist (opt-in label removed). ``webhook.routers.state.apply_state`` runs the
+per-reconcile sequence for one step.
 
 Every method is idempotent and level-based: it reads the routing objects, computes the desired
 shape with a pure function of this router's module, and writes only when the shape changed.
@@ -79,6 +81,12 @@ class Router(Protocol):
 
     async def remove_managed_routes(self) -> None:
         """Remove every header and mirror route canarist added for this Deployment."""
+        ...
+
+    async def cleanup(self) -> None:
+        """Undo everything canarist did for this Deployment (it was deleted, or left canarist):
+        all traffic back on stable, managed routes and added destinations removed, the objects
+        canarist created deleted, and this Deployment's record dropped from shared objects."""
         ...
 
 
