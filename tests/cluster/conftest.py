@@ -1,0 +1,74 @@
+"""Fixtures for the embedded cluster's API tests: a cluster without the workload controllers
+(so objects stay as the API left them), kubectl and the official client pointed at it."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from webhook.cluster.runtime import RunningCluster, start_in_thread
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def api_cluster() -> Iterator[RunningCluster]:
+    """API server + garbage collector only (no controllers, kubelet or webhook)."""
+    cluster = start_in_thread(without=frozenset({"controllers", "kubelet", "webhook"}),
+                              bookmark_interval=0.3)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def api_client(api_cluster: RunningCluster) -> Iterator[k8s.ApiClient]:
+    client = k8s_config.new_client_from_config(config_file=str(api_cluster.kubeconfig))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def ns(api_cluster: RunningCluster) -> str:
+    """A fresh namespace for one test."""
+    name = f"t{next(_names)}"
+    api_cluster.call(api_cluster.api.create("namespaces", None, {"metadata": {"name": name}}))
+    return name
+
+
+def kubectl(cluster: RunningCluster, *args: str, stdin: str | None = None,
+            check: bool = False) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        ["kubectl", "--kubeconfig", str(cluster.kubeconfig), *args],
+        capture_output=True, text=True, input=stdin, timeout=60, check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def deployment(name: str = "web", image: str = "demo:v1", replicas: int = 2,
+               labels: dict[str, str] | None = None) -> dict[str, Any]:
+    sel = labels or {"app": name}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(sel)},
+            "template": {
+                "metadata": {"labels": dict(sel)},
+                "spec": {"containers": [{"name": "app", "image": image,
+                                         "ports": [{"containerPort": 8080}]}]},
+            },
+        },
+    }
