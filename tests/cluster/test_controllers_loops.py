@@ -44,9 +44,9 @@ class Env:
         items, _ = await self.api.list(resource, NS, label_selector=selector)
         return items
 
-    async def until(self, check: Callable[[], Awaitable[Any]], timeout: float = 15.0,
+    async def until(self, check: Callable[[], Awaitable[Any]], limit: float = 15.0,
                     what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit
         while True:
             value = await check()
             if value:
@@ -55,7 +55,7 @@ class Env:
                 raise AssertionError(f"timed out waiting for {what}")
             await asyncio.sleep(0.05)
 
-    async def available(self, name: str, replicas: int, timeout: float = 15.0) -> dict[str, Any]:
+    async def available(self, name: str, replicas: int, limit: float = 15.0) -> dict[str, Any]:
         async def check() -> dict[str, Any] | None:
             d = await self.get(DEPLOYMENTS, name)
             st = d.get("status") or {}
@@ -63,7 +63,7 @@ class Env:
                     and st.get("updatedReplicas") == replicas == st.get("availableReplicas")
                     and st.get("replicas") == replicas)
             return d if done else None
-        result: dict[str, Any] = await self.until(check, timeout, f"{name} rolled out")
+        result: dict[str, Any] = await self.until(check, limit, f"{name} rolled out")
         return result
 
 
@@ -81,7 +81,7 @@ async def env() -> AsyncIterator[Env]:
         yield e
     finally:
         stop.set()
-        done, pending = await asyncio.wait(tasks, timeout=5)
+        _, pending = await asyncio.wait(tasks, timeout=5)
         for task in pending:
             task.cancel()
         for task in tasks:
@@ -241,7 +241,7 @@ async def test_paused_mid_rollout_scales_proportionally_the_worked_example(env: 
     ready so the rollout stalls at old 8 / new 5; paused and scaled to 15 -> old 11, new 7."""
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}}
     await env.api.create(DEPLOYMENTS, NS, deployment(replicas=10, strategy=strategy))
-    await env.available("web", 10, timeout=25)
+    await env.available("web", 10, limit=25)
     await set_image(env, "web", "demo:v2", DEMO_READY_AFTER_S="3600")
 
     async def stalled() -> bool:
@@ -294,7 +294,7 @@ async def test_a_deleted_pod_stops_serving_is_removed_and_replaced(env: Env):
         names = {p["metadata"]["name"] for p in await env.items("pods", "app=web")}
         return name not in names
 
-    await env.until(gone, timeout=5, what="the deleted pod to be removed")
+    await env.until(gone, limit=5, what="the deleted pod to be removed")
     with pytest.raises(aiohttp.ClientConnectionError):
         await fetch(f"http://{ip}:8080/")
     await env.available("web", 1)
@@ -341,10 +341,10 @@ async def test_progress_deadline_exceeded_when_new_pods_never_become_ready(env: 
         d = await env.get(DEPLOYMENTS, "web")
         for c in (d.get("status") or {}).get("conditions", []):
             if c["type"] == "Progressing" and c["reason"] == "ProgressDeadlineExceeded":
-                return c
+                return dict(c)
         return None
 
-    cond = await env.until(timed_out, timeout=8, what="ProgressDeadlineExceeded")
+    cond = await env.until(timed_out, limit=8, what="ProgressDeadlineExceeded")
     assert cond["status"] == "False"
     assert cond["message"].startswith('ReplicaSet "web-') and cond["message"].endswith(
         'has timed out progressing.')
@@ -361,7 +361,7 @@ async def test_min_ready_seconds_delays_availability(env: Env):
 
     await env.until(ready_not_available, what="ready but not yet available")
     started = time.monotonic()
-    await env.available("web", 1, timeout=8)
+    await env.available("web", 1, limit=8)
     assert time.monotonic() - started >= 1.0
 
 
