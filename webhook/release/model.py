@@ -1,0 +1,281 @@
+"""What the planner sees: the API objects of one release, read into frozen views.
+
+``observe`` is the boundary: it takes the JSON objects as the API serves them (the user's
+Deployment, the canary Deployment, the user's ReplicaSets, the Services of the namespace) and
+returns a ``World``. Everything after it works on typed, immutable values. Reading is lenient:
+a missing field reads as its Kubernetes default, never as an exception.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from webhook.errors import SpecError
+from webhook.release.names import (
+    CANARY_SUFFIX,
+    ENABLED_LABEL,
+    HASH_LABEL,
+    MANAGED_BY_ANNOTATION,
+    POD_TEMPLATE_HASH,
+)
+from webhook.spec import CanarySpec, ReleaseStatus, parse_canary_spec, template_hash
+from webhook.spec.names import STATUS
+
+JSON = dict[str, Any]
+
+
+def _map(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in _map(value).items()}
+
+
+def revision_hash(template: Mapping[str, Any] | None) -> str:
+    """The canarist hash of a pod template: its ``rollouts-pod-template-hash`` label when stamped,
+    else the content hash (without Kubernetes' ``pod-template-hash``, which a ReplicaSet adds)."""
+    tpl = _map(template)
+    labels = _str_map(_map(tpl.get("metadata")).get("labels"))
+    if labels.get(HASH_LABEL):
+        return labels[HASH_LABEL]
+    if POD_TEMPLATE_HASH in labels:
+        tpl = copy.deepcopy(tpl)
+        del tpl["metadata"]["labels"][POD_TEMPLATE_HASH]
+    return template_hash(tpl)
+
+
+def _deadline_exceeded(status: Mapping[str, Any]) -> bool:
+    for cond in status.get("conditions") or ():
+        if (
+            isinstance(cond, Mapping)
+            and cond.get("type") == "Progressing"
+            and cond.get("reason") == "ProgressDeadlineExceeded"
+        ):
+            return True
+    return False
+
+
+def _owner_uids(meta: Mapping[str, Any]) -> tuple[str, ...]:
+    refs = meta.get("ownerReferences") or ()
+    return tuple(str(r.get("uid", "")) for r in refs if isinstance(r, Mapping))
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    namespace: str
+    name: str
+    uid: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    replicas: int
+    paused: bool
+    template: Mapping[str, Any]
+    selector: Mapping[str, Any]
+    hash: str
+    generation: int
+    observed_generation: int
+    status_replicas: int
+    updated_replicas: int
+    available_replicas: int
+    deadline_exceeded: bool
+    deleting: bool
+    resource_version: str
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def opted_in(self) -> bool:
+        return self.labels.get(ENABLED_LABEL) == "true"
+
+    @property
+    def canary_name(self) -> str:
+        return self.name + CANARY_SUFFIX
+
+    @property
+    def rollout_complete(self) -> bool:
+        """kubectl's "successfully rolled out" (k8s-semantics §1.13), for an unpaused Deployment."""
+        return (
+            self.generation <= self.observed_generation
+            and self.updated_replicas >= self.replicas
+            and self.status_replicas <= self.updated_replicas
+            and self.available_replicas >= self.updated_replicas
+        )
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> DeploymentView:
+        meta, spec, status = (
+            _map(obj.get("metadata")),
+            _map(obj.get("spec")),
+            _map(obj.get("status")),
+        )
+        template = _map(spec.get("template"))
+        return cls(
+            namespace=str(meta.get("namespace", "")),
+            name=str(meta.get("name", "")),
+            uid=str(meta.get("uid", "")),
+            labels=_str_map(meta.get("labels")),
+            annotations=_str_map(meta.get("annotations")),
+            replicas=_int(spec.get("replicas"), 1),
+            paused=spec.get("paused") is True,
+            template=template,
+            selector=_map(spec.get("selector")),
+            hash=revision_hash(template),
+            generation=_int(meta.get("generation")),
+            observed_generation=_int(status.get("observedGeneration")),
+            status_replicas=_int(status.get("replicas")),
+            updated_replicas=_int(status.get("updatedReplicas")),
+            available_replicas=_int(status.get("availableReplicas")),
+            deadline_exceeded=_deadline_exceeded(status),
+            deleting=bool(meta.get("deletionTimestamp")),
+            resource_version=str(meta.get("resourceVersion", "")),
+            raw=obj,
+        )
+
+
+@dataclass(frozen=True)
+class CanaryView:
+    """The canary Deployment ``<name>-canary``."""
+
+    name: str
+    hash: str
+    replicas: int
+    available: int
+    owned: bool  # ownerReference to the user's Deployment (uid)
+    deadline_exceeded: bool
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any], owner_uid: str) -> CanaryView:
+        meta, spec, status = (
+            _map(obj.get("metadata")),
+            _map(obj.get("spec")),
+            _map(obj.get("status")),
+        )
+        return cls(
+            name=str(meta.get("name", "")),
+            hash=revision_hash(_map(spec.get("template"))),
+            replicas=_int(spec.get("replicas"), 1),
+            available=_int(status.get("availableReplicas")),
+            owned=bool(owner_uid) and owner_uid in _owner_uids(meta),
+            deadline_exceeded=_deadline_exceeded(status),
+        )
+
+
+@dataclass(frozen=True)
+class ReplicaSetView:
+    """One ReplicaSet of the user's Deployment: which revision its pods run and how many."""
+
+    hash: str
+    pod_template_hash: str
+    stamped: bool  # its pods carry rollouts-pod-template-hash
+    replicas: int
+    available: int
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ReplicaSetView:
+        meta, spec, status = (
+            _map(obj.get("metadata")),
+            _map(obj.get("spec")),
+            _map(obj.get("status")),
+        )
+        template = _map(spec.get("template"))
+        tlabels = _str_map(_map(template.get("metadata")).get("labels"))
+        pth = tlabels.get(POD_TEMPLATE_HASH) or _str_map(meta.get("labels")).get(
+            POD_TEMPLATE_HASH, ""
+        )
+        return cls(
+            hash=revision_hash(template),
+            pod_template_hash=pth,
+            stamped=bool(tlabels.get(HASH_LABEL)),
+            replicas=_int(spec.get("replicas")),
+            available=_int(status.get("availableReplicas")),
+        )
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    name: str
+    selector: Mapping[str, str]
+    annotations: Mapping[str, str]
+    owner_uids: tuple[str, ...]
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    def managed_for(self, deployment: str) -> bool:
+        return self.annotations.get(MANAGED_BY_ANNOTATION) == deployment
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ServiceView:
+        meta, spec = _map(obj.get("metadata")), _map(obj.get("spec"))
+        return cls(
+            name=str(meta.get("name", "")),
+            selector=_str_map(spec.get("selector")),
+            annotations=_str_map(meta.get("annotations")),
+            owner_uids=_owner_uids(meta),
+            raw=obj,
+        )
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything one reconcile of one Deployment looks at."""
+
+    deployment: DeploymentView
+    spec: CanarySpec | None
+    spec_error: str | None
+    status: ReleaseStatus
+    canary: CanaryView | None
+    replica_sets: tuple[ReplicaSetView, ...]
+    services: tuple[ServiceView, ...]
+    # What the routers report for the weight recorded in the status: True/False, or None when
+    # no router can tell (then a weight counts as applied once written).
+    verified: bool | None = None
+    # A periodic resync: re-apply routing even when the status says it is in place.
+    resync: bool = False
+
+    def service(self, name: str) -> ServiceView | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def revision(self, hash_: str) -> tuple[ReplicaSetView, ...]:
+        return tuple(rs for rs in self.replica_sets if rs.hash == hash_)
+
+
+def observe(
+    deployment: Mapping[str, Any],
+    *,
+    canary: Mapping[str, Any] | None = None,
+    replica_sets: Iterable[Mapping[str, Any]] = (),
+    services: Iterable[Mapping[str, Any]] = (),
+    verified: bool | None = None,
+    resync: bool = False,
+) -> World:
+    """Read the API objects of one release. ``replica_sets`` may hold every ReplicaSet of the
+    namespace: only those owned by ``deployment`` are kept."""
+    view = DeploymentView.of(deployment)
+    spec: CanarySpec | None = None
+    error: str | None = None
+    try:
+        spec = parse_canary_spec(view.annotations, deployment=view.name).spec
+    except SpecError as exc:
+        error = exc.summary()
+    owned_rs = tuple(
+        ReplicaSetView.of(rs)
+        for rs in replica_sets
+        if view.uid and view.uid in _owner_uids(_map(rs.get("metadata")))
+    )
+    return World(
+        deployment=view,
+        spec=spec,
+        spec_error=error,
+        status=ReleaseStatus.from_json(view.annotations.get(STATUS)),
+        canary=CanaryView.of(canary, view.uid) if canary is not None else None,
+        replica_sets=owned_rs,
+        services=tuple(ServiceView.of(s) for s in services),
+        verified=verified,
+        resync=resync,
+    )

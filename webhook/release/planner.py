@@ -1,0 +1,141 @@
+"""The release planner: ``plan(world, now) -> Plan``, a pure function.
+
+Given everything one reconcile looks at (``World``: the user's Deployment with its status
+annotation and parsed spec, the canary Deployment, the user's ReplicaSets, the Services, what the
+routers verified) and the time, it decides the ordered writes, the Events and when to look again.
+It reads no clock and does no I/O, so every decision is tested with tables of cases.
+
+Which path a Deployment takes:
+- being deleted → restore the shared objects canarist changed (``teardown.gone``);
+- not opted in → undo everything, unpause, drop the status (``teardown.opt_out``);
+- annotations that do not parse → report, change nothing;
+- template == stable revision → converge to rest (``ending.at_rest``; a fast rollback lands here);
+- otherwise a release: fresh (new canary hash: step 0, weight 0 first), aborted, promoting, or
+  walking the steps (``progress.steps``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from webhook.release import actions, ending, progress, teardown
+from webhook.release.bookkeeping import Books
+from webhook.release.draft import Ctx, Draft, Work
+from webhook.release.model import World
+from webhook.release.ops import PatchDeployment, Plan, WriteStatus
+from webhook.spec import Phase
+
+
+def plan(world: World, now: datetime) -> Plan:
+    d = world.deployment
+    if d.deleting:
+        return teardown.gone(world)
+    if not d.opted_in:
+        return teardown.opt_out(world)
+    if world.spec is None:
+        return _invalid(world)
+    ctx = Ctx(world, world.spec, now)
+    work = Work(world.status, Books.of(world.status))
+    draft = Draft()
+    if not work.status.stable_hash:
+        work.set(stable_hash=d.hash, canary_hash=d.hash)
+    work.set(steps=ctx.n)
+    if d.hash == work.status.stable_hash:
+        actions.apply_action(ctx, work, draft, in_release=False)
+        ending.at_rest(ctx, work, draft)
+    else:
+        _release(ctx, work, draft)
+    return _finish(ctx, work, draft)
+
+
+def _release(ctx: Ctx, work: Work, draft: Draft) -> None:
+    d = ctx.d
+    if work.books.release != d.hash:
+        _start(ctx, work, draft)
+    if not d.paused and work.status.phase != Phase.PROMOTING:
+        work.unpause = False
+        draft.add(PatchDeployment(paused=True))
+        draft.event(
+            "Held",
+            f"the template changed to {d.hash} without being held at admission; pausing it",
+            warning=True,
+        )
+    actions.apply_action(ctx, work, draft, in_release=True)
+    canary = progress.current_canary(ctx)
+    if (
+        work.status.aborted_at is None
+        and canary.current
+        and canary.view is not None
+        and canary.view.deadline_exceeded
+    ):
+        actions.abort(ctx, work, draft, "canary Deployment exceeded its progress deadline")
+    if ctx.world.canary is not None and not ctx.world.canary.owned:
+        _blocked(work, draft, f"Deployment {d.canary_name} exists and is not managed by canarist")
+        return
+    if work.status.aborted_at is not None:
+        ending.aborted(ctx, work, draft, canary)
+        return
+    if work.status.phase == Phase.PROMOTING:
+        ending.promoting(ctx, work, draft, canary)
+        return
+    stable_pin = progress.stable_pin(ctx, work.status.stable_hash)
+    problem = progress.services(ctx, draft, stable_pin, progress.canary_pin(ctx))
+    if problem:
+        _blocked(work, draft, problem)
+        return
+    progress.steps(ctx, work, draft, canary)
+
+
+def _start(ctx: Ctx, work: Work, draft: Draft) -> None:
+    d, previous = ctx.d, work.books.release
+    if previous and previous != d.hash:
+        draft.event("ReleaseRestarted", f"new revision {d.hash} replaces {previous}: from step 1")
+    else:
+        draft.event("ReleaseStarted", f"releasing {d.hash} over {work.status.stable_hash}")
+    work.set(
+        phase=Phase.PROGRESSING,
+        canary_hash=d.hash,
+        step=0,
+        started_at=ctx.stamp,
+        step_started_at=ctx.stamp,
+        aborted_at=None,
+    )
+    work.book(
+        release=d.hash, promote_full=False, user_paused=False, abort_reason="", scale_down_at=None
+    )
+
+
+def _blocked(work: Work, draft: Draft, problem: str) -> None:
+    message = f"waiting: {problem}"
+    if work.status.message != message:
+        draft.event("ReleaseBlocked", problem, warning=True)
+    work.set(message=message)
+
+
+def _invalid(world: World) -> Plan:
+    message = f"invalid canarist annotations: {world.spec_error}"
+    if world.status.message == message:
+        return Plan()
+    draft = Draft()
+    draft.event("InvalidSpec", message, warning=True)
+    draft.add(WriteStatus(world.status.with_(message=message)))
+    return draft.plan()
+
+
+def _finish(ctx: Ctx, work: Work, draft: Draft) -> Plan:
+    """Write the status last: in the unpause itself, or through the status subresource when it
+    changed or an action was consumed."""
+    status = work.final()
+    consume = ctx.spec.action is not None
+    if work.unpause:
+        draft.add(
+            PatchDeployment(
+                paused=False,
+                replicas=work.restore_replicas,
+                status=status,
+                consume_action=consume,
+            )
+        )
+    elif consume or status.to_dict() != ctx.world.status.to_dict():
+        draft.add(WriteStatus(status, consume_action=consume))
+    return draft.plan()

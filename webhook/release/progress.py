@@ -1,0 +1,279 @@
+"""A release in flight: the steps, the promotion, and the Deployment's own rollout after it.
+
+Order inside one plan (each operation may assume the ones before it succeeded):
+1. pin the stable Service to the stable pods; ensure the canary Service on the canary hash;
+2. walk the steps that are complete (scale first, wait for canary availability, then traffic);
+3. drive the routers (a weight going down is written before the hashes move);
+4. replace a canary of an older revision (only once no traffic goes to it), create or scale the
+   canary Deployment;
+5. with dynamic stable scale, shrink the stable pods the traffic has left;
+6. at the end of the steps, with all traffic on a fully available canary, unpause the user's
+   Deployment with ``phase: Promoting`` in the same write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from webhook.release import scaling
+from webhook.release.canary import canary_body
+from webhook.release.draft import VERIFY_RETRY, Ctx, Draft, Work, floor_for, route
+from webhook.release.model import CanaryView
+from webhook.release.names import HASH_LABEL
+from webhook.release.ops import CreateCanary, DeleteCanary, PatchDeployment, ScaleCanary
+from webhook.release.services import Pin, canary_service_ops, find_stable, pin_for, pin_patch
+from webhook.release.stepping import ActiveRoutes, describe, routes_at, scale_override_at, weight_at
+from webhook.release.timefmt import after, parse
+from webhook.spec import AnalysisStep, Pause, Phase, SetCanaryScale, SetWeight
+
+
+@dataclass(frozen=True)
+class Canary:
+    """The canary as this release sees it: pods of *this* revision only."""
+
+    view: CanaryView | None
+    current: bool  # exists, owned, and runs the revision being released
+
+    @property
+    def available(self) -> int:
+        return self.view.available if self.current and self.view else 0
+
+    @property
+    def replicas(self) -> int:
+        return self.view.replicas if self.current and self.view else 0
+
+    @property
+    def serving(self) -> int:
+        """Available pods of whatever revision the canary Deployment runs."""
+        return self.view.available if self.view and self.view.owned else 0
+
+    def has(self, count: int) -> bool:
+        return min(self.available, self.replicas) >= count
+
+
+def services(ctx: Ctx, draft: Draft, stable_pin: Pin, canary_pin: Pin) -> str:
+    """Pin the stable Service (traffic routers only) and ensure the canary Service. Returns a
+    problem that blocks the release, or ``""``."""
+    spec, d = ctx.spec, ctx.d
+    choice = find_stable(ctx.world, spec.stable_service, spec.canary_service)
+    if choice.service is None:
+        return choice.problem if ctx.routed else ""
+    stable = choice.service
+    if ctx.routed:
+        patch = pin_patch(stable, stable_pin, d.name)
+        if patch:
+            draft.add(patch)
+    draft.add(
+        *canary_service_ops(ctx.world, stable, spec.canary_service_for(stable.name), canary_pin)
+    )
+    return ""
+
+
+def need(ctx: Ctx, i: int, replicas: int) -> int:
+    """Canary pods step ``i`` needs (``i == n``: promotion, the full count)."""
+    steps = ctx.spec.steps
+    if ctx.routed:
+        if i >= ctx.n:
+            return replicas
+        override = scale_override_at(steps, i)
+        if override is not None:
+            if override.replicas is not None:
+                return override.replicas
+            return scaling.canary_for_weight(replicas, override.weight or 0)
+        return scaling.canary_for_weight(replicas, weight_at(steps, i))
+    return scaling.canary_for_share(replicas, weight_at(steps, min(i, ctx.n - 1)))
+
+
+def ready(ctx: Ctx, canary: Canary, i: int, replicas: int) -> bool:
+    count = need(ctx, i, replicas)
+    if ctx.routed:
+        return canary.has(count)
+    return canary.replicas == count and canary.available == count
+
+
+def target(ctx: Ctx, i: int) -> int:
+    if i >= ctx.n:
+        return 100
+    return weight_at(ctx.spec.steps, i)
+
+
+def planned_weight(ctx: Ctx, work: Work, canary: Canary, i: int, replicas: int) -> int:
+    """The weight step ``i`` runs at now (router ``none``: the share of ready pods)."""
+    stable = work.status.stable_hash
+    if not ctx.routed:
+        return scaling.share(ctx.stable_available(stable), canary.available)
+    return scaling.next_weight(
+        target=target(ctx, i),
+        applied=work.status.weight,
+        ready=ready(ctx, canary, i, replicas),
+        canary_available=canary.available,
+        floor=floor_for(ctx, stable, replicas),
+    )
+
+
+def applied(ctx: Ctx, work: Work, weight: int) -> bool:
+    """``weight`` counts as in effect: written this plan by routers that cannot verify, or
+    written before and verified."""
+    verified = ctx.world.verified
+    if verified is None:
+        return True
+    return ctx.world.status.weight == weight and verified
+
+
+def complete(ctx: Ctx, work: Work, draft: Draft, canary: Canary, i: int, replicas: int) -> bool:
+    step = ctx.spec.steps[i]
+    if isinstance(step, SetWeight | SetCanaryScale):
+        if not ready(ctx, canary, i, replicas):
+            return False
+        if isinstance(step, SetCanaryScale) or not ctx.routed:
+            return True
+        weight = planned_weight(ctx, work, canary, i, replicas)
+        return need(ctx, i, replicas) == 0 or (weight == step.weight and applied(ctx, work, weight))
+    if isinstance(step, Pause):
+        if step.duration is None:
+            return False
+        started = parse(work.status.step_started_at) or ctx.now
+        return (ctx.now - started).total_seconds() >= step.duration
+    if isinstance(step, AnalysisStep):
+        draft.event(
+            "AnalysisSkipped",
+            f"step {i + 1}/{ctx.n} ({describe(step)}) passed without measuring: "
+            "step analysis is not supported by this version of the reconciler",
+            warning=True,
+        )
+    return True  # header and mirror routes are declarations: applied whenever the canary can
+
+
+def advance(ctx: Ctx, work: Work, draft: Draft, canary: Canary, replicas: int) -> int:
+    i = min(work.status.step, ctx.n)
+    if work.books.user_paused:
+        return i
+    while i < ctx.n and complete(ctx, work, draft, canary, i, replicas):
+        draft.event(
+            "StepCompleted", f"step {i + 1}/{ctx.n} completed ({describe(ctx.spec.steps[i])})"
+        )
+        i += 1
+        work.set(step=i, step_started_at=ctx.stamp)
+    return i
+
+
+def routes_for(ctx: Ctx, work: Work, canary: Canary, i: int) -> ActiveRoutes:
+    """Header and mirror routes only while the canary has pods, and not after promote-full."""
+    if canary.available <= 0 or work.books.promote_full:
+        return ActiveRoutes()
+    return routes_at(ctx.spec.steps, i)
+
+
+def canary_ops(ctx: Ctx, work: Work, draft: Draft, canary: Canary, count: int) -> None:
+    d, view = ctx.d, canary.view
+    if view is not None and view.owned and not canary.current:
+        if work.status.weight > 0:
+            return  # traffic still goes to the old revision's pods: wait until it has left
+        draft.add(DeleteCanary(view.name))
+        view = None
+    if view is None:
+        draft.add(CreateCanary(canary_body(d, count)))
+        draft.event("CanaryCreated", f"canary Deployment {d.canary_name} created with {count} pods")
+    elif view.replicas != count:
+        draft.add(ScaleCanary(view.name, count))
+
+
+def stable_scale(ctx: Ctx, work: Work, draft: Draft, replicas: int, weight: int) -> None:
+    """Dynamic stable scale: the stable pods the traffic has left go."""
+    if not ctx.spec.dynamic_stable_scale:
+        return
+    if ctx.world.verified is False:
+        return  # the recorded weight is not in effect yet: stable keeps its pods
+    settled = ctx.world.status.weight
+    want = scaling.stable_for_weights(replicas, weight, min(settled, weight))
+    if want != ctx.d.replicas:
+        draft.add(PatchDeployment(replicas=want))
+    work.book(replicas=replicas, stable_replicas=want)
+
+
+def steps(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
+    replicas = ctx.replicas(work.books)
+    i = advance(ctx, work, draft, canary, replicas)
+    weight = planned_weight(ctx, work, canary, i, replicas)
+    routes = routes_for(ctx, work, canary, i)
+    cur, stable = ctx.d.hash, work.status.stable_hash
+    if not canary.current and canary.serving > 0 and ctx.routed:
+        # an older canary still serves: take its traffic back first (never below what stable
+        # can absorb), then replace it
+        weight = scaling.next_weight(
+            target=0,
+            applied=work.status.weight,
+            ready=True,
+            canary_available=canary.serving,
+            floor=floor_for(ctx, stable, replicas),
+        )
+    route(ctx, work, draft, weight=weight, hashes=(cur, stable), routes=routes)
+    if not ctx.routed:
+        work.set(weight=weight)
+    count = need(ctx, i, replicas)
+    if ctx.routed and i < ctx.n and scale_override_at(ctx.spec.steps, i) is None:
+        count = max(count, scaling.canary_for_weight(replicas, work.status.weight))
+    canary_ops(ctx, work, draft, canary, count)
+    if i >= ctx.n:
+        promote(ctx, work, draft, canary, replicas)
+    else:
+        describe_progress(ctx, work, draft, canary, i, replicas)
+    if ctx.routed and not work.unpause:
+        stable_scale(ctx, work, draft, replicas, work.status.weight)
+    if ctx.world.verified is False:
+        draft.wake(VERIFY_RETRY)
+
+
+def promote(ctx: Ctx, work: Work, draft: Draft, canary: Canary, replicas: int) -> None:
+    """All steps done: with all traffic on a fully available canary, unpause the Deployment."""
+    full = canary.has(replicas)
+    go = (
+        not ctx.routed
+        or replicas == 0
+        or (full and work.status.weight == 100 and applied(ctx, work, 100))
+    )
+    if go:
+        work.unpause = True
+        if work.books.stable_replicas is not None:
+            if replicas != ctx.d.replicas:
+                work.restore_replicas = replicas
+            work.book(replicas=None, stable_replicas=None)
+        work.set(phase=Phase.PROMOTING, message="promoting: waiting for the Deployment's rollout")
+        draft.event("Promoting", f"all traffic on the canary; rolling out {ctx.d.hash}")
+        return
+    what = "scaling the canary to full capacity" if not full else "shifting all traffic to it"
+    work.set(phase=Phase.PROGRESSING, message=f"promoting: {what}")
+
+
+def describe_progress(
+    ctx: Ctx, work: Work, draft: Draft, canary: Canary, i: int, replicas: int
+) -> None:
+    step = ctx.spec.steps[i]
+    head = f"step {i + 1}/{ctx.n}: {describe(step)}"
+    if work.books.user_paused:
+        work.set(phase=Phase.PAUSED, message=f"paused by user at {head}; resume to continue")
+    elif isinstance(step, Pause) and step.duration is None:
+        work.set(phase=Phase.PAUSED, message=f"{head}: waiting for promote")
+    elif isinstance(step, Pause):
+        started = parse(work.status.step_started_at) or ctx.now
+        until = after(started, step.duration or 0.0)
+        work.set(phase=Phase.PAUSED, message=f"{head}: paused until {until}")
+        left = (step.duration or 0.0) - (ctx.now - started).total_seconds()
+        draft.wake(left)
+    else:
+        waiting = "" if ready(ctx, canary, i, replicas) else ": scaling the canary"
+        work.set(phase=Phase.PROGRESSING, message=head + waiting)
+
+
+def current_canary(ctx: Ctx) -> Canary:
+    view = ctx.world.canary
+    current = view is not None and view.owned and view.hash == ctx.d.hash
+    return Canary(view, current)
+
+
+def canary_pin(ctx: Ctx) -> Pin:
+    return Pin(HASH_LABEL, ctx.d.hash)
+
+
+def stable_pin(ctx: Ctx, stable: str) -> Pin:
+    return pin_for(stable, ctx.world.replica_sets)

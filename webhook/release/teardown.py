@@ -1,0 +1,83 @@
+"""A Deployment leaving canarist: the opt-in label removed, or the Deployment deleted.
+
+Opting out (label removed, possibly mid-release): traffic back to stable and managed routes
+removed, the canary Deployment deleted, the Services canarist changed restored and the one it
+created deleted, the Deployment unpaused if a release held it (and given back its replica count
+after dynamic stable scale), the status annotation removed.
+
+Deleted: everything canarist created goes with it by ownerReference (canary Deployment, canary
+Service, router objects it created); what remains is to restore the shared objects it changed —
+the user's Services, and the routers' weights and managed routes.
+"""
+
+from __future__ import annotations
+
+from webhook.release.bookkeeping import Books
+from webhook.release.draft import Draft
+from webhook.release.model import World
+from webhook.release.ops import (
+    DeleteCanary,
+    DeleteService,
+    PatchDeployment,
+    Plan,
+    RemoveRoutes,
+    RouteTraffic,
+    WriteStatus,
+)
+from webhook.release.services import restore_patch
+from webhook.spec import Phase
+from webhook.spec.names import ACTION, STATUS
+
+
+def _unroute(world: World, draft: Draft) -> None:
+    status = world.status
+    books = Books.of(status)
+    if books.routed_hashes is None or world.spec is None or not world.spec.traffic_routed:
+        return
+    stable = status.stable_hash or world.deployment.hash
+    draft.add(RouteTraffic(0, stable, stable, weight_first=True), RemoveRoutes())
+    if status.weight:
+        draft.event("WeightChanged", f"traffic weight updated from {status.weight} to 0")
+
+
+def _restore_services(world: World, draft: Draft, *, delete_owned: bool) -> None:
+    d = world.deployment
+    for svc in world.services:
+        if d.uid and d.uid in svc.owner_uids:
+            if delete_owned:
+                draft.add(DeleteService(svc.name))
+        elif svc.managed_for(d.name):
+            draft.add(restore_patch(svc))
+            draft.event("ServiceRestored", f"Service {svc.name} selector restored")
+
+
+def opt_out(world: World) -> Plan:
+    d, status = world.deployment, world.status
+    books = Books.of(status)
+    owned_services = any(d.uid and d.uid in s.owner_uids for s in world.services)
+    managed = any(s.managed_for(d.name) for s in world.services)
+    canary = world.canary if world.canary and world.canary.owned else None
+    if STATUS not in d.annotations and canary is None and not owned_services and not managed:
+        return Plan()
+    draft = Draft()
+    _unroute(world, draft)
+    if canary is not None:
+        draft.add(DeleteCanary(canary.name))
+    _restore_services(world, draft, delete_owned=True)
+    held = d.paused and (status.in_release or status.phase == Phase.PROMOTING)
+    replicas = books.replicas if books.stable_replicas == d.replicas else None
+    if held or replicas is not None:
+        draft.add(PatchDeployment(paused=False if held else None, replicas=replicas))
+    draft.add(WriteStatus(None, consume_action=ACTION in d.annotations))
+    draft.event(
+        "OptedOut", "canarist.io/enabled removed: canarist no longer manages this Deployment"
+    )
+    return draft.plan()
+
+
+def gone(world: World) -> Plan:
+    """The Deployment is being deleted (or was): restore the shared objects canarist changed."""
+    draft = Draft()
+    _unroute(world, draft)
+    _restore_services(world, draft, delete_owned=False)
+    return draft.plan()
