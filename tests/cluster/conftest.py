@@ -72,3 +72,25 @@ def deployment(name: str = "web", image: str = "demo:v1", replicas: int = 2,
             },
         },
     }
+
+
+def raw(cluster: RunningCluster, method: str, path: str, body: Any = None,
+        headers: dict[str, str] | None = None, token: str | None = None
+        ) -> tuple[int, dict[str, str], bytes]:
+    """One HTTPS request with the cluster's token; returns (status, headers, body)."""
+    import json
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    ctx = ssl.create_default_context(cadata=cluster.cluster.creds.ca.cert_pem.decode())
+    data = None if body is None else (body if isinstance(body, bytes) else
+                                      json.dumps(body).encode())
+    req = urllib.request.Request(f"{cluster.url}{path}", data=data, method=method, headers={
+        "Authorization": f"Bearer {token or cluster.cluster.creds.token}",
+        "Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
