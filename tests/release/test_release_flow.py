@@ -108,13 +108,13 @@ def test_release_steps_then_promotion() -> None:
     assert (sim.router.canary_hash, sim.router.stable_hash) == (v2, v2)
     status = sim.status
     assert (status.phase, status.stable_hash, status.canary_hash) == (Phase.HEALTHY, v2, v2)
-    assert sim.canary is not None  # kept for scale-down-delay
+    assert sim.canary_replicas() == 4  # kept for scale-down-delay
 
     sim.advance(29)
     assert not sim.reconcile().of_type(DeleteCanary)
     sim.advance(1)
     assert sim.reconcile().of_type(DeleteCanary)
-    assert sim.canary is None
+    assert sim.canary_replicas() is None
     assert not sim.reconcile().ops
     assert sim.reasons().count("StepCompleted") == 3
     assert sim.reasons().count("StepSkipped") == 1  # the indefinite pause, by promote
