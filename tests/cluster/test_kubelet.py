@@ -1,0 +1,382 @@
+"""The kubelet: demo app behaviour, readiness probes, pod status shapes, addresses, deletion.
+
+Pure parts are table-tested; the app, the prober and pod lifecycles run for real on loopback
+(pods on ``127.x.y.z`` addresses, real HTTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
+
+from webhook.cluster.api import ClusterAPI
+from webhook.cluster.kubelet import AddressPool, run_kubelet
+from webhook.cluster.kubelet.demo_app import DemoApp, DemoConfig, demo_config, image_tag, is_error
+from webhook.cluster.kubelet.pod_status import ContainerState, pod_status, qos_class
+from webhook.cluster.kubelet.probes import (
+    ProbeSpec,
+    ProbeState,
+    http_probe,
+    observe,
+    parse_probe,
+    resolve_port,
+)
+from webhook.errors import InvalidInput
+
+T0 = 1_700_000_000.0
+
+# --- demo app configuration --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("image", "tag"), [
+    ("demo:v2", "v2"), ("registry:5000/team/demo:1.4", "1.4"), ("demo", "latest"),
+    ("registry:5000/demo", "latest"), ("demo@sha256:abc", "sha256:abc")])
+def test_image_tag(image, tag):
+    assert image_tag(image) == tag
+
+
+def test_demo_config_reads_the_container_env_and_version_defaults_to_the_tag():
+    env = [{"name": "DEMO_ERROR_RATE", "value": "0.25"},
+           {"name": "DEMO_LATENCY_MS", "value": "40"},
+           {"name": "DEMO_READY_AFTER_S", "value": "2"}]
+    c = {"image": "demo:v3", "env": env}
+    assert demo_config(c) == DemoConfig("v3", 0.25, 40.0, 2.0)
+    env.append({"name": "VERSION", "value": "canary"})
+    assert demo_config(c).version == "canary"
+
+
+@pytest.mark.parametrize(("name", "value", "allowed"), [
+    ("DEMO_ERROR_RATE", "1.5", "a number from 0 to 1"),
+    ("DEMO_ERROR_RATE", "lots", "a number from 0 to 1"),
+    ("DEMO_LATENCY_MS", "-3", "a number >= 0"),
+    ("DEMO_READY_AFTER_S", "nan", "a number >= 0"),
+])
+def test_bad_demo_env_names_the_variable_the_path_and_what_is_allowed(name, value, allowed):
+    c = {"image": "demo:1", "env": [{"name": name, "value": value}]}
+    with pytest.raises(InvalidInput) as err:
+        demo_config(c, "spec.containers[1]")
+    assert str(err.value) == f"spec.containers[1].env[{name}]: must be {allowed}, got {value!r}"
+
+
+@pytest.mark.parametrize(("rate", "first_errors"), [
+    (0.25, [4, 8, 12]), (0.5, [2, 4, 6]), (1.0, [1, 2, 3]), (0.1, [10, 20, 30]), (0.0, [])])
+def test_errors_are_spread_evenly(rate, first_errors):
+    errors = [n for n in range(1, 31) if is_error(n, rate)]
+    assert errors[:3] == first_errors
+
+
+@given(rate=st.floats(0, 1), n=st.integers(1, 2000))
+def test_any_prefix_of_requests_holds_floor_n_times_rate_errors(rate, n):
+    errors = sum(is_error(k, rate) for k in range(1, n + 1))
+    assert errors == int(n * rate + 1e-9)
+
+
+# --- probes ------------------------------------------------------------------------------------
+
+
+def test_parse_probe_defaults_and_named_ports():
+    spec = parse_probe({"httpGet": {"port": "http", "path": "/ready"}}, "p")
+    assert spec == ProbeSpec("httpGet", port="http", path="/ready")
+    assert resolve_port("http", {"ports": [{"name": "http", "containerPort": 8080}]}) == 8080
+    assert resolve_port("nope", {"ports": []}) is None
+    assert parse_probe(None, "p") is None
+    with pytest.raises(InvalidInput, match="readinessProbe: must specify one of"):
+        parse_probe({"periodSeconds": 3}, "spec.containers[0].readinessProbe")
+
+
+@pytest.mark.parametrize(("results", "success", "failure", "readiness"), [
+    ([True], 1, 3, [True]),
+    ([True, True, True], 3, 3, [False, False, True]),           # successThreshold
+    ([True, False, False, False], 1, 3, [True, True, True, False]),  # failureThreshold
+    ([True, False, True, False, False], 1, 2, [True, True, True, True, False]),
+    ([False, False], 1, 3, [False, False]),                     # starts as Failure
+])
+def test_readiness_thresholds_like_the_prober_worker(results, success, failure, readiness):
+    spec = ProbeSpec("httpGet", success_threshold=success, failure_threshold=failure)
+    state, seen = ProbeState(), []
+    for ok in results:
+        state = observe(state, ok, spec)
+        seen.append(state.ready)
+    assert seen == readiness
+
+
+@pytest.fixture
+async def http_server() -> AsyncIterator[tuple[str, int, list[int]]]:
+    codes = [200]
+
+    async def handle(request: web.BaseRequest) -> web.Response:
+        assert request.headers["User-Agent"].startswith("kube-probe/")
+        return web.Response(status=codes[0])
+
+    server = web.Server(handle)
+    listener = await asyncio.get_running_loop().create_server(server, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    yield "127.0.0.1", port, codes
+    listener.close()
+    await server.shutdown(0)
+
+
+async def test_http_probe_succeeds_on_2xx_3xx_and_fails_otherwise(http_server):
+    host, port, codes = http_server
+    spec = ProbeSpec("httpGet", timeout=1)
+    for code, ok in ((200, True), (302, True), (399, True), (400, False), (503, False)):
+        codes[0] = code
+        assert await http_probe(host, port, spec) is ok
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    assert await http_probe(host, closed, spec) is False
+
+
+# --- pod status --------------------------------------------------------------------------------
+
+
+def test_pod_status_conditions_in_kubelet_order_with_reasons_and_kept_transition_times():
+    pod: dict[str, Any] = {"metadata": {"uid": "u1"}, "spec": {"containers": [{"name": "a"}]}}
+    waiting = [ContainerState("a", "demo:1")]
+    st1 = pod_status(pod, waiting, pod_ip="", host_ip="127.9.0.1", started=T0, now=T0)
+    assert st1["phase"] == "Pending"
+    assert [c["type"] for c in st1["conditions"]] == [
+        "PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
+    ready = next(c for c in st1["conditions"] if c["type"] == "Ready")
+    assert ready == {"type": "Ready", "status": "False", "lastProbeTime": None,
+                     "lastTransitionTime": "2023-11-14T22:13:20Z",
+                     "reason": "ContainersNotReady",
+                     "message": "containers with unready status: [a]"}
+    assert st1["containerStatuses"][0]["state"] == {"waiting": {"reason": "ContainerCreating"}}
+    assert "podIP" not in st1
+    pod["status"] = st1
+    running = [ContainerState("a", "demo:1", running_since=T0 + 1, ready=True)]
+    st2 = pod_status(pod, running, pod_ip="127.9.0.2", host_ip="127.9.0.1", started=T0,
+                     now=T0 + 5)
+    assert st2["phase"] == "Running"
+    assert st2["podIP"] == "127.9.0.2" and st2["podIPs"] == [{"ip": "127.9.0.2"}]
+    conds = {c["type"]: c for c in st2["conditions"]}
+    assert conds["Ready"]["status"] == "True" and "reason" not in conds["Ready"]
+    assert conds["Ready"]["lastTransitionTime"] == "2023-11-14T22:13:25Z"
+    assert conds["Initialized"]["lastTransitionTime"] == "2023-11-14T22:13:20Z"  # unchanged
+    cs = st2["containerStatuses"][0]
+    assert cs["ready"] and cs["started"] and cs["restartCount"] == 0
+    assert cs["state"] == {"running": {"startedAt": "2023-11-14T22:13:21Z"}}
+    assert cs["containerID"].startswith("containerd://")
+
+
+@pytest.mark.parametrize(("resources", "qos"), [
+    ([{}], "BestEffort"),
+    ([{"requests": {"cpu": "1"}}], "Burstable"),
+    ([{"limits": {"cpu": "1", "memory": "1Gi"}}], "Guaranteed"),
+    ([{"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m"}}], "Burstable"),
+])
+def test_qos_class(resources, qos):
+    assert qos_class({"containers": [{"resources": r} for r in resources]}) == qos
+
+
+# --- addresses ---------------------------------------------------------------------------------
+
+
+def test_address_pool_gives_distinct_loopback_addresses_and_skips_host_and_broadcast():
+    pool = AddressPool(octet=77)
+    ips = [pool.take() for _ in range(600)]
+    assert len(set(ips)) == 600
+    assert pool.host_ip == "127.77.0.1" and pool.host_ip not in ips
+    assert all(ip.startswith("127.77.") and not ip.endswith((".0", ".255")) for ip in ips)
+    pool.release(ips[0])
+    assert ips[0] not in [pool.take() for _ in range(10)]  # reused only after a wrap
+
+
+# --- pods for real -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[tuple[ClusterAPI, AddressPool]]:
+    api = ClusterAPI()
+    pool = AddressPool()
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(run_kubelet(api, stop, pool=pool, ready=ready))
+    await asyncio.wait_for(ready.wait(), 5)
+    try:
+        yield api, pool
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+
+
+def pod_body(name: str, env: dict[str, str] | None = None, probe: dict[str, Any] | None = None,
+             ports: tuple[int, ...] = (8080,), grace: int = 30) -> dict[str, Any]:
+    c: dict[str, Any] = {"name": "app", "image": "demo:v7",
+                         "ports": [{"containerPort": p, "name": f"p{p}"} for p in ports]}
+    if env:
+        c["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    if probe:
+        c["readinessProbe"] = probe
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [c], "terminationGracePeriodSeconds": grace}}
+
+
+async def wait_pod(api: ClusterAPI, name: str, predicate: Any, limit: float = 5.0
+                   ) -> dict[str, Any]:
+    deadline = time.monotonic() + limit
+    while True:
+        pod = await api.get("pods", "default", name)
+        if predicate(pod):
+            return pod
+        if time.monotonic() > deadline:
+            raise AssertionError(f"pod {name}: timed out, last status {pod.get('status')}")
+        await asyncio.sleep(0.02)
+
+
+def is_ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True"
+               for c in (pod.get("status") or {}).get("conditions", []))
+
+
+async def get(url: str) -> tuple[int, dict[str, Any], float]:
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as s, s.get(url) as r:
+        return r.status, await r.json(), time.monotonic() - started
+
+
+async def test_a_pod_is_bound_gets_its_own_address_and_serves_every_port(node):
+    api, pool = node
+    await api.create("pods", "default", pod_body("a", ports=(8080, 9090)))
+    await api.create("pods", "default", pod_body("b"))
+    a = await wait_pod(api, "a", is_ready)
+    b = await wait_pod(api, "b", is_ready)
+    assert a["spec"]["nodeName"] == "canarist-node"
+    assert a["status"]["podIP"] != b["status"]["podIP"]
+    assert a["status"]["hostIP"] == pool.host_ip
+    for port in (8080, 9090):
+        code, body, _ = await get(f"http://{a['status']['podIP']}:{port}/any/path")
+        assert code == 200
+        assert body == {"version": "v7", "pod": "a", "namespace": "default",
+                        "ip": a["status"]["podIP"], "method": "GET", "path": "/any/path"}
+
+
+async def test_the_error_rate_and_latency_come_from_the_env(node):
+    api, _ = node
+    await api.create("pods", "default", pod_body(
+        "e", env={"DEMO_ERROR_RATE": "0.25", "DEMO_LATENCY_MS": "30", "VERSION": "bad"}))
+    pod = await wait_pod(api, "e", is_ready)
+    url = f"http://{pod['status']['podIP']}:8080/"
+    codes, slowest = [], 0.0
+    for _ in range(40):
+        code, body, took = await get(url)
+        codes.append(code)
+        slowest = max(slowest, took)
+        assert body["version"] == "bad"
+    assert codes.count(500) == 10 and codes[3] == codes[7] == 500
+    assert slowest >= 0.03
+
+
+async def test_readiness_waits_for_the_probe_and_ready_after(node):
+    api, _ = node
+    probe = {"httpGet": {"path": "/healthz", "port": "p8080"}, "periodSeconds": 1,
+             "initialDelaySeconds": 0}
+    started = time.monotonic()
+    await api.create("pods", "default", pod_body("slow", env={"DEMO_READY_AFTER_S": "1"},
+                                                 probe=probe))
+    pod = await wait_pod(api, "slow", lambda p: p.get("status", {}).get("phase") == "Running")
+    assert not is_ready(pod)
+    code, body, _ = await get(f"http://{pod['status']['podIP']}:8080/")
+    assert code == 503 and body["error"] == "starting"
+    await wait_pod(api, "slow", is_ready, limit=5)
+    assert time.monotonic() - started >= 1.0
+
+
+async def test_initial_delay_seconds_holds_readiness(node):
+    api, _ = node
+    probe = {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1,
+             "initialDelaySeconds": 1}
+    started = time.monotonic()
+    await api.create("pods", "default", pod_body("late", probe=probe))
+    await wait_pod(api, "late", is_ready, limit=5)
+    assert time.monotonic() - started >= 1.0
+
+
+async def test_a_bad_env_value_keeps_the_container_waiting_with_the_reason(node):
+    api, _ = node
+    await api.create("pods", "default", pod_body("cfg", env={"DEMO_ERROR_RATE": "2"}))
+    pod = await wait_pod(api, "cfg", lambda p: p.get("status", {}).get("containerStatuses"))
+    waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "CreateContainerConfigError"
+    assert "DEMO_ERROR_RATE" in waiting["message"]
+    assert pod["status"]["phase"] == "Pending"
+
+
+async def test_a_deleted_pod_stops_serving_then_is_removed(node):
+    api, _ = node
+    await api.create("pods", "default", pod_body("d", grace=30))
+    pod = await wait_pod(api, "d", is_ready)
+    url = f"http://{pod['status']['podIP']}:8080/"
+    assert (await get(url))[0] == 200
+    started = time.monotonic()
+    await api.delete("pods", "default", "d")
+    deadline = time.monotonic() + 5
+    while True:
+        items, _ = await api.list("pods", "default")
+        if not items:
+            break
+        assert time.monotonic() < deadline, "pod object not removed"
+        await asyncio.sleep(0.02)
+    assert time.monotonic() - started < 3  # grace 30 s is capped
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await get(url)
+
+
+async def test_an_address_taken_elsewhere_on_the_machine_is_skipped():
+    """Another cluster on this machine listens on the address this pod gets first
+    (127.x.0.2: .1 is the node's): binding fails with EADDRINUSE and the next one is used."""
+    api, stop, ready = ClusterAPI(), asyncio.Event(), asyncio.Event()
+    with socket.socket() as other:
+        for _ in range(20):  # a subnet nobody else on the machine uses right now
+            octet = random.randint(16, 254)
+            with contextlib.suppress(OSError):
+                other.bind((f"127.{octet}.0.2", 8080))
+                break
+        other.listen()
+        task = asyncio.create_task(run_kubelet(api, stop, pool=AddressPool(octet=octet),
+                                               ready=ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 5)
+            await api.create("pods", "default", pod_body("x"))
+            pod = await wait_pod(api, "x", is_ready)
+            assert pod["status"]["podIP"] == f"127.{octet}.0.3"
+            assert (await get(f"http://{pod['status']['podIP']}:8080/"))[0] == 200
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 5)
+
+
+async def test_demo_app_counts_only_business_requests():
+    clock_value = [T0]
+    app = DemoApp(DemoConfig("v1", error_rate=0.5), pod="p", namespace="n", ip="127.0.0.1",
+                  clock=lambda: clock_value[0])
+    server = web.Server(app.handle)
+    listener = await asyncio.get_running_loop().create_server(server, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(3):
+                async with s.get(f"http://127.0.0.1:{port}/",
+                                 headers={"User-Agent": "kube-probe/1.32"}) as r:
+                    assert r.status == 200
+            codes = []
+            for _ in range(4):
+                async with s.get(f"http://127.0.0.1:{port}/") as r:
+                    codes.append(r.status)
+        assert codes == [200, 500, 200, 500]
+    finally:
+        listener.close()
+        await server.shutdown(0)
