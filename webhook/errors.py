@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class APIStatusError(KubeError):
     ``body`` the complete Status object (kind, apiVersion, message, details with causes).
     """
 
-    def __init__(self, body: dict[str, object]) -> None:
+    def __init__(self, body: dict[str, Any]) -> None:
         code = body.get("code", 500)
         super().__init__(
             str(body.get("message", "")),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 from kubernetes import watch as k8s_watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
 from tests.cluster.conftest import deployment, raw
@@ -18,7 +18,7 @@ from webhook.cluster.runtime import RunningCluster
 
 
 def status_of(err: ApiException) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(err.body)
+    body: dict[str, Any] = json.loads(err.body or "")
     assert body["kind"] == "Status" and body["code"] == err.status
     return body
 
@@ -32,7 +32,7 @@ def test_requests_without_the_token_get_401(api_cluster: RunningCluster) -> None
 
 
 def test_typed_client_crud_and_conflict(api_client: k8s.ApiClient, ns: str) -> None:
-    apps = k8s.AppsV1Api(api_client)
+    apps: Any = k8s.AppsV1Api(api_client)
     created = apps.create_namespaced_deployment(ns, deployment())
     assert created.metadata.generation == 1 and created.spec.replicas == 2
     got = apps.read_namespaced_deployment("web", ns)
@@ -61,7 +61,8 @@ def test_invalid_object_gets_422_with_field_causes(api_client: k8s.ApiClient, ns
     bad["spec"]["replicas"] = -1
     bad["spec"]["template"]["spec"]["containers"][0]["image"] = ""
     with pytest.raises(ApiException) as err:
-        k8s.AppsV1Api(api_client).create_namespaced_deployment(ns, bad)
+        apps: Any = k8s.AppsV1Api(api_client)
+        apps.create_namespaced_deployment(ns, bad)
     body = status_of(err.value)
     assert err.value.status == 422 and body["reason"] == "Invalid"
     fields = {c["field"] for c in body["details"]["causes"]}
@@ -71,7 +72,8 @@ def test_invalid_object_gets_422_with_field_causes(api_client: k8s.ApiClient, ns
 
 def test_unsupported_patch_type_and_verb(api_cluster: RunningCluster, api_client: k8s.ApiClient,
                                          ns: str) -> None:
-    k8s.CoreV1Api(api_client).create_namespaced_config_map(ns, {"metadata": {"name": "c"}})
+    core: Any = k8s.CoreV1Api(api_client)
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "c"}})
     code, _, body = raw(api_cluster, "PATCH", f"/api/v1/namespaces/{ns}/configmaps/c", {},
                         {"Content-Type": "text/plain"})
     assert code == 415 and json.loads(body)["reason"] == "UnsupportedMediaType"
@@ -82,7 +84,7 @@ def test_unsupported_patch_type_and_verb(api_cluster: RunningCluster, api_client
 
 
 def test_label_and_field_selectors_and_paging(api_client: k8s.ApiClient, ns: str) -> None:
-    core = k8s.CoreV1Api(api_client)
+    core: Any = k8s.CoreV1Api(api_client)
     for i in range(5):
         core.create_namespaced_config_map(ns, {"metadata": {"name": f"c{i}", "labels": {
             "parity": "even" if i % 2 == 0 else "odd"}}})
@@ -101,11 +103,11 @@ def test_label_and_field_selectors_and_paging(api_client: k8s.ApiClient, ns: str
 
 
 def test_watch_stream_with_the_client(api_client: k8s.ApiClient, ns: str) -> None:
-    core = k8s.CoreV1Api(api_client)
+    core: Any = k8s.CoreV1Api(api_client)
     first = core.create_namespaced_config_map(ns, {"metadata": {"name": "w"}})
     core.patch_namespaced_config_map("w", ns, {"data": {"k": "v"}})
     core.delete_namespaced_config_map("w", ns)
-    w = k8s_watch.Watch()
+    w: Any = k8s_watch.Watch()
     types = [e["type"] for e in w.stream(core.list_namespaced_config_map, ns,
                                          resource_version=first.metadata.resource_version,
                                          timeout_seconds=1)]
@@ -114,7 +116,7 @@ def test_watch_stream_with_the_client(api_client: k8s.ApiClient, ns: str) -> Non
 
 def test_watch_410_reaches_the_client_as_an_error(api_cluster: RunningCluster,
                                                   api_client: k8s.ApiClient, ns: str) -> None:
-    core = k8s.CoreV1Api(api_client)
+    core: Any = k8s.CoreV1Api(api_client)
     store = api_cluster.api.store
     old_size = store.history_size
     store.history_size = 3
@@ -130,7 +132,7 @@ def test_watch_410_reaches_the_client_as_an_error(api_cluster: RunningCluster,
     lines = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0]["type"] == "ERROR"
     assert lines[0]["object"]["code"] == 410 and lines[0]["object"]["reason"] == "Expired"
-    w = k8s_watch.Watch()
+    w: Any = k8s_watch.Watch()
     with pytest.raises(ApiException) as err:
         list(w.stream(core.list_namespaced_config_map, ns,
                       resource_version=first.metadata.resource_version, timeout_seconds=2))
@@ -138,7 +140,7 @@ def test_watch_410_reaches_the_client_as_an_error(api_cluster: RunningCluster,
 
 
 def test_watch_bookmarks_over_http(api_client: k8s.ApiClient, ns: str) -> None:
-    core = k8s.CoreV1Api(api_client)
+    core: Any = k8s.CoreV1Api(api_client)
     resp = core.list_namespaced_config_map(ns, watch=True, allow_watch_bookmarks=True,
                                            timeout_seconds=1, _preload_content=False)
     events = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
@@ -149,7 +151,7 @@ def test_watch_bookmarks_over_http(api_client: k8s.ApiClient, ns: str) -> None:
 
 def test_dynamic_client_discovers_and_uses_resources(api_client: k8s.ApiClient,
                                                      ns: str) -> None:
-    dyn = DynamicClient(api_client)
+    dyn: Any = DynamicClient(api_client)
     deployments = dyn.resources.get(api_version="apps/v1", kind="Deployment")
     deployments.create(body=deployment("dyn"), namespace=ns)
     got = deployments.get(name="dyn", namespace=ns)
@@ -161,7 +163,7 @@ def test_dynamic_client_discovers_and_uses_resources(api_client: k8s.ApiClient,
 
 
 def test_dry_run_over_http(api_client: k8s.ApiClient, ns: str) -> None:
-    apps = k8s.AppsV1Api(api_client)
+    apps: Any = k8s.AppsV1Api(api_client)
     apps.create_namespaced_deployment(ns, deployment(), dry_run="All")
     assert apps.list_namespaced_deployment(ns).items == []
     with pytest.raises(ApiException) as err:
@@ -170,7 +172,7 @@ def test_dry_run_over_http(api_client: k8s.ApiClient, ns: str) -> None:
 
 
 def test_lease_race_gets_409(api_client: k8s.ApiClient, ns: str) -> None:
-    coord = k8s.CoordinationV1Api(api_client)
+    coord: Any = k8s.CoordinationV1Api(api_client)
     lease = coord.create_namespaced_lease(ns, {"metadata": {"name": "leader"}, "spec": {
         "holderIdentity": "a", "leaseDurationSeconds": 15}})
     lease.spec.holder_identity = "b"

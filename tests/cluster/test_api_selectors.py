@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as hs
@@ -69,7 +71,7 @@ def test_field_selectors_per_resource() -> None:
     assert not parse_field_selector("status.phase!=Running", "pods").matches(pod)
     assert parse_field_selector("spec.nodeName=", "pods").matches(pod)  # unscheduled pods
     assert parse_field_selector("metadata.name==p,metadata.namespace=ns").matches(pod)
-    with pytest.raises(SelectorError, match="field label not supported: status.phase"):
+    with pytest.raises(SelectorError, match=r"field label not supported: status\.phase"):
         parse_field_selector("status.phase=Running", "configmaps")
 
 
@@ -87,15 +89,11 @@ def test_match_labels_string_round_trip(sel: dict[str, str], labels: dict[str, s
 
 @given(hs.text(max_size=40))
 def test_label_selector_parser_never_crashes(text: str) -> None:
-    try:
+    with contextlib.suppress(SelectorError):
         parse_label_selector(text)
-    except SelectorError:
-        pass
 
 
 @given(hs.text(max_size=40))
 def test_field_selector_parser_never_crashes(text: str) -> None:
-    try:
+    with contextlib.suppress(SelectorError):
         parse_field_selector(text, "pods")
-    except SelectorError:
-        pass
