@@ -73,7 +73,8 @@ def kubectl(cluster: RunningCluster, *args: str, stdin: str | None = None,
 @pytest.fixture
 def ns(embedded_cluster: RunningCluster) -> str:
     name = f"ctl-e2e-{next(_names)}"
-    kubectl(embedded_cluster, "create", "namespace", name)
+    kubectl(embedded_cluster, "apply", "-f", "-",
+            stdin=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n")
     return name
 
 

@@ -160,7 +160,7 @@ def test_status_omits_zero_counts_and_sets_replica_failure_on_errors():
     assert status["conditions"] == [{
         "type": "ReplicaFailure", "status": "True", "lastTransitionTime": format_time(NOW),
         "reason": "FailedCreate", "message": "pods \"x\" is forbidden: quota"}]
-    assert "replicas" not in status
+    assert status["replicas"] == 0 and "readyReplicas" not in status  # replicas: no omitempty
     cleared = calculate_status({**rs(), "status": status}, [], None, NOW)
     assert "conditions" not in cleared
 

@@ -22,7 +22,7 @@ _DICT = re.compile(r"^Dict\[str, (.+)\]$")
 # Quantity maps are typed Dict[str, str] in the client; the Go Quantity also takes numbers.
 _QUANTITY_MAPS = {"limits", "requests", "capacity", "allocatable", "hard", "used", "overhead"}
 _GO_TYPES = {"int": "int32", "float": "float64", "bool": "bool", "str": "string",
-             "datetime": "Time"}
+             "datetime": "Time", "bytes": "[]uint8"}
 
 
 @dataclass
@@ -125,7 +125,7 @@ def _walk_value(
     if typ == "object":
         return
     want = {"int": "number", "float": "number", "bool": "bool", "str": "string",
-            "datetime": "string"}.get(typ)
+            "datetime": "string", "bytes": "string"}.get(typ)
     if want is not None:
         got = _json_type(value)
         if got != want or (typ == "int" and isinstance(value, float) and not value.is_integer()):
