@@ -30,7 +30,7 @@ class ServerConfig:
 def parse_listen(text: str, flag: str = "--listen") -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8443`` for IPv6) -> (host, port); ``ConfigError`` if malformed."""
     host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if not sep or not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
         raise ConfigError([Problem(flag, f"must be HOST:PORT with a port 0-65535, got {text!r}")])
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]

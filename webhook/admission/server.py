@@ -194,6 +194,7 @@ class Running:
     port: int
     app: web.Application
     runner: web.AppRunner
+    stopped: bool = False
 
     @property
     def state(self) -> State:
@@ -206,15 +207,34 @@ class Running:
     async def drain(self, seconds: float) -> None:
         """Stop taking keep-alive traffic: close idle connections, ``Connection: close``."""
         state = self.state
-        if state.draining:
-            return
-        state.draining = True
-        log.info("draining", extra={"fields": {"seconds": seconds}})
-        server = self.runner.server
-        if server is not None:
-            server.pre_shutdown()  # idle keep-alive connections close now
+        if not state.draining:
+            state.draining = True
+            log.info("draining", extra={"fields": {"seconds": seconds}})
+            server = self.runner.server
+            if server is not None:
+                close_idle_connections(server)
         if seconds > 0:
             await asyncio.sleep(seconds)
+
+    async def stop(self, drain_seconds: float = 0.0) -> None:
+        """Drain, stop listening, let requests in flight finish (up to shutdown_timeout), close.
+
+        aiohttp's own shutdown ignores the rest of a request body still arriving, so connections
+        are let go one by one first: each closes after its response, idle ones at once.
+        """
+        if self.stopped:
+            return
+        await self.drain(drain_seconds)
+        for site in list(self.runner.sites):
+            await site.stop()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.state.config.shutdown_timeout
+        server = self.runner.server
+        while server is not None and server.connections and loop.time() < deadline:
+            close_idle_connections(server)
+            await asyncio.sleep(0.01)
+        self.stopped = True
+        await self.runner.cleanup()
 
 
 def serve(
@@ -247,6 +267,21 @@ def serve(
     return serving(config)
 
 
+def close_idle_connections(server: web.Server) -> None:
+    """Close the keep-alive connections that wait for a request.
+
+    The others close after their response (draining sets ``Connection: close``). aiohttp's
+    ``pre_shutdown`` only marks idle connections and leaves their sockets open until the final
+    shutdown, while the API server would keep sending on them. The idle test is aiohttp's own
+    (its keep-alive timer's): the handler awaits the next request and none is queued.
+    """
+    for conn in server.connections:
+        waiter = getattr(conn, "_waiter", None)
+        queued = getattr(conn, "_messages", None)
+        if waiter is not None and not waiter.done() and not queued:
+            conn.force_close()
+
+
 @asynccontextmanager
 async def serving(config: ServerConfig) -> AsyncIterator[Running]:
     """``serve`` with a full ``ServerConfig``."""
@@ -258,6 +293,7 @@ async def serving(config: ServerConfig) -> AsyncIterator[Running]:
         shutdown_timeout=config.shutdown_timeout,
     )
     await runner.setup()
+    running = Running(config.host, 0, app, runner)
     try:
         site = web.TCPSite(
             runner,
@@ -268,12 +304,12 @@ async def serving(config: ServerConfig) -> AsyncIterator[Running]:
             backlog=512,
         )
         await site.start()
-        bound = runner.addresses[0][1]
-        running = Running(config.host, bound, app, runner)
+        running.port = runner.addresses[0][1]
         yield running
-        await running.drain(config.drain_seconds)
+        await running.stop(config.drain_seconds)
     finally:
-        await runner.cleanup()
+        if not running.stopped:
+            await runner.cleanup()
 
 
 def run(config: ServerConfig) -> None:

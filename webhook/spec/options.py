@@ -187,7 +187,7 @@ def parse_nginx_annotations(
 
 
 def parse_port(text: str, path: str, problems: Problems) -> int | None:
-    if text.strip().isdigit() and 1 <= int(text) <= 65535:
+    if text.strip().isascii() and text.strip().isdigit() and 1 <= int(text) <= 65535:
         return int(text)
     problems.add(path, f"must be a port number between 1 and 65535, got {show(text)}")
     return None
