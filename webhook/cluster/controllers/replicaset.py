@@ -224,7 +224,8 @@ def calculate_status(
 ) -> dict[str, Any]:
     """``calculateStatus``: replicas (owned active pods), fullyLabeled, ready, available (ready
     for minReadySeconds) and the ReplicaFailure condition on create/delete errors, with
-    observedGeneration as written. Zero counts are omitted as Go's ``omitempty`` does."""
+    observedGeneration as written. Zero counts other than ``replicas`` are omitted, as Go's
+    ``omitempty`` does."""
     spec = rs.get("spec") or {}
     min_ready = int(spec.get("minReadySeconds") or 0)
     template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
@@ -249,8 +250,8 @@ def calculate_status(
                        "lastTransitionTime": format_time(now), "reason": reason,
                        "message": manage_error}
         conditions.append(failure)
-    status: dict[str, Any] = {}
-    for key, value in (("replicas", len(pods)), ("fullyLabeledReplicas", labeled),
+    status: dict[str, Any] = {"replicas": len(pods)}  # the one count without omitempty
+    for key, value in (("fullyLabeledReplicas", labeled),
                        ("readyReplicas", ready), ("availableReplicas", available)):
         if value:
             status[key] = value
