@@ -87,6 +87,19 @@ def client(embedded_cluster: RunningCluster) -> Iterator[k8s.ApiClient]:
         api.close()
 
 
+def apps(client: k8s.ApiClient) -> Any:
+    """The typed APIs, as ``Any``: their models make every field optional."""
+    return k8s.AppsV1Api(client)
+
+
+def core(client: k8s.ApiClient) -> Any:
+    return k8s.CoreV1Api(client)
+
+
+def discovery(client: k8s.ApiClient) -> Any:
+    return k8s.DiscoveryV1Api(client)
+
+
 def until(check: Callable[[], Any], limit: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + limit
     while True:
@@ -100,7 +113,7 @@ def until(check: Callable[[], Any], limit: float = 30.0, what: str = "condition"
 
 def versions(client: k8s.ApiClient, ns: str) -> list[str]:
     """What every ready pod of the namespace answers, asked over HTTP."""
-    pods = k8s.CoreV1Api(client).list_namespaced_pod(ns, label_selector="app=web").items
+    pods = core(client).list_namespaced_pod(ns, label_selector="app=web").items
     out = []
     for pod in pods:
         if pod.metadata.deletion_timestamp or not pod.status.pod_ip:
@@ -118,7 +131,7 @@ def test_apply_then_rollout_status_and_wait_available(embedded_cluster, ns, clie
     out = kubectl(embedded_cluster, "-n", ns, "wait", "--for=condition=Available",
                   "deployment/web", "--timeout=30s")
     assert "condition met" in out.stdout
-    d = k8s.AppsV1Api(client).read_namespaced_deployment("web", ns)
+    d = apps(client).read_namespaced_deployment("web", ns)
     assert (d.status.replicas, d.status.ready_replicas, d.status.available_replicas,
             d.status.updated_replicas) == (3, 3, 3, 3)
     assert {c.type: c.reason for c in d.status.conditions} == {
@@ -137,18 +150,18 @@ def test_set_image_rolls_and_endpoint_slices_follow(embedded_cluster, ns, client
                   "--timeout=60s")
     assert "successfully rolled out" in out.stdout
     assert versions(client, ns) == ["v2", "v2"]
-    rss = k8s.AppsV1Api(client).list_namespaced_replica_set(ns).items
+    rss = apps(client).list_namespaced_replica_set(ns).items
     assert sorted((r.metadata.annotations["deployment.kubernetes.io/revision"], r.spec.replicas)
                   for r in rss) == [("1", 0), ("2", 2)]
     history = kubectl(embedded_cluster, "-n", ns, "rollout", "history", "deployment/web").stdout
     assert "REVISION" in history and "1 " in history and "2 " in history
 
     def ready_endpoints() -> set[str] | None:
-        slices = k8s.DiscoveryV1Api(client).list_namespaced_endpoint_slice(
+        slices = discovery(client).list_namespaced_endpoint_slice(
             ns, label_selector="kubernetes.io/service-name=web").items
         ready = {e.addresses[0] for s in slices for e in s.endpoints or []
                  if e.conditions.ready}
-        pods = k8s.CoreV1Api(client).list_namespaced_pod(ns, label_selector="app=web").items
+        pods = core(client).list_namespaced_pod(ns, label_selector="app=web").items
         live = {p.status.pod_ip for p in pods if not p.metadata.deletion_timestamp}
         return ready if ready == live and len(ready) == 2 else None
 
@@ -168,7 +181,7 @@ def test_scale_and_undo_renumber_the_old_replica_set(embedded_cluster, ns, clien
     kubectl(embedded_cluster, "-n", ns, "rollout", "undo", "deployment/web")
     kubectl(embedded_cluster, "-n", ns, "rollout", "status", "deployment/web", "--timeout=60s")
     assert versions(client, ns) == ["v1"] * 3
-    rss = k8s.AppsV1Api(client).list_namespaced_replica_set(ns).items
+    rss = apps(client).list_namespaced_replica_set(ns).items
     assert len(rss) == 2
     v1 = next(r for r in rss if r.spec.template.spec.containers[0].image == "demo:v1")
     assert v1.metadata.annotations["deployment.kubernetes.io/revision"] == "3"
@@ -182,17 +195,17 @@ def test_paused_deployment_keeps_old_pods_through_a_template_change(embedded_clu
     kubectl(embedded_cluster, "-n", ns, "rollout", "pause", "deployment/web")
     kubectl(embedded_cluster, "-n", ns, "set", "image", "deployment/web", "app=demo:v3")
     kubectl(embedded_cluster, "-n", ns, "scale", "deployment/web", "--replicas=3")
-    apps = k8s.AppsV1Api(client)
+    apps_v1 = apps(client)
 
     def scaled_on_old() -> bool:
-        rss = apps.list_namespaced_replica_set(ns).items
-        d = apps.read_namespaced_deployment("web", ns)
+        rss = apps_v1.list_namespaced_replica_set(ns).items
+        d = apps_v1.read_namespaced_deployment("web", ns)
         return (len(rss) == 1 and rss[0].status.ready_replicas == 3
                 and d.status.observed_generation == d.metadata.generation)
 
     until(scaled_on_old, what="the paused deployment scaled on its old RS")
     assert versions(client, ns) == ["v1"] * 3
-    d = apps.read_namespaced_deployment("web", ns)
+    d = apps_v1.read_namespaced_deployment("web", ns)
     assert d.status.updated_replicas is None  # omitted: no RS has the paused template
     progressing = next(c for c in d.status.conditions if c.type == "Progressing")
     assert (progressing.status, progressing.reason) == ("Unknown", "DeploymentPaused")
