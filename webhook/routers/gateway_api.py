@@ -81,27 +81,33 @@ class Backends:
         return out
 
 
-def weigh(rule: Rule, backends: Backends, weight: int) -> bool:
-    """Set the pair's weights in one rule; True when the canary backendRef was added."""
+# Suffix of a record's ``added`` entry: the stable backendRef had no weight before canarist.
+UNWEIGHTED = "~unweighted"
+
+
+def weigh(rule: Rule, backends: Backends, weight: int) -> list[str]:
+    """Set the pair's weights in one rule. Returns what to record when the canary backendRef
+    was added: ``[""]``, plus ``UNWEIGHTED`` if the stable one had no weight."""
     refs: list[dict[str, Any]] = rule["backendRefs"]
     stable = backends.stable_ref(rule)
     assert stable is not None
     canary = backends.canary_ref(rule)
-    added = canary is None
+    marks: list[str] = []
     if canary is None:
+        marks = ["", UNWEIGHTED] if "weight" not in stable else [""]
         canary = {k: copy.deepcopy(v) for k, v in stable.items() if k != "weight"}
         canary["name"] = backends.canary
         refs.insert(refs.index(stable) + 1, canary)
     others = [r for r in refs if r is not stable and r is not canary]
     pair = 100
     if others:
-        pair = int(stable.get("weight", 1)) + (0 if added else int(canary.get("weight", 1)))
+        pair = int(stable.get("weight", 1)) + (0 if marks else int(canary.get("weight", 1)))
         if pair < 100:
             for ref in others:
                 ref["weight"] = int(ref.get("weight", 1)) * 100
             pair *= 100
     stable["weight"], canary["weight"] = split_pair(pair, weight)
-    return added
+    return marks
 
 
 def split_rules(route: JSON, backends: Backends, managed: frozenset[str]) -> list[int]:
@@ -174,8 +180,7 @@ def rebuild(
     added = set(record.added)
     if weight is not None:
         for i in split_at:
-            if weigh(rest[i], backends, weight):
-                added.add(rule_key(i, rest[i]))
+            added |= {rule_key(i, rest[i]) + mark for mark in weigh(rest[i], backends, weight)}
     managed: list[tuple[str, list[Rule | None]]] = []
     for name in list(record.route_names) + [n for n in updates if n not in record.route_names]:
         if name in updates and updates[name] is None:
@@ -215,16 +220,16 @@ def _check_free(
     user_names = {r.get("name") for r in rest}
     for j in range(max(count, 1)):
         generated = generated_name(name, j)
-        if generated in user_names:
-            raise RouterError(
-                f"{describe(route)}: a rule named {generated!r} exists and canarist does not "
-                "manage it; give the step's route another name"
-            )
         other = records.claimed(generated, owner)
         if other is not None:
             raise RouterError(
                 f"{describe(route)}: rule {generated!r} is already managed there for Deployment "
                 f"{other!r}; give the step's route another name"
+            )
+        if generated in user_names:
+            raise RouterError(
+                f"{describe(route)}: a rule named {generated!r} exists and canarist does not "
+                "manage it; give the step's route another name"
             )
 
 
@@ -249,10 +254,11 @@ def released(route: JSON, backends: Backends, owner: str) -> JSON:
     route = rebuild(route, backends, owner, dict.fromkeys(record.route_names), weight=0)
     added = set(Records.of(route).get(owner).added)
     for i, rule in enumerate((route.get("spec") or {}).get("rules") or []):
-        if rule_key(i, rule) in added:
+        key = rule_key(i, rule)
+        if key in added:
             canary = backends.canary_ref(rule)
             rule["backendRefs"] = [r for r in rule["backendRefs"] if r is not canary]
-            if len(rule["backendRefs"]) == 1:
+            if key + UNWEIGHTED in added and len(rule["backendRefs"]) == 1:
                 rule["backendRefs"][0].pop("weight", None)
     return store_record(route, owner, None)
 

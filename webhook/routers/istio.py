@@ -26,6 +26,7 @@ from webhook.kube.protocol import JSON
 from webhook.routers.adapter import RouterAdapter
 from webhook.routers.istio_match import header_element, mirror_element
 from webhook.routers.istio_vs import (
+    UNWEIGHTED,
     Builder,
     Route,
     Split,
@@ -76,8 +77,8 @@ def rebuild(
     added = set(record.added)
     for kind, i in selected:
         route = spec_rest[kind][i]
-        if weight is not None and weigh(route, split, weight):
-            added.add(route_key(kind, i, route))
+        if weight is not None:
+            added |= {route_key(kind, i, route) + mark for mark in weigh(route, split, weight)}
     split_at = [i for kind, i in selected if kind == "http"]
     rest = spec_rest["http"]
     names = list(record.route_names) + [n for n in updates if n not in record.route_names]
@@ -132,16 +133,16 @@ def _check_free(
     user_names = {r.get("name") for r in rest}
     for j in range(max(count, 1)):
         generated = generated_name(name, j)
-        if generated in user_names:
-            raise RouterError(
-                f"{where}: an http route named {generated!r} exists and canarist does not manage "
-                "it; give the step's route another name"
-            )
         other = records.claimed(generated, owner)
         if other is not None:
             raise RouterError(
                 f"{where}: route {generated!r} is already managed there for Deployment "
                 f"{other!r}; give the step's route another name"
+            )
+        if generated in user_names:
+            raise RouterError(
+                f"{where}: an http route named {generated!r} exists and canarist does not manage "
+                "it; give the step's route another name"
             )
 
 
@@ -154,8 +155,9 @@ def released(vs: JSON, ref: VirtualServiceRef, split: Split, owner: str) -> JSON
     spec = vs.get("spec") or {}
     for kind in ("http", "tls", "tcp"):
         for i, route in enumerate(spec.get(kind) or []):
-            if route_key(kind, i, route) in added:
-                drop_canary(route, split)
+            key = route_key(kind, i, route)
+            if key in added:
+                drop_canary(route, split, unweighted=key + UNWEIGHTED in added)
     return store_record(vs, owner, None)
 
 

@@ -143,9 +143,13 @@ def _route_names(spec: dict[str, Any], managed: frozenset[str]) -> str:
 # --- weights -----------------------------------------------------------------------------------
 
 
-def weigh(route: Route, split: Split, weight: int) -> bool:
-    """Set the stable/canary weights of one route; returns True when the canary destination had
-    to be added."""
+# Suffix of a record's ``added`` entry: the stable destination had no weight before canarist.
+UNWEIGHTED = "~unweighted"
+
+
+def weigh(route: Route, split: Split, weight: int) -> list[str]:
+    """Set the stable/canary weights of one route. Returns what to record when the canary
+    destination had to be added: ``[""]``, plus ``UNWEIGHTED`` if stable had no weight."""
     dests: list[dict[str, Any]] = route.setdefault("route", [])
 
     def current(d: dict[str, Any]) -> int:
@@ -154,21 +158,23 @@ def weigh(route: Route, split: Split, weight: int) -> bool:
     stable_i = next(i for i, d in enumerate(dests) if split.is_stable(d.get("destination")))
     canary_i = next((i for i, d in enumerate(dests) if split.is_canary(d.get("destination"))), None)
     pair = current(dests[stable_i]) + (current(dests[canary_i]) if canary_i is not None else 0)
-    added = canary_i is None
+    marks: list[str] = []
     if canary_i is None:
+        marks = ["", UNWEIGHTED] if "weight" not in dests[stable_i] else [""]
         canary_i = stable_i + 1
         dest = split.canary_destination(dests[stable_i]["destination"])
         dests.insert(canary_i, {"destination": dest})
     stable_weight, canary_weight = split_pair(pair, weight)
     dests[stable_i]["weight"] = stable_weight
     dests[canary_i]["weight"] = canary_weight
-    return added
+    return marks
 
 
-def drop_canary(route: Route, split: Split) -> None:
-    """Remove the canary destination canarist added; a lone destination left needs no weight."""
+def drop_canary(route: Route, split: Split, *, unweighted: bool) -> None:
+    """Remove the canary destination canarist added (a lone stable destination that had no
+    weight loses it again)."""
     dests = [d for d in route.get("route") or [] if not split.is_canary(d.get("destination"))]
-    if len(dests) == 1:
+    if unweighted and len(dests) == 1:
         dests[0].pop("weight", None)
     route["route"] = dests
 

@@ -210,6 +210,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
+_LABEL_KEY = re.compile(r"[A-Za-z0-9._/-]+")
 _SET = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
 
 
@@ -252,9 +253,9 @@ def _requirement(part: str) -> Callable[[dict[str, str]], bool]:
                 return lambda labels: labels.get(key) != value
             return lambda labels: labels.get(key) == value
     else:
-        if part.startswith("!"):
-            key = part[1:].strip()
+        key = part[1:].strip()
+        if part.startswith("!") and _LABEL_KEY.fullmatch(key):
             return lambda labels: key not in labels
-        if re.fullmatch(r"[A-Za-z0-9._/-]+", part):
+        if _LABEL_KEY.fullmatch(part):
             return lambda labels: part in labels
     raise Invalid(f"invalid label selector requirement {part!r}", status=400, reason="BadRequest")
