@@ -203,6 +203,35 @@ def cmd_certs_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@_registrar
+def _reg_up(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "up",
+        help="run the embedded cluster (API server, controllers, kubelet, webhook)",
+        description="Start an in-process Kubernetes API server on 127.0.0.1 with its "
+        "controllers, kubelet and canarist's admission webhook; write a kubeconfig; print one "
+        "line with the API address and the kubeconfig path when ready; stop on SIGINT/SIGTERM.",
+    )
+    p.add_argument("--kubeconfig", metavar="PATH",
+                   help="where to write the kubeconfig (default ~/.canarist/kubeconfig)")
+    p.add_argument("--port", type=int, default=0, metavar="N",
+                   help="API server port on 127.0.0.1 (default 0: any free port)")
+    p.add_argument("--without", action="append", default=[], metavar="COMPONENT",
+                   help="leave a component out (gc, controllers, kubelet, webhook); repeatable "
+                   "or comma-separated")
+    p.set_defaults(handler=cmd_up)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    import logging
+
+    from webhook.cluster.up import run_up
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s "
+                        "%(message)s")
+    return run_up(args.kubeconfig, args.port, args.without)
+
+
 # --- helpers -----------------------------------------------------------------------------------
 
 

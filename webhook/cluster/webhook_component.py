@@ -1,0 +1,94 @@
+"""``canarist up`` serves canarist's admission webhook and registers it, as the Helm chart does.
+
+The webhook runs in-process on 127.0.0.1 (any free port) with a certificate for
+``canarist-webhook.canarist-system.svc``; a selector-less Service of that name and an
+EndpointSlice pointing at the listener make the API server reach it through an ordinary
+service reference, with the caBundle and SAN checked like in a real cluster. The
+MutatingWebhookConfiguration opts Deployments in by label (``canarist.io/enabled: "true"``),
+fails closed and times out after 5 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import tempfile
+from typing import Any
+
+from webhook.cluster.api import ClusterAPI
+from webhook.errors import APIStatusError
+
+NAMESPACE = "canarist-system"
+SERVICE = "canarist-webhook"
+CONFIG = "canarist"
+WEBHOOK = "deployments.canarist.io"
+MWC = "mutatingwebhookconfigurations.admissionregistration.k8s.io"
+SLICES = "endpointslices.discovery.k8s.io"
+
+
+def configuration(ca_pem: bytes) -> dict[str, Any]:
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": CONFIG, "labels": {"app.kubernetes.io/name": "canarist"}},
+        "webhooks": [{
+            "name": WEBHOOK,
+            "clientConfig": {
+                "service": {"name": SERVICE, "namespace": NAMESPACE, "path": "/mutate",
+                            "port": 443},
+                "caBundle": base64.b64encode(ca_pem).decode(),
+            },
+            "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": ["apps"],
+                       "apiVersions": ["v1"], "resources": ["deployments"],
+                       "scope": "Namespaced"}],
+            "objectSelector": {"matchLabels": {"canarist.io/enabled": "true"}},
+            "namespaceSelector": {"matchExpressions": [{
+                "key": "kubernetes.io/metadata.name", "operator": "NotIn",
+                "values": ["kube-system", "kube-node-lease", NAMESPACE]}]},
+            "failurePolicy": "Fail",
+            "timeoutSeconds": 5,
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+        }],
+    }
+
+
+async def _ensure(api: ClusterAPI, resource: str, ns: str | None, obj: dict[str, Any]) -> None:
+    try:
+        await api.create(resource, ns, obj)
+    except APIStatusError as exc:
+        if exc.status != 409:
+            raise
+        current = await api.get(resource, ns, obj["metadata"]["name"])
+        obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        await api.update(resource, ns, obj)
+
+
+async def register(api: ClusterAPI, port: int, ca_pem: bytes) -> None:
+    """Namespace, Service, EndpointSlice and MutatingWebhookConfiguration for the webhook."""
+    await _ensure(api, "namespaces", None, {"metadata": {"name": NAMESPACE}})
+    await _ensure(api, "services", NAMESPACE, {
+        "metadata": {"name": SERVICE},
+        "spec": {"ports": [{"name": "https", "port": 443, "targetPort": port}]}})
+    await _ensure(api, SLICES, NAMESPACE, {
+        "metadata": {"name": f"{SERVICE}-local", "labels": {
+            "kubernetes.io/service-name": SERVICE,
+            "endpointslice.kubernetes.io/managed-by": "canarist-up"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["127.0.0.1"],
+                       "conditions": {"ready": True, "serving": True, "terminating": False}}],
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}]})
+    await _ensure(api, MWC, None, configuration(ca_pem))
+
+
+async def run_webhook(api: ClusterAPI, stop: asyncio.Event) -> None:
+    from webhook.admission.server import serve
+    from webhook.tls.files import generate
+
+    with tempfile.TemporaryDirectory(prefix="canarist-webhook-") as tmp:
+        certs = generate(tmp, SERVICE, NAMESPACE)
+        ca_path, cert_path, key_path = (str(p) for p in certs.paths)
+        async with serve(cert_path, key_path, "127.0.0.1", 0) as running:
+            await register(api, running.port, certs.ca.cert_pem)
+            await stop.wait()
+        del ca_path
