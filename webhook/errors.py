@@ -114,3 +114,15 @@ class APIStatusError(KubeError):
 
 class RouterError(CanaristError):
     """A traffic router cannot apply the desired state (missing object, unsupported shape)."""
+
+
+class MeasurementError(CanaristError):
+    """A metric provider could not produce a number (unreachable, error answer, no data, NaN).
+
+    One measurement of the analysis counts as an Error; ``consecutiveErrorLimit`` decides when
+    errors in a row end the analysis. ``metric`` names the metric when known.
+    """
+
+    def __init__(self, message: str, *, metric: str = "") -> None:
+        self.metric = metric
+        super().__init__(message)
