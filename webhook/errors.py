@@ -88,7 +88,20 @@ class Forbidden(KubeError):
 
 
 class Invalid(KubeError):
-    """422: the API server refused the object."""
+    """422 (also 400, 413, 415): the API server refused the object or the request.
+
+    ``causes`` are the fields the server named (``details.causes``), each as a ``Problem``.
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 0, reason: str = "", causes: Iterable[Problem] = ()
+    ) -> None:
+        super().__init__(message, status=status, reason=reason)
+        self.causes: tuple[Problem, ...] = tuple(causes)
+
+
+class Expired(KubeError):
+    """410: the resourceVersion (or continue token) is older than the server keeps; list again."""
 
 
 class Unavailable(KubeError):
