@@ -36,8 +36,8 @@ def test_upgrade_survives_only_when_connection_names_it() -> None:
 @pytest.mark.parametrize(("status", "cl", "chunked", "head_req", "http11", "framing"), [
     (200, 5, False, False, True, h.FRAME_LENGTH),
     (200, None, True, False, True, h.FRAME_CHUNKED),
-    (200, None, True, False, False, h.FRAME_CLOSE),
-    (200, None, False, False, True, h.FRAME_CHUNKED),
+    (200, None, False, False, True, h.FRAME_RECHUNK),
+    (200, None, False, False, False, h.FRAME_CLOSE),
     (200, 5, False, True, True, h.FRAME_NONE),
     (204, None, False, False, True, h.FRAME_NONE),
     (304, 5, False, False, True, h.FRAME_NONE),
@@ -49,13 +49,21 @@ def test_response_framing(status: int, cl: int | None, chunked: bool, head_req: 
     assert h.response_framing(status, rhead, head_req, http11) == framing
 
 
-def test_response_head_drops_hop_by_hop() -> None:
-    rhead = h.scan_response([(b"Connection", b"close, X-A"), (b"X-A", b"1"), (b"X-B", b"2"),
-                             (b"Transfer-Encoding", b"chunked"), (b"x-canarist-version", b"f")])
-    out = h.response_head(200, b"OK", rhead, h.FRAME_CHUNKED, b"x-canarist-version: stable\r\n",
-                          True)
+def test_response_head_drops_hop_by_hop_and_connection_named_headers() -> None:
+    block = h.response_head([
+        (b"Connection", b"keep-alive, X-A"), (b"X-A", b"1"), (b"X-B", b"2"),
+        (b"Keep-Alive", b"timeout=5"), (b"Transfer-Encoding", b"chunked"),
+        (b"x-canarist-version", b"forged"), (b"X-AB", b"kept"),
+    ])
+    rhead = h.scan_response(block.replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+    assert rhead.chunked and rhead.content_length is None
+    out = h.client_head(rhead, h.FRAME_CHUNKED, b"x-canarist-version: stable\r\n", True)
     assert out == (b"HTTP/1.1 200 OK\r\nX-B: 2\r\nTransfer-Encoding: chunked\r\n"
-                   b"x-canarist-version: stable\r\n\r\n")
+                   b"X-AB: kept\r\nx-canarist-version: stable\r\n\r\n")
+    closing = h.client_head(h.scan_response(h.response_head([], 404, b"Not Found")),
+                            h.FRAME_RECHUNK, b"", False)
+    assert closing == (b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n"
+                       b"Connection: close\r\n\r\n")
 
 
 def test_metrics_render_and_summary() -> None:

@@ -6,7 +6,6 @@ upstream connection feeds response events in, and flow control pauses whichever 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from typing import TYPE_CHECKING
 
@@ -24,38 +23,28 @@ MAX_PENDING_BODY = 256 * 1024  # request bytes buffered while the upstream conne
 
 
 class Exchange:
-    __slots__ = (
-        "body_pending",
-        "choice",
-        "client",
-        "conn",
-        "ctx",
-        "done",
-        "endpoint",
-        "framing",
-        "head",
-        "head_bytes",
-        "informational",
-        "is_head",
-        "keep_alive",
-        "method",
-        "mirror_body",
-        "mirror_size",
-        "path",
-        "pending_size",
-        "req_done",
-        "responded",
-        "retried",
-        "route",
-        "start",
-        "status",
-        "target",
-        "timer",
-        "tunnel_early",
-        "until_close",
-        "upstream_error",
-        "version",
-    )
+    """The state of one request; immutable defaults live on the class (fewer writes per request)."""
+
+    route: LiveRoute | None = None
+    version = ""
+    choice: Choice | None = None
+    endpoint: Endpoint | None = None
+    conn: UpstreamConn | None = None
+    head_bytes = b""
+    body_pending: list[bytes] | None = None
+    pending_size = 0
+    req_done = False
+    mirror_body: list[bytes] | None = None
+    mirror_size = 0
+    status = 0
+    framing = -1
+    responded = False
+    retried = False
+    upstream_error = False
+    waiting_since = 0.0  # request sent, response awaited, since (loop time); 0: not waiting
+    tunnel_early: list[bytes] | None = None
+    until_close = False
+    done = False
 
     def __init__(self, client: ClientConn, method: bytes, target: bytes,
                  raw_headers: h.Headers, keep_alive: bool) -> None:
@@ -68,27 +57,6 @@ class Exchange:
         self.is_head = method == b"HEAD"
         self.path = target.partition(b"?")[0].decode("latin-1")
         self.start = self.ctx.loop.time()
-        self.route: LiveRoute | None = None
-        self.version = ""
-        self.choice: Choice | None = None
-        self.endpoint: Endpoint | None = None
-        self.conn: UpstreamConn | None = None
-        self.head_bytes = b""
-        self.body_pending: list[bytes] = []
-        self.pending_size = 0
-        self.req_done = False
-        self.mirror_body: list[bytes] | None = None
-        self.mirror_size = 0
-        self.status = 0
-        self.framing = -1
-        self.informational = False
-        self.responded = False
-        self.retried = False
-        self.upstream_error = False
-        self.timer: asyncio.TimerHandle | None = None
-        self.tunnel_early: list[bytes] = []
-        self.until_close = False
-        self.done = False
 
     # -- request side -----------------------------------------------------------------------
     def begin(self) -> None:
@@ -122,7 +90,8 @@ class Exchange:
         if (route.mirror_gate is not None and head.upgrade is None
                 and route.wants_mirror(method, self.path, hdrs)):
             self.mirror_body = []
-        self.head_bytes = h.request_head(self.method, self.target, head, self.client.peer)
+        self.head_bytes = h.request_head(self.method, self.target, head, self.client.peer,
+                                         http11=self.client.http11)
         conn = ctx.pool.take(endpoint)
         if conn is not None:
             self.attach(conn)
@@ -152,12 +121,13 @@ class Exchange:
         if self.body_pending:
             for data in self.body_pending:
                 conn.write(data)
-            self.body_pending = []
+            self.body_pending = None
             self.pending_size = 0
             self.client.resume_reading(1)
-        if self.req_done and self.head.chunked:
-            conn.write(h.LAST_CHUNK)
-        self.timer = self.ctx.loop.call_later(self.ctx.options.upstream_timeout, self._timeout)
+        if self.req_done:
+            if self.head.chunked:
+                conn.write(h.LAST_CHUNK)
+            self.waiting_since = self.ctx.loop.time()
 
     def request_body(self, data: bytes) -> None:
         if self.mirror_body is not None:
@@ -174,6 +144,8 @@ class Exchange:
         if conn is not None:
             conn.write(data)
         elif not self.done:
+            if self.body_pending is None:
+                self.body_pending = []
             self.body_pending.append(data)
             self.pending_size += len(data)
             if self.pending_size > MAX_PENDING_BODY:
@@ -181,8 +153,10 @@ class Exchange:
 
     def request_complete(self) -> None:
         self.req_done = True
-        if self.conn is not None and self.head.chunked:
-            self.conn.write(h.LAST_CHUNK)
+        if self.conn is not None:
+            if self.head.chunked:
+                self.conn.write(h.LAST_CHUNK)
+            self.waiting_since = self.ctx.loop.time()
         if self.mirror_body is not None and self.route is not None and not self.done:
             self._submit_mirror(self.route)
 
@@ -203,6 +177,8 @@ class Exchange:
         """Bytes the client sent after an Upgrade request."""
         if self.framing == h.FRAME_TUNNEL and self.conn is not None:
             self.conn.write(data)
+        elif self.tunnel_early is None:
+            self.tunnel_early = [data]
         else:
             self.tunnel_early.append(data)
 
@@ -213,56 +189,53 @@ class Exchange:
     def release(self) -> None:
         self.client.flush()
 
-    def on_upstream_headers_complete(self) -> None:
+    def on_upstream_head(self, status: int, block: bytes, rest: bytes) -> None:
         conn = self.conn
         assert conn is not None
-        status = conn.parser.get_status_code()
-        if 100 <= status < 200 and status != 101:
-            self.informational = True  # 1xx interim response: dropped, the final one follows
-            return
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.waiting_since = 0.0
         self.status = status
-        rhead = h.scan_response(conn.headers)
+        rhead = h.scan_response(block)
         if status == 101 and self.head.upgrade is None:
-            status = 502  # an upgrade nobody asked for cannot be relayed
-        self.framing = h.response_framing(status, rhead, self.is_head, self.client.http11)
-        keep = self.keep_alive and not self.ctx.draining and self.framing != h.FRAME_CLOSE
-        if self.head.upgrade is not None and self.framing != h.FRAME_TUNNEL:
+            self.conn = None
+            conn.sink = None
+            conn.abort()
+            self.fail(502, "Bad Gateway", f"upstream {self.endpoint} switched protocols "
+                      "unasked")
+            return
+        framing = h.response_framing(status, rhead, self.is_head, self.client.http11)
+        self.framing = framing
+        keep = self.keep_alive and not self.ctx.draining and framing != h.FRAME_CLOSE
+        if self.head.upgrade is not None and framing != h.FRAME_TUNNEL:
             keep = False  # a refused upgrade: the client may already be sending the new protocol
         self.keep_alive = keep
-        extra = self.ctx.version_headers.get(self.version, b"")
-        self.until_close = rhead.content_length is None and not rhead.chunked
+        self.until_close = framing in (h.FRAME_RECHUNK, h.FRAME_CLOSE)
+        extra = self.ctx.version_headers[self.version]
         if self.choice is not None and self.choice.set_cookie:
             extra += self.choice.set_cookie
         self.responded = True
-        self.client.write(h.response_head(status, conn.reason, rhead, self.framing, extra, keep))
-        if self.framing == h.FRAME_TUNNEL:
-            self.client.start_tunnel(conn)
-            for data in self.tunnel_early:
+        client = self.client
+        client.write(h.client_head(rhead, framing, extra, keep))
+        if framing == h.FRAME_TUNNEL:
+            client.start_tunnel(conn)
+            if rest:
+                client.write(rest)
+            for data in self.tunnel_early or ():
                 conn.write(data)
-            self.tunnel_early = []
+            self.tunnel_early = None
             self._record()
             self.done = True
         elif self.is_head:
             conn.reset_parser()
             self.on_upstream_complete()
+        elif rest:
+            client.write(h.chunk(rest) if framing == h.FRAME_RECHUNK else rest)
 
-    def on_upstream_body(self, body: bytes) -> None:
-        if self.framing == h.FRAME_CHUNKED:
-            self.client.write(h.chunk(body))
-        else:
-            self.client.write(body)
+    def on_upstream_body(self, data: bytes) -> None:
+        self.client.write(h.chunk(data) if self.framing == h.FRAME_RECHUNK else data)
 
     def on_upstream_complete(self) -> None:
-        if self.informational:
-            self.informational = False
-            return
         if self.done:
             return
-        if self.framing == h.FRAME_CHUNKED:
-            self.client.write(h.LAST_CHUNK)
         conn = self.conn
         self.conn = None
         if conn is not None:
@@ -285,9 +258,9 @@ class Exchange:
         conn.sink = None
         conn.abort()
         if self.responded:
-            if self.until_close and exc is None and self.framing != h.FRAME_LENGTH:
+            if self.until_close and exc is None:
                 # a body delimited by the upstream closing its connection has ended
-                if self.framing == h.FRAME_CHUNKED:
+                if self.framing == h.FRAME_RECHUNK:
                     self.client.write(h.LAST_CHUNK)
                 self._finish()
                 return
@@ -298,17 +271,21 @@ class Exchange:
         if (conn.reused and not conn.got_bytes and not self.retried and self.req_done
                 and not self.head.chunked and not self.head.content_length):
             self.retried = True  # a pooled connection the upstream had just closed
-            if self.timer is not None:
-                self.timer.cancel()
-                self.timer = None
+            self.waiting_since = 0.0
             assert self.endpoint is not None
             self.ctx.loop.create_task(self._connect(self.endpoint))
             return
         what = "closed the connection" if exc is None else f"failed: {exc}"
         self.fail(502, "Bad Gateway", f"upstream {self.endpoint} {what} before responding")
 
+    def check_timeout(self, now: float) -> None:
+        """Called by the housekeeper: answer 504 when the upstream is too slow to respond."""
+        since = self.waiting_since
+        if since and now - since > self.ctx.options.upstream_timeout:
+            self._timeout()
+
     def _timeout(self) -> None:
-        self.timer = None
+        self.waiting_since = 0.0
         if self.responded or self.done:
             return
         if self.conn is not None:
@@ -363,9 +340,7 @@ class Exchange:
         if self.done:
             return
         self.done = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.waiting_since = 0.0
         self._record()
         self.client.exchange_done(self)
 
@@ -381,8 +356,6 @@ class Exchange:
             self.status = 499
         self.keep_alive = False
         self.done = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.waiting_since = 0.0
         if self.framing != h.FRAME_TUNNEL:
             self._record()

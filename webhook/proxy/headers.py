@@ -7,6 +7,8 @@ are decided here, not copied blindly.
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass, field
 
 Headers = list[tuple[bytes, bytes]]
@@ -18,7 +20,6 @@ HOP_BY_HOP = frozenset({
 })
 _REQUEST_DROP = HOP_BY_HOP | {b"content-length", b"expect", b"x-forwarded-for",
                               b"x-forwarded-proto", b"x-forwarded-host"}
-_RESPONSE_DROP = HOP_BY_HOP | {b"content-length", b"x-canarist-version"}
 
 
 def connection_tokens(value: bytes) -> frozenset[bytes]:
@@ -81,9 +82,13 @@ def scan_request(headers: Headers) -> RequestHead:
 
 
 def request_head(method: bytes, target: bytes, head: RequestHead, client_ip: bytes,
-                 extra: bytes = b"") -> bytes:
-    """The request line and headers sent upstream (always HTTP/1.1, keep-alive)."""
-    parts = [method, b" ", target, b" HTTP/1.1\r\n"]
+                 extra: bytes = b"", http11: bool = True) -> bytes:
+    """The request line and headers sent upstream.
+
+    HTTP/1.1 with keep-alive; an HTTP/1.0 client's request goes up as HTTP/1.0 so that the answer
+    cannot be chunked (which such a client could not read).
+    """
+    parts = [method, b" ", target, b" HTTP/1.1\r\n" if http11 else b" HTTP/1.0\r\n"]
     for name, value in head.keep:
         parts += (name, b": ", value, b"\r\n")
     xff = head.forwarded_for + b", " + client_ip if head.forwarded_for else client_ip
@@ -101,40 +106,81 @@ def request_head(method: bytes, target: bytes, head: RequestHead, client_ip: byt
     return b"".join(parts)
 
 
+# Response heads are rewritten as raw bytes: the upstream's header block is copied minus the
+# hop-by-hop lines, so the hot path never splits a response into header objects. One regular
+# expression pass over the lowercased block finds both the framing headers and the lines to drop.
+_SPECIAL = re.compile(
+    rb"\r\n(connection|keep-alive|proxy-connection|te|trailers?|upgrade|proxy-authenticate"
+    rb"|proxy-authorization|x-canarist-version|content-length|transfer-encoding)[ \t]*:"
+    rb"[ \t]*([^\r\n]*)")
+_KEEP_LINE = frozenset({b"content-length", b"transfer-encoding"})
+_PLAIN_TOKENS = frozenset({b"keep-alive", b"close", b"upgrade"})
+
+
 @dataclass(slots=True)
 class ResponseHead:
+    """An upstream response head: its framing, and its block without hop-by-hop lines."""
+
+    block: bytes = b"HTTP/1.1 200 OK\r\n"  # status line and kept headers, each ending CRLF
     content_length: int | None = None
     chunked: bool = False
     upgrade: bytes | None = None
-    keep: Headers = field(default_factory=list)
 
 
-def scan_response(headers: Headers) -> ResponseHead:
+def scan_response(block: bytes) -> ResponseHead:
+    """Read the raw head (status line to the CRLF of the last header, no blank line)."""
     head = ResponseHead()
+    low = block.lower()
+    line_end = block.find(b"\r\n")
+    drops: list[tuple[int, int]] = []
     named: frozenset[bytes] = frozenset()
-    entries: list[tuple[bytes, bytes, bytes]] = []
-    for name, value in headers:
-        lname = name.lower()
-        if lname not in _RESPONSE_DROP:
-            entries.append((lname, name, value))
-        elif lname == b"connection":
-            named = named | connection_tokens(value)
-        elif lname == b"content-length":
-            head.content_length = int(value) if value.strip().isdigit() else None
-        elif lname == b"transfer-encoding":
-            head.chunked = b"chunked" in value.lower()
-        elif lname == b"upgrade":
-            head.upgrade = value
-    head.keep = [(n, v) for ln, n, v in entries if ln not in named]
+    for m in _SPECIAL.finditer(low, line_end):
+        name, value = m.group(1), m.group(2)
+        if name == b"content-length":
+            value = value.strip()
+            head.content_length = int(value) if value.isdigit() else None
+        elif name == b"transfer-encoding":
+            head.chunked = b"chunked" in value
+        elif name == b"upgrade":
+            head.upgrade = block[m.start(2):m.end(2)].strip()
+        elif name == b"connection":
+            value = value.strip()
+            if value not in _PLAIN_TOKENS:
+                named = named | connection_tokens(value)
+        if name not in _KEEP_LINE:
+            drops.append((m.start(), m.end()))
+    extra_named = named - _PLAIN_TOKENS
+    if extra_named:
+        names = b"|".join(re.escape(n) for n in sorted(extra_named))
+        pattern = re.compile(rb"\r\n(?:" + names + rb")[ \t]*:[^\r\n]*")
+        drops = sorted([*drops, *((m.start(), m.end()) for m in pattern.finditer(low, line_end))])
+    status_at = block.find(b" ", 0, line_end)
+    if not drops:
+        head.block = b"HTTP/1.1" + block[status_at:]
+        return head
+    parts = [b"HTTP/1.1", block[status_at:drops[0][0]]]
+    for (_, end), (start, _) in itertools.pairwise(drops):
+        parts.append(block[end:start])
+    parts.append(block[drops[-1][1]:])
+    head.block = b"".join(parts)
     return head
+
+
+def response_head(block_headers: list[tuple[bytes, bytes]], status: int = 200,
+                  reason: bytes = b"OK") -> bytes:
+    """A raw head as an upstream would send it (for tests and tools)."""
+    lines = [b"HTTP/1.1 %d %s" % (status, reason)]
+    lines += [n + b": " + v for n, v in block_headers]
+    return b"\r\n".join(lines) + b"\r\n"
 
 
 # How the proxy frames a response body towards the client.
 FRAME_NONE = 0  # no body (HEAD, 1xx, 204, 304)
-FRAME_LENGTH = 1  # Content-Length copied from upstream
-FRAME_CHUNKED = 2  # re-chunked
-FRAME_CLOSE = 3  # body ends when the connection closes (HTTP/1.0 clients)
-FRAME_TUNNEL = 4  # 101 Switching Protocols: raw bytes both ways
+FRAME_LENGTH = 1  # Content-Length: the body is copied as it comes
+FRAME_CHUNKED = 2  # the upstream chunked it: the chunks are copied as they come
+FRAME_RECHUNK = 3  # the upstream ends the body by closing: the proxy chunks it (HTTP/1.1 clients)
+FRAME_CLOSE = 4  # the body ends when the connection closes (HTTP/1.0 clients)
+FRAME_TUNNEL = 5  # 101 Switching Protocols: raw bytes both ways
 
 
 def response_framing(status: int, head: ResponseHead, head_request: bool,
@@ -143,28 +189,24 @@ def response_framing(status: int, head: ResponseHead, head_request: bool,
         return FRAME_TUNNEL
     if head_request or status < 200 or status in (204, 304):
         return FRAME_NONE
-    if head.content_length is not None and not head.chunked:
+    if head.chunked:
+        return FRAME_CHUNKED
+    if head.content_length is not None:
         return FRAME_LENGTH
-    return FRAME_CHUNKED if client_http11 else FRAME_CLOSE
+    return FRAME_RECHUNK if client_http11 else FRAME_CLOSE
 
 
-def response_head(status: int, reason: bytes, head: ResponseHead, framing: int,
-                  extra: bytes, keep_alive: bool) -> bytes:
-    """The status line and headers sent to the client."""
-    parts = [b"HTTP/1.1 ", str(status).encode(), b" ", reason or b"-", b"\r\n"]
-    for name, value in head.keep:
-        parts += (name, b": ", value, b"\r\n")
+def client_head(head: ResponseHead, framing: int, extra: bytes, keep_alive: bool) -> bytes:
+    """The head sent to the client: the kept block, framing and connection lines, ``extra``."""
     if framing == FRAME_TUNNEL:
-        parts += (b"Connection: upgrade\r\nUpgrade: ", head.upgrade or b"websocket", b"\r\n")
+        tail = b"Connection: upgrade\r\nUpgrade: " + (head.upgrade or b"websocket") + b"\r\n"
+    elif framing == FRAME_RECHUNK:
+        tail = b"Transfer-Encoding: chunked\r\n"
     else:
-        if framing == FRAME_LENGTH or (framing == FRAME_NONE and head.content_length is not None):
-            parts += (b"Content-Length: ", str(head.content_length).encode(), b"\r\n")
-        elif framing == FRAME_CHUNKED:
-            parts.append(b"Transfer-Encoding: chunked\r\n")
-        if not keep_alive or framing == FRAME_CLOSE:
-            parts.append(b"Connection: close\r\n")
-    parts += (extra, b"\r\n")
-    return b"".join(parts)
+        tail = b""
+    if framing != FRAME_TUNNEL and (not keep_alive or framing == FRAME_CLOSE):
+        tail += b"Connection: close\r\n"
+    return head.block + tail + extra + b"\r\n"
 
 
 def simple_response(status: int, reason: str, body: str, extra: bytes = b"",

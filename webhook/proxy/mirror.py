@@ -44,11 +44,11 @@ class _Discard:
     def release(self) -> None:
         pass
 
-    def on_upstream_headers_complete(self) -> None:
+    def on_upstream_head(self, status: int, block: bytes, rest: bytes) -> None:
         if self.head_request and not self.done.done():
             self.done.set_result(True)
 
-    def on_upstream_body(self, body: bytes) -> None:
+    def on_upstream_body(self, data: bytes) -> None:
         pass
 
     def on_upstream_complete(self) -> None:

@@ -33,6 +33,10 @@ class Choice:
     mirror: bool = False
 
 
+_BY_WEIGHT = {v: Choice(v, "weight") for v in (STABLE, CANARY)}
+_BY_COOKIE = {v: Choice(v, "sticky") for v in (STABLE, CANARY)}
+
+
 class LiveRoute:
     """One route with its decision state (split counters, endpoint rings)."""
 
@@ -88,11 +92,11 @@ class LiveRoute:
                     return Choice(CANARY, "header:" + hr.name)
         weight = self.weight
         if not self.cookie_prefix or weight in (0, 100):
-            return Choice(self.split.pick(), "weight")
+            return _BY_WEIGHT[self.split.pick()]
         if cookie is not None:
             held = self._cookie_version(cookie)
             if held is not None:
-                return Choice(held, "sticky")
+                return _BY_COOKIE[held]
         version = self.split.pick()
         value = f"{version}.{self.hash}.{weight}".encode("latin-1")
         return Choice(version, "weight", b"Set-Cookie: " + self.cookie_prefix + value
@@ -148,7 +152,7 @@ def _prefix_matches(prefix: str, path: str) -> bool:
 class LiveTable:
     """Routes indexed by host; lookups pick the longest matching path prefix."""
 
-    __slots__ = ("any_host", "by_host", "routes", "source", "wildcards")
+    __slots__ = ("any_host", "by_host", "hosts", "routes", "source", "wildcards")
 
     def __init__(self, table: RouteTable, resolve: Resolver = static_endpoints) -> None:
         self.source = table
@@ -156,6 +160,7 @@ class LiveTable:
         self.by_host: dict[str, list[LiveRoute]] = {}
         self.wildcards: list[tuple[str, list[LiveRoute]]] = []
         self.any_host: list[LiveRoute] = []
+        self.hosts: dict[str, str] = {}  # Host header value -> normalised name, bounded
         wild: dict[str, list[LiveRoute]] = {}
         for live in self.routes:
             if not live.route.hosts:
@@ -176,8 +181,12 @@ class LiveTable:
 
     def lookup(self, host: str, path: str) -> LiveRoute | None:
         """The route for a Host header value (port ignored) and a request path."""
-        name = host.rpartition(":")[0] if host[-1:].isdigit() and ":" in host else host
-        name = name.lower().rstrip(".")
+        name = self.hosts.get(host)
+        if name is None:
+            name = host.rpartition(":")[0] if host[-1:].isdigit() and ":" in host else host
+            name = name.lower().rstrip(".")
+            if len(self.hosts) < 4096:
+                self.hosts[host] = name
         routes = self.by_host.get(name)
         if routes:
             found = _first(routes, path)

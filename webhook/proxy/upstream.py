@@ -25,8 +25,8 @@ class ResponseSink(Protocol):
 
     def hold(self) -> None: ...
     def release(self) -> None: ...
-    def on_upstream_headers_complete(self) -> None: ...
-    def on_upstream_body(self, body: bytes) -> None: ...
+    def on_upstream_head(self, status: int, block: bytes, rest: bytes) -> None: ...
+    def on_upstream_body(self, data: bytes) -> None: ...
     def on_upstream_complete(self) -> None: ...
     def on_upstream_tunnel(self, data: bytes) -> None: ...
     def on_upstream_error(self, conn: UpstreamConn, exc: BaseException | None) -> None: ...
@@ -35,9 +35,16 @@ class ResponseSink(Protocol):
 
 
 class UpstreamConn(asyncio.Protocol):
+    """One connection to an upstream.
+
+    The response parser only reports where the head and the message end; the head is handed
+    over as one raw block and body bytes as they arrive, framing included, so a response costs
+    two parser callbacks however many headers it has.
+    """
+
     __slots__ = (
-        "endpoint", "got_bytes", "headers", "idle_since", "parser", "pool", "reason", "reusable",
-        "reused", "sink", "transport", "tunnel",
+        "endpoint", "got_bytes", "head_buf", "head_done", "idle_since", "informational",
+        "parser", "pool", "reusable", "reused", "sink", "transport", "tunnel",
     )
 
     def __init__(self, pool: Pool, endpoint: Endpoint) -> None:
@@ -51,8 +58,9 @@ class UpstreamConn(asyncio.Protocol):
         self.reusable = True
         self.tunnel = False
         self.idle_since = 0.0
-        self.reason = b""
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.head_buf = b""
+        self.head_done = False
+        self.informational = False
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -69,12 +77,13 @@ class UpstreamConn(asyncio.Protocol):
             return
         sink.hold()  # everything this chunk produces goes to the client in one write
         try:
+            if self.head_done:
+                sink.on_upstream_body(data)
+            else:
+                self.head_buf += data
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade as upgrade:
-            self.tunnel = True
-            rest = data[upgrade.args[0]:]
-            if rest and self.sink is not None:
-                self.sink.on_upstream_tunnel(rest)
+        except httptools.HttpParserUpgrade:
+            self.tunnel = True  # the bytes after the 101 head went out with it
         except httptools.HttpParserError as exc:
             self.reusable = False
             if self.sink is not None:
@@ -105,27 +114,28 @@ class UpstreamConn(asyncio.Protocol):
             self.sink.resume_client_reading()
 
     # -- httptools callbacks ---------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        self.reason = b""
-        self.headers = []
-
-    def on_status(self, reason: bytes) -> None:
-        self.reason += reason
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-
     def on_headers_complete(self) -> None:
-        if not self.parser.should_keep_alive():
+        parser = self.parser
+        if not parser.should_keep_alive():
             self.reusable = False
+        buf = self.head_buf
+        end = buf.find(b"\r\n\r\n")
+        block, rest = buf[:end + 2], buf[end + 4:]
+        status = parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.informational = True  # an interim response: dropped, the final one follows
+            self.head_buf = rest
+            return
+        self.head_done = True
+        self.head_buf = b""
         if self.sink is not None:
-            self.sink.on_upstream_headers_complete()
-
-    def on_body(self, body: bytes) -> None:
-        if self.sink is not None:
-            self.sink.on_upstream_body(body)
+            self.sink.on_upstream_head(status, block, rest)
 
     def on_message_complete(self) -> None:
+        if self.informational:
+            self.informational = False
+            return
+        self.head_done = False
         sink = self.sink
         if sink is not None:
             sink.on_upstream_complete()
@@ -138,6 +148,8 @@ class UpstreamConn(asyncio.Protocol):
     def reset_parser(self) -> None:
         """After a response without a body the parser cannot see (HEAD), start afresh."""
         self.parser = httptools.HttpResponseParser(self)
+        self.head_buf = b""
+        self.head_done = False
 
     def close(self) -> None:
         self.reusable = False
