@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.routers.fixtures import UID, obj
 from webhook.errors import Conflict, RouterError
@@ -160,3 +162,28 @@ async def test_sync_gives_up_after_a_second_conflict_and_changes_nothing_of_its_
         await sync(client, REF, bump)
     final = client.peek(REF)
     assert final is not None and final["data"]["n"] == "0"
+
+
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+            ),
+            max_leaves=10,
+        ).map(json.dumps),
+    )
+)
+def test_any_managed_by_text_reads_as_records_or_a_router_error(text: str) -> None:
+    try:
+        records = Records.of(vs(text))
+    except RouterError as exc:
+        assert MANAGED_BY in str(exc)
+    else:  # what was read writes back the same way
+        again = vs()
+        for owner, record in records.by_owner.items():
+            again = store_record(again, owner, record)
+        assert Records.of(again) == records
