@@ -142,7 +142,10 @@ class DeploymentController:
         if raw is None:
             return
         d = parse_deployment(raw)
-        rs_raw = {str(meta(r).get("name")): r for r in self.replicasets.list(ns)}
+        # Only ours and orphans can be claimed; other controllers' RSs are never touched.
+        candidates = self.replicasets.controlled_by(d.uid) + self.replicasets.orphans(ns)
+        rs_raw = {str(meta(r).get("name")): r for r in candidates
+                  if meta(r).get("namespace", "") == ns}
         pods = []
         if d.strategy_type == "Recreate":
             pods = [parse_pod_ref(p) for p in self.pods.list(ns)

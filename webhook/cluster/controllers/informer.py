@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from webhook.cluster.controllers.objects import meta
+from webhook.cluster.controllers.objects import controller_uid, meta
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ class Informer:
         self.resource = resource
         self.synced = asyncio.Event()
         self._items: dict[str, dict[str, Obj]] = {}
+        # controller uid (or "orphan/<namespace>") -> (namespace, name) -> object
+        self._by_controller: dict[str, dict[tuple[str, str], Obj]] = {}
         self._handlers: list[Handler] = []
 
     # --- reads ---------------------------------------------------------------------------------
@@ -49,6 +51,25 @@ class Informer:
         if namespace is not None:
             return list(self._items.get(namespace, {}).values())
         return [o for bucket in self._items.values() for o in bucket.values()]
+
+    def controlled_by(self, uid: str) -> builtins.list[Obj]:
+        """Objects whose controller ownerReference has this uid (an index, not a scan)."""
+        return list(self._by_controller.get(uid, {}).values())
+
+    def orphans(self, namespace: str) -> builtins.list[Obj]:
+        """Objects of the namespace without a controller ownerReference."""
+        return list(self._by_controller.get(f"orphan/{namespace}", {}).values())
+
+    def _index(self, obj: Obj, key: tuple[str, str], add: bool) -> None:
+        owner = controller_uid(obj)
+        slot = owner if owner is not None else f"orphan/{key[0]}"
+        bucket = self._by_controller.setdefault(slot, {})
+        if add:
+            bucket[key] = obj
+            return
+        bucket.pop(key, None)
+        if not bucket:
+            del self._by_controller[slot]
 
     def namespaces(self) -> Iterable[str]:
         return list(self._items)
@@ -70,14 +91,17 @@ class Informer:
         ns, name = str(md.get("namespace") or ""), str(md.get("name") or "")
         bucket = self._items.setdefault(ns, {})
         old = bucket.get(name)
+        if old is not None:
+            self._index(old, (ns, name), add=False)
         if etype == "DELETED":
             if old is not None:
                 del bucket[name]
-                if not bucket:
-                    del self._items[ns]
+            if not bucket:
+                del self._items[ns]
             self._emit("DELETED", old, obj)
             return
         bucket[name] = obj
+        self._index(obj, (ns, name), add=True)
         self._emit("MODIFIED" if old is not None else "ADDED", old, obj)
 
     def replace(self, items: builtins.list[Obj]) -> None:

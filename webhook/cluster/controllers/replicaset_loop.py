@@ -182,7 +182,10 @@ class ReplicaSetController:
             self.expectations.forget(key)
             return
         needs_sync = self.expectations.satisfied(key)
-        active = [p for p in self.pods.list(ns) if is_pod_active(p)]
+        uid = str(meta(raw).get("uid") or "")
+        # Only ours and orphans can be claimed (an index, not a scan of the namespace).
+        active = [p for p in self.pods.controlled_by(uid) + self.pods.orphans(ns)
+                  if is_pod_active(p) and meta(p).get("namespace", "") == ns]
         owned = await self._claim(raw, active)
         error: str | None = None
         if needs_sync and not is_deleting(raw):
