@@ -132,9 +132,10 @@ class Cluster:
             _, pending = await asyncio.wait(self._tasks, timeout=3)
             for task in pending:
                 task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            if pending:
+                _, stuck = await asyncio.wait(pending, timeout=3)
+                for task in stuck:
+                    log.warning("component task %s did not stop", task.get_name())
         await self.server.stop()
         if self.api.admission is not None and isinstance(self.api.admission, AdmissionChain):
             await self.api.admission.close()

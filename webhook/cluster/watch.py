@@ -122,7 +122,9 @@ async def stream(store: Store, req: WatchRequest, out: Out) -> AsyncIterator[dic
                     return
                 wait = left if wait is None else min(wait, left)
             try:
-                etype, obj = await asyncio.wait_for(sub.queue.get(), wait)
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                async with asyncio.timeout(wait):
+                    etype, obj = await sub.queue.get()
             except TimeoutError:
                 if req.allow_bookmarks:
                     yield _bookmark(req, store.rv)
