@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from webhook.admission.config import parse_listen
+from webhook.admission.server import parse_timeout
 from webhook.errors import ConfigError
 
 
@@ -39,3 +40,23 @@ def test_bad(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:
         parse_listen(text)
     assert str(info.value).startswith("--listen: ")
+
+
+@pytest.mark.parametrize(
+    ("query", "timeout"),
+    [
+        ("timeout=10s", 10.0),
+        ("foo=bar&timeout=3s", 3.0),
+        ("timeout=1.5s&x=y", 1.5),
+        ("", None),
+        ("timeout=10", None),
+        ("timeout=s", None),
+        ("timeout=0s", None),
+        ("timeout=-1s", None),
+        ("timeout=infs", None),
+        ("timeout=nans", None),
+        ("xtimeout=5s", None),
+    ],
+)
+def test_parse_timeout(query: str, timeout: float | None) -> None:
+    assert parse_timeout(query) == timeout

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from webhook.admission.config import MAX_BODY, ServerConfig
 from webhook.admission.metrics import CertInfo, Metrics
-from webhook.admission.mutate import Outcome, review
+from webhook.admission.mutate import Decision, Outcome, review
 from webhook.errors import BadReview
 from webhook.tls.reload import ReloadingContext
 
@@ -99,27 +99,30 @@ async def handle_mutate(request: web.Request) -> web.Response:
         response.force_close()
     elapsed = time.perf_counter() - started
     state.metrics.observe(decision.outcome, elapsed)
+    _log_review(decision, elapsed, parse_timeout(request.query_string))
+    return response
+
+
+def _log_review(decision: Decision, elapsed: float, timeout: float | None) -> None:
     level = logging.DEBUG if decision.outcome == Outcome.ALLOWED else logging.INFO
     if log.isEnabledFor(level):
         resp = decision.response
-        log.log(
-            level,
-            "review",
-            extra={
-                "fields": {
-                    "uid": resp.uid,
-                    "outcome": decision.outcome,
-                    "reason": decision.reason,
-                    "patch_ops": len(resp.patch),
-                    "warnings": list(resp.warnings),
-                    "denied": resp.status.message if resp.status else None,
-                    "ms": round(elapsed * 1000, 3),
-                    "timeout": _timeout(request),
-                }
-            },
+        fields = {
+            "uid": resp.uid,
+            "outcome": decision.outcome,
+            "reason": decision.reason,
+            "patch_ops": len(resp.patch),
+            "warnings": list(resp.warnings),
+            "denied": resp.status.message if resp.status else None,
+            "ms": round(elapsed * 1000, 3),
+            "timeout": timeout,
+        }
+        log.log(level, "review", extra={"fields": fields})
+    if timeout is not None and elapsed > timeout:
+        log.warning(
+            "answered after the API server's deadline",
+            extra={"fields": {"timeout": timeout, "ms": round(elapsed * 1000, 3)}},
         )
-    _check_deadline(request, elapsed)
-    return response
 
 
 async def handle_healthz(request: web.Request) -> web.Response:
@@ -160,27 +163,21 @@ def _too_large(length: int | None) -> str:
     return f"request body too large: {size}, the limit is {MAX_BODY} bytes (3 MiB)"
 
 
-def _timeout(request: web.Request) -> float | None:
-    """The API server's ``?timeout=10s`` (whole seconds, rounded up); None if absent or odd."""
-    if not request.query_string:
-        return None
-    text = request.query.get("timeout", "")
-    if not text.endswith("s"):
-        return None
-    try:
-        value = float(text[:-1])
-    except ValueError:
-        return None
-    return value if value > 0 else None
+def parse_timeout(query: str) -> float | None:
+    """The API server's ``timeout=10s`` from a query string; None if absent or malformed.
 
-
-def _check_deadline(request: web.Request, elapsed: float) -> None:
-    timeout = _timeout(request)
-    if timeout is not None and elapsed > timeout:
-        log.warning(
-            "answered after the API server's deadline",
-            extra={"fields": {"timeout": timeout, "ms": round(elapsed * 1000, 3)}},
-        )
+    Read without building a query MultiDict: this runs on every review.
+    """
+    if "timeout=" not in query:
+        return None
+    for part in query.split("&"):
+        if part.startswith("timeout=") and part.endswith("s"):
+            try:
+                value = float(part[8:-1])
+            except ValueError:
+                return None
+            return value if 0 < value < float("inf") else None
+    return None
 
 
 # --- running -------------------------------------------------------------------------------

@@ -24,17 +24,27 @@ ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 LENGTH = 10
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _normalise(value: Any) -> Any:
-    if isinstance(value, Mapping):
+    """Step 2 of the definition; ``None`` for what is dropped. On the admission hot path, so
+    scalars (most of a template) are kept without a call each."""
+    kind = type(value)
+    if kind is dict:
         out = {}
         for key, item in value.items():
-            norm = _normalise(item)
+            norm = item if type(item) in _SCALARS else _normalise(item)
             if norm is not None:
                 out[key] = norm
         return out or None
-    if isinstance(value, list):
-        items = [_normalise(item) for item in value]
+    if kind is list:
+        items = [item if type(item) in _SCALARS else _normalise(item) for item in value]
         return items or None
+    if isinstance(value, Mapping):
+        return _normalise(dict(value))
+    if isinstance(value, list):
+        return _normalise(list(value))
     return value
 
 
