@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import socket
 import time
@@ -380,3 +381,55 @@ async def test_demo_app_counts_only_business_requests():
     finally:
         listener.close()
         await server.shutdown(0)
+
+
+# --- fuzzing the parsers of user input ---------------------------------------------------------
+
+_env_values = st.one_of(st.text(max_size=8), st.floats(allow_nan=True).map(str),
+                        st.integers(-5, 5000).map(str))
+
+
+@given(rate=_env_values, latency=_env_values, ready=_env_values)
+def test_demo_config_either_parses_in_range_or_names_the_bad_variable(rate, latency, ready):
+    c = {"image": "demo:1", "env": [{"name": "DEMO_ERROR_RATE", "value": rate},
+                                    {"name": "DEMO_LATENCY_MS", "value": latency},
+                                    {"name": "DEMO_READY_AFTER_S", "value": ready}]}
+    try:
+        cfg = demo_config(c)
+    except InvalidInput as exc:
+        assert len(exc.problems) == 1
+        assert exc.problems[0].path.startswith("spec.containers[0].env[DEMO_")
+        return
+    assert 0 <= cfg.error_rate <= 1 and cfg.latency_ms >= 0 and cfg.ready_after_s >= 0
+
+
+_probe = st.fixed_dictionaries({}, optional={
+    "httpGet": st.fixed_dictionaries({}, optional={
+        "port": st.one_of(st.integers(1, 65535), st.text(max_size=5)),
+        "path": st.text(max_size=5),
+        "httpHeaders": st.lists(st.fixed_dictionaries({"name": st.text(max_size=3),
+                                                       "value": st.text(max_size=3)}))}),
+    "tcpSocket": st.fixed_dictionaries({"port": st.integers(1, 65535)}),
+    "initialDelaySeconds": st.integers(0, 100), "periodSeconds": st.integers(1, 100),
+    "successThreshold": st.integers(1, 10), "failureThreshold": st.integers(1, 10)})
+
+
+@given(raw=_probe, results=st.lists(st.booleans(), max_size=30))
+def test_any_probe_parses_or_is_refused_and_readiness_follows_the_last_run(raw, results):
+    try:
+        spec = parse_probe(raw, "p")
+    except InvalidInput:
+        assert not ({"httpGet", "tcpSocket"} & set(raw))
+        return
+    if spec is None:
+        assert not raw
+        return
+    state = ProbeState()
+    for ok in results:
+        state = observe(state, ok, spec)
+    run_ok = len(list(itertools.takewhile(bool, reversed(results))))
+    run_bad = len(list(itertools.takewhile(lambda r: not r, reversed(results))))
+    if run_ok >= spec.success_threshold:
+        assert state.ready
+    if run_bad >= spec.failure_threshold:
+        assert not state.ready
