@@ -6,7 +6,6 @@ upstream connection feeds response events in, and flow control pauses whichever 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from webhook.proxy import headers as h
@@ -86,10 +85,12 @@ class Exchange:
                        f"route {route.name!r} has no ready {choice.version} endpoints")
             return
         self.endpoint = endpoint
-        method = self.method.decode("latin-1")
         if (route.mirror_gate is not None and head.upgrade is None
-                and route.wants_mirror(method, self.path, hdrs)):
-            self.mirror_body = []
+                and route.wants_mirror(self.method.decode("latin-1"), self.path, hdrs)):
+            if ctx.mirror.has_room():
+                self.mirror_body = []
+            else:
+                ctx.mirror.drop(route.name)  # decided before any copy is made: costs nothing
         self.head_bytes = h.request_head(self.method, self.target, head, self.client.peer,
                                          http11=self.client.http11)
         conn = ctx.pool.take(endpoint)
@@ -168,9 +169,8 @@ class Exchange:
         body = b"".join(self.mirror_body)
         self.mirror_body = None
         has_body = bool(body) or self.head.content_length is not None or self.head.chunked
-        head = dataclasses.replace(self.head, chunked=False,
-                                   content_length=len(body) if has_body else None)
-        data = h.request_head(self.method, self.target, head, self.client.peer, MIRROR_HEADER)
+        data = h.request_head(self.method, self.target, self.head, self.client.peer,
+                              MIRROR_HEADER, length=len(body) if has_body else None)
         self.ctx.mirror.submit(MirrorCopy(route.name, endpoint, data, body, self.is_head))
 
     def tunnel_data(self, data: bytes) -> None:

@@ -81,12 +81,16 @@ def scan_request(headers: Headers) -> RequestHead:
     return head
 
 
+_FRAMED = -1
+
+
 def request_head(method: bytes, target: bytes, head: RequestHead, client_ip: bytes,
-                 extra: bytes = b"", http11: bool = True) -> bytes:
+                 extra: bytes = b"", http11: bool = True, length: int | None = _FRAMED) -> bytes:
     """The request line and headers sent upstream.
 
     HTTP/1.1 with keep-alive; an HTTP/1.0 client's request goes up as HTTP/1.0 so that the answer
-    cannot be chunked (which such a client could not read).
+    cannot be chunked (which such a client could not read). ``length`` replaces the request's
+    own framing with a Content-Length (None: no body), for copies of buffered bodies.
     """
     parts = [method, b" ", target, b" HTTP/1.1\r\n" if http11 else b" HTTP/1.0\r\n"]
     for name, value in head.keep:
@@ -98,7 +102,10 @@ def request_head(method: bytes, target: bytes, head: RequestHead, client_ip: byt
         parts += (b"X-Forwarded-Host: ", head.forwarded_host or head.host, b"\r\n")
     if head.upgrade is not None:
         parts += (b"Connection: upgrade\r\nUpgrade: ", head.upgrade, b"\r\n")
-    if head.chunked:
+    if length != _FRAMED:
+        if length is not None:
+            parts += (b"Content-Length: ", str(length).encode(), b"\r\n")
+    elif head.chunked:
         parts.append(b"Transfer-Encoding: chunked\r\n")
     elif head.content_length is not None:
         parts += (b"Content-Length: ", str(head.content_length).encode(), b"\r\n")

@@ -90,6 +90,9 @@ class Mirror:
         self._wakeup = asyncio.Event()
         self._tasks = [loop.create_task(self._sender()) for _ in range(self._senders_wanted)]
 
+    def has_room(self) -> bool:
+        return self._wakeup is not None and len(self._queue) < self.queue_size
+
     def submit(self, copy: MirrorCopy) -> None:
         """Queue a copy, or drop it (and count the drop) when the queue is full."""
         if len(self._queue) >= self.queue_size or self._wakeup is None:
