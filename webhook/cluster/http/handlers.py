@@ -82,6 +82,10 @@ async def read_body(request: web.Request, *, optional: bool = False) -> Any:
             return None
         raise st.bad_request("the request body is empty; an object was expected")
     ctype = request.content_type
+    if "protobuf" in ctype or "cbor" in ctype:
+        raise st.err(415, "UnsupportedMediaType",
+                     f'the body of the request was in an unknown format - accepted media types '
+                     f'include: application/json, application/yaml (got "{ctype}")')
     try:
         if "yaml" in ctype:
             return yaml.safe_load(raw)
