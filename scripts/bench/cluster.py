@@ -11,7 +11,7 @@ Two figures, each the median of ``--repeat`` runs:
   one event loop) until every one reports ``availableReplicas == replicas``; with the
   per-Deployment create cost (API only, no controllers) measured in the same run as baseline.
 
-    python scripts/bench/cluster.py [--repeat 3] [--deployments 100] [--replicas 3]
+    python scripts/bench/cluster.py [--repeat 3] [--deployments 100] [--replicas 3] [--probes]
 """
 
 from __future__ import annotations
@@ -36,13 +36,20 @@ from webhook.cluster.runtime import Cluster
 D = "deployments.apps"
 
 
+PROBE = {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}
+PROBES = [False]  # --probes: every pod gets a readinessProbe the kubelet really runs
+
+
 def deployment(i: int, replicas: int) -> dict[str, Any]:
     labels = {"app": f"app{i}"}
+    container: dict[str, Any] = {"name": "app", "image": "demo:v1",
+                                 "ports": [{"containerPort": 8080}]}
+    if PROBES[0]:
+        container["readinessProbe"] = PROBE
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"app{i}"},
             "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [
-                         {"name": "app", "image": "demo:v1",
-                          "ports": [{"containerPort": 8080}]}]}}}}
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [container]}}}}
 
 
 def time_process(args: list[str], ready: str | None) -> float:
@@ -134,8 +141,12 @@ def main() -> int:
     p.add_argument("--deadline", type=float, default=120.0,
                    help="give up waiting for availability after this many seconds")
     p.add_argument("--skip-available", action="store_true")
+    p.add_argument("--probes", action="store_true",
+                   help="give every pod an httpGet readinessProbe (period 1 s)")
     args = p.parse_args()
-    result: dict[str, Any] = {"machine": f"{os.cpu_count()} CPUs", "up": bench_up(args.repeat)}
+    PROBES[0] = args.probes
+    result: dict[str, Any] = {"machine": f"{os.cpu_count()} CPUs", "probes": args.probes,
+                              "up": bench_up(args.repeat)}
     if not args.skip_available:
         result["available"] = bench_available(args.repeat, args.deployments, args.replicas,
                                               args.deadline)
