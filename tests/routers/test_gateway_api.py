@@ -113,14 +113,16 @@ def test_weights_header_and_mirror_rules_together_validate() -> None:
             }
         ],
         "filters": ROUTE["spec"]["rules"][1]["filters"],
-        "backendRefs": [{"group": "", "kind": "Service", "name": "web-canary", "port": 80}],
+        "backendRefs": [
+            {"group": "", "kind": "Service", "name": "web-canary", "port": 80, "weight": 1}
+        ],
     }
     assert shadow["name"] == "shadow"
     assert shadow["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}, "method": "GET"}]
     assert shadow["filters"][-1] == {
         "type": "RequestMirror",
         "requestMirror": {
-            "backendRef": {"kind": "Service", "name": "web-canary", "port": 80},
+            "backendRef": {"group": "", "kind": "Service", "name": "web-canary", "port": 80},
             "percent": 25,
         },
     }

@@ -132,7 +132,7 @@ def test_weigh_subset_level_keeps_unmanaged_subsets_argo_3125() -> None:
             {"destination": {"host": "web", "subset": "experiment"}, "weight": 10},
         ]
     }
-    assert weigh(route, SUBSET, 50) == [""]
+    assert weigh(route, SUBSET, 50) == ["", "~weight=90"]
     assert dests(route) == [("web", "stable", 45), ("web", "canary", 45), ("web", "experiment", 10)]
 
 

@@ -25,7 +25,14 @@ from webhook.kube.protocol import JSON
 from webhook.routers.adapter import RouterAdapter
 from webhook.routers.gateway_match import header_matches, mirror_matches
 from webhook.routers.matching import split_pair
-from webhook.routers.objects import Record, Records, describe, store_record
+from webhook.routers.objects import (
+    Record,
+    Records,
+    added_marks,
+    describe,
+    restore_weight,
+    store_record,
+)
 from webhook.spec import CAPABILITIES, SetHeaderRoute, SetMirrorRoute
 from webhook.spec.names import HTTP_ROUTE
 
@@ -73,7 +80,10 @@ class Backends:
         return next((r for r in refs if is_service_ref(r, self.canary, self.namespace)), None)
 
     def canary_target(self, rule: Rule) -> dict[str, Any]:
-        """``{group, kind, name, port}`` of the canary, with the stable backendRef's port."""
+        """``{group, kind, name, port}`` of the canary, with the stable backendRef's port.
+
+        Fields the API server would default are written out, so the object read back equals
+        the one written and a steady reconcile writes nothing."""
         stable = self.stable_ref(rule) or {}
         out: dict[str, Any] = {"group": "", "kind": "Service", "name": self.canary}
         if "port" in stable:
@@ -81,20 +91,16 @@ class Backends:
         return out
 
 
-# Suffix of a record's ``added`` entry: the stable backendRef had no weight before canarist.
-UNWEIGHTED = "~unweighted"
-
-
 def weigh(rule: Rule, backends: Backends, weight: int) -> list[str]:
-    """Set the pair's weights in one rule. Returns what to record when the canary backendRef
-    was added: ``[""]``, plus ``UNWEIGHTED`` if the stable one had no weight."""
+    """Set the pair's weights in one rule. Returns the record suffixes of ``added_marks`` when
+    the canary backendRef had to be added, else nothing."""
     refs: list[dict[str, Any]] = rule["backendRefs"]
     stable = backends.stable_ref(rule)
     assert stable is not None
     canary = backends.canary_ref(rule)
     marks: list[str] = []
     if canary is None:
-        marks = ["", UNWEIGHTED] if "weight" not in stable else [""]
+        marks = added_marks(stable)
         canary = {k: copy.deepcopy(v) for k, v in stable.items() if k != "weight"}
         canary["name"] = backends.canary
         refs.insert(refs.index(stable) + 1, canary)
@@ -133,7 +139,7 @@ def header_builder(backends: Backends, step: SetHeaderRoute, where: str) -> Buil
         rule: Rule = {"name": name, "matches": matches}
         if source.get("filters"):
             rule["filters"] = copy.deepcopy(source["filters"])
-        rule["backendRefs"] = [backends.canary_target(source)]
+        rule["backendRefs"] = [{**backends.canary_target(source), "weight": 1}]
         return rule
 
     return build
@@ -144,10 +150,12 @@ def mirror_builder(backends: Backends, step: SetMirrorRoute, where: str) -> Buil
         matches = mirror_matches(source.get("matches"), step.matches, where)
         if not matches:
             return None
-        target = {k: v for k, v in backends.canary_target(source).items() if k != "group"}
         mirror = {
             "type": "RequestMirror",
-            "requestMirror": {"backendRef": target, "percent": step.percentage},
+            "requestMirror": {
+                "backendRef": backends.canary_target(source),
+                "percent": step.percentage,
+            },
         }
         return {
             "name": name,
@@ -258,8 +266,9 @@ def released(route: JSON, backends: Backends, owner: str) -> JSON:
         if key in added:
             canary = backends.canary_ref(rule)
             rule["backendRefs"] = [r for r in rule["backendRefs"] if r is not canary]
-            if key + UNWEIGHTED in added and len(rule["backendRefs"]) == 1:
-                rule["backendRefs"][0].pop("weight", None)
+            stable = backends.stable_ref(rule)
+            if stable is not None:
+                restore_weight(stable, added, key)
     return store_record(route, owner, None)
 
 

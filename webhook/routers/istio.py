@@ -26,7 +26,6 @@ from webhook.kube.protocol import JSON
 from webhook.routers.adapter import RouterAdapter
 from webhook.routers.istio_match import header_element, mirror_element
 from webhook.routers.istio_vs import (
-    UNWEIGHTED,
     Builder,
     Route,
     Split,
@@ -157,7 +156,7 @@ def released(vs: JSON, ref: VirtualServiceRef, split: Split, owner: str) -> JSON
         for i, route in enumerate(spec.get(kind) or []):
             key = route_key(kind, i, route)
             if key in added:
-                drop_canary(route, split, unweighted=key + UNWEIGHTED in added)
+                drop_canary(route, split, added, key)
     return store_record(vs, owner, None)
 
 

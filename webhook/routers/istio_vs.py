@@ -10,13 +10,14 @@ keeps its weight (Argo Rollouts #3125) — with only the two, that is ``100 - W`
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from webhook.errors import RouterError
 from webhook.routers.istio_match import Element, combine
 from webhook.routers.matching import split_pair
+from webhook.routers.objects import added_marks, restore_weight
 from webhook.spec import DestinationRuleRef, VirtualServiceRef
 from webhook.spec.names import ISTIO_VIRTUAL_SERVICE
 
@@ -143,13 +144,9 @@ def _route_names(spec: dict[str, Any], managed: frozenset[str]) -> str:
 # --- weights -----------------------------------------------------------------------------------
 
 
-# Suffix of a record's ``added`` entry: the stable destination had no weight before canarist.
-UNWEIGHTED = "~unweighted"
-
-
 def weigh(route: Route, split: Split, weight: int) -> list[str]:
-    """Set the stable/canary weights of one route. Returns what to record when the canary
-    destination had to be added: ``[""]``, plus ``UNWEIGHTED`` if stable had no weight."""
+    """Set the stable/canary weights of one route. Returns the record suffixes of
+    ``added_marks`` when the canary destination had to be added, else nothing."""
     dests: list[dict[str, Any]] = route.setdefault("route", [])
 
     def current(d: dict[str, Any]) -> int:
@@ -160,7 +157,7 @@ def weigh(route: Route, split: Split, weight: int) -> list[str]:
     pair = current(dests[stable_i]) + (current(dests[canary_i]) if canary_i is not None else 0)
     marks: list[str] = []
     if canary_i is None:
-        marks = ["", UNWEIGHTED] if "weight" not in dests[stable_i] else [""]
+        marks = added_marks(dests[stable_i])
         canary_i = stable_i + 1
         dest = split.canary_destination(dests[stable_i]["destination"])
         dests.insert(canary_i, {"destination": dest})
@@ -170,12 +167,12 @@ def weigh(route: Route, split: Split, weight: int) -> list[str]:
     return marks
 
 
-def drop_canary(route: Route, split: Split, *, unweighted: bool) -> None:
-    """Remove the canary destination canarist added (a lone stable destination that had no
-    weight loses it again)."""
+def drop_canary(route: Route, split: Split, added: Iterable[str], key: str) -> None:
+    """Remove the canary destination canarist added; stable gets its weight of before back."""
     dests = [d for d in route.get("route") or [] if not split.is_canary(d.get("destination"))]
-    if unweighted and len(dests) == 1:
-        dests[0].pop("weight", None)
+    for d in dests:
+        if split.is_stable(d.get("destination")):
+            restore_weight(d, added, key)
     route["route"] = dests
 
 

@@ -232,3 +232,22 @@ def check_route_free(records: Records, owner: str, names: Iterable[str], where: 
                 f"{where}: route {name!r} is already managed there for Deployment {other!r}; "
                 "give the route of this Deployment's step another name"
             )
+
+
+# --- destinations canarist added -----------------------------------------------------------------
+
+
+def added_marks(stable: dict[str, Any]) -> list[str]:
+    """Suffixes recorded (after a route key) when canarist adds the canary beside ``stable``:
+    ``""``, and the stable weight before (``~weight=N``; ``~unweighted`` when it had none)."""
+    weight = stable.get("weight")
+    return ["", "~unweighted" if weight is None else f"~weight={int(weight)}"]
+
+
+def restore_weight(stable: dict[str, Any], added: Iterable[str], key: str) -> None:
+    """Give the stable destination back the weight it had before canarist added the canary."""
+    for entry in added:
+        if entry == f"{key}~unweighted":
+            stable.pop("weight", None)
+        elif entry.startswith(f"{key}~weight="):
+            stable["weight"] = int(entry.rpartition("=")[2])
