@@ -167,7 +167,25 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
     raise SystemExit(f"{url} did not come up within {timeout}s")
 
 
-def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (nginx's workers), in seconds."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(c) for c in children.read_text().split()]
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, duration: int, connections: int, pid: int | None = None) -> dict[str, float]:
+    """One wrk run; with ``pid``, also the CPU that process spent per request (µs)."""
+    before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(
         [*pin(0), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
         capture_output=True, text=True, check=True,
@@ -175,8 +193,12 @@ def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": to_ms(lat["50"]), "p99_ms": to_ms(lat["99"]),
-            "non_2xx": float(errors.group(1)) if errors else 0.0}
+    result = {"rps": rps, "p50_ms": to_ms(lat["50"]), "p99_ms": to_ms(lat["99"]),
+              "non_2xx": float(errors.group(1)) if errors else 0.0}
+    if pid:
+        requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+        result["cpu_us_per_request"] = round((cpu_seconds(pid) - before) / requests * 1e6, 2)
+    return result
 
 
 def to_ms(text: str) -> float:
@@ -236,11 +258,12 @@ def main() -> None:
                      "connections": args.connections, "wrk_threads": 1},
     }
     nginx = shutil.which("nginx") or "nginx"
-    with process([*pin(0), nginx, "-p", d, "-c", f"{d}/backend.conf"]), \
-            process([*pin(1), nginx, "-p", d, "-c", f"{d}/proxy.conf"]), \
-            process(canarist_cmd(Path(d, "routes.yaml"), cp, adm), env=env):
+    with process([*pin(0), nginx, "-p", d, "-c", f"{d}/backend.conf"]) as backend, \
+            process([*pin(1), nginx, "-p", d, "-c", f"{d}/proxy.conf"]) as nginx_proxy, \
+            process(canarist_cmd(Path(d, "routes.yaml"), cp, adm), env=env) as canarist:
         targets = {"backend": f"http://{STABLE_IP}:{sb}/", "nginx": f"http://127.0.0.1:{np_}/",
                    "canarist": f"http://127.0.0.1:{cp}/"}
+        pids = {"backend": backend.pid, "nginx": nginx_proxy.pid, "canarist": canarist.pid}
         for url in targets.values():
             wait_http(url)
         runs: dict[str, list[dict[str, float]]] = {k: [] for k in targets}
@@ -248,7 +271,7 @@ def main() -> None:
             wrk(url, args.warmup, args.connections)
         for _ in range(args.repeat):
             for name, url in targets.items():
-                runs[name].append(wrk(url, args.duration, args.connections))
+                runs[name].append(wrk(url, args.duration, args.connections, pids[name]))
         med = {k: median_of(v) for k, v in runs.items()}
         result["runs"] = runs
         result["median"] = med
@@ -256,6 +279,9 @@ def main() -> None:
             "rps_canarist_over_nginx": round(med["canarist"]["rps"] / med["nginx"]["rps"], 3),
             "p99_canarist_over_nginx": round(med["canarist"]["p99_ms"] / med["nginx"]["p99_ms"], 3),
             "rps_nginx_over_backend": round(med["nginx"]["rps"] / med["backend"]["rps"], 3),
+            # CPU per request is the figure least disturbed by other load on a shared machine
+            "cpu_per_request_canarist_over_nginx": round(
+                med["canarist"]["cpu_us_per_request"] / med["nginx"]["cpu_us_per_request"], 3),
         }
         result["split_10000_at_weight_10"] = {
             "canarist": asyncio.run(split_count(targets["canarist"], "x-canarist-version")),
@@ -274,11 +300,12 @@ def mirror_bench(args: argparse.Namespace, d: str, env: dict[str, str], sb: int,
     with process([*pin(0), nginx, "-p", d, "-c", f"{d}/backend.conf"]), \
             process([*pin(0), sys.executable, "-c", SLOW_SERVER, MIRROR_IP, str(slow)]):
         for label, file in (("without_mirror", "plain.yaml"), ("with_slow_mirror", "mirror.yaml")):
-            with process(canarist_cmd(Path(d, file), port, adm), env=env):
+            with process(canarist_cmd(Path(d, file), port, adm), env=env) as proxy:
                 url = f"http://127.0.0.1:{port}/"
                 wait_http(url)
                 wrk(url, args.warmup, args.connections)
-                runs = [wrk(url, args.duration, args.connections) for _ in range(args.repeat)]
+                runs = [wrk(url, args.duration, args.connections, proxy.pid)
+                        for _ in range(args.repeat)]
                 out[label] = median_of(runs)
                 with urllib.request.urlopen(f"http://127.0.0.1:{adm}/metrics", timeout=5) as r:
                     text = r.read().decode()
