@@ -19,7 +19,7 @@ added is recorded per Deployment in ``canarist.io/managed-by``.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Callable
 
 from webhook.errors import RouterError
 from webhook.kube.protocol import JSON
@@ -70,7 +70,6 @@ def rebuild(
     written = record.written
     spec = vs.setdefault("spec", {})
     http: list[Route] = spec.get("http") or []
-    existing = {r.get("name"): r for r in http if r.get("name") in written}
     spec_rest = dict(spec, http=[r for r in http if r.get("name") not in written])
     selected = select({**vs, "spec": spec_rest}, ref, split, records.written_by_others(owner))
     added = set(record.added)
@@ -79,27 +78,7 @@ def rebuild(
         if weight is not None:
             added |= {route_key(kind, i, route) + mark for mark in weigh(route, split, weight)}
     split_at = [i for kind, i in selected if kind == "http"]
-    rest = spec_rest["http"]
-    names = list(record.route_names) + [n for n in updates if n not in record.route_names]
-    order: list[tuple[str, list[Route | None]]] = []
-    for name in names:
-        builder = updates.get(name, _keep)
-        if builder is None:
-            continue
-        if builder is not _keep:
-            _check_free(vs, records, owner, rest, name, len(split_at))
-            if not split_at:
-                raise RouterError(
-                    f"{describe(vs)}: header and mirror routes need an http route to split "
-                    f"(route {name!r})"
-                )
-        per_split = [
-            _refresh(existing.get(generated_name(name, j)), rest[i])
-            if builder is _keep
-            else builder(generated_name(name, j), rest[i])
-            for j, i in enumerate(split_at)
-        ]
-        order.append((name, per_split))
+    order = _managed_routes(vs, records, owner, updates, spec_rest["http"], split_at)
     if http or spec_rest["http"]:
         spec["http"] = place(http, written, order, split_at)
     for kind in ("tls", "tcp"):
@@ -114,8 +93,42 @@ def rebuild(
     return store_record(vs, owner, new_record)
 
 
-def _keep(name: str, source: Route) -> Route | None:  # marker: keep the existing route
-    raise AssertionError("never called")
+def _managed_routes(
+    vs: JSON,
+    records: Records,
+    owner: str,
+    updates: Updates,
+    rest: list[Route],
+    split_at: list[int],
+) -> list[tuple[str, list[Route | None]]]:
+    """This owner's managed routes in record order, one per split route: rebuilt by the
+    ``updates`` builders, dropped by their ``None``, the others kept as they are."""
+    record = records.get(owner)
+    existing = {
+        r.get("name"): r for r in vs["spec"].get("http") or [] if r.get("name") in record.written
+    }
+    order: list[tuple[str, list[Route | None]]] = []
+    for name in list(record.route_names) + [n for n in updates if n not in record.route_names]:
+        if name in updates and updates[name] is None:
+            continue
+        builder = updates.get(name)
+        if builder is None:
+            kept = [
+                _refresh(existing.get(generated_name(name, j)), rest[i])
+                for j, i in enumerate(split_at)
+            ]
+            order.append((name, kept))
+            continue
+        _check_free(vs, records, owner, rest, name, len(split_at))
+        if not split_at:
+            raise RouterError(
+                f"{describe(vs)}: header and mirror routes need an http route to split "
+                f"(route {name!r})"
+            )
+        order.append(
+            (name, [builder(generated_name(name, j), rest[i]) for j, i in enumerate(split_at)])
+        )
+    return order
 
 
 def _refresh(route: Route | None, source: Route) -> Route | None:
@@ -207,7 +220,7 @@ class IstioRouter(RouterAdapter):
             host = str((dr.get("spec") or {}).get("host", ""))
         return Split(target.namespace, target.stable_service, target.canary_service, subsets, host)
 
-    async def _each_vs(self, change: Any) -> None:
+    async def _each_vs(self, change: Callable[[JSON, VirtualServiceRef, Split], JSON]) -> None:
         split = await self._split()
         for vs_ref in self.target.spec.options.istio_virtual_services:
             ref = self.ref(API_VERSION, "VirtualService", vs_ref.name)
@@ -222,7 +235,7 @@ class IstioRouter(RouterAdapter):
             lambda dr, ref: with_hashes(dr, ref, canary_hash, stable_hash, self.owner)
         )
 
-    async def _each_dr(self, change: Any) -> None:
+    async def _each_dr(self, change: Callable[[JSON, DestinationRuleRef], JSON]) -> None:
         ref = self.target.spec.options.istio_destination_rule
         if ref is not None:
             await self.sync(
