@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.routers.fixtures import obj
 from webhook.errors import Conflict, Invalid, NotFound
@@ -136,3 +138,18 @@ def test_merge_patch_rfc7386_examples() -> None:
     assert merge_patch({"a": [{"b": "c"}]}, {"a": [1]}) == {"a": [1]}
     assert merge_patch({"e": None}, {"a": 1}) == {"e": None, "a": 1}
     assert merge_patch([1, 2], {"a": "b", "c": None}) == {"a": "b"}
+
+
+@given(
+    st.text(alphabet="ab=!,() in", max_size=20),
+    st.dictionaries(st.sampled_from("ab"), st.sampled_from(["", "a", "b"])),
+)
+def test_any_selector_text_is_a_predicate_or_a_clear_refusal(
+    text: str, labels: dict[str, str]
+) -> None:
+    try:
+        match = parse_selector(text)
+    except Invalid as exc:
+        assert "label selector" in str(exc)
+    else:
+        assert match(labels) in (True, False)
