@@ -12,6 +12,7 @@ import itertools
 import json
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -118,8 +119,12 @@ def versions(client: k8s.ApiClient, ns: str) -> list[str]:
     for pod in pods:
         if pod.metadata.deletion_timestamp or not pod.status.pod_ip:
             continue
-        with urllib.request.urlopen(f"http://{pod.status.pod_ip}:8080/", timeout=3) as r:
-            out.append(json.loads(r.read())["version"])
+        try:
+            with urllib.request.urlopen(f"http://{pod.status.pod_ip}:8080/", timeout=3) as r:
+                body = r.read()
+        except urllib.error.HTTPError as err:  # a pod still starting answers 503 with JSON
+            body = err.read()
+        out.append(json.loads(body)["version"])
     return sorted(out)
 
 
@@ -222,3 +227,26 @@ def test_controllers_record_events_kubectl_shows(embedded_cluster, ns):
     reasons = {(e["involvedObject"]["kind"], e["reason"]) for e in events}
     assert ("Deployment", "ScalingReplicaSet") in reasons
     assert ("ReplicaSet", "SuccessfulCreate") in reasons
+
+
+def test_paused_mid_rollout_scale_is_proportional_through_kubectl(embedded_cluster, ns, client):
+    """sync.go scale(): a stalled rollout (new pods never ready) holds old 4 / new 1 with
+    max-replicas 5; paused and scaled to 8 (allowed 8+1=9): old round(4*9/5)=7, new
+    round(1*9/5)=2."""
+    kubectl(embedded_cluster, "-n", ns, "apply", "-f", "-", stdin=DEPLOYMENT.format(replicas=4))
+    kubectl(embedded_cluster, "-n", ns, "rollout", "status", "deployment/web", "--timeout=60s")
+    kubectl(embedded_cluster, "-n", ns, "set", "env", "deployment/web", "DEMO_READY_AFTER_S=3600")
+    apps_v1 = apps(client)
+
+    def sizes() -> list[int]:
+        rss = apps_v1.list_namespaced_replica_set(ns).items
+        by_revision = {r.metadata.annotations["deployment.kubernetes.io/revision"]:
+                       r.spec.replicas for r in rss}
+        return [by_revision.get("1", -1), by_revision.get("2", -1)]
+
+    until(lambda: sizes() == [4, 1], what="the rollout stalled at old 4 / new 1")
+    kubectl(embedded_cluster, "-n", ns, "rollout", "pause", "deployment/web")
+    kubectl(embedded_cluster, "-n", ns, "scale", "deployment/web", "--replicas=8")
+    until(lambda: sizes() == [7, 2], what="old 7 / new 2")
+    # Old pods kept, the two new ones still starting (they answer 503, with their version).
+    until(lambda: versions(client, ns) == ["v1"] * 9, what="nine pods serving")
