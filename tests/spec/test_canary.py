@@ -197,6 +197,44 @@ def test_every_router_option_parses() -> None:
             "header per route, got 2",
         ),
         (
+            {
+                "canarist.io/steps": "- setHeaderRoute: {name: a, match: [{headerName: x, "
+                "headerValue: {exact: '1'}}]}\n- setHeaderRoute: {name: b, match: [{headerName: "
+                "y, headerValue: {exact: '2'}}]}",
+                "canarist.io/traffic-router": "nginx",
+                "canarist.io/nginx-ingress": "i",
+            },
+            'canarist.io/steps[1].setHeaderRoute: traffic router "nginx" carries one header route '
+            'at a time; route "a" is still set',
+        ),
+        (
+            {
+                "canarist.io/steps": "- setMirrorRoute: {name: m, match: [{method: {prefix: G}, "
+                "path: {prefix: api}}]}",
+                "canarist.io/traffic-router": "gateway-api",
+                "canarist.io/http-route": "r",
+            },
+            'canarist.io/steps[0].setMirrorRoute.match[0].method: traffic router "gateway-api" '
+            "matches methods exactly",
+        ),
+        (
+            {
+                "canarist.io/steps": "- setMirrorRoute: {name: m, match: [{path: {prefix: api}}]}",
+                "canarist.io/traffic-router": "gateway-api",
+                "canarist.io/http-route": "r",
+            },
+            'canarist.io/steps[0].setMirrorRoute.match[0].path: traffic router "gateway-api" needs '
+            'paths starting with "/", got "api"',
+        ),
+        (
+            {
+                "canarist.io/steps": "- setHeaderRoute: {name: h, match: [{headerName: x, "
+                "headerValue: {exact: ''}}]}",
+                "canarist.io/traffic-router": "proxy",
+            },
+            "canarist.io/steps[0].setHeaderRoute.match[0].headerValue.exact: must not be empty",
+        ),
+        (
             {"canarist.io/steps": "- setCanaryScale: {replicas: 1}"},
             'canarist.io/steps[0].setCanaryScale: needs a traffic router: with "none" the replica '
             "ratio is the traffic split",
@@ -236,3 +274,20 @@ def test_error_message_lists_every_problem_with_the_deployment_name() -> None:
     text = str(info.value)
     assert text.startswith("Deployment web: 2 problems:\n- ")
     assert "canarist.io/steps[0].setWeight: must be between 0 and 100, got 150" in text
+
+
+def test_nginx_header_route_can_be_replaced_after_removal() -> None:
+    steps = (
+        "- setHeaderRoute: {name: a, match: [{headerName: x, headerValue: {exact: '1'}}]}\n"
+        "- setHeaderRoute: {name: a}\n"
+        "- setHeaderRoute: {name: b, match: [{headerName: y, headerValue: {exact: '2'}}]}\n"
+        "- setHeaderRoute: {name: b, match: [{headerName: y, headerValue: {exact: '3'}}]}"
+    )
+    spec = parse_canary_spec(
+        {
+            "canarist.io/steps": steps,
+            "canarist.io/traffic-router": "nginx",
+            "canarist.io/nginx-ingress": "i",
+        }
+    ).spec
+    assert len(spec.steps) == 4

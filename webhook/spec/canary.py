@@ -15,20 +15,11 @@ from typing import Any
 from webhook.spec import names as n
 from webhook.spec import options as o
 from webhook.spec.analysis import Analysis, parse_analysis
-from webhook.spec.capabilities import (
-    CAPABILITIES,
-    EXACT_HEADERS_ONLY,
-    SINGLE_HEADER_ONLY,
-    Capability,
-    routers_with,
-)
-from webhook.spec.problems import Problems, at, index, show, suggest
+from webhook.spec.capabilities import CAPABILITIES, Capability
+from webhook.spec.compat import check_steps
+from webhook.spec.problems import Problems, show, suggest
 from webhook.spec.steps import (
-    AnalysisStep,
     Pause,
-    SetCanaryScale,
-    SetHeaderRoute,
-    SetMirrorRoute,
     SetWeight,
     Step,
     parse_steps_indexed,
@@ -133,7 +124,7 @@ def parse_canary_spec(
         action=get(n.ACTION, _action),
     )
     _cross_check(spec, values, problems, warnings)
-    _check_steps(spec, indexed, problems)
+    check_steps(spec.routers, spec.analysis, indexed, problems)
     problems.raise_if_any(subject=f"Deployment {deployment}" if deployment else "")
     return ParsedSpec(spec, tuple(warnings))
 
@@ -225,70 +216,3 @@ def _cross_check(
             n.SCALE_DOWN_DELAY,
             f"cannot be combined with {n.DYNAMIC_STABLE_SCALE}: the old pods go as traffic leaves",
         )
-
-
-def _check_steps(spec: CanarySpec, indexed: list[tuple[int, Step]], problems: Problems) -> None:
-    for i, step in indexed:
-        path = index(n.STEPS, i)
-        if isinstance(step, SetHeaderRoute):
-            _check_capability(spec.routers, Capability.HEADER, at(path, "setHeaderRoute"), problems)
-            _check_header_forms(spec.routers, step, at(path, "setHeaderRoute"), problems)
-        elif isinstance(step, SetMirrorRoute):
-            _check_capability(spec.routers, Capability.MIRROR, at(path, "setMirrorRoute"), problems)
-        elif isinstance(step, SetCanaryScale) and not spec.traffic_routed:
-            problems.add(
-                at(path, "setCanaryScale"),
-                'needs a traffic router: with "none" the replica ratio is the traffic split',
-            )
-        elif isinstance(step, AnalysisStep):
-            _check_analysis_step(spec.analysis, step, at(path, "analysis"), problems)
-
-
-_VERBS = {Capability.HEADER: "route by header", Capability.MIRROR: "mirror traffic"}
-
-
-def _check_capability(
-    routers: tuple[str, ...], capability: Capability, path: str, problems: Problems
-) -> None:
-    able = ", ".join(routers_with(capability))
-    for router in routers:
-        if capability not in CAPABILITIES[router]:
-            problems.add(
-                path,
-                f'traffic router "{router}" cannot {_VERBS[capability]} (routers that can: {able})',
-            )
-
-
-def _check_header_forms(
-    routers: tuple[str, ...], step: SetHeaderRoute, path: str, problems: Problems
-) -> None:
-    for router in routers:
-        if router in SINGLE_HEADER_ONLY and len(step.matches) > 1:
-            problems.add(
-                at(path, "match"),
-                f'traffic router "{router}" can match only one header per route, '
-                f"got {len(step.matches)}",
-            )
-        if router in EXACT_HEADERS_ONLY:
-            for j, match in enumerate(step.matches):
-                if match.value.kind != "exact":
-                    problems.add(
-                        at(index(at(path, "match"), j), "headerValue"),
-                        f'traffic router "{router}" matches header values exactly only, '
-                        f"got {match.value.kind}",
-                    )
-
-
-def _check_analysis_step(
-    analysis: Analysis | None, step: AnalysisStep, path: str, problems: Problems
-) -> None:
-    if analysis is None:
-        problems.add(path, f"needs metrics: define them in {n.ANALYSIS}")
-        return
-    for j, name in enumerate(step.templates):
-        if analysis.metric(name) is None:
-            known = ", ".join(sorted(analysis.names)) or "none"
-            problems.add(
-                at(index(at(path, "templates"), j), "templateName"),
-                f"no metric {show(name)} in {n.ANALYSIS} (metrics: {known})",
-            )

@@ -105,7 +105,7 @@ def parse_string_match(raw: Any, path: str, problems: Problems) -> StringMatch |
         problems.add(path, f"must set exactly one of exact, prefix, regex; got {got}")
         return None
     kind = kinds[0]
-    value = string(m[kind], at(path, kind), problems, nonempty=kind == "regex")
+    value = string(m[kind], at(path, kind), problems, nonempty=kind != "prefix")
     if value is None:
         return None
     if kind == "regex":
