@@ -170,6 +170,8 @@ class Sim:
         """``kubectl apply`` of a new template, as the admission webhook mutates it."""
         tpl = pod_template(version, env=env)
         new = tpl["metadata"]["labels"][HASH_LABEL]
+        if new == self.hash():
+            return  # the same template again: nothing changes
         status = self.status
         stable = status.stable_hash or self.hash()
         self.d_spec["template"] = tpl
@@ -319,9 +321,7 @@ class Sim:
                 self.canary["status"] = {"replicas": 0, "availableReplicas": 0}
         elif isinstance(op, ScaleCanary):
             assert self.canary is not None
-            self.canary["spec"]["replicas"] = op.replicas
-            avail = self.canary["status"].get("availableReplicas", 0)
-            self.canary["status"]["availableReplicas"] = min(avail, op.replicas)
+            self.canary["spec"]["replicas"] = op.replicas  # pods go when settled
         elif isinstance(op, DeleteCanary):
             self.canary = None
         elif isinstance(op, RouteTraffic):
@@ -331,12 +331,14 @@ class Sim:
             self.router.mirrors.clear()
         elif isinstance(op, PatchDeployment):
             self.deployment_writes += 1
+            before = json.dumps([self.d_spec, self.annotations], sort_keys=True)
             if op.paused is not None:
                 self.d_spec["paused"] = op.paused
             if op.replicas is not None:
                 self.d_spec["replicas"] = op.replicas
-            self.deployment["metadata"]["generation"] += 1
             self._write_status(op.status, op.consume_action, keep=op.status is None)
+            if json.dumps([self.d_spec, self.annotations], sort_keys=True) != before:
+                self.deployment["metadata"]["generation"] += 1  # spec or annotations changed
         elif isinstance(op, WriteStatus):
             self.status_writes += 1
             self._write_status(op.status, op.consume_action, keep=False)

@@ -102,10 +102,11 @@ def aborted(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
         canary_available=canary.serving,
         floor=floor_for(ctx, stable, replicas),
     )
+    if not ctx.routed:
+        weight = 0  # router none: the canary pods leave at once, and with them the weight
     hashes = (stable, stable) if weight == 0 else (d.hash, stable)
     route(ctx, work, draft, weight=weight, hashes=hashes, routes=ActiveRoutes())
-    if not ctx.routed:
-        work.set(weight=0)
+    work.set(weight=weight)
     back = stable_pin(ctx, stable)
     choice = find_stable(ctx.world, spec.stable_service, spec.canary_service)
     if choice.service is not None:
@@ -164,11 +165,12 @@ def at_rest(ctx: Ctx, work: Work, draft: Draft) -> None:
         canary_available=serving,
         floor=floor_for(ctx, stable, replicas),
     )
+    if not ctx.routed:
+        weight = 0
     routed = work.books.routed_hashes
     hashes = (stable, stable) if weight == 0 or routed is None else (routed[0], stable)
     route(ctx, work, draft, weight=weight, hashes=hashes, routes=ActiveRoutes())
-    if not ctx.routed:
-        work.set(weight=0)
+    work.set(weight=weight)
     rest_services(ctx, draft, stable, weight)
     if view is not None:
         remove_canary(ctx, work, draft, view.name, weight, rollback)

@@ -70,18 +70,15 @@ def _release(ctx: Ctx, work: Work, draft: Draft) -> None:
     ):
         actions.abort(ctx, work, draft, "canary Deployment exceeded its progress deadline")
     if ctx.world.canary is not None and not ctx.world.canary.owned:
-        _blocked(work, draft, f"Deployment {d.canary_name} exists and is not managed by canarist")
+        progress.blocked(
+            work, draft, f"Deployment {d.canary_name} exists and is not managed by canarist"
+        )
         return
     if work.status.aborted_at is not None:
         ending.aborted(ctx, work, draft, canary)
         return
     if work.status.phase == Phase.PROMOTING:
         ending.promoting(ctx, work, draft, canary)
-        return
-    stable_pin = progress.stable_pin(ctx, work.status.stable_hash)
-    problem = progress.services(ctx, draft, stable_pin, progress.canary_pin(ctx))
-    if problem:
-        _blocked(work, draft, problem)
         return
     progress.steps(ctx, work, draft, canary)
 
@@ -103,13 +100,6 @@ def _start(ctx: Ctx, work: Work, draft: Draft) -> None:
     work.book(
         release=d.hash, promote_full=False, user_paused=False, abort_reason="", scale_down_at=None
     )
-
-
-def _blocked(work: Work, draft: Draft, problem: str) -> None:
-    message = f"waiting: {problem}"
-    if work.status.message != message:
-        draft.event("ReleaseBlocked", problem, warning=True)
-    work.set(message=message)
 
 
 def _invalid(world: World) -> Plan:

@@ -18,10 +18,17 @@ from dataclasses import dataclass
 from webhook.release import scaling
 from webhook.release.canary import canary_body
 from webhook.release.draft import VERIFY_RETRY, Ctx, Draft, Work, floor_for, route
-from webhook.release.model import CanaryView
+from webhook.release.model import CanaryView, ServiceView
 from webhook.release.names import HASH_LABEL
 from webhook.release.ops import CreateCanary, DeleteCanary, PatchDeployment, ScaleCanary
-from webhook.release.services import Pin, canary_service_ops, find_stable, pin_for, pin_patch
+from webhook.release.services import (
+    Pin,
+    StableChoice,
+    canary_service_ops,
+    find_stable,
+    pin_for,
+    pin_patch,
+)
 from webhook.release.stepping import ActiveRoutes, describe, routes_at, scale_override_at, weight_at
 from webhook.release.timefmt import after, parse
 from webhook.spec import AnalysisStep, Pause, Phase, SetCanaryScale, SetWeight
@@ -48,25 +55,34 @@ class Canary:
         return self.view.available if self.view and self.view.owned else 0
 
     def has(self, count: int) -> bool:
-        return min(self.available, self.replicas) >= count
+        """``count`` pods of this revision are available (the plan sizes the canary to at least
+        the count a step needs, so the pods available now stay)."""
+        return self.available >= count
 
 
-def services(ctx: Ctx, draft: Draft, stable_pin: Pin, canary_pin: Pin) -> str:
-    """Pin the stable Service (traffic routers only) and ensure the canary Service. Returns a
-    problem that blocks the release, or ``""``."""
-    spec, d = ctx.spec, ctx.d
-    choice = find_stable(ctx.world, spec.stable_service, spec.canary_service)
-    if choice.service is None:
-        return choice.problem if ctx.routed else ""
-    stable = choice.service
-    if ctx.routed:
-        patch = pin_patch(stable, stable_pin, d.name)
+def stable_service(ctx: Ctx, draft: Draft, stable_pin: Pin) -> StableChoice:
+    """Find the stable Service and pin it (traffic routers only: with ``none`` the user's Service
+    must keep selecting both revisions)."""
+    choice = find_stable(ctx.world, ctx.spec.stable_service, ctx.spec.canary_service)
+    if choice.service is not None and ctx.routed:
+        patch = pin_patch(choice.service, stable_pin, ctx.d.name)
         if patch:
             draft.add(patch)
-    draft.add(
-        *canary_service_ops(ctx.world, stable, spec.canary_service_for(stable.name), canary_pin)
-    )
-    return ""
+    return choice
+
+
+def canary_service(
+    ctx: Ctx, draft: Draft, stable: ServiceView | None, pin: Pin, *, create_only: bool = False
+) -> None:
+    """``create_only``: create the canary Service when it is missing. Otherwise: re-point an
+    existing one (a missing one was created by the first call of the same plan)."""
+    if stable is None:
+        return
+    name = ctx.spec.canary_service_for(stable.name)
+    exists = ctx.world.service(name) is not None
+    if create_only == exists:
+        return
+    draft.add(*canary_service_ops(ctx.world, stable, name, pin))
 
 
 def need(ctx: Ctx, i: int, replicas: int) -> int:
@@ -88,7 +104,7 @@ def ready(ctx: Ctx, canary: Canary, i: int, replicas: int) -> bool:
     count = need(ctx, i, replicas)
     if ctx.routed:
         return canary.has(count)
-    return canary.replicas == count and canary.available == count
+    return canary.available == count  # the share is right once the extra pods have gone
 
 
 def target(ctx: Ctx, i: int) -> int:
@@ -179,12 +195,16 @@ def canary_ops(ctx: Ctx, work: Work, draft: Draft, canary: Canary, count: int) -
 
 
 def stable_scale(ctx: Ctx, work: Work, draft: Draft, replicas: int, weight: int) -> None:
-    """Dynamic stable scale: the stable pods the traffic has left go."""
+    """Dynamic stable scale: the stable pods the traffic has left go; when the step's ``weight``
+    is lower than the applied one, stable grows first so the traffic can come back."""
     if not ctx.spec.dynamic_stable_scale:
         return
-    if ctx.world.verified is False:
+    verified = ctx.world.verified
+    if verified is False:
         return  # the recorded weight is not in effect yet: stable keeps its pods
-    settled = ctx.world.status.weight
+    # a router that cannot verify: the weight written earlier in this plan is in effect;
+    # one that can: only the weight it verified
+    settled = work.status.weight if verified is None else ctx.world.status.weight
     want = scaling.stable_for_weights(replicas, weight, min(settled, weight))
     if want != ctx.d.replicas:
         draft.add(PatchDeployment(replicas=want))
@@ -193,23 +213,23 @@ def stable_scale(ctx: Ctx, work: Work, draft: Draft, replicas: int, weight: int)
 
 def steps(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
     replicas = ctx.replicas(work.books)
+    cur, stable = ctx.d.hash, work.status.stable_hash
+    choice = stable_service(ctx, draft, stable_pin(ctx, stable))
+    if choice.service is None and ctx.routed:
+        blocked(work, draft, choice.problem)
+        return
+    # the canary Service exists before any router refers to it; an existing one is re-pointed
+    # only after the traffic has left the pods it selected
+    canary_service(ctx, draft, choice.service, canary_pin(ctx), create_only=True)
+    if ctx.routed and drain(ctx, work, draft, canary, replicas):
+        return
     i = advance(ctx, work, draft, canary, replicas)
     weight = planned_weight(ctx, work, canary, i, replicas)
     routes = routes_for(ctx, work, canary, i)
-    cur, stable = ctx.d.hash, work.status.stable_hash
-    if not canary.current and canary.serving > 0 and ctx.routed:
-        # an older canary still serves: take its traffic back first (never below what stable
-        # can absorb), then replace it
-        weight = scaling.next_weight(
-            target=0,
-            applied=work.status.weight,
-            ready=True,
-            canary_available=canary.serving,
-            floor=floor_for(ctx, stable, replicas),
-        )
     route(ctx, work, draft, weight=weight, hashes=(cur, stable), routes=routes)
     if not ctx.routed:
         work.set(weight=weight)
+    canary_service(ctx, draft, choice.service, canary_pin(ctx))
     count = need(ctx, i, replicas)
     if ctx.routed and i < ctx.n and scale_override_at(ctx.spec.steps, i) is None:
         count = max(count, scaling.canary_for_weight(replicas, work.status.weight))
@@ -219,9 +239,43 @@ def steps(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
     else:
         describe_progress(ctx, work, draft, canary, i, replicas)
     if ctx.routed and not work.unpause:
-        stable_scale(ctx, work, draft, replicas, work.status.weight)
+        stable_scale(ctx, work, draft, replicas, target(ctx, i))
     if ctx.world.verified is False:
         draft.wake(VERIFY_RETRY)
+
+
+def drain(ctx: Ctx, work: Work, draft: Draft, canary: Canary, replicas: int) -> bool:
+    """A canary of an older revision still has traffic: take it back first, no faster than the
+    stable pods can absorb it, with the routers still pointing at the old pods. ``True`` while
+    that is not done (the new canary waits: it needs the name)."""
+    view = canary.view
+    if view is None or canary.current or not view.owned or work.status.weight == 0:
+        return False
+    stable = work.status.stable_hash
+    weight = scaling.next_weight(
+        target=0,
+        applied=work.status.weight,
+        ready=True,
+        canary_available=canary.serving,
+        floor=floor_for(ctx, stable, replicas),
+    )
+    if weight == 0:
+        return False  # the normal path writes weight 0 first, then replaces the canary
+    old = work.books.routed_hashes[0] if work.books.routed_hashes else view.hash
+    route(ctx, work, draft, weight=weight, hashes=(old, stable), routes=ActiveRoutes())
+    stable_scale(ctx, work, draft, replicas, 0)
+    work.set(
+        phase=Phase.PROGRESSING,
+        message=f"replacing the canary of {view.hash}: the stable pods take its traffic back",
+    )
+    return True
+
+
+def blocked(work: Work, draft: Draft, problem: str) -> None:
+    message = f"waiting: {problem}"
+    if work.status.message != message:
+        draft.event("ReleaseBlocked", problem, warning=True)
+    work.set(message=message)
 
 
 def promote(ctx: Ctx, work: Work, draft: Draft, canary: Canary, replicas: int) -> None:

@@ -1,0 +1,150 @@
+"""Property tests on the planner over random steps, replica counts and event sequences.
+
+Whatever happens (pods slow or fast, HPAs, actions, new revisions, reverts, time passing):
+- every weight a plan writes is within 0–100 and the stable side gets the rest;
+- no weight above 0 ever goes to a canary without an available pod;
+- carrying out a plan twice leaves the objects as carrying it out once;
+- planning again right after a plan was carried out, with nothing else changed, asks for nothing
+  more (the planner reaches its fixed point in one round);
+- a release always ends: promoted to Healthy when pods become available and promote is asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from webhook.spec import Phase
+
+from .sim import Sim
+
+STEP = st.one_of(
+    st.integers(0, 100).map(lambda w: f"- setWeight: {w}"),
+    st.sampled_from([0, 5, 30]).map(lambda s: f"- pause: {{duration: {s}}}"),
+    st.just("- pause: {}"),
+    st.integers(0, 6).map(lambda r: f"- setCanaryScale: {{replicas: {r}}}"),
+    st.integers(0, 100).map(lambda w: f"- setCanaryScale: {{weight: {w}}}"),
+    st.just("- setCanaryScale: {matchTrafficWeight: true}"),
+    st.just(
+        '- setHeaderRoute: {name: beta, match: [{headerName: X-B, headerValue: {exact: "1"}}]}'
+    ),
+    st.just("- setHeaderRoute: {name: beta}"),
+)
+NONE_STEP = st.one_of(
+    st.integers(0, 95).map(lambda w: f"- setWeight: {w}"),
+    st.sampled_from([0, 5, 30]).map(lambda s: f"- pause: {{duration: {s}}}"),
+    st.just("- pause: {}"),
+)
+
+EVENT = st.one_of(
+    st.just(("settle",)),
+    st.tuples(st.just("slow"), st.integers(0, 3)),
+    st.tuples(st.just("advance"), st.sampled_from([1, 5, 30, 60])),
+    st.tuples(
+        st.just("action"),
+        st.sampled_from(["promote", "promote-full", "abort", "retry", "pause", "resume"]),
+    ),
+    st.tuples(st.just("template"), st.sampled_from(["v2", "v3", "v4"])),
+    st.just(("revert",)),
+    st.tuples(st.just("replicas"), st.integers(0, 12)),
+    st.just(("resync",)),
+)
+
+
+def build(data: st.DataObject) -> Sim:
+    routed = data.draw(st.booleans(), label="routed")
+    steps = data.draw(
+        st.lists(STEP if routed else NONE_STEP, min_size=1, max_size=6), label="steps"
+    )
+    annotations = {"canarist.io/steps": "\n".join(steps)}
+    if routed:
+        annotations["canarist.io/traffic-router"] = "proxy"
+        if data.draw(st.booleans(), label="dss"):
+            annotations["canarist.io/dynamic-stable-scale"] = "true"
+    replicas = data.draw(st.integers(1, 10), label="replicas")
+    return Sim(annotations, replicas=replicas, adopted=data.draw(st.booleans(), label="adopted"))
+
+
+def play(sim: Sim, event: tuple[Any, ...]) -> bool:
+    """Carry out one event; ``True`` when it asks for a resync reconcile."""
+    kind = event[0]
+    if kind == "settle":
+        sim.canary_limit = None
+        sim.settle()
+    elif kind == "slow":
+        sim.canary_limit = event[1]
+        sim.settle()
+    elif kind == "advance":
+        sim.advance(event[1])
+    elif kind == "action":
+        sim.annotate(event[1])
+    elif kind == "template":
+        sim.update_template(event[1])
+    elif kind == "revert" and sim.status.stable_hash:
+        stable = sim.status.stable_hash
+        for version in ("v1", "v2", "v3", "v4"):
+            for adopted in (False, True):
+                from webhook.release.model import revision_hash
+
+                from .sim import pod_template
+
+                if revision_hash(pod_template(version, stamp=not adopted)) == stable:
+                    sim.revert(version, adopted=adopted)
+                    return False
+    elif kind == "replicas":
+        sim.set_replicas(event[1])
+    return kind == "resync"
+
+
+def check_round(sim: Sim, *, resync: bool) -> None:
+    p = sim.reconcile(resync=resync)
+    once = sim.state()
+    for op in p.ops:
+        sim.apply_op(op)
+    assert sim.state() == once, f"carrying out the plan twice differs: {p.ops}"
+    again = sim.reconcile()
+    assert not again.ops, f"a second plan right after the first: {again.ops} after {p.ops}"
+    assert sim.violations == [], sim.violations
+    status = sim.status
+    assert 0 <= status.weight <= 100
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_histories_keep_the_invariants(data: st.DataObject) -> None:
+    sim = build(data)
+    check_round(sim, resync=False)
+    for event in data.draw(st.lists(EVENT, max_size=25), label="events"):
+        resync = play(sim, event)
+        check_round(sim, resync=resync)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_every_release_can_finish(data: st.DataObject) -> None:
+    sim = build(data)
+    sim.run()
+    sim.update_template("v2")
+    for event in data.draw(st.lists(EVENT, max_size=10), label="events"):
+        play(sim, event)
+        sim.reconcile()
+    # from any state: pods become available, retry/promote as needed, time passes
+    sim.canary_limit = None
+    for _ in range(60):
+        if sim.status.phase == Phase.HEALTHY and sim.canary is None:
+            break
+        status = sim.status
+        if status.phase == Phase.DEGRADED:
+            sim.annotate("retry")
+        elif status.phase == Phase.PAUSED:
+            sim.annotate("resume" if "paused by user" in status.message else "promote")
+        sim.reconcile()
+        sim.settle()
+        sim.advance(31)
+    assert sim.status.phase == Phase.HEALTHY, sim.status
+    assert sim.canary is None
+    assert sim.router.weight == 0
+    assert not sim.paused()
+    assert sim.violations == []
