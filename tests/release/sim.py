@@ -381,6 +381,9 @@ class Sim:
     def selector(self, name: str) -> dict[str, str]:
         return dict(self.services[name]["spec"]["selector"])
 
+    def phase(self) -> Phase | None:
+        return self.status.phase
+
     def paused(self) -> bool:
         return self.d_spec.get("paused") is True
 

@@ -95,7 +95,7 @@ def play(sim: Sim, event: tuple[Any, ...]) -> bool:
                     return False
     elif kind == "replicas":
         sim.set_replicas(event[1])
-    return kind == "resync"
+    return bool(kind == "resync")
 
 
 def check_round(sim: Sim, *, resync: bool) -> None:

@@ -40,10 +40,10 @@ def test_router_none_splits_by_pod_count_and_never_pins_the_users_service() -> N
     sim.annotate("promote")
     sim.reconcile()
     assert not sim.paused()  # no weight 100 with router none: the Deployment rolls out
-    assert sim.status.phase == Phase.PROMOTING
+    assert sim.phase() == Phase.PROMOTING
     sim.settle()
     sim.run()
-    assert sim.status.phase == Phase.HEALTHY
+    assert sim.phase() == Phase.HEALTHY
     assert sim.selector("web") == {"app": "web"}
     assert sim.selector("web-canary")[HASH_LABEL] == sim.hash()
     sim.advance(30)
@@ -100,7 +100,8 @@ def test_header_route_waits_for_a_canary_pod_and_is_removed_on_abort() -> None:
     sim.annotate("abort")
     sim.reconcile()
     assert sim.router.headers == {} and sim.router.weight == 0
-    assert sim.status.header_routes == ()
+    status = sim.status
+    assert status.header_routes == ()
 
 
 def test_header_routes_stay_until_weight_0_after_promotion() -> None:
