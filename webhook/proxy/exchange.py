@@ -194,7 +194,7 @@ class Exchange:
         assert conn is not None
         self.waiting_since = 0.0
         self.status = status
-        rhead = h.scan_response(block)
+        rhead = h.scan_response_cached(block)
         if status == 101 and self.head.upgrade is None:
             self.conn = None
             conn.sink = None

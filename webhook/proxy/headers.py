@@ -173,6 +173,22 @@ def scan_response(block: bytes) -> ResponseHead:
     return head
 
 
+_HEADS: dict[bytes, ResponseHead] = {}
+MAX_CACHED_HEADS = 512
+
+
+def scan_response_cached(block: bytes) -> ResponseHead:
+    """``scan_response`` memoised: an upstream repeats the same head (Date included) for every
+    answer within a second, so most responses skip the scan. The result is never mutated."""
+    head = _HEADS.get(block)
+    if head is None:
+        head = scan_response(block)
+        if len(_HEADS) >= MAX_CACHED_HEADS:
+            _HEADS.clear()
+        _HEADS[block] = head
+    return head
+
+
 def response_head(block_headers: list[tuple[bytes, bytes]], status: int = 200,
                   reason: bytes = b"OK") -> bytes:
     """A raw head as an upstream would send it (for tests and tools)."""

@@ -76,7 +76,16 @@ class Metrics:
         series.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         series.sum += seconds
         series.count += 1
-        self.windows[key].add(int(time.time()), seconds, status >= 500)
+        # the window's slot for this second (Window.add, inlined: this runs per request)
+        second = int(time.time())
+        window = self.windows[key]
+        slot = window.slots[second % window.size]
+        if slot[0] != second:
+            slot[0], slot[1], slot[2], slot[3] = second, 0, 0, [0] * (len(WINDOW_BOUNDS) + 1)
+        slot[1] += 1
+        if status >= 500:
+            slot[2] += 1
+        slot[3][bisect_left(WINDOW_BOUNDS, seconds)] += 1
 
     def mirror_event(self, route: str, result: str) -> None:
         counts = self.mirror.get(route)
