@@ -1,0 +1,381 @@
+#!/usr/bin/env python3
+"""Benchmark: canarist's /mutate against a bare aiohttp TLS handler, in one run, same load.
+
+    .venv/bin/python scripts/bench/webhook.py [--rounds 3] [--duration 2] [--quick]
+
+Both servers run as separate processes with the same TLS setup (TLS 1.2+, ECDSA P-256, uvloop):
+- ``canarist``: the real ``canarist webhook`` command (JSON logs to a file, as in a container);
+- ``bare``: an aiohttp handler that reads the body and returns a constant ``allowed: true``.
+
+The load generator (one process, uvloop, raw keep-alive TLS connections, pre-encoded requests)
+sends a realistic ~4.6 KB UPDATE AdmissionReview that changes the pod template (the hot path:
+parse, validate the annotations, hash both templates, build the hold patch). It measures:
+- closed loop at concurrency 1, 4 and 32 (one request in flight per connection): req/s, p50, p99;
+- open loop at a fixed 200 req/s: p50, p99 measured from the scheduled send time (no
+  coordinated omission).
+Servers and load are interleaved (bare, canarist, bare, ...) for ``--rounds`` rounds; the JSON
+reports per-round figures, their medians, and the canarist/bare ratios of the medians. With two
+or more CPUs the server is pinned to CPU 1 and the load generator to CPU 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from webhook.tls.issue import issue_ca, issue_serving, service_names  # noqa: E402
+
+PAYLOAD = ROOT / "tests" / "data" / "reviews" / "22-update-new-canary.request.json"
+SERVER_NAME = "canarist-webhook.canarist.svc"
+BARE_RESPONSE = (
+    b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",'
+    b'"response":{"uid":"","allowed":true}}'
+)
+
+
+# --- the bare baseline server ------------------------------------------------------------------
+
+
+def serve_bare(cert: str, key: str, port_file: str) -> None:
+    import uvloop
+    from aiohttp import web
+
+    from webhook.tls.reload import server_context
+
+    async def mutate(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=BARE_RESPONSE, content_type="application/json")
+
+    async def main() -> None:
+        app = web.Application(client_max_size=3 * 1024 * 1024)
+        app.router.add_post("/mutate", mutate)
+        runner = web.AppRunner(app, access_log=None, keepalive_timeout=120)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context(cert, key))
+        await site.start()
+        port = str(runner.addresses[0][1])
+        await asyncio.to_thread(Path(port_file).write_text, port)
+        await asyncio.Event().wait()
+
+    uvloop.run(main())
+
+
+# --- server processes --------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, name: str, cert: str, key: str, workdir: Path, cpu: int | None) -> None:
+        self.name = name
+        self.log = workdir / f"{name}.log"
+        port_file = workdir / f"{name}.port"
+        port_file.unlink(missing_ok=True)
+        if name == "bare":
+            cmd = [sys.executable, __file__, "--serve-bare", cert, key, str(port_file)]
+        else:
+            cmd = [sys.executable, "-m", "webhook.cli", "webhook", "--tls-cert", cert,
+                   "--tls-key", key, "--listen", "127.0.0.1:0", "--drain-seconds", "0"]  # fmt: skip
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stderr=log, cwd=ROOT)
+        if cpu is not None:
+            os.sched_setaffinity(self.proc.pid, {cpu})
+        deadline = time.monotonic() + 30
+        self.port = 0
+        while not self.port:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise SystemExit(f"{name} server did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+            self.port = self._port(port_file)
+
+    def _port(self, port_file: Path) -> int:
+        if self.name == "bare":
+            return int(port_file.read_text()) if port_file.exists() else 0
+        for line in self.log.read_text().splitlines():
+            entry = json.loads(line)
+            if entry.get("msg") == "serving":
+                return int(str(entry["address"]).rsplit(":", 1)[1])
+        return 0
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# --- load generation ---------------------------------------------------------------------------
+
+
+class Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int, ctx: ssl.SSLContext) -> Conn:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=ctx, server_hostname=SERVER_NAME
+        )
+        return cls(reader, writer)
+
+    async def call(self, request: bytes) -> int:
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await self.reader.readexactly(length)
+        return int(head[9:12])
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time a process has used (all threads), in ns, from the scheduler's accounting."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
+async def measured(pid: int, run: Any) -> dict[str, Any]:
+    """Run one load pattern; add the server's CPU time per request (robust to other load)."""
+    before = cpu_ns(pid)
+    result: dict[str, Any] = await run
+    served = result.pop("served")
+    result["server_cpu_us_per_request"] = round((cpu_ns(pid) - before) / 1000 / served, 1)
+    return result
+
+
+def _percentile(sorted_ns: list[int], q: float) -> float:
+    if not sorted_ns:
+        return float("nan")
+    k = min(len(sorted_ns) - 1, max(0, round(q * (len(sorted_ns) - 1))))
+    return sorted_ns[k] / 1e6
+
+
+def _summary(latencies: list[int], seconds: float, errors: int, served: int) -> dict[str, Any]:
+    latencies.sort()
+    return {
+        "served": served,  # every request of the run, warm-up included (for CPU accounting)
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": round(len(latencies) / seconds, 1),
+        "p50_ms": round(_percentile(latencies, 0.50), 3),
+        "p99_ms": round(_percentile(latencies, 0.99), 3),
+    }
+
+
+async def closed_loop(
+    port: int, ctx: ssl.SSLContext, request: bytes, concurrency: int, warmup: float, duration: float
+) -> dict[str, Any]:
+    conns = [await Conn.open(port, ctx) for _ in range(concurrency)]
+    latencies: list[int] = []
+    errors = served = 0
+    start = time.monotonic()
+    measure_from, stop_at = start + warmup, start + warmup + duration
+    max_requests = 200_000  # a bound, whatever the speed
+
+    async def worker(conn: Conn) -> None:
+        nonlocal errors, served
+        count = 0
+        while count < max_requests:
+            t0 = time.perf_counter_ns()
+            status = await conn.call(request)
+            served += 1
+            now = time.monotonic()
+            if now >= stop_at:
+                return
+            if now >= measure_from:
+                latencies.append(time.perf_counter_ns() - t0)
+                errors += status != 200
+            count += 1
+
+    await asyncio.gather(*(worker(c) for c in conns))
+    for c in conns:
+        c.close()
+    return _summary(latencies, duration, errors, served)
+
+
+async def fixed_rate(
+    port: int, ctx: ssl.SSLContext, request: bytes, rate: float, warmup: float, duration: float
+) -> dict[str, Any]:
+    """Open loop: request i is due at start + i/rate; latency counts from when it was due."""
+    pool: asyncio.Queue[Conn] = asyncio.Queue()
+    for _ in range(8):
+        pool.put_nowait(await Conn.open(port, ctx))
+    latencies: list[int] = []
+    errors = 0
+    total = int(rate * (warmup + duration))
+    warm = int(rate * warmup)
+    start = time.perf_counter_ns()
+
+    async def one(i: int, due: int) -> None:
+        nonlocal errors
+        conn = await pool.get()
+        try:
+            status = await conn.call(request)
+        finally:
+            pool.put_nowait(conn)
+        if i >= warm:
+            latencies.append(time.perf_counter_ns() - due)
+            errors += status != 200
+
+    tasks = []
+    for i in range(total):
+        due = start + int(i * 1e9 / rate)
+        delay = (due - time.perf_counter_ns()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, due)))
+    await asyncio.gather(*tasks)
+    while not pool.empty():
+        pool.get_nowait().close()
+    return _summary(latencies, duration, errors, total)
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    return round(float(statistics.median(float(r[key]) for r in runs)), 3)
+
+
+def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "server_cpu_us_per_request": _median(runs, "server_cpu_us_per_request"),
+        "rps": _median(runs, "rps"),
+        "p50_ms": _median(runs, "p50_ms"),
+        "p99_ms": _median(runs, "p99_ms"),
+        "errors": sum(r["errors"] for r in runs),
+        "runs": runs,
+    }
+
+
+async def bench(
+    args: argparse.Namespace, servers: dict[str, tuple[int, int]], ctx: ssl.SSLContext
+) -> Any:
+    body = json.dumps(json.loads(PAYLOAD.read_text()), separators=(",", ":")).encode()
+    request = (
+        f"POST /mutate?timeout=10s HTTP/1.1\r\nHost: {SERVER_NAME}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    names = ("bare", "canarist")
+    closed: dict[int, dict[str, list[dict[str, Any]]]] = {
+        c: {n: [] for n in names} for c in args.concurrency
+    }
+    rated: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for _ in range(args.rounds):
+        for c in args.concurrency:
+            for name in names:
+                port, pid = servers[name]
+                load = closed_loop(port, ctx, request, c, args.warmup, args.duration)
+                closed[c][name].append(await measured(pid, load))
+        for name in names:
+            port, pid = servers[name]
+            load = fixed_rate(port, ctx, request, args.rate, args.warmup, args.duration)
+            rated[name].append(await measured(pid, load))
+    results: dict[str, Any] = {"payload_bytes": len(body), "closed_loop": {}, "fixed_rate": {}}
+    for c in args.concurrency:
+        bare, ours = _medians(closed[c]["bare"]), _medians(closed[c]["canarist"])
+        results["closed_loop"][f"c={c}"] = {
+            "bare": bare,
+            "canarist": ours,
+            "ratio_rps": round(ours["rps"] / bare["rps"], 3),
+            "ratio_server_cpu": round(
+                ours["server_cpu_us_per_request"] / bare["server_cpu_us_per_request"], 3
+            ),
+            "ratio_p50": round(ours["p50_ms"] / bare["p50_ms"], 3),
+            "ratio_p99": round(ours["p99_ms"] / bare["p99_ms"], 3),
+        }
+    bare, ours = _medians(rated["bare"]), _medians(rated["canarist"])
+    results["fixed_rate"] = {
+        "rate": args.rate,
+        "bare": bare,
+        "canarist": ours,
+        "ratio_p50": round(ours["p50_ms"] / bare["p50_ms"], 3),
+        "ratio_p99": round(ours["p99_ms"] / bare["p99_ms"], 3),
+    }
+    c4 = results["closed_loop"].get("c=4")
+    results["goals"] = {
+        "c4_throughput_ratio_at_least_0.8": None if c4 is None else c4["ratio_rps"] >= 0.8,
+        "p99_at_rate_at_most_2ms": ours["p99_ms"] <= 2.0,
+    }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds measured per run")
+    parser.add_argument("--warmup", type=float, default=0.5, help="seconds not measured per run")
+    parser.add_argument("--rate", type=float, default=200.0, help="fixed-rate test, req/s")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 32])
+    parser.add_argument("--quick", action="store_true", help="1 round of 0.5 s: a smoke test")
+    parser.add_argument("--serve-bare", nargs=3, metavar=("CERT", "KEY", "PORTFILE"),
+                        help=argparse.SUPPRESS)  # fmt: skip
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(*args.serve_bare)
+        return
+    if args.quick:
+        args.rounds, args.duration, args.warmup = 1, 0.5, 0.2
+    import uvloop
+
+    cpus = sorted(os.sched_getaffinity(0))
+    server_cpu = cpus[1] if len(cpus) >= 2 else None
+    if server_cpu is not None:
+        os.sched_setaffinity(0, {cpus[0]})
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        now = dt.datetime.now(dt.UTC)
+        ca = issue_ca(now=now)
+        serving = issue_serving(ca, service_names("canarist-webhook", "canarist"), now=now)
+        cert, key = workdir / "tls.crt", workdir / "tls.key"
+        cert.write_bytes(serving.cert_pem)
+        key.write_bytes(serving.key_pem)
+        ctx = ssl.create_default_context(cadata=ca.cert_pem.decode())
+        names = ("bare", "canarist")
+        servers = [Server(n, str(cert), str(key), workdir, server_cpu) for n in names]
+        try:
+            ports = {s.name: (s.port, s.proc.pid) for s in servers}
+            results = uvloop.run(bench(args, ports, ctx))
+        finally:
+            for s in servers:
+                s.stop()
+    results["setup"] = {
+        "python": platform.python_version(),
+        "cpus": len(cpus),
+        "pinning": f"server on CPU {server_cpu}, load on CPU {cpus[0]}"
+        if server_cpu is not None
+        else "none (one CPU)",
+        "rounds": args.rounds,
+        "seconds_per_run": args.duration,
+        "warmup_seconds": args.warmup,
+        "load": "keep-alive TLS, one request in flight per connection",
+    }
+    json.dump(results, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
