@@ -45,7 +45,12 @@ def _from_text(text: str, where: str) -> float:
 
 
 def parse_path(path: str) -> list[str | int]:
-    """``$.data.items[0].value`` -> ``["data", "items", 0, "value"]``."""
+    """``$.data.items[0].value`` -> ``["data", "items", 0, "value"]``.
+
+    One trailing newline is ignored, as the annotation's validator (a ``$``-anchored regex)
+    lets it through (``jsonPath: |`` in YAML).
+    """
+    path = path.removesuffix("\n")
     if not path.startswith("$"):
         raise MeasurementError(f"jsonPath {path!r} must start with $")
     steps: list[str | int] = []

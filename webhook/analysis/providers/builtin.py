@@ -80,9 +80,12 @@ def _at(route: str, key: str) -> str:
 class BuiltinSource:
     """Reads the proxy admin endpoint given by configuration (``--proxy-admin-url``)."""
 
-    def __init__(self, session: aiohttp.ClientSession, admin_url: str | None) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, admin_url: str | None, seconds: float = TIMEOUT
+    ) -> None:
         self.session = session
         self.admin_url = admin_url.rstrip("/") if admin_url else None
+        self.seconds = seconds
 
     async def measure(self, metric: Metric, context: MeasureContext) -> float:
         provider = metric.provider
@@ -94,7 +97,7 @@ class BuiltinSource:
             )
         what = f"proxy {self.admin_url}"
         answer = await exchange(
-            self.session, "GET", f"{self.admin_url}/summary", what=what, seconds=TIMEOUT
+            self.session, "GET", f"{self.admin_url}/summary", what=what, seconds=self.seconds
         )
         if not answer.ok:
             body = answer.json_or_none()
