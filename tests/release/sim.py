@@ -18,6 +18,7 @@ from typing import Any
 from webhook.release.model import World, observe, revision_hash
 from webhook.release.names import HASH_LABEL, POD_TEMPLATE_HASH
 from webhook.release.ops import (
+    CleanupRoutes,
     CreateCanary,
     CreateService,
     DeleteCanary,
@@ -329,6 +330,11 @@ class Sim:
         elif isinstance(op, RemoveRoutes):
             self.router.headers.clear()
             self.router.mirrors.clear()
+        elif isinstance(op, CleanupRoutes):
+            self.router.headers.clear()
+            self.router.mirrors.clear()
+            stable = self.status.stable_hash
+            self.router.weight, self.router.canary_hash, self.router.stable_hash = 0, stable, stable
         elif isinstance(op, PatchDeployment):
             self.deployment_writes += 1
             before = json.dumps([self.d_spec, self.annotations], sort_keys=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from webhook.release.names import HASH_LABEL, MANAGED_BY_ANNOTATION, ORIGINAL_SELECTOR
 from webhook.release.ops import (
+    CleanupRoutes,
     CreateCanary,
     DeleteCanary,
     DeleteService,
@@ -192,7 +193,7 @@ def test_removing_the_label_mid_release_undoes_everything() -> None:
     sim.opt_out()
     p = sim.reconcile()
     kinds = [type(op) for op in p.ops]
-    assert kinds.index(RouteTraffic) < kinds.index(DeleteCanary)
+    assert kinds.index(CleanupRoutes) < kinds.index(DeleteCanary)
     assert sim.router.weight == 0
     assert (sim.router.canary_hash, sim.router.stable_hash) == (v1, v1)
     assert sim.canary is None
@@ -222,6 +223,7 @@ def test_deleting_the_deployment_restores_the_shared_service() -> None:
     p = sim.reconcile()
     assert sim.selector("web") == {"app": "web"}
     assert sim.router.weight == 0
+    assert p.of_type(CleanupRoutes)
     # what canarist created goes by ownerReference, not by the reconciler
     assert not p.of_type(DeleteService) and not p.of_type(DeleteCanary)
     assert sim.services["web-canary"]["metadata"]["ownerReferences"][0]["uid"] == "uid-web"

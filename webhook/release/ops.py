@@ -86,6 +86,12 @@ class RemoveRoutes:
 
 
 @dataclass(frozen=True)
+class CleanupRoutes:
+    """``cleanup`` on every router: the Deployment left canarist or was deleted, so every trace
+    of it goes from the routing objects (weights, routes, added destinations, records)."""
+
+
+@dataclass(frozen=True)
 class PatchDeployment:
     """A write to the user's Deployment spec (paused, replicas), with the status annotation in
     the same write so that the admission webhook sees ``phase: Promoting`` when unpausing."""
@@ -114,6 +120,7 @@ Op = (
     | DeleteCanary
     | RouteTraffic
     | RemoveRoutes
+    | CleanupRoutes
     | PatchDeployment
     | WriteStatus
 )

@@ -1,13 +1,14 @@
 """A Deployment leaving canarist: the opt-in label removed, or the Deployment deleted.
 
-Opting out (label removed, possibly mid-release): traffic back to stable and managed routes
-removed, the canary Deployment deleted, the Services canarist changed restored and the one it
-created deleted, the Deployment unpaused if a release held it (and given back its replica count
-after dynamic stable scale), the status annotation removed.
+Opting out (label removed, possibly mid-release): the routers' ``cleanup`` (traffic back to
+stable, managed routes and added destinations removed), the canary Deployment deleted, the
+Services canarist changed restored and the one it created deleted, the Deployment unpaused if a
+release held it (and given back its replica count after dynamic stable scale), the status
+annotation removed.
 
 Deleted: everything canarist created goes with it by ownerReference (canary Deployment, canary
 Service, router objects it created); what remains is to restore the shared objects it changed —
-the user's Services, and the routers' weights and managed routes.
+the user's Services, and (through the routers' ``cleanup``) the routing objects.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from webhook.release.bookkeeping import Books
 from webhook.release.draft import Draft
 from webhook.release.model import World
 from webhook.release.ops import (
+    CleanupRoutes,
     DeleteCanary,
     DeleteService,
     PatchDeployment,
     Plan,
-    RemoveRoutes,
-    RouteTraffic,
     WriteStatus,
 )
 from webhook.release.services import restore_patch
@@ -33,9 +33,8 @@ def _unroute(world: World, draft: Draft) -> None:
     status = world.status
     books = Books.of(status)
     if books.routed_hashes is None or world.spec is None or not world.spec.traffic_routed:
-        return
-    stable = status.stable_hash or world.deployment.hash
-    draft.add(RouteTraffic(0, stable, stable, weight_first=True), RemoveRoutes())
+        return  # never routed (or no routers to ask): nothing to undo
+    draft.add(CleanupRoutes())
     if status.weight:
         draft.event("WeightChanged", f"traffic weight updated from {status.weight} to 0")
 
