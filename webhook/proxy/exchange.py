@@ -72,10 +72,13 @@ class Exchange:
         hdrs: dict[str, str] | None = None
         if route.needs_headers:
             hdrs = {}
+            wanted = route.header_names
             for name, value in head.keep:
-                key = name.decode("latin-1").lower()
-                val = value.decode("latin-1")
-                hdrs[key] = hdrs[key] + ", " + val if key in hdrs else val
+                lname = name.lower()
+                if lname in wanted:
+                    key = lname.decode("latin-1")
+                    val = value.decode("latin-1")
+                    hdrs[key] = hdrs[key] + ", " + val if key in hdrs else val
         choice = route.choose(hdrs, head.cookie)
         self.choice = choice
         self.version = choice.version

@@ -41,8 +41,10 @@ class LiveRoute:
     """One route with its decision state (split counters, endpoint rings)."""
 
     __slots__ = (
+        "cookie_choices",
         "cookie_prefix",
         "hash",
+        "header_names",
         "header_routes",
         "mirror_gate",
         "mirror_matches",
@@ -76,7 +78,18 @@ class LiveRoute:
             f"; Max-Age={sticky.max_age}; Path=/; HttpOnly; SameSite=Lax".encode("latin-1")
             if sticky else b""
         )
-        self.needs_headers = bool(self.header_routes) or any(m.headers for m in self.mirror_matches)
+        # the lowercase names of the headers the matches read: only those are decoded per request
+        names = {m.key for hr in self.header_routes for m in hr.match}
+        names |= {m.key for mm in self.mirror_matches for m in mm.headers}
+        self.header_names = frozenset(n.encode("latin-1") for n in names)
+        self.needs_headers = bool(names)
+        # a request decided by the weight gets a cookie that only depends on the decision
+        self.cookie_choices = {
+            v: Choice(v, "weight", b"Set-Cookie: " + self.cookie_prefix
+                      + f"{v}.{self.hash}.{self.weight}".encode("latin-1")
+                      + self.sticky_attrs + b"\r\n")
+            for v in (STABLE, CANARY)
+        } if sticky else {}
 
     def endpoint(self, version: str) -> Endpoint | None:
         ring = self.rings.get(version)
@@ -97,10 +110,7 @@ class LiveRoute:
             held = self._cookie_version(cookie)
             if held is not None:
                 return _BY_COOKIE[held]
-        version = self.split.pick()
-        value = f"{version}.{self.hash}.{weight}".encode("latin-1")
-        return Choice(version, "weight", b"Set-Cookie: " + self.cookie_prefix + value
-                      + self.sticky_attrs + b"\r\n")
+        return self.cookie_choices[self.split.pick()]
 
     def _cookie_version(self, cookie_header: bytes) -> str | None:
         """The version a sticky cookie holds, if it is still valid for this release.

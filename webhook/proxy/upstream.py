@@ -168,11 +168,12 @@ class Pool:
     def __init__(self, loop: asyncio.AbstractEventLoop, connect_timeout: float = 5.0) -> None:
         self.loop = loop
         self.connect_timeout = connect_timeout
-        self.idle: dict[Endpoint, list[UpstreamConn]] = {}
+        # keyed by (host, port): a tuple hashes in C, a frozen dataclass in Python
+        self.idle: dict[tuple[str, int], list[UpstreamConn]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
 
     def take(self, endpoint: Endpoint) -> UpstreamConn | None:
-        conns = self.idle.get(endpoint)
+        conns = self.idle.get((endpoint.host, endpoint.port))
         while conns:
             conn = conns.pop()
             if conn.transport is not None and conn.reusable:
@@ -194,7 +195,8 @@ class Pool:
         if conn.tunnel or not conn.reusable or conn.transport is None:
             conn.close()
             return
-        conns = self.idle.setdefault(conn.endpoint, [])
+        ep = conn.endpoint
+        conns = self.idle.setdefault((ep.host, ep.port), [])
         if len(conns) >= MAX_IDLE_PER_ENDPOINT:
             conn.close()
             return
@@ -204,7 +206,7 @@ class Pool:
             self._sweeper = self.loop.call_later(IDLE_SECONDS / 2, self._sweep)
 
     def forget(self, conn: UpstreamConn) -> None:
-        conns = self.idle.get(conn.endpoint)
+        conns = self.idle.get((conn.endpoint.host, conn.endpoint.port))
         if conns and conn in conns:
             conns.remove(conn)
 
