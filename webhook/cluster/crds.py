@@ -14,7 +14,7 @@ from webhook.cluster.resources import ResourceType, resource_from_crd
 from webhook.cluster.store import Event
 
 if TYPE_CHECKING:
-    from webhook.cluster.api import ClusterAPI
+    from webhook.cluster.core import APICore
 
 CRD_KEY = "customresourcedefinitions.apiextensions.k8s.io"
 
@@ -35,7 +35,7 @@ def established_status(crd: dict[str, object]) -> dict[str, object]:
 
 
 class CRDHook:
-    def __init__(self, api: ClusterAPI) -> None:
+    def __init__(self, api: APICore) -> None:
         self.api = api
 
     def after_write(self, rt: ResourceType, event: Event) -> None:

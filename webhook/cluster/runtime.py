@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import inspect
 import logging
 import tempfile
 import threading
@@ -40,6 +41,8 @@ from webhook.errors import ConfigError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# ``async def run(api, stop_event[, *, ready: asyncio.Event])``: a component that takes
+# ``ready`` sets it once usable, and start() waits for that (at most ``ready_timeout``).
 Runner = Callable[[ClusterAPI, asyncio.Event], Awaitable[None]]
 
 # name -> "module:function" of an ``async def run(api, stop_event)`` entry point
@@ -82,6 +85,7 @@ class Cluster:
     without: frozenset[str] = frozenset()
     history_size: int = 50_000
     bookmark_interval: float = 10.0
+    ready_timeout: float = 10.0
     api: ClusterAPI = field(init=False)
     server: APIServer = field(init=False)
     started: list[str] = field(default_factory=list)
@@ -107,6 +111,7 @@ class Cluster:
             self._tmp = tempfile.TemporaryDirectory(prefix="canarist-cluster-")
             self.kubeconfig = Path(self._tmp.name, "kubeconfig")
         write_kubeconfig(self.kubeconfig, self.server.url, self.creds)
+        readiness: list[asyncio.Event] = []
         for name, spec in COMPONENTS.items():
             if name in self.without:
                 continue
@@ -114,9 +119,19 @@ class Cluster:
             if runner is None:
                 log.info("component %s is not available yet; running without it", name)
                 continue
-            self._tasks.append(asyncio.create_task(self._guard(name, runner(self.api, self._stop)),
+            ready = asyncio.Event()
+            if "ready" in inspect.signature(runner).parameters:
+                run = runner(self.api, self._stop, ready=ready)  # type: ignore[call-arg]
+                readiness.append(ready)
+            else:
+                run = runner(self.api, self._stop)
+            self._tasks.append(asyncio.create_task(self._guard(name, run),
                                                    name=f"component {name}"))
             self.started.append(name)
+        # Ready means usable: caches synced, webhook registered (bounded, never a hang).
+        if readiness:
+            await asyncio.wait([asyncio.ensure_future(r.wait()) for r in readiness],
+                               timeout=self.ready_timeout)
 
     async def _guard(self, name: str, run: Awaitable[None]) -> None:
         try:

@@ -81,7 +81,8 @@ async def register(api: ClusterAPI, port: int, ca_pem: bytes) -> None:
     await _ensure(api, MWC, None, configuration(ca_pem))
 
 
-async def run_webhook(api: ClusterAPI, stop: asyncio.Event) -> None:
+async def run_webhook(api: ClusterAPI, stop: asyncio.Event, *,
+                      ready: asyncio.Event | None = None) -> None:
     from webhook.admission.server import serve
     from webhook.tls.files import generate
 
@@ -90,5 +91,7 @@ async def run_webhook(api: ClusterAPI, stop: asyncio.Event) -> None:
         ca_path, cert_path, key_path = (str(p) for p in certs.paths)
         async with serve(cert_path, key_path, "127.0.0.1", 0) as running:
             await register(api, running.port, certs.ca.cert_pem)
+            if ready is not None:
+                ready.set()
             await stop.wait()
         del ca_path

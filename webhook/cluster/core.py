@@ -1,0 +1,268 @@
+"""Plumbing and reads of the embedded API (see ``webhook.cluster.api`` for the interface)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+
+from webhook.cluster import status as st
+from webhook.cluster.admission.attributes import Admission, Attributes
+from webhook.cluster.kinds import strategy_for
+from webhook.cluster.kinds.base import Strategy
+from webhook.cluster.meta import clone, metadata, new_uid, now
+from webhook.cluster.resources import ResourceRegistry, ResourceType
+from webhook.cluster.scale import scale_of
+from webhook.cluster.selectors import SelectorError, parse_field_selector, parse_label_selector
+from webhook.cluster.store import Event, Store
+from webhook.cluster.watch import WatchFilter, WatchRequest, stream
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+Warnings = list[str]  # aliases: inside the class, ``list`` names the method
+Items = list[dict[str, Any]]
+
+
+class WriteHook(Protocol):
+    """Sees every committed write, synchronously (``after_write`` must not block)."""
+
+    def after_write(self, rt: ResourceType, event: Event) -> None: ...
+
+
+class APICore:
+    def __init__(
+        self,
+        *,
+        history_size: int = 50_000,
+        bookmark_interval: float = 10.0,
+        admission: Admission | None = None,
+    ) -> None:
+        self.store = Store(history_size)
+        self.registry = ResourceRegistry()
+        self.admission = admission
+        self.bookmark_interval = bookmark_interval
+        self._strategies: dict[str, Strategy] = {}
+        self._hooks: list[WriteHook] = []
+        from webhook.cluster.crds import CRDHook
+
+        self.add_hook(CRDHook(self))
+        for ns in SYSTEM_NAMESPACES:
+            self._seed_namespace(ns)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def add_hook(self, hook: WriteHook) -> None:
+        """Register a hook that sees every committed write (CRD registry, caches)."""
+        self._hooks.append(hook)
+
+    def resolve(self, resource: str, version: str | None = None) -> tuple[ResourceType, str]:
+        rt = self.registry.get(resource)
+        if rt is None or (version is not None and version not in rt.versions):
+            raise st.err(404, "NotFound", "the server could not find the requested resource")
+        return rt, version or rt.version
+
+    def strategy(self, rt: ResourceType) -> Strategy:
+        s = self._strategies.get(rt.key)
+        if s is None or s.rt is not rt:
+            s = strategy_for(rt)
+            self._strategies[rt.key] = s
+        return s
+
+    def _scope(self, rt: ResourceType, namespace: str | None, *, listing: bool = False) -> str:
+        ns = namespace or ""
+        if rt.namespaced and not ns and not listing:
+            raise st.bad_request(f"the namespace of the object is required for {rt.qualified()}")
+        if not rt.namespaced and ns:
+            raise st.err(404, "NotFound", "the server could not find the requested resource")
+        return ns
+
+    def _out(self, rt: ResourceType, obj: Mapping[str, Any], version: str) -> dict[str, Any]:
+        out: dict[str, Any] = clone(obj)
+        if version != rt.version:
+            out["apiVersion"] = rt.api_version(version)
+        return out
+
+    def _existing(self, rt: ResourceType, ns: str, name: str) -> dict[str, Any]:
+        obj = self.store.get(rt.key, ns, name)
+        if obj is None:
+            raise st.not_found(rt, name)
+        return obj
+
+    def _decode(
+        self,
+        rt: ResourceType,
+        version: str,
+        obj: Mapping[str, Any],
+        ns: str,
+        name: str | None,
+        field_validation: str | None = None,
+        warnings: Warnings | None = None,
+    ) -> dict[str, Any]:
+        if not isinstance(obj, Mapping):
+            raise st.bad_request("the body of the request must be a JSON object")
+        new: dict[str, Any] = clone(dict(obj))
+        want = rt.api_version(version)
+        if new.get("apiVersion") not in (None, "", want):
+            raise st.bad_request(
+                f"the API version in the data ({new['apiVersion']}) does not match the "
+                f"expected API version ({want})"
+            )
+        if new.get("kind") not in (None, "", rt.kind):
+            raise st.bad_request(
+                f"the kind in the data ({new['kind']}) does not match the expected kind ({rt.kind})"
+            )
+        new = {"apiVersion": rt.api_version(), "kind": rt.kind,
+               **{k: v for k, v in new.items() if k not in ("apiVersion", "kind")}}
+        md = new.get("metadata")
+        if md is None:
+            md = new["metadata"] = {}
+        if not isinstance(md, dict):
+            raise st.bad_request("metadata must be an object")
+        if rt.namespaced:
+            if md.get("namespace") not in (None, "", ns):
+                raise st.bad_request(
+                    "the namespace of the provided object does not match the namespace sent "
+                    "on the request"
+                )
+            md["namespace"] = ns
+        if name is not None and md.get("name") not in (None, "", name):
+            raise st.bad_request(
+                f"the name of the object ({md['name']}) does not match the name on the URL ({name})"
+            )
+        if name is not None:
+            md["name"] = name
+        report = self.strategy(rt).decode(new)
+        what = f"{rt.kind} in version \"{version}\" cannot be handled as a {rt.kind}"
+        if report.type_errors:
+            raise st.bad_request(f"{what}: {report.type_errors[0]}")
+        if report.unknown:
+            mode = field_validation or "Warn"
+            if mode == "Strict":
+                fields = ", ".join(f'unknown field "{u}"' for u in report.unknown)
+                raise st.bad_request(f"{what}: strict decoding error: {fields}")
+            if mode == "Warn" and warnings is not None:
+                warnings.extend(f'unknown field "{u}"' for u in report.unknown)
+        return new
+
+    def _namespace_active(self, rt: ResourceType, ns: str) -> None:
+        if not rt.namespaced:
+            return
+        nso = self.store.get("namespaces", "", ns)
+        if nso is None:
+            raise st.namespace_not_found(ns)
+        if metadata(nso).get("deletionTimestamp"):
+            raise st.forbidden(
+                None, "",
+                f"unable to create new content in namespace {ns} because it is being terminated",
+            )
+
+    async def _admit(
+        self, attrs: Attributes, obj: dict[str, Any] | None, warnings: Warnings | None
+    ) -> dict[str, Any] | None:
+        if self.admission is None:
+            return obj
+        return await self.admission.mutate(attrs, obj, warnings if warnings is not None else [])
+
+    def _commit(self, rt: ResourceType, obj: dict[str, Any]) -> Event:
+        ev = self.store.put(rt.key, obj)
+        for hook in self._hooks:
+            hook.after_write(rt, ev)
+        return ev
+
+    def commit_removal(self, rt: ResourceType, ns: str, name: str) -> Event | None:
+        ev = self.store.remove(rt.key, ns, name)
+        if ev is not None:
+            for hook in self._hooks:
+                hook.after_write(rt, ev)
+        return ev
+
+    def _seed_namespace(self, name: str) -> None:
+        self.store.put("namespaces", {
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "uid": new_uid(), "creationTimestamp": now(),
+                         "labels": {"kubernetes.io/metadata.name": name}},
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        })
+
+    # --- reads ------------------------------------------------------------------------------
+
+    async def get(
+        self,
+        resource: str,
+        namespace: str | None,
+        name: str,
+        *,
+        subresource: str | None = None,
+        version: str | None = None,
+    ) -> dict[str, Any]:
+        rt, version = self.resolve(resource, version)
+        ns = self._scope(rt, namespace)
+        obj = self._existing(rt, ns, name)
+        if subresource == "scale":
+            self._check_sub(rt, subresource)
+            return scale_of(rt, obj)
+        if subresource:
+            self._check_sub(rt, subresource)
+        return self._out(rt, obj, version)
+
+    def _check_sub(self, rt: ResourceType, sub: str | None) -> None:
+        if sub and sub not in rt.subresources:
+            raise st.err(404, "NotFound", "the server could not find the requested resource")
+
+    async def list(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        version: str | None = None,
+    ) -> tuple[Items, str]:
+        rt, version = self.resolve(resource, version)
+        ns = self._scope(rt, namespace, listing=True)
+        flt = self._filter(rt, ns or None, label_selector, field_selector)
+        pinned = flt.fields.name()
+        if pinned is not None and ns:
+            one = self.store.get(rt.key, ns, pinned)
+            found = [one] if one is not None else []
+        else:
+            found = list(self.store.iter(rt.key, ns or None))
+        items = [o for o in found if flt.matches(o)]
+        items.sort(key=lambda o: (metadata(o).get("namespace", ""), metadata(o)["name"]))
+        return [self._out(rt, o, version) for o in items], str(self.store.rv)
+
+    def _filter(
+        self, rt: ResourceType, ns: str | None, labels: str | None, fields: str | None
+    ) -> WatchFilter:
+        try:
+            lsel = parse_label_selector(labels)
+            return WatchFilter(ns, lsel, parse_field_selector(fields, rt.key))
+        except SelectorError as exc:
+            raise st.bad_request(str(exc)) from exc
+
+    def watch(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        allow_bookmarks: bool = False,
+        timeout_seconds: float | None = None,
+        send_initial_events: bool = False,
+        version: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        rt, version = self.resolve(resource, version)
+        ns = self._scope(rt, namespace, listing=True)
+        flt = self._filter(rt, ns or None, label_selector, field_selector)
+        if resource_version not in (None, "") and not str(resource_version).isdigit():
+            raise st.bad_request(f'invalid resource version "{resource_version}"')
+        req = WatchRequest(
+            resource=rt.key, kind=rt.kind, api_version=rt.api_version(version), flt=flt,
+            resource_version=resource_version, allow_bookmarks=allow_bookmarks,
+            timeout_seconds=timeout_seconds, send_initial_events=send_initial_events,
+            bookmark_interval=self.bookmark_interval,
+        )
+        return stream(self.store, req, lambda o: self._out(rt, o, version))
+
+    # --- create -----------------------------------------------------------------------------
