@@ -276,3 +276,12 @@ def test_start_lists_every_metric():
     state = start(spec(metrics=TWO), T0)
     assert [m.name for m in state.metrics] == ["success-rate", "p99"]
     assert next_due(spec(metrics=TWO), state) == T0
+
+
+def test_a_clock_without_zone_is_utc():
+    s = spec(count=2)
+    first = assess(s, None, {"success-rate": reading("S")}, T0.replace(tzinfo=None))
+    assert first.state.started_at == T0
+    naive_later = (T0 + timedelta(seconds=10)).replace(tzinfo=None)
+    assert len(due(s, first.state, naive_later)) == 1
+    assert assess(s, first.state, {"success-rate": reading("S")}, naive_later).phase is P.SUCCESSFUL

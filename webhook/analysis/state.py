@@ -148,6 +148,11 @@ class AnalysisRecord:
         )
 
 
+def utc(moment: datetime) -> datetime:
+    """Clocks without a zone are taken as UTC, so they compare with stored (UTC) times."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def fmt_time(moment: datetime) -> str:
     """RFC 3339 in UTC with a ``Z`` suffix, milliseconds only when there are some."""
     moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

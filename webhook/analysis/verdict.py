@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from webhook.analysis.phases import AnalysisPhase, worst
 from webhook.analysis.plan import RunSpec
-from webhook.analysis.state import HISTORY, Measurement, MetricState, RunState, clip
+from webhook.analysis.state import HISTORY, Measurement, MetricState, RunState, clip, utc
 from webhook.spec import Metric
 
 P = AnalysisPhase
@@ -65,6 +65,7 @@ class Verdict:
 
 def start(spec: RunSpec, now: datetime) -> RunState:
     """A new run: every metric Pending, the first measurement due at once."""
+    now = utc(now)
     return RunState(
         phase=P.RUNNING,
         started_at=now,
@@ -75,6 +76,7 @@ def start(spec: RunSpec, now: datetime) -> RunState:
 
 def due(spec: RunSpec, state: RunState | None, now: datetime) -> tuple[Metric, ...]:
     """The metrics to measure now: never measured, or last measured ``interval`` ago or more."""
+    now = utc(now)
     state = own_run(spec, state)
     if state is None:
         return () if spec.missing else spec.metrics
@@ -87,6 +89,7 @@ def assess(
     spec: RunSpec, state: RunState | None, readings: Mapping[str, Reading], now: datetime
 ) -> Verdict:
     """Apply the readings of the due metrics (others are ignored) and judge the run."""
+    now = utc(now)
     state = own_run(spec, state)
     if state is not None and state.phase.terminal:
         return Verdict(state, None)
@@ -110,6 +113,7 @@ def assess(
 
 def terminate(spec: RunSpec, state: RunState | None, now: datetime) -> Verdict:
     """End a run early (the release ended or moved on): Successful unless a metric failed."""
+    now = utc(now)
     state = own_run(spec, state)
     if state is None:
         state = start(spec, now)

@@ -17,6 +17,7 @@ import aiohttp
 
 from webhook.analysis.http import exchange
 from webhook.analysis.providers.base import MeasureContext
+from webhook.analysis.state import utc
 from webhook.analysis.values import to_number
 from webhook.errors import CanaristError, MeasurementError
 from webhook.spec import DatadogProvider, Metric
@@ -91,7 +92,7 @@ class DatadogSource:
         provider = metric.provider
         assert isinstance(provider, DatadogProvider)
         api_key, app_key = await self._keys(provider, context.namespace)
-        now = int(context.now.timestamp())
+        now = int(utc(context.now).timestamp())
         address = provider.address.rstrip("/")
         answer = await exchange(
             self.session,
