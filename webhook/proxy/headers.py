@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -27,27 +27,33 @@ def connection_tokens(value: bytes) -> frozenset[bytes]:
     return frozenset(t.strip().lower() for t in value.split(b",") if t.strip())
 
 
-@dataclass(slots=True)
 class RequestHead:
-    """What the proxy needs from a request's headers, and the end-to-end ones to forward."""
+    """What the proxy needs from a request's headers, and the end-to-end ones to forward.
 
-    host: bytes = b""
+    A plain class with its defaults on the class: built once per request, so only the fields a
+    request actually has are written.
+    """
+
+    host = b""
     cookie: bytes | None = None
-    forwarded_for: bytes = b""
-    forwarded_proto: bytes = b""
-    forwarded_host: bytes = b""
+    forwarded_for = b""
+    forwarded_proto = b""
+    forwarded_host = b""
     upgrade: bytes | None = None
     content_length: int | None = None
-    chunked: bool = False
-    expect_continue: bool = False
-    close: bool = False
-    keep: Headers = field(default_factory=list)
+    chunked = False
+    expect_continue = False
+    close = False
+
+    def __init__(self, keep: Headers) -> None:
+        self.keep = keep
 
 
 def scan_request(headers: Headers) -> RequestHead:
-    head = RequestHead()
-    named: frozenset[bytes] = frozenset()
-    entries: list[tuple[bytes, bytes, bytes]] = []
+    keep: Headers = []
+    head = RequestHead(keep)
+    named: frozenset[bytes] | None = None
+    lnames: list[bytes] = []
     for name, value in headers:
         lname = name.lower()
         if lname not in _REQUEST_DROP:
@@ -55,10 +61,12 @@ def scan_request(headers: Headers) -> RequestHead:
                 head.host = value
             elif lname == b"cookie":
                 head.cookie = value if head.cookie is None else head.cookie + b"; " + value
-            entries.append((lname, name, value))
+            keep.append((name, value))
+            lnames.append(lname)
             continue
         if lname == b"connection":
-            named = named | connection_tokens(value)
+            tokens = connection_tokens(value)
+            named = tokens if named is None else named | tokens
         elif lname == b"content-length":
             head.content_length = int(value) if value.strip().isdigit() else -1
         elif lname == b"transfer-encoding":
@@ -74,10 +82,12 @@ def scan_request(headers: Headers) -> RequestHead:
             head.forwarded_proto = value
         elif lname == b"x-forwarded-host":
             head.forwarded_host = value
-    head.close = b"close" in named
-    if head.upgrade is not None and b"upgrade" not in named:
+    if named is not None:
+        head.close = b"close" in named
+        if named - _PLAIN_TOKENS:
+            head.keep = [kv for kv, ln in zip(keep, lnames, strict=True) if ln not in named]
+    if head.upgrade is not None and (named is None or b"upgrade" not in named):
         head.upgrade = None
-    head.keep = [(n, v) for ln, n, v in entries if ln not in named]
     return head
 
 
