@@ -17,6 +17,26 @@ import pytest
 READY = re.compile(r"^canarist up: API server (https://127\.0\.0\.1:\d+), kubeconfig (\S+) ")
 
 
+OPTED_IN = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {canarist.io/enabled: "true"}, annotations: ANNOTATIONS}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: app, image: "demo:v1"}]
+"""
+
+
+def kubectl(kubeconfig: str, *args: str, stdin: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["kubectl", "--kubeconfig", kubeconfig, *args], input=stdin,
+                          capture_output=True, text=True, timeout=30, check=False)
+
+
 def start_up(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], float, str]:
     kubeconfig = tmp_path / "kubeconfig"
     started = time.monotonic()
@@ -49,6 +69,18 @@ def test_up_prints_one_ready_line_serves_kubectl_and_stops_on_sigterm(tmp_path: 
         hook = json.loads(out.stdout)["webhooks"][0]
         assert hook["objectSelector"] == {"matchLabels": {"canarist.io/enabled": "true"}}
         assert hook["failurePolicy"] == "Fail" and hook["timeoutSeconds"] == 5
+        # canarist's own webhook answers through the chain: a denial, then a warning
+        bad = OPTED_IN.replace("ANNOTATIONS", '{canarist.io/steps: "[{setWeight: 150}]"}')
+        out = kubectl(kubeconfig, "apply", "-f", "-", stdin=bad)
+        assert 'admission webhook "deployments.canarist.io" denied the request' in out.stderr
+        assert "setWeight: must be between 0 and 100, got 150" in out.stderr
+        good = OPTED_IN.replace("ANNOTATIONS", "{}")
+        assert kubectl(kubeconfig, "apply", "-f", "-", stdin=good).returncode == 0
+        labels = json.loads(kubectl(kubeconfig, "get", "deploy", "web", "-o", "json").stdout)[
+            "spec"]["template"]["metadata"]["labels"]
+        assert "rollouts-pod-template-hash" in labels
+        out = kubectl(kubeconfig, "set", "image", "deploy/web", "app=demo:v2")
+        assert out.returncode == 0 and "Warning: canarist:" in out.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=15)
