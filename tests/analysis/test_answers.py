@@ -8,10 +8,11 @@ import math
 import pytest
 
 from webhook.analysis import decode_secret
+from webhook.analysis.http import shown_url
 from webhook.analysis.providers.builtin import builtin_value
 from webhook.analysis.providers.datadog import datadog_value
 from webhook.analysis.providers.prometheus import prometheus_value
-from webhook.analysis.providers.web import request_headers, shown_url, web_value
+from webhook.analysis.providers.web import request_headers, web_value
 from webhook.errors import MeasurementError
 from webhook.spec import WebProvider
 

@@ -128,3 +128,12 @@ async def test_https_untrusted_certificate_is_a_measurement_error(ca):
     assert text.startswith(f"prometheus {url}: ")
     assert "certificate" in text.lower()
     assert fake.seen == []
+
+
+async def test_credentials_in_the_address_stay_out_of_messages():
+    fake = FakePrometheus({"q": GARBAGE})
+    async with serve(fake.app()) as url:
+        text = await failure(prom(url.replace("http://", "http://admin:hunter2@"), "q"))
+    assert text.startswith(f"prometheus {url}: HTTP 502: ")
+    assert "hunter2" not in text
+    assert fake.seen == [("POST", "q")]

@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from webhook.analysis.http import exchange
+from webhook.analysis.http import exchange, shown_url
 from webhook.analysis.providers.base import MeasureContext
 from webhook.analysis.values import to_number
 from webhook.errors import MeasurementError
@@ -95,7 +95,7 @@ class BuiltinSource:
                 "the builtin provider needs the proxy's admin URL: start the reconciler with "
                 "--proxy-admin-url (for example http://canarist-proxy-admin:9090)"
             )
-        what = f"proxy {self.admin_url}"
+        what = f"proxy {shown_url(self.admin_url)}"
         answer = await exchange(
             self.session, "GET", f"{self.admin_url}/summary", what=what, seconds=self.seconds
         )

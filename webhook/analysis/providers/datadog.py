@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from webhook.analysis.http import exchange
+from webhook.analysis.http import exchange, shown_url
 from webhook.analysis.providers.base import MeasureContext
 from webhook.analysis.state import utc
 from webhook.analysis.values import to_number
@@ -98,7 +98,7 @@ class DatadogSource:
             self.session,
             "GET",
             f"{address}/api/v1/query",
-            what=f"datadog {address}",
+            what=f"datadog {shown_url(address)}",
             seconds=TIMEOUT,
             headers={"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key},
             params={"from": str(now - WINDOW), "to": str(now), "query": provider.query},

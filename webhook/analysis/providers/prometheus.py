@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from webhook.analysis.http import exchange
+from webhook.analysis.http import exchange, shown_url
 from webhook.analysis.providers.base import MeasureContext
 from webhook.analysis.values import to_number
 from webhook.errors import MeasurementError
@@ -83,7 +83,7 @@ class PrometheusSource:
             self.session,
             "POST",
             f"{address}/api/v1/query",
-            what=f"prometheus {address}",
+            what=f"prometheus {shown_url(address)}",
             seconds=provider.timeout,
             data={"query": provider.query},
         )

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from webhook.analysis.http import exchange
+from webhook.analysis.http import exchange, shown_url
 from webhook.analysis.providers.base import MeasureContext
 from webhook.analysis.values import select, to_number
 from webhook.spec import Metric, WebProvider
@@ -29,18 +28,6 @@ def request_headers(provider: WebProvider) -> dict[str, str]:
             "application/json" if _is_json(provider.body) else "text/plain; charset=utf-8"
         )
     return headers
-
-
-def shown_url(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = f"{host}:{port}" if port else host  # no user:password either
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _is_json(text: str) -> bool:
