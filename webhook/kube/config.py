@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.incluster_config import InClusterConfigLoader
-from kubernetes.config.kube_config import list_kube_config_contexts, load_kube_config
+from kubernetes.config.kube_config import load_kube_config
 
 from webhook.errors import ConfigError, Problem
 
@@ -152,25 +153,35 @@ def _flag(options: ClientOptions) -> str:
 
 
 def _context(paths: str, wanted: str | None) -> tuple[str, str | None]:
-    try:
-        contexts, current = list_kube_config_contexts(  # type: ignore[no-untyped-call]
-            config_file=paths
-        )
-    except (ConfigException, OSError, ValueError) as exc:
-        raise ConfigError([Problem("--kubeconfig", f"{paths}: {exc}")]) from exc
-    by_name = {c.get("name"): c for c in contexts or () if isinstance(c, dict)}
-    name = wanted or (current or {}).get("name")
+    """The context to use and its namespace. As kubectl merges files: the first file that
+    defines a context name or sets ``current-context`` wins (the official client's loader lets
+    the last one win, so the choice is made here and passed to it)."""
+    contexts: dict[str, Any] = {}
+    current = ""
+    for path in paths.split(os.pathsep):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                doc = yaml.safe_load(fh)
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError([Problem("--kubeconfig", f"{path}: {exc}")]) from exc
+        if not isinstance(doc, dict):
+            raise ConfigError([Problem("--kubeconfig", f"{path}: not a kubeconfig")])
+        for entry in doc.get("contexts") or ():
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                contexts.setdefault(entry["name"], entry.get("context") or {})
+        if not current and isinstance(doc.get("current-context"), str):
+            current = doc["current-context"]
+    name = wanted or current
+    known = ", ".join(sorted(contexts)) or "none"
     if not name:
         raise ConfigError(
-            [Problem("--context", f"{paths} sets no current-context; pick one of "
-                     f"{', '.join(sorted(map(str, by_name))) or '(none defined)'}")]
+            [Problem("--context", f"{paths} sets no current-context; pick one of: {known}")]
         )
-    if name not in by_name:
+    if name not in contexts:
         raise ConfigError(
-            [Problem("--context", f"context {name!r} not found in {paths} (contexts: "
-                     f"{', '.join(sorted(map(str, by_name))) or 'none'})")]
+            [Problem("--context", f"context {name!r} not found in {paths} (contexts: {known})")]
         )
-    ns = (by_name[name].get("context") or {}).get("namespace")
+    ns = contexts[name].get("namespace") if isinstance(contexts[name], dict) else None
     return name, ns if isinstance(ns, str) and ns else None
 
 
