@@ -51,8 +51,8 @@ BUILTIN_METRICS = (
     "request-rate",
 )
 PROVIDERS = ("builtin", "prometheus", "datadog", "web")
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_JSON_PATH = re.compile(r"^\$(\.[A-Za-z_][A-Za-z0-9_-]*|\[\d+\])*$")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+_JSON_PATH = re.compile(r"^\$(\.[A-Za-z_][A-Za-z0-9_-]*|\[\d+\])*\Z")
 DEFAULT_INTERVAL = 30.0
 DEFAULT_COUNT = 3
 

@@ -9,7 +9,7 @@ from typing import Any
 from webhook.spec.problems import Problems, show
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$")
+_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+\Z")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 MAX_SECONDS = 30 * 24 * 3600.0  # a month: anything longer is a typo
 ALLOWED = "a number of seconds or a duration such as 30s, 5m, 1h, 1h30m"

@@ -28,7 +28,7 @@ MATCH_KINDS: tuple[MatchKind, ...] = ("exact", "prefix", "regex")
 MAX_REGEX_LENGTH = 1024
 
 # HTTP header field names are RFC 9110 tokens.
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 # Constructs that RE2 (Istio, Envoy, Gateway API implementations) rejects.
 _NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
 

@@ -40,10 +40,10 @@ ROUTE_TABLE_LABEL = "canarist.io/route-table"
 ROUTE_TABLE_KEY = "routes.yaml"
 DEFAULT_STICKY_MAX_AGE = 3600
 
-_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
-_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
-_COOKIE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$")
-_HASH = re.compile(r"^[A-Za-z0-9._-]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?\Z")
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\Z")
+_COOKIE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}\Z")
+_HASH = re.compile(r"^[A-Za-z0-9._-]{0,63}\Z")
 _ROUTE_KEYS = (
     "name",
     "hosts",

@@ -32,7 +32,7 @@ from webhook.spec.problems import (
 )
 
 MAX_STEPS = 100
-_ROUTE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_ROUTE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 
 
 @dataclass(frozen=True)
