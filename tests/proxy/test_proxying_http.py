@@ -168,3 +168,39 @@ async def test_malformed_request_is_400(
     got = await raw_exchange(proxy.server.port, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
                              until=b"\n\n")
     assert got.startswith(b"HTTP/1.1 400 Bad Request")
+
+
+async def test_a_slow_reader_leaves_the_pooled_connection_usable(
+    backends: dict[str, Backend], make_proxy: ProxyFactory, session: aiohttp.ClientSession,
+) -> None:
+    proxy = await make_proxy(routes_text(backends), upstream_timeout=2)
+    async with session.get(proxy.url + "/big?mb=16") as r:
+        got = 0
+        async for chunk in r.content.iter_chunked(1 << 16):
+            got += len(chunk)
+            if got % (1 << 20) < (1 << 16):
+                await asyncio.sleep(0.01)  # slower than the upstream: the proxy pauses it
+        assert got == 16 << 20
+    assert proxy.server.ctx.pool.idle_count() == 1
+    for _ in range(5):
+        async with session.get(proxy.url + "/") as r:
+            assert r.status == 200
+
+
+async def test_a_connection_given_back_while_paused_reads_again(
+    backends: dict[str, Backend],
+) -> None:
+    from webhook.proxy.upstream import Pool
+    from webhook.spec.routetable import Endpoint
+
+    pool = Pool(asyncio.get_running_loop())
+    endpoint = Endpoint("127.0.0.2", backends["stable"].port)
+    conn = await pool.connect(endpoint)
+    assert conn.transport is not None
+    conn.paused = True
+    conn.transport.pause_reading()
+    assert not conn.transport.is_reading()
+    pool.give_back(conn)
+    assert conn.transport.is_reading()
+    assert pool.take(endpoint) is conn
+    pool.close()

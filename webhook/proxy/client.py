@@ -217,6 +217,7 @@ class ClientConn(asyncio.Protocol):
             # answered before its body arrived: the rest of the body is discarded
             self.receiving = None
         self._settled()
+        self.resume_reading(1 | 2)  # pauses for this request's body are over
         if self.held:
             self._start_held(self.held.popleft())
         else:

@@ -306,13 +306,14 @@ class Exchange:
 
     def pause_upstream_reading(self) -> None:
         conn = self.conn
-        if conn is not None and conn.transport is not None:
+        if conn is not None and conn.transport is not None and not conn.paused:
+            conn.paused = True
             conn.transport.pause_reading()
 
     def resume_upstream_reading(self) -> None:
         conn = self.conn
-        if conn is not None and conn.transport is not None:
-            conn.transport.resume_reading()
+        if conn is not None:
+            conn.resume_reading()
 
     # -- endings ----------------------------------------------------------------------------
     def fail(self, status: int, reason: str, message: str) -> None:

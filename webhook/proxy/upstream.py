@@ -44,7 +44,7 @@ class UpstreamConn(asyncio.Protocol):
 
     __slots__ = (
         "endpoint", "got_bytes", "head_buf", "head_done", "idle_since", "informational",
-        "parser", "pool", "reusable", "reused", "sink", "transport", "tunnel",
+        "parser", "paused", "pool", "reusable", "reused", "sink", "transport", "tunnel",
     )
 
     def __init__(self, pool: Pool, endpoint: Endpoint) -> None:
@@ -61,6 +61,7 @@ class UpstreamConn(asyncio.Protocol):
         self.head_buf = b""
         self.head_done = False
         self.informational = False
+        self.paused = False  # reading paused because the client is slow to take the response
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -145,6 +146,12 @@ class UpstreamConn(asyncio.Protocol):
         if self.transport is not None:
             self.transport.write(data)
 
+    def resume_reading(self) -> None:
+        if self.paused:
+            self.paused = False
+            if self.transport is not None:
+                self.transport.resume_reading()
+
     def reset_parser(self) -> None:
         """After a response without a body the parser cannot see (HEAD), start afresh."""
         self.parser = httptools.HttpResponseParser(self)
@@ -192,6 +199,7 @@ class Pool:
 
     def give_back(self, conn: UpstreamConn) -> None:
         conn.sink = None
+        conn.resume_reading()  # the response ended while its reader was slow: read again
         if conn.tunnel or not conn.reusable or conn.transport is None:
             conn.close()
             return
