@@ -2,7 +2,8 @@
 
 Each ``cmd_*`` function imports the module that does the work lazily, so ``canarist --help``
 stays fast and the product never imports the embedded cluster unless asked to. Errors are mapped
-to exit codes in one place (``main``): 0 success, 1 an operation failed, 2 bad input.
+to exit codes in one place (``main``): 0 success, 1 an operation failed, 2 bad input. The release
+controls (``status``, ``list``, ``promote``...) also return 3 when the Deployment does not exist.
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from webhook import __version__
 from webhook.errors import CanaristError, InvalidInput
+
+if TYPE_CHECKING:
+    from webhook.kube.config import ClientOptions
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -189,6 +194,7 @@ def _reg_certs(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="another DNS name or IP address (repeatable or comma-separated)")
     g.add_argument("--force", action="store_true", help="replace existing files")
     g.set_defaults(handler=cmd_certs_generate)
+    _add_certs_ensure(certs)
 
 
 def cmd_certs_generate(args: argparse.Namespace) -> int:
@@ -200,6 +206,68 @@ def cmd_certs_generate(args: argparse.Namespace) -> int:
     for path in done.paths:
         print(f"wrote {path}")
     print(f"valid for: {done.names}")
+    return EXIT_OK
+
+
+def _add_certs_ensure(certs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    e = certs.add_parser(
+        "ensure",
+        help="keep the webhook's certificates in a Secret, the caBundle and files (in-cluster)",
+        description="Load the webhook's CA and serving certificate from a Secret (creating or "
+        "rotating them when missing, broken or past 2/3 of their lifetime; replicas racing "
+        "converge on one), patch the CA bundle into the MutatingWebhookConfiguration's webhooks "
+        "that call the Service, and write tls.crt, tls.key and ca.crt into --out for the "
+        "server's hot reload. Writes nothing when nothing is due.",
+    )
+    _kube_flags(e, namespace=False)
+    e.add_argument("--service", required=True, help="the webhook's Service name")
+    e.add_argument("--namespace", required=True,
+                   help="the Service's namespace (the Secret lives there too)")
+    e.add_argument("--secret", default="canarist-webhook-tls",
+                   help="Secret holding CA and serving pair (default canarist-webhook-tls)")
+    e.add_argument("--webhook-config", default="canarist", metavar="NAME",
+                   help="MutatingWebhookConfiguration to patch (default canarist; '' to skip)")
+    e.add_argument("--out", metavar="DIR", help="also write tls.crt, tls.key and ca.crt here")
+    e.add_argument("--extra-san", action="append", default=[], metavar="NAME",
+                   help="another DNS name or IP address (repeatable or comma-separated)")
+    e.add_argument("--serving-days", type=int, default=90, metavar="N",
+                   help="validity of the serving certificate (default 90; renewed after 2/3)")
+    e.add_argument("--ca-days", type=int, default=3650, metavar="N",
+                   help="validity of the CA (default 3650)")
+    e.add_argument("--every", type=float, metavar="SECONDS",
+                   help="keep running: check again this often (and at the planned renewal)")
+    e.set_defaults(handler=cmd_certs_ensure)
+
+
+def cmd_certs_ensure(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from webhook.kube.certs import EnsureOptions, ensure_certs, keep_ensuring
+    from webhook.kube.client import connect_sync
+    from webhook.kube.config import check_namespace
+    from webhook.tls import Lifetimes
+
+    bad = [f"--{flag}: must be at least 1, got {value}" for flag, value in
+           (("serving-days", args.serving_days), ("ca-days", args.ca_days)) if value < 1]
+    if args.every is not None and args.every < 1:
+        bad.append(f"--every: must be at least 1 second, got {args.every:g}")
+    if bad:
+        raise InvalidInput("; ".join(bad))
+    extra = [name.strip() for value in args.extra_san for name in value.split(",") if name.strip()]
+    opts = EnsureOptions(
+        service=args.service, namespace=check_namespace(args.namespace),
+        secret=args.secret, webhook_config=args.webhook_config or None,
+        out=Path(args.out) if args.out else None, extra_sans=extra,
+        life=Lifetimes(ca_days=args.ca_days, serving_days=args.serving_days))
+    client = connect_sync(_client_options(args, namespace=args.namespace))
+    try:
+        if args.every is None:
+            print("\n".join(ensure_certs(client, opts).lines(opts)))
+        else:
+            keep_ensuring(client, opts, args.every,
+                          lambda report: print("\n".join(report.lines(opts)), flush=True))
+    finally:
+        client.close()
     return EXIT_OK
 
 
@@ -230,6 +298,109 @@ def cmd_up(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s "
                         "%(message)s")
     return run_up(args.kubeconfig, args.port, args.without)
+
+
+# --- release controls (webhook.kube.controls) ----------------------------------------------------
+
+
+def _kube_flags(p: argparse.ArgumentParser, *, namespace: bool = True) -> None:
+    p.add_argument("--kubeconfig", metavar="FILE",
+                   help="kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    p.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
+    if namespace:
+        p.add_argument("-n", "--namespace", metavar="NS",
+                       help="namespace (default: the context's, else default)")
+
+
+def _client_options(args: argparse.Namespace, namespace: str | None = None) -> ClientOptions:
+    from webhook.kube.config import ClientOptions
+
+    return ClientOptions(kubeconfig=args.kubeconfig, context=args.context,
+                         namespace=namespace or getattr(args, "namespace", None))
+
+
+@_registrar
+def _reg_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "status",
+        help="show a Deployment's release: phase, step, weight, hashes, message",
+        description="Show the release of Deployment NAME. Exit 0, or 1 when the release is "
+        "Degraded (aborted) or the Deployment is not managed by canarist, 3 when it does not "
+        "exist. With -w, follow it until the release ends (Healthy or Degraded).",
+    )
+    _kube_flags(p)
+    p.add_argument("name", metavar="NAME", help="the Deployment")
+    p.add_argument("-w", "--watch", action="store_true",
+                   help="follow the release until it ends (progress bar on a terminal)")
+    p.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="with -w: give up (exit 1) after this long")
+    p.set_defaults(handler=cmd_status)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from webhook.kube.controls import run_status
+
+    if args.timeout is not None and args.timeout <= 0:
+        raise InvalidInput(f"--timeout: must be positive, got {args.timeout:g}")
+    return run_status(_client_options(args), args.name, watch=args.watch, output=args.output,
+                      timeout=args.timeout)
+
+
+@_registrar
+def _reg_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "list",
+        help="list the Deployments canarist manages, with phase, step and weight",
+        description="List the opted-in Deployments (label canarist.io/enabled=true) of the "
+        "namespace, or of every namespace with -A.",
+    )
+    _kube_flags(p)
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    p.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
+    p.set_defaults(handler=cmd_list)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from webhook.kube.controls import run_list
+
+    return run_list(_client_options(args), all_namespaces=args.all_namespaces,
+                    output=args.output)
+
+
+_ACTIONS = {
+    "promote": "skip the current step (or past a pause); --full: skip every remaining step",
+    "abort": "send all traffic back to stable and scale the canary away (phase Degraded)",
+    "retry": "restart an aborted release from its first step",
+    "pause": "hold the release at its current step until resume",
+    "resume": "continue a release held by pause",
+}
+
+
+@_registrar
+def _reg_actions(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for action, text in _ACTIONS.items():
+        p = sub.add_parser(
+            action, help=text,
+            description=f"{text[0].upper()}{text[1:]}. Writes canarist.io/action on Deployment "
+            "NAME for the reconciler; refused (exit 1) when it makes no sense in the release's "
+            "current state; exit 3 when the Deployment does not exist.",
+        )
+        _kube_flags(p)
+        p.add_argument("name", metavar="NAME", help="the Deployment")
+        if action == "promote":
+            p.add_argument("--full", action="store_true",
+                           help="skip every remaining step; traffic goes to 100%% once the "
+                           "canary is fully available")
+        p.set_defaults(handler=cmd_action, action=action)
+
+
+def cmd_action(args: argparse.Namespace) -> int:
+    from webhook.kube.controls import run_action
+    from webhook.spec import Action
+
+    action = Action.PROMOTE_FULL if getattr(args, "full", False) else Action(args.action)
+    return run_action(_client_options(args), args.name, action)
 
 
 # --- helpers -----------------------------------------------------------------------------------

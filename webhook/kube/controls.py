@@ -1,0 +1,229 @@
+"""The CLI controls: ``status``, ``list``, ``promote``, ``abort``, ``retry``, ``pause``, ``resume``.
+
+``webhook.cli`` parses the flags and calls ``run_status``, ``run_list`` or ``run_action``; each
+returns the exit code (``docs/cli.md``): 0 done; 1 the operation failed or was refused (or, for
+``status``, the release is Degraded); 2 bad input (raised as ``InvalidInput``); 3 the Deployment
+does not exist.
+
+Actions are written as ``canarist.io/action`` on the Deployment with a merge patch that carries
+the ``resourceVersion`` just read as a precondition: if the Deployment changed between the read
+and the write (409), it is read and judged again, so an action is never written on the strength
+of a stale state. ``status -w`` follows the Deployment with a watch (an informer on that one
+name) and redraws a progress bar on a terminal, or prints a plain line per change otherwise,
+until the release ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, TextIO
+
+import yaml
+
+from webhook.errors import ConfigError, Conflict, NotFound, Problem
+from webhook.kube.client import KubeClient, connect
+from webhook.kube.config import ClientOptions
+from webhook.kube.display import (
+    ReleaseView,
+    as_json,
+    progress_line,
+    refusal,
+    status_text,
+    table,
+)
+from webhook.kube.informer import Informer
+from webhook.kube.protocol import JSON, ObjectRef
+from webhook.spec import Action, Phase
+from webhook.spec.names import ACTION, ENABLED_LABEL
+
+EXIT_OK, EXIT_FAILED, EXIT_NOT_FOUND = 0, 1, 3
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+OUTPUTS = ("text", "json", "yaml")
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigError([Problem("NAME", f"{name!r} is not a valid Deployment name "
+                                   "(lowercase letters, digits, '-' and '.')")])
+    return name
+
+
+def _deployment(ns: str, name: str) -> ObjectRef:
+    return ObjectRef("apps/v1", "Deployment", ns, name)
+
+
+def _run(options: ClientOptions, err: TextIO,
+         body: Callable[[KubeClient], Coroutine[Any, Any, int]]) -> int:
+    async def main() -> int:
+        async with connect(options) as client:
+            return await body(client)
+
+    try:
+        return asyncio.run(main())
+    except NotFound as exc:
+        print(f"canarist: {exc}", file=err)
+        return EXIT_NOT_FOUND
+
+
+async def _read(client: KubeClient, ns: str, name: str) -> JSON:
+    obj = await client.get(_deployment(ns, name))
+    if obj is None:
+        raise NotFound(f'deployment "{name}" not found in namespace "{ns}"', status=404)
+    return obj
+
+
+def _dump(doc: Any, output: str) -> str:
+    if output == "yaml":
+        return yaml.safe_dump(doc, sort_keys=True)
+    return as_json(doc)
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+def run_status(options: ClientOptions, name: str, *, watch: bool = False, output: str = "text",
+               timeout: float | None = None, out: TextIO = sys.stdout,
+               err: TextIO = sys.stderr) -> int:
+    check_name(name)
+
+    async def body(client: KubeClient) -> int:
+        ns = client.namespace
+        if watch:
+            return await _follow(client, ns, name, output, timeout, out, err)
+        view = ReleaseView.of(await _read(client, ns, name))
+        if not view.opted_in:
+            print(f"canarist: {refusal(view, Action.PROMOTE)}", file=err)
+            return EXIT_FAILED
+        out.write(status_text(view) if output == "text" else _dump(view.to_json(), output))
+        return EXIT_FAILED if view.status.phase == Phase.DEGRADED else EXIT_OK
+
+    return _run(options, err, body)
+
+
+async def _follow(client: KubeClient, ns: str, name: str, output: str,
+                  limit: float | None, out: TextIO, err: TextIO) -> int:
+    tty = output == "text" and out.isatty()
+    changes: asyncio.Queue[tuple[str, JSON]] = asyncio.Queue()
+    informer = Informer(client, "apps/v1", "Deployment", namespace=ns,
+                        field_selector=f"metadata.name={name}")
+    informer.add_handler(lambda etype, obj, old: changes.put_nowait((etype, obj)))
+    informer.start()
+    shown = ""
+    loop = asyncio.get_running_loop()
+    deadline = None if limit is None else loop.time() + limit
+    try:
+        if not await informer.wait_synced(60):
+            print("canarist: the API server did not answer the watch in time", file=err)
+            return EXIT_FAILED
+        first = informer.get(ns, name)
+        if first is None:
+            raise NotFound(f'deployment "{name}" not found in namespace "{ns}"', status=404)
+        obj: JSON = first
+        while True:
+            view = ReleaseView.of(obj)
+            if not view.opted_in:
+                print(f"\ncanarist: {refusal(view, Action.PROMOTE)}" if tty else
+                      f"canarist: {refusal(view, Action.PROMOTE)}", file=err)
+                return EXIT_FAILED
+            shown = _draw(view, output, tty, shown, out)
+            if view.ended:
+                return EXIT_FAILED if view.status.phase == Phase.DEGRADED else EXIT_OK
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                print(f"{chr(10) if tty else ''}canarist: still {view.phase} after "
+                      f"{limit:g}s", file=err)
+                return EXIT_FAILED
+            try:
+                etype, obj = await asyncio.wait_for(changes.get(), left)
+            except TimeoutError:
+                continue
+            if etype == "DELETED":
+                print(f"{chr(10) if tty else ''}canarist: deployment {ns}/{name} was deleted",
+                      file=err)
+                return EXIT_NOT_FOUND
+    finally:
+        if tty and shown:
+            out.write("\n")
+        await informer.stop()
+
+
+def _draw(view: ReleaseView, output: str, tty: bool, shown: str, out: TextIO) -> str:
+    if output != "text":
+        doc = _dump(view.to_json(), output)
+        text = doc if output == "json" else "---\n" + doc
+    else:
+        text = progress_line(view)
+    if text == shown:
+        return shown
+    if tty:
+        out.write("\r\x1b[K" + text)
+    else:
+        out.write(text if output != "text" else text + "\n")
+    out.flush()
+    return text
+
+
+# --- list ----------------------------------------------------------------------------------------
+
+
+def run_list(options: ClientOptions, *, all_namespaces: bool = False, output: str = "text",
+             out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    async def body(client: KubeClient) -> int:
+        ns = "" if all_namespaces else client.namespace
+        items = await client.list("apps/v1", "Deployment", ns,
+                                  label_selector=f"{ENABLED_LABEL}=true")
+        views = sorted((ReleaseView.of(i) for i in items), key=lambda v: (v.namespace, v.name))
+        if output != "text":
+            out.write(_dump([v.to_json() for v in views], output))
+        elif not views:
+            where = "any namespace" if all_namespaces else f"namespace {ns}"
+            print(f"No Deployments managed by canarist in {where}.", file=err)
+        else:
+            out.write(table(views, all_namespaces=all_namespaces))
+        return EXIT_OK
+
+    return _run(options, err, body)
+
+
+# --- actions -------------------------------------------------------------------------------------
+
+
+def run_action(options: ClientOptions, name: str, action: Action, *, out: TextIO = sys.stdout,
+               err: TextIO = sys.stderr) -> int:
+    check_name(name)
+
+    async def body(client: KubeClient) -> int:
+        ns = client.namespace
+        for _ in range(5):
+            view = ReleaseView.of(await _read(client, ns, name))
+            why = refusal(view, action)
+            if why:
+                print(f"canarist: {_verb(action)} refused: {why}", file=err)
+                return EXIT_FAILED
+            if view.pending_action == action.value:
+                print(f"deployment.apps/{name}: {action.value} already requested, waiting for "
+                      "the reconciler", file=out)
+                return EXIT_OK
+            patch = {"metadata": {"resourceVersion": view.resource_version,
+                                  "annotations": {ACTION: action.value}}}
+            try:
+                await client.patch(_deployment(ns, name), patch)
+            except Conflict:
+                continue  # changed since read: judge again
+            replaced = (f" (replaces pending {view.pending_action})"
+                        if view.pending_action else "")
+            print(f"deployment.apps/{name} annotated: {ACTION}={action.value}{replaced}",
+                  file=out)
+            return EXIT_OK
+        print(f"canarist: deployment {ns}/{name} kept changing; try again", file=err)
+        return EXIT_FAILED
+
+    return _run(options, err, body)
+
+
+def _verb(action: Action) -> str:
+    return "promote --full" if action is Action.PROMOTE_FULL else action.value
+
