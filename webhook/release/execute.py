@@ -1,0 +1,192 @@
+"""Carrying out a plan: each operation as API writes and router calls, in order.
+
+The executor stops at the first failure and raises it: the loop requeues the Deployment and the
+next plan, made from the cluster as it then is, picks up where this one stopped (every operation
+is idempotent, so repeating the ones that succeeded is harmless). Events are recorded only after
+every operation succeeded, so a retried plan does not announce twice.
+
+Writes:
+- Services, the canary Deployment: merge patches (a Service's selector keys removed with
+  ``null``); creating what already exists and deleting what is gone count as done.
+- The status annotation: a merge patch of ``metadata.annotations`` through the Deployment's
+  **status subresource**, which keeps annotation changes and does not bump ``generation``
+  (k8s-semantics §3.5).
+- Unpausing (and dynamic stable scale): a merge patch of the main resource, with the status in the
+  same write so that the admission webhook sees ``phase: Promoting``.
+- Every write to the user's Deployment carries the ``resourceVersion`` the plan was made from: a
+  plan made from a stale cache, or racing a user's change (a new template, an action), fails with
+  409 and is made again from the newer object — an action is never dropped unseen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from webhook.errors import Conflict
+from webhook.kube.protocol import JSON, ObjectRef, PatchType
+from webhook.release.model import DeploymentView
+from webhook.release.ops import (
+    CleanupRoutes,
+    CreateCanary,
+    CreateService,
+    DeleteCanary,
+    DeleteService,
+    Op,
+    PatchDeployment,
+    PatchServiceSelector,
+    Plan,
+    RemoveRoutes,
+    RouteTraffic,
+    ScaleCanary,
+    WriteStatus,
+)
+from webhook.routers.base import Router
+from webhook.spec import ReleaseStatus
+from webhook.spec.names import ACTION, STATUS
+
+
+class Writer(Protocol):
+    """The writes the executor needs (``webhook.kube.client.KubeClient`` has them)."""
+
+    async def create(self, obj: JSON) -> JSON: ...
+
+    async def patch(
+        self,
+        ref: ObjectRef,
+        patch: Any,
+        *,
+        patch_type: PatchType = "merge",
+        subresource: str = "",
+    ) -> JSON: ...
+
+    async def delete(self, ref: ObjectRef) -> bool: ...
+
+
+class EventSink(Protocol):
+    """Where Events go (``webhook.kube.events.EventRecorder`` is one)."""
+
+    def record(self, obj: Mapping[str, Any], etype: str, reason: str, message: str) -> object: ...
+
+
+RoutersFor = Callable[[], Awaitable[Sequence[Router]]]
+
+
+def service_patch(op: PatchServiceSelector) -> JSON:
+    selector: dict[str, str | None] = dict(op.set)
+    selector.update(dict.fromkeys(op.remove))
+    body: JSON = {"spec": {"selector": selector}}
+    if op.annotations:
+        body["metadata"] = {"annotations": dict(op.annotations)}
+    return body
+
+
+def status_annotations(status: ReleaseStatus | None, consume: bool) -> dict[str, str | None]:
+    out: dict[str, str | None] = {STATUS: status.to_json() if status is not None else None}
+    if consume:
+        out[ACTION] = None
+    return out
+
+
+def deployment_patch(op: PatchDeployment, resource_version: str) -> JSON:
+    spec: JSON = {}
+    if op.paused is not None:
+        spec["paused"] = op.paused
+    if op.replicas is not None:
+        spec["replicas"] = op.replicas
+    meta: JSON = {"resourceVersion": resource_version}
+    if op.status is not None or op.consume_action:
+        annotations = status_annotations(op.status, op.consume_action)
+        if op.status is None:
+            annotations.pop(STATUS)
+        meta["annotations"] = annotations
+    body: JSON = {"metadata": meta}
+    if spec:
+        body["spec"] = spec
+    return body
+
+
+def write_status_patch(op: WriteStatus, resource_version: str) -> JSON:
+    return {
+        "metadata": {
+            "resourceVersion": resource_version,
+            "annotations": status_annotations(op.status, op.consume_action),
+        }
+    }
+
+
+async def drive(routers: Sequence[Router], op: RouteTraffic) -> None:
+    """Argo Rollouts' call order for each router: routes, hashes, weight — or, when the weight
+    goes down, the weight before the hashes (so no hash-pinned selection points at pods that
+    still carry weight they should not)."""
+    for router in routers:
+        for header in op.header_routes:
+            await router.set_header_route(header)
+        for mirror in op.mirror_routes:
+            await router.set_mirror_route(mirror)
+        if op.weight_first:
+            await router.set_weight(op.weight)
+            await router.update_hash(op.canary_hash, op.stable_hash)
+        else:
+            await router.update_hash(op.canary_hash, op.stable_hash)
+            await router.set_weight(op.weight)
+
+
+class Executor:
+    def __init__(self, writer: Writer, events: EventSink) -> None:
+        self.writer = writer
+        self.events = events
+        self.writes = 0  # API writes issued (router writes are the routers' own)
+        self.wrote_deployment = False  # the last run wrote the user's Deployment
+
+    async def run(self, plan: Plan, deployment: DeploymentView, routers: RoutersFor) -> None:
+        self.wrote_deployment = any(
+            isinstance(op, PatchDeployment | WriteStatus) for op in plan.ops
+        )
+        for op in plan.ops:
+            await self.one(op, deployment, routers)
+        for event in plan.events:
+            self.events.record(deployment.raw, event.type.value, event.reason, event.message)
+
+    async def one(self, op: Op, d: DeploymentView, routers: RoutersFor) -> None:
+        ns = d.namespace
+        if isinstance(op, RouteTraffic):
+            await drive(await routers(), op)
+        elif isinstance(op, RemoveRoutes):
+            for router in await routers():
+                await router.remove_managed_routes()
+        elif isinstance(op, CleanupRoutes):
+            for router in await routers():
+                await router.cleanup()
+        elif isinstance(op, PatchServiceSelector):
+            await self._patch(ObjectRef("v1", "Service", ns, op.name), service_patch(op))
+        elif isinstance(op, CreateService | CreateCanary):
+            await self._create(dict(op.body))
+        elif isinstance(op, DeleteService):
+            await self._delete(ObjectRef("v1", "Service", ns, op.name))
+        elif isinstance(op, ScaleCanary):
+            ref = ObjectRef("apps/v1", "Deployment", ns, op.name)
+            await self._patch(ref, {"spec": {"replicas": op.replicas}})
+        elif isinstance(op, DeleteCanary):
+            await self._delete(ObjectRef("apps/v1", "Deployment", ns, op.name))
+        elif isinstance(op, PatchDeployment):
+            ref = ObjectRef("apps/v1", "Deployment", ns, d.name)
+            await self._patch(ref, deployment_patch(op, d.resource_version))
+        elif isinstance(op, WriteStatus):
+            ref = ObjectRef("apps/v1", "Deployment", ns, d.name)
+            body = write_status_patch(op, d.resource_version)
+            await self._patch(ref, body, subresource="status")
+
+    async def _patch(self, ref: ObjectRef, body: JSON, *, subresource: str = "") -> None:
+        self.writes += 1
+        await self.writer.patch(ref, body, patch_type="merge", subresource=subresource)
+
+    async def _create(self, body: JSON) -> None:
+        self.writes += 1
+        with contextlib.suppress(Conflict):  # made by an earlier attempt: the next plan checks it
+            await self.writer.create(body)
+
+    async def _delete(self, ref: ObjectRef) -> None:
+        self.writes += 1
+        await self.writer.delete(ref)

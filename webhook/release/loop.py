@@ -1,0 +1,323 @@
+"""The reconcile loop: watch-driven, level-triggered, all state in the cluster.
+
+Informers (``webhook.kube.informer``) keep Deployments, ReplicaSets and Services cached; their
+events put the key ``(namespace, name)`` of the user's Deployment on a work queue (duplicates
+coalesce); workers take keys, read the cached objects into a ``World``, call the pure planner and
+carry the plan out (``execute``). A plan's ``requeue_after`` (a timed pause, a scale-down delay)
+puts the key back at that time; a failed write puts it back with per-key backoff. Nothing is kept
+between reconciles but the caches: a restarted reconciler resumes from the cluster alone.
+
+Which events wake which Deployment:
+- a Deployment that is opted in or carries ``canarist.io/status`` (also when it just lost the
+  label, or was deleted: its last state is kept so the deletion can be cleaned up);
+- a canary Deployment (label ``canarist.io/canary-of``) wakes the Deployment it belongs to;
+- a ReplicaSet wakes the Deployment that owns it, when that one is released by canarist;
+- a Service wakes the Deployment named in its ``canarist.io/managed-by`` annotation;
+- every ``resync`` seconds every released Deployment is reconciled with ``resync`` set, which
+  re-applies routing a hand edit may have changed.
+
+At start, a Service still marked ``managed-by`` a Deployment that no longer exists (deleted while
+no reconciler ran) gets its selector back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from webhook.errors import CanaristError, Conflict, KubeError, RouterError, Unavailable
+from webhook.kube.client import KubeClient
+from webhook.kube.events import EventRecorder
+from webhook.kube.informer import Informer, key_of, owner_uids, start_all, stop_all
+from webhook.kube.protocol import JSON, ObjectRef
+from webhook.kube.workqueue import WorkQueue
+from webhook.release.bookkeeping import Books
+from webhook.release.execute import EventSink, Executor, service_patch
+from webhook.release.metrics import Metrics
+from webhook.release.model import ServiceView, World, observe
+from webhook.release.names import CANARY_OF_LABEL, CANARY_SUFFIX, MANAGED_BY_ANNOTATION
+from webhook.release.planner import plan
+from webhook.release.services import find_stable, restore_patch
+from webhook.routers import Owner, ReleaseTarget, Router, build_routers
+from webhook.spec.names import ENABLED_LABEL, STATUS
+
+log = logging.getLogger("canarist.release")
+Key = tuple[str, str]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    namespace: str = ""  # "" watches every namespace
+    workers: int = 4
+    resync: float = 300.0
+
+
+def _meta(obj: JSON) -> JSON:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def released(obj: JSON | None) -> bool:
+    """Canarist acts on this Deployment: opted in, or still carrying its status."""
+    if obj is None:
+        return False
+    meta = _meta(obj)
+    labels = meta.get("labels") or {}
+    return labels.get(ENABLED_LABEL) == "true" or STATUS in (meta.get("annotations") or {})
+
+
+class Reconciler:
+    def __init__(
+        self,
+        client: KubeClient,
+        options: LoopOptions | None = None,
+        *,
+        events: EventSink | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.client = client
+        self.options = options or LoopOptions()
+        ns = self.options.namespace
+        self.deployments = Informer(client, "apps/v1", "Deployment", namespace=ns)
+        self.replica_sets = Informer(client, "apps/v1", "ReplicaSet", namespace=ns)
+        self.replica_sets.add_index("owner", owner_uids)
+        self.services = Informer(client, "v1", "Service", namespace=ns)
+        self.queue: WorkQueue[Key] = WorkQueue(base_delay=0.1, max_delay=30.0)
+        self._recorder = EventRecorder(client) if events is None else None
+        sink: EventSink = events if events is not None else self._recorder  # type: ignore[assignment]
+        self.executor = Executor(client, sink)
+        self.events = sink
+        self.metrics = metrics or Metrics()
+        self.clock = clock
+        self.tombstones: dict[Key, JSON] = {}
+        # resourceVersion a Deployment had when canarist last wrote it: while the cache still
+        # holds that version it has not seen the write, and a plan from it would be stale
+        self.written: dict[Key, str] = {}
+        self.resyncs: set[Key] = set()
+        self.reconciles = 0
+
+    # --- events -> keys -------------------------------------------------------------------------
+
+    def _on_deployment(self, etype: str, obj: JSON, old: JSON | None) -> None:
+        meta = _meta(obj)
+        owner = (meta.get("labels") or {}).get(CANARY_OF_LABEL)
+        ns = str(meta.get("namespace") or "")
+        if owner:
+            self.queue.add((ns, str(owner)))
+            return
+        if not (released(obj) or released(old)):
+            return
+        key = key_of(obj)
+        if etype == "DELETED":
+            self.tombstones[key] = obj
+        self.queue.add(key)
+
+    def _on_replica_set(self, etype: str, obj: JSON, old: JSON | None) -> None:
+        ns = str(_meta(obj).get("namespace") or "")
+        for ref in _meta(obj).get("ownerReferences") or ():
+            if isinstance(ref, dict) and ref.get("kind") == "Deployment":
+                name = str(ref.get("name", ""))
+                if released(self.deployments.get(ns, name)):
+                    self.queue.add((ns, name))
+
+    def _on_service(self, etype: str, obj: JSON, old: JSON | None) -> None:
+        ns = str(_meta(obj).get("namespace") or "")
+        for version in (obj, old):
+            owner = ((_meta(version).get("annotations") or {}) if version else {}).get(
+                MANAGED_BY_ANNOTATION
+            )
+            if owner:
+                self.queue.add((ns, str(owner)))
+
+    # --- running --------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow the cluster until ``stop`` is set."""
+        self.deployments.add_handler(self._on_deployment)
+        self.replica_sets.add_handler(self._on_replica_set)
+        self.services.add_handler(self._on_service)
+        informers = [self.deployments, self.replica_sets, self.services]
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            if not await start_all(informers, within=None):
+                return
+            await self._restore_orphans()
+            tasks = [
+                asyncio.create_task(self._worker(), name=f"reconcile-{i}")
+                for i in range(max(1, self.options.workers))
+            ]
+            tasks.append(asyncio.create_task(self._resync(), name="resync"))
+            await stop.wait()
+        finally:
+            self.queue.shutdown()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await stop_all(informers)
+            if self._recorder is not None:
+                await self._recorder.aclose()
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.resync)
+            for obj in self.deployments.list():
+                if released(obj):
+                    key = key_of(obj)
+                    self.resyncs.add(key)
+                    self.queue.add(key)
+
+    async def _worker(self) -> None:
+        while (key := await self.queue.get()) is not None:
+            started = time.perf_counter()
+            result = "ok"
+            try:
+                requeue = await self.reconcile(key)
+            except (Conflict, Unavailable) as exc:
+                result = "requeued"
+                delay = self.queue.add_rate_limited(key)
+                log.info("%s/%s: %s; again in %.2fs", *key, exc, delay)
+            except (RouterError, KubeError) as exc:
+                result = "error"
+                delay = self.queue.add_rate_limited(key)
+                log.warning("%s/%s: %s; again in %.2fs", *key, exc, delay)
+                self._report(key, str(exc))
+            except CanaristError as exc:
+                result = "error"
+                self.queue.add_rate_limited(key)
+                log.warning("%s/%s: %s", *key, exc)
+            except Exception:
+                result = "error"
+                self.queue.add_rate_limited(key)
+                log.exception("%s/%s: reconcile failed", *key)
+            else:
+                self.queue.forget(key)
+                if requeue is not None:
+                    self.queue.add_after(key, requeue)
+            finally:
+                self.queue.done(key)
+                self.metrics.duration.observe(time.perf_counter() - started)
+                self.metrics.results[result] += 1
+                self.metrics.writes = self.executor.writes
+                self.metrics.queue_depth = len(self.queue)
+
+    def _report(self, key: Key, message: str) -> None:
+        obj = self.deployments.get(*key)
+        if obj is not None:
+            self.events.record(obj, "Warning", "ReconcileFailed", message)
+
+    # --- one reconcile ----------------------------------------------------------------------------
+
+    def world(self, key: Key) -> World | None:
+        ns, name = key
+        obj = self.deployments.get(ns, name)
+        if obj is None:
+            tomb = self.tombstones.pop(key, None)
+            if tomb is None:
+                return None
+            obj = dict(tomb, metadata=dict(_meta(tomb), deletionTimestamp=self.clock().isoformat()))
+        elif (_meta(obj).get("labels") or {}).get(CANARY_OF_LABEL):
+            return None
+        uid = str(_meta(obj).get("uid") or "")
+        resync = key in self.resyncs
+        self.resyncs.discard(key)
+        return observe(
+            obj,
+            canary=self.deployments.get(ns, name + CANARY_SUFFIX),
+            replica_sets=self.replica_sets.by_index("owner", uid) if uid else (),
+            services=self.services.list(ns),
+            resync=resync,
+        )
+
+    async def reconcile(self, key: Key) -> float | None:
+        """Plan and carry out one reconcile of ``key``; returns when to look again."""
+        world = self.world(key)
+        if world is None:
+            return None
+        rv = world.deployment.resource_version
+        if self.written.get(key) == rv and not world.deployment.deleting:
+            return None  # our last write has not reached the cache; its event will wake us
+        self.written.pop(key, None)
+        self.reconciles += 1
+        routers = RouterCache(self, world)
+        books = Books.of(world.status)
+        if world.status.in_release and books.routed_hashes and world.spec is not None:
+            world = _with_verified(world, await routers.verify(world.status.weight))
+        result = plan(world, self.clock())
+        await self.executor.run(result, world.deployment, routers.get)
+        if self.executor.wrote_deployment:
+            self.written[key] = rv
+        status = result.status if result.status is not None else world.status
+        if world.deployment.deleting or not world.deployment.opted_in:
+            self.metrics.set_release(*key, None)
+        else:
+            self.metrics.set_release(*key, status)
+        return result.requeue_after
+
+    async def _restore_orphans(self) -> None:
+        for svc in self.services.list():
+            meta = _meta(svc)
+            owner = (meta.get("annotations") or {}).get(MANAGED_BY_ANNOTATION)
+            ns = str(meta.get("namespace") or "")
+            if not owner or self.deployments.get(ns, str(owner)) is not None:
+                continue
+            if any(True for _ in meta.get("ownerReferences") or ()):
+                continue  # canarist's own: the garbage collector removes it
+            view = ServiceView.of(svc)
+            ref = ObjectRef("v1", "Service", ns, view.name)
+            with contextlib.suppress(KubeError):
+                await self.client.patch(ref, service_patch(restore_patch(view)))
+                log.info(
+                    "Service %s/%s: selector restored (Deployment %s is gone)", ns, view.name, owner
+                )
+
+
+def _with_verified(world: World, verified: bool | None) -> World:
+    return replace(world, verified=verified)
+
+
+class RouterCache:
+    """The routers of one reconcile, built on first use (most reconciles drive none)."""
+
+    def __init__(self, reconciler: Reconciler, world: World) -> None:
+        self.reconciler = reconciler
+        self.world = world
+        self._routers: Sequence[Router] | None = None
+
+    async def get(self) -> Sequence[Router]:
+        if self._routers is None:
+            self._routers = self._build()
+        return self._routers
+
+    def _build(self) -> Sequence[Router]:
+        spec, d = self.world.spec, self.world.deployment
+        if spec is None or not spec.traffic_routed:
+            return ()
+        choice = find_stable(self.world, spec.stable_service, spec.canary_service)
+        stable = choice.service.name if choice.service else (spec.stable_service or d.name)
+        target = ReleaseTarget(
+            namespace=d.namespace,
+            owner=Owner(d.name, d.uid),
+            stable_service=stable,
+            canary_service=spec.canary_service_for(stable),
+            spec=spec,
+        )
+        return build_routers(target, self.reconciler.client)
+
+    async def verify(self, weight: int) -> bool | None:
+        answers = [await r.verify_weight(weight) for r in await self.get()]
+        known = [a for a in answers if a is not None]
+        if not known:
+            return None
+        return all(known)

@@ -1,0 +1,104 @@
+"""Prometheus text exposition of the reconciler's metrics (no client library needed).
+
+- ``canarist_release_phase{namespace,deployment,phase}``: 1 for the Deployment's current phase;
+- ``canarist_release_step{namespace,deployment}``: index of the current step;
+- ``canarist_release_steps{namespace,deployment}``: number of steps;
+- ``canarist_release_weight{namespace,deployment}``: canary weight applied, percent;
+- ``canarist_reconcile_duration_seconds``: histogram of one reconcile (plan and writes);
+- ``canarist_reconcile_total{result}``: ``ok``, ``requeued`` (API conflict or unavailable),
+  ``error`` (a router or the API refused);
+- ``canarist_reconcile_writes_total``: API writes issued by plans (router writes not included);
+- ``canarist_workqueue_depth``: Deployments waiting for a reconcile.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+from webhook.spec import Phase, ReleaseStatus
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+RESULTS = ("ok", "requeued", "error")
+
+
+class Histogram:
+    def __init__(self, buckets: tuple[float, ...] = BUCKETS) -> None:
+        self.buckets = buckets
+        self.counts = [0] * (len(buckets) + 1)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.buckets, value)] += 1
+        self.sum += value
+        self.count += 1
+
+    def render(self, name: str) -> list[str]:
+        lines, running = [], 0
+        for bound, count in zip((*self.buckets, float("inf")), self.counts, strict=True):
+            running += count
+            le = "+Inf" if bound == float("inf") else repr(bound)
+            lines.append(f'{name}_bucket{{le="{le}"}} {running}')
+        lines += [f"{name}_sum {self.sum!r}", f"{name}_count {self.count}"]
+        return lines
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@dataclass
+class Metrics:
+    releases: dict[tuple[str, str], ReleaseStatus] = field(default_factory=dict)
+    duration: Histogram = field(default_factory=Histogram)
+    results: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESULTS, 0))
+    writes: int = 0
+    queue_depth: int = 0
+
+    def set_release(self, namespace: str, name: str, status: ReleaseStatus | None) -> None:
+        if status is None or status.phase is None:
+            self.releases.pop((namespace, name), None)
+        else:
+            self.releases[(namespace, name)] = status
+
+    def render(self) -> str:
+        lines = [
+            "# HELP canarist_release_phase Phase of each release (1 for the current one).",
+            "# TYPE canarist_release_phase gauge",
+        ]
+        gauges: dict[str, list[str]] = {"step": [], "steps": [], "weight": []}
+        for (ns, name), status in sorted(self.releases.items()):
+            who = f'namespace="{_label(ns)}",deployment="{_label(name)}"'
+            for phase in Phase:
+                value = 1 if status.phase == phase else 0
+                lines.append(f'canarist_release_phase{{{who},phase="{phase.value}"}} {value}')
+            gauges["step"].append(f"canarist_release_step{{{who}}} {status.step}")
+            gauges["steps"].append(f"canarist_release_steps{{{who}}} {status.steps}")
+            gauges["weight"].append(f"canarist_release_weight{{{who}}} {status.weight}")
+        helps = {
+            "step": "Index of the current step.",
+            "steps": "Number of steps.",
+            "weight": "Canary traffic weight applied, percent.",
+        }
+        for key, values in gauges.items():
+            lines += [
+                f"# HELP canarist_release_{key} {helps[key]}",
+                f"# TYPE canarist_release_{key} gauge",
+                *values,
+            ]
+        lines += [
+            "# HELP canarist_reconcile_duration_seconds Time of one reconcile.",
+            "# TYPE canarist_reconcile_duration_seconds histogram",
+            *self.duration.render("canarist_reconcile_duration_seconds"),
+            "# HELP canarist_reconcile_total Reconciles by result.",
+            "# TYPE canarist_reconcile_total counter",
+            *(f'canarist_reconcile_total{{result="{r}"}} {n}' for r, n in self.results.items()),
+            "# HELP canarist_reconcile_writes_total API writes issued by plans.",
+            "# TYPE canarist_reconcile_writes_total counter",
+            f"canarist_reconcile_writes_total {self.writes}",
+            "# HELP canarist_workqueue_depth Deployments waiting for a reconcile.",
+            "# TYPE canarist_workqueue_depth gauge",
+            f"canarist_workqueue_depth {self.queue_depth}",
+        ]
+        return "\n".join(lines) + "\n"
