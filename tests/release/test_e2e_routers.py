@@ -68,7 +68,7 @@ async def smi(h: Harness) -> int:
     split = await h.get("TrafficSplit", "web", "split.smi-spec.io/v1alpha4")
     if split is None:
         return 0
-    return next(b["weight"] for b in split["spec"]["backends"] if b["service"] == "web-canary")
+    return int(next(b["weight"] for b in split["spec"]["backends"] if b["service"] == "web-canary"))
 
 
 @dataclass(frozen=True)
