@@ -85,9 +85,10 @@ def _dump(doc: Any, output: str) -> str:
 
 
 def run_status(options: ClientOptions, name: str, *, watch: bool = False, output: str = "text",
-               timeout: float | None = None, out: TextIO = sys.stdout,
-               err: TextIO = sys.stderr) -> int:
+               timeout: float | None = None, out: TextIO | None = None,
+               err: TextIO | None = None) -> int:
     check_name(name)
+    out, err = out or sys.stdout, err or sys.stderr
 
     async def body(client: KubeClient) -> int:
         ns = client.namespace
@@ -170,7 +171,9 @@ def _draw(view: ReleaseView, output: str, tty: bool, shown: str, out: TextIO) ->
 
 
 def run_list(options: ClientOptions, *, all_namespaces: bool = False, output: str = "text",
-             out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+             out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+
     async def body(client: KubeClient) -> int:
         ns = "" if all_namespaces else client.namespace
         items = await client.list("apps/v1", "Deployment", ns,
@@ -191,9 +194,10 @@ def run_list(options: ClientOptions, *, all_namespaces: bool = False, output: st
 # --- actions -------------------------------------------------------------------------------------
 
 
-def run_action(options: ClientOptions, name: str, action: Action, *, out: TextIO = sys.stdout,
-               err: TextIO = sys.stderr) -> int:
+def run_action(options: ClientOptions, name: str, action: Action, *, out: TextIO | None = None,
+               err: TextIO | None = None) -> int:
     check_name(name)
+    out, err = out or sys.stdout, err or sys.stderr
 
     async def body(client: KubeClient) -> int:
         ns = client.namespace
