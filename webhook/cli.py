@@ -300,6 +300,53 @@ def cmd_up(args: argparse.Namespace) -> int:
     return run_up(args.kubeconfig, args.port, args.without)
 
 
+@_registrar
+def _reg_reconcile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "reconcile",
+        help="run the release reconciler (canary Deployments, Services, routers, steps)",
+        description="Watch opted-in Deployments and release every template change step by "
+        "step: canary Deployment and Service, traffic routers, pauses, promotion and abort. "
+        "Stops on SIGINT/SIGTERM.",
+    )
+    _kube_flags(p, namespace=False)
+    p.add_argument("-n", "--namespace", metavar="NS",
+                   help="watch only this namespace (default: every namespace)")
+    p.add_argument("--leader-elect", action="store_true",
+                   help="reconcile only while holding the Lease canarist-reconciler")
+    p.add_argument("--lease-namespace", default="canarist-system", metavar="NS",
+                   help="namespace of the Lease (default canarist-system)")
+    p.add_argument("--workers", type=int, default=4, metavar="N",
+                   help="Deployments reconciled at once (default 4)")
+    p.add_argument("--resync", type=float, default=300.0, metavar="SECONDS",
+                   help="re-apply routing of every release this often (default 300)")
+    p.add_argument("--metrics-address", default="", metavar="HOST:PORT",
+                   help="serve /metrics and /healthz there (default: off)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every reconcile problem")
+    p.set_defaults(handler=cmd_reconcile)
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    import logging
+
+    from webhook.release.loop import LoopOptions
+    from webhook.release.serve import ServeOptions, parse_address, run_reconcile
+
+    if args.workers < 1:
+        raise InvalidInput(f"--workers: must be at least 1, got {args.workers}")
+    if args.resync <= 0:
+        raise InvalidInput(f"--resync: must be positive, got {args.resync:g}")
+    if args.metrics_address:
+        parse_address(args.metrics_address)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    loop = LoopOptions(namespace=args.namespace or "", workers=args.workers, resync=args.resync)
+    options = ServeOptions(loop=loop, leader_elect=args.leader_elect,
+                           lease_namespace=args.lease_namespace,
+                           metrics_address=args.metrics_address)
+    return run_reconcile(_client_options(args), options)
+
+
 # --- release controls (webhook.kube.controls) ----------------------------------------------------
 
 
