@@ -243,3 +243,12 @@ async def test_certificate_swap_under_load_drops_nothing(webhook: Running, pki: 
     assert before != new_serial
     assert await _served_serial(webhook.port, pki) == new_serial
     assert done > 300
+
+
+async def test_client_verifying_another_service_name_is_refused(
+    webhook: Running, client: aiohttp.ClientSession
+) -> None:
+    """The server presents a certificate for canarist-webhook.canarist.svc only."""
+    with pytest.raises(aiohttp.ClientConnectorCertificateError):
+        await client.post(webhook.url("/healthz"), server_hostname="other.canarist.svc")
+    assert (await _get(client, webhook, "/healthz"))[0] == 200
