@@ -15,7 +15,7 @@ def embedded_cluster() -> Iterator[RunningCluster]:
     own event loop in a background thread, for the session. ``.kubeconfig`` points kubectl and
     the official client at it; ``.call(api.get(...))`` reaches the in-process API. Namespaces
     are shared: create your own (``kubectl create ns``) rather than using ``default``."""
-    cluster = start_in_thread(without=frozenset({"webhook"}))
+    cluster = start_in_thread(without=frozenset({"webhook", "reconciler"}))
     try:
         yield cluster
     finally:

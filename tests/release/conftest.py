@@ -15,7 +15,7 @@ from .e2e import install_crds
 
 @pytest.fixture(scope="session")
 def release_cluster() -> Iterator[RunningCluster]:
-    cluster = start_in_thread()
+    cluster = start_in_thread(without=frozenset({"reconciler"}))  # the tests run their own
     try:
         asyncio.run(install_crds(cluster))
         yield cluster

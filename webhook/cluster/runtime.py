@@ -51,6 +51,7 @@ COMPONENTS: dict[str, str] = {
     "controllers": "webhook.cluster.controllers.run:run_controllers",
     "kubelet": "webhook.cluster.kubelet.run:run_kubelet",
     "webhook": "webhook.cluster.webhook_component:run_webhook",
+    "reconciler": "webhook.release.component:run_reconciler",
 }
 
 
@@ -120,11 +121,16 @@ class Cluster:
                 log.info("component %s is not available yet; running without it", name)
                 continue
             ready = asyncio.Event()
-            if "ready" in inspect.signature(runner).parameters:
-                run = runner(self.api, self._stop, ready=ready)  # type: ignore[call-arg]
+            params = inspect.signature(runner).parameters
+            # a component that talks HTTPS like an outside client takes the kubeconfig
+            extra: dict[str, Any] = {}
+            if "kubeconfig" in params:
+                extra["kubeconfig"] = self.kubeconfig
+            if "ready" in params:
+                run = runner(self.api, self._stop, ready=ready, **extra)  # type: ignore[call-arg]
                 readiness.append(ready)
             else:
-                run = runner(self.api, self._stop)
+                run = runner(self.api, self._stop, **extra)
             self._tasks.append(asyncio.create_task(self._guard(name, run),
                                                    name=f"component {name}"))
             self.started.append(name)

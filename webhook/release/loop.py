@@ -141,8 +141,9 @@ class Reconciler:
 
     # --- running --------------------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Follow the cluster until ``stop`` is set."""
+    async def run(self, stop: asyncio.Event, *, ready: asyncio.Event | None = None) -> None:
+        """Follow the cluster until ``stop`` is set; ``ready`` is set once the caches are synced
+        and the workers run."""
         self.deployments.add_handler(self._on_deployment)
         self.replica_sets.add_handler(self._on_replica_set)
         self.services.add_handler(self._on_service)
@@ -157,6 +158,8 @@ class Reconciler:
                 for i in range(max(1, self.options.workers))
             ]
             tasks.append(asyncio.create_task(self._resync(), name="resync"))
+            if ready is not None:
+                ready.set()
             await stop.wait()
         finally:
             self.queue.shutdown()
