@@ -275,7 +275,7 @@ def cmd_certs_ensure(args: argparse.Namespace) -> int:
 def _reg_up(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "up",
-        help="run the embedded cluster (API server, controllers, kubelet, webhook)",
+        help="run the embedded cluster (API server, controllers, kubelet, webhook, reconciler)",
         description="Start an in-process Kubernetes API server on 127.0.0.1 with its "
         "controllers, kubelet and canarist's admission webhook; write a kubeconfig; print one "
         "line with the API address and the kubeconfig path when ready; stop on SIGINT/SIGTERM.",
@@ -285,7 +285,8 @@ def _reg_up(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--port", type=int, default=0, metavar="N",
                    help="API server port on 127.0.0.1 (default 0: any free port)")
     p.add_argument("--without", action="append", default=[], metavar="COMPONENT",
-                   help="leave a component out (gc, controllers, kubelet, webhook); repeatable "
+                   help="leave a component out (gc, controllers, kubelet, webhook, reconciler); "
+                   "repeatable "
                    "or comma-separated")
     p.set_defaults(handler=cmd_up)
 

@@ -7,7 +7,9 @@ HTTPS server and the components, each an ``async def run(api, stop_event)`` task
 - ``controllers``: Deployment/ReplicaSet/EndpointSlice (``controllers.run.run_controllers``);
 - ``kubelet``: pods as local HTTP servers (``kubelet.run.run_kubelet``);
 - ``webhook``: canarist's admission webhook, served and registered
-  (``webhook_component.run_webhook``).
+  (``webhook_component.run_webhook``);
+- ``reconciler``: canarist's release reconciler, a client of the API over HTTPS with the
+  kubeconfig passed to it (``webhook.release.component.run_reconciler``).
 
 A component whose module is not there yet is skipped with a log line. ``--without NAME``
 (``Cluster(without={...})``) leaves one out, e.g. to run it as its own process.
