@@ -82,3 +82,31 @@ async def test_metrics_endpoint() -> None:
     assert 'canarist_release_weight{namespace="shop",deployment="web"} 20' in text
     assert 'canarist_reconcile_duration_seconds_bucket{le="0.005"} 1' in text
     assert 'canarist_reconcile_total{result="ok"} 1' in text
+
+
+async def test_the_embedded_cluster_runs_the_reconciler() -> None:
+    """``canarist up``'s cluster releases a Deployment with no other reconciler around."""
+    from webhook.cluster.runtime import start_in_thread
+
+    cluster = await asyncio.to_thread(start_in_thread)
+    try:
+        assert "reconciler" in cluster.cluster.started
+        annotations = {
+            "canarist.io/traffic-router": "proxy",
+            "canarist.io/steps": "- setWeight: 50\n- pause: {}\n",
+            "canarist.io/scale-down-delay": "0",
+        }
+        async with harness(cluster, annotations, start=False) as h:
+            await h.wait("adopted", lambda s, d: s.phase == Phase.HEALTHY)
+            await h.set_version("v2")
+            await h.wait("weight 50", lambda s, d: s.weight == 50 and s.phase == Phase.PAUSED)
+            await h.annotate("promote")
+            await h.wait(
+                "promoted",
+                lambda s, d: (
+                    s.phase == Phase.HEALTHY and s.weight == 0 and s.stable_hash == s.canary_hash
+                ),
+                within=30,
+            )
+    finally:
+        await asyncio.to_thread(cluster.stop)
