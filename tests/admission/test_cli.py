@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import ssl
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from tests.admission.conftest import GOLDEN, Pki, golden
 from tests.admission.rawhttp import closed_by_peer, exchange, open_tls
@@ -103,10 +105,17 @@ def test_webhook_unloadable_certificate_exits_1(tmp_path: Path) -> None:
     assert done.stderr.decode().startswith("canarist: cannot load TLS certificate")
 
 
+async def _served_serial(port: int, ctx: ssl.SSLContext) -> int:
+    _, writer = await open_tls(port, ctx)
+    der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    writer.close()
+    return x509.load_der_x509_certificate(der).serial_number
+
+
 async def test_webhook_process_drains_on_sigterm(pki: Pki) -> None:
     proc = await asyncio.create_subprocess_exec(
         *CLI, "webhook", "--tls-cert", str(pki.cert), "--tls-key", str(pki.key),
-        "--listen", "127.0.0.1:0", "--drain-seconds", "1",
+        "--listen", "127.0.0.1:0", "--drain-seconds", "1", "--reload-interval", "0.1",
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stderr is not None
@@ -122,6 +131,14 @@ async def test_webhook_process_drains_on_sigterm(pki: Pki) -> None:
         ctx = pki.client_context()
         idle_r, idle_w = await open_tls(port, ctx)
         assert (await exchange(idle_r, idle_w, "/mutate", golden("22-update-new-canary")))[0] == 200
+
+        # the real command runs on uvloop: a swapped certificate is served there too
+        serial = pki.reissue()
+        for _ in range(100):
+            if await _served_serial(port, ctx) == serial:
+                break
+            await asyncio.sleep(0.05)
+        assert await _served_serial(port, ctx) == serial
 
         proc.send_signal(signal.SIGTERM)
         assert await closed_by_peer(idle_r, within=0.8), "idle keep-alive connection left open"
