@@ -28,8 +28,9 @@ CRDS = Path(__file__).parent.parent / "data" / "crds"
 
 @pytest.fixture(scope="module")
 def small() -> Iterator[RunningCluster]:
-    cluster = start_in_thread(history_size=HISTORY, bookmark_interval=0.2,
-                              without=frozenset({"webhook", "kubelet", "controllers"}))
+    cluster = start_in_thread(
+        history_size=HISTORY, bookmark_interval=0.2,
+        without=frozenset({"webhook", "kubelet", "controllers", "reconciler"}))
     try:
         yield cluster
     finally:

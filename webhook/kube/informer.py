@@ -128,6 +128,7 @@ class Informer:
         self.bookmarks = bookmarks
         self.resource_version = ""
         self.served: bool | None = None  # None until known
+        self.last_error: KubeError | None = None  # why the last list or watch failed
         self.relists = 0  # lists after the first (410 or errors)
         self.rewatches = 0  # watches resumed from a resourceVersion
         self._cache: dict[Key, JSON] = {}
@@ -238,6 +239,7 @@ class Informer:
             except NotFound:  # the CRD went away between discovery and list
                 self.client.sync.resolver.forget(self.api_version)
             except KubeError as exc:
+                self.last_error = exc
                 failures += 1
                 delay = self._backoff(failures)
                 log.warning("%s: %s; listing again in %.1fs", self, exc, delay)
@@ -278,6 +280,7 @@ class Informer:
             except Expired:
                 raise
             except KubeError as exc:
+                self.last_error = exc
                 failures += 1
                 if failures > 5:
                     raise
