@@ -116,9 +116,11 @@ def test_release_steps_then_promotion() -> None:
     assert sim.reconcile().of_type(DeleteCanary)
     assert sim.canary_replicas() is None
     assert not sim.reconcile().ops
-    assert sim.reasons().count("StepCompleted") == 3
-    assert sim.reasons().count("StepSkipped") == 1  # the indefinite pause, by promote
-    assert "Promoted" in sim.reasons() and "ServiceSwitched" in sim.reasons()
+    text = " ".join(e.message for e in sim.events)
+    assert text.count("completed (") == 3
+    assert text.count("skipped by promote") == 1  # the indefinite pause
+    assert "Promoted" in sim.reasons()
+    assert "now selects" in text  # the stable Service switched
     assert sim.violations == []
 
 
@@ -149,3 +151,32 @@ def test_a_restarted_reconciler_resumes_the_pause_with_the_remaining_time() -> N
     assert not again.ops
     assert again.requeue_after == 18.0
     assert sim.router.weight == 20
+
+
+def test_one_event_per_plan_so_a_weight_change_costs_three_writes() -> None:
+    """Events are API writes: the Normal ones of a plan are merged, Warnings stay apart."""
+    from webhook.release.draft import merge_events
+    from webhook.release.ops import Event, EventType
+
+    events = [
+        Event("StepCompleted", "step 2/4 completed (pause 30s)"),
+        Event("WeightChanged", "traffic weight updated from 20 to 50"),
+        Event("AnalysisSkipped", "not run", EventType.WARNING),
+        Event("StepCompleted", "step 3/4 completed (setWeight 50)"),
+    ]
+    merged = merge_events(events)
+    assert [e.reason for e in merged] == ["WeightChanged", "AnalysisSkipped"]
+    assert merged[0].message == (
+        "step 2/4 completed (pause 30s); traffic weight updated from 20 to 50; "
+        "step 3/4 completed (setWeight 50)"
+    )
+    sim = proxy_sim()
+    sim.run()
+    sim.update_template("v2")
+    sim.run()
+    sim.advance(30)
+    sim.reconcile()  # scale to 2
+    sim.settle()
+    shift = sim.reconcile()
+    assert [e.reason for e in shift.events] == ["WeightChanged"]
+    assert sim.router.weight == 50

@@ -63,9 +63,38 @@ class Draft:
     def plan(self) -> Plan:
         return Plan(
             tuple(self.ops),
-            tuple(self.events),
+            merge_events(self.events),
             min(self.wakeups) if self.wakeups else None,
         )
+
+
+# The reason a merged Event carries: the first of these among the plan's Events.
+EVENT_PRIORITY = (
+    "Aborted",
+    "RolledBack",
+    "OptedOut",
+    "Promoted",
+    "Promoting",
+    "ServiceSwitched",
+    "ReleaseRestarted",
+    "ReleaseStarted",
+    "Retried",
+    "WeightChanged",
+    "StepSkipped",
+    "StepCompleted",
+)
+
+
+def merge_events(events: list[Event]) -> tuple[Event, ...]:
+    """One Normal Event per plan (each Event is an API write): the most telling reason, every
+    message in order. Warnings stay separate: each one says something is wrong."""
+    normal = [e for e in events if e.type is EventType.NORMAL]
+    warnings = tuple(e for e in events if e.type is not EventType.NORMAL)
+    if len(normal) <= 1:
+        return (*normal, *warnings)
+    reasons = [e.reason for e in normal]
+    reason = next((r for r in EVENT_PRIORITY if r in reasons), reasons[0])
+    return (Event(reason, "; ".join(e.message for e in normal)), *warnings)
 
 
 @dataclass(frozen=True)

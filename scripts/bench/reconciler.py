@@ -1,0 +1,410 @@
+#!/usr/bin/env python3
+"""Benchmark of the release reconciler at scale; prints JSON.
+
+Three processes: the embedded cluster (``canarist up --without reconciler``), the reconciler
+(``Reconciler`` with a client that counts its API writes), and this driver, which creates ``--n``
+opted-in Deployments (router ``proxy``), waits until the reconciler adopted them all, then starts
+``--m`` releases, their starts spread over one pause so that pause ends are spread as in real
+use. Steps: ``setWeight 10, pause P, setWeight 20, pause P, setWeight 30, pause P, setWeight 40,
+pause {}``; the canary needs one pod at every weight, so each pause's end is followed directly by a
+weight change.
+
+Figures:
+
+* ``reaction``: from a pause's end (``stepStartedAt + P`` in the status) to the route-table
+  ConfigMap carrying the next weight, as the driver's watch sees it (p50/p99, ms);
+* ``writes_per_weight_change``: API writes the reconciler issued while the releases moved
+  through their timed pauses (status, routers, canary) divided by the weight changes seen;
+* ``rss_mb``: the reconciler's peak resident memory (VmHWM).
+
+Baseline, measured in the same run and in the same way: a process that sleeps until the same
+deadlines and writes one merge patch to a ConfigMap per deadline — the floor a timer-driven write
+sees on this API server and machine (timer, one write, the watch delivering it).
+
+    python scripts/bench/reconciler.py --n 100 --m 10 [--pause 2] [--qps 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from webhook.kube.client import KubeClient, SyncClient, connect
+from webhook.kube.config import ClientOptions, load
+from webhook.kube.informer import Informer, start_all, stop_all
+from webhook.kube.protocol import JSON, ObjectRef
+from webhook.spec import ReleaseStatus
+from webhook.spec.routetable import ROUTE_TABLE_KEY, parse_route_table
+
+NS = "bench"
+HERE = str(Path(__file__).resolve())
+STEPS = [10, 20, 30, 40]
+
+
+def steps_annotation(pause: float) -> str:
+    lines = []
+    for i, weight in enumerate(STEPS):
+        lines.append(f"- setWeight: {weight}")
+        last = i == len(STEPS) - 1
+        lines.append("- pause: {}" if last else f"- pause: {{duration: {pause}}}")
+    return "\n".join(lines) + "\n"
+
+
+def deployment(i: int, pause: float, replicas: int) -> JSON:
+    labels = {"app": f"app{i}"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": f"app{i}",
+            "namespace": NS,
+            "labels": {"canarist.io/enabled": "true"},
+            "annotations": {
+                "canarist.io/traffic-router": "proxy",
+                "canarist.io/steps": steps_annotation(pause),
+            },
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": "demo:v1",
+                                         "ports": [{"containerPort": 8080}]}]},
+            },
+        },
+    }
+
+
+def service(i: int) -> JSON:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": f"app{i}", "namespace": NS},
+            "spec": {"selector": {"app": f"app{i}"},
+                     "ports": [{"port": 80, "targetPort": 8080}]}}
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp()
+
+
+# --- the reconciler process --------------------------------------------------------------------
+
+
+class CountingClient(KubeClient):
+    """The reconciler's client, counting the writes it issues (by verb and kind)."""
+
+    writes: ClassVar[dict[str, int]] = {}
+
+    @staticmethod
+    def count(verb: str, kind: str, subresource: str = "") -> None:
+        key = f"{verb} {kind}{'/' + subresource if subresource else ''}"
+        CountingClient.writes[key] = CountingClient.writes.get(key, 0) + 1
+
+    async def create(self, obj: JSON) -> JSON:
+        self.count("create", str(obj.get("kind")))
+        return await super().create(obj)
+
+    async def replace(self, obj: JSON, *, subresource: str = "") -> JSON:
+        self.count("replace", str(obj.get("kind")), subresource)
+        return await super().replace(obj, subresource=subresource)
+
+    async def patch(self, ref: ObjectRef, patch: Any, **kw: Any) -> JSON:
+        self.count("patch", ref.kind, kw.get("subresource", ""))
+        return await super().patch(ref, patch, **kw)
+
+    async def delete(self, ref: ObjectRef, **kw: Any) -> bool:
+        self.count("delete", ref.kind)
+        return await super().delete(ref, **kw)
+
+
+async def reconciler_main(kubeconfig: str, qps: float, workers: int) -> None:
+    from aiohttp import web
+
+    from webhook.release.loop import LoopOptions, Reconciler
+
+    opts = ClientOptions(kubeconfig=kubeconfig, qps=qps, burst=max(1, int(qps * 2)), workers=16)
+    client = CountingClient(SyncClient(load(opts)), workers=opts.workers)
+    reconciler = Reconciler(client, LoopOptions(namespace=NS, workers=workers, resync=3600))
+
+    async def stats(_: web.Request) -> web.Response:
+        return web.json_response({"writes": CountingClient.writes,
+                                  "reconciles": reconciler.reconciles})
+
+    app = web.Application()
+    app.router.add_get("/stats", stats)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_reader(sys.stdin.fileno(), stop.set)
+    await reconciler.run(stop)
+    await client.aclose()
+
+
+# --- the baseline process ---------------------------------------------------------------------
+
+
+async def baseline_main(kubeconfig: str, plan_text: str) -> None:
+    """Patch ConfigMap ``base{i}`` at each planned time (seconds after a start it prints)."""
+    plan = json.loads(plan_text)
+    async with connect(ClientOptions(kubeconfig=kubeconfig, qps=0, workers=16)) as client:
+        await client.get(ObjectRef("v1", "Namespace", "", NS))  # connected and warm
+        start = time.time() + 0.5
+        print(json.dumps({"start": start}), flush=True)
+
+        async def one(name: str, offset: float, value: int) -> None:
+            await asyncio.sleep(max(0.0, start + offset - time.time()))
+            patch = {"data": {"weight": str(value)}}
+            await client.patch(ObjectRef("v1", "ConfigMap", NS, name), patch)
+
+        await asyncio.gather(*(one(n, offset, v) for n, offset, v in plan))
+
+
+# --- the driver ---------------------------------------------------------------------------------
+
+
+class Observer:
+    """Watches route tables, baseline ConfigMaps and statuses; records when each value appears."""
+
+    def __init__(self, client: KubeClient) -> None:
+        self.routes = Informer(client, "v1", "ConfigMap", namespace=NS)
+        self.deployments = Informer(client, "apps/v1", "Deployment", namespace=NS)
+        self.weights: dict[tuple[str, int], float] = {}  # (deployment, weight) -> seen at
+        self.base: dict[tuple[str, int], float] = {}
+        self.pause_started: dict[tuple[str, int], float] = {}  # (deployment, step) -> stepStartedAt
+        self.routes.add_handler(self._on_configmap)
+        self.deployments.add_handler(self._on_deployment)
+
+    def _on_configmap(self, etype: str, obj: JSON, old: JSON | None) -> None:
+        now = time.time()
+        name = obj["metadata"]["name"]
+        data = obj.get("data") or {}
+        if name.endswith("-canarist-routes") and ROUTE_TABLE_KEY in data:
+            for route in parse_route_table(data[ROUTE_TABLE_KEY]).routes:
+                self.weights.setdefault((route.name, route.weight), now)
+        elif name.startswith("base") and "weight" in data:
+            self.base.setdefault((name, int(data["weight"])), now)
+
+    def _on_deployment(self, etype: str, obj: JSON, old: JSON | None) -> None:
+        ann = obj["metadata"].get("annotations") or {}
+        status = ReleaseStatus.from_json(ann.get("canarist.io/status"))
+        started = parse_time(status.step_started_at)
+        if status.step in (1, 3, 5) and started is not None:
+            self.pause_started[(obj["metadata"]["name"], status.step)] = started
+
+    async def start(self) -> None:
+        await start_all([self.routes, self.deployments], within=None)
+
+    async def stop(self) -> None:
+        await stop_all([self.routes, self.deployments])
+
+
+async def stats(port: int) -> dict[str, Any]:
+    import aiohttp
+
+    url = f"http://127.0.0.1:{port}/stats"
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        result: dict[str, Any] = await resp.json()
+        return result
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def wait_until(what: str, check: Any, within: float) -> None:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        if check():
+            return
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"timed out: {what}")
+
+
+async def drive(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
+    opts = ClientOptions(kubeconfig=kubeconfig, qps=0, workers=16)
+    async with connect(opts) as client:
+        await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+        t = time.monotonic()
+        sem = asyncio.Semaphore(32)
+
+        async def make(i: int) -> None:
+            async with sem:
+                await client.create(service(i))
+                replicas = 1 if i < args.m else args.idle_replicas
+                await client.create(deployment(i, args.pause, replicas))
+
+        await asyncio.gather(*(make(i) for i in range(args.n)))
+        created = time.monotonic() - t
+        observer = Observer(client)
+        await observer.start()
+
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, HERE, "--role", "reconciler", "--kubeconfig", kubeconfig,
+            "--qps", str(args.qps), "--workers", str(args.workers),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdin is not None
+        port = json.loads(await proc.stdout.readline())["port"]
+        released = [f"app{i}" for i in range(args.m)]
+        try:
+            t = time.monotonic()
+
+            want: int = args.n
+
+            def adopted() -> bool:
+                count = sum(
+                    1 for d in observer.deployments.list()
+                    if "canarist.io/status" in (d["metadata"].get("annotations") or {})
+                )
+                return count >= want
+
+            await wait_until("adoption", adopted, 120 + args.n * 0.2)
+            adoption = time.monotonic() - t
+
+            # the releases start spread over one pause
+            order = random.Random(7).sample(released, len(released))
+            t0 = time.time()
+            for k, name in enumerate(order):
+                await asyncio.sleep(max(0.0, t0 + k * args.pause / len(order) - time.time()))
+                patch = {"spec": {"template": {"spec": {"containers": [
+                    {"name": "app", "image": "demo:v2"}]}}}}
+                await client.patch(ObjectRef("apps/v1", "Deployment", NS, name), patch,
+                                   patch_type="strategic")
+
+            def at(weight: int) -> bool:
+                return all((n, weight) in observer.weights for n in released)
+
+            # the window: every release set up and at weight 10 .. all at weight 40
+            await wait_until("all releases at weight 10", lambda: at(10), 60 + args.m)
+            window_start, before = time.time(), await stats(port)
+            await wait_until("all releases at weight 40", lambda: at(40),
+                             60 + args.pause * 4 + args.m)
+            await asyncio.sleep(0.5)
+            after = await stats(port)
+            rss = peak_rss_mb(proc.pid)
+        finally:
+            proc.stdin.close()
+            await asyncio.wait_for(proc.wait(), 30)
+
+        reaction = []
+        for name in released:
+            for step, weight in ((1, 20), (3, 30), (5, 40)):
+                started = observer.pause_started.get((name, step))
+                seen = observer.weights.get((name, weight))
+                if started is not None and seen is not None:
+                    reaction.append((seen - (started + args.pause)) * 1000)
+        changes = sum(1 for (n, w), seen in observer.weights.items()
+                      if n in released and w in (20, 30, 40) and seen > window_start)
+        by_kind = {k: after["writes"].get(k, 0) - before["writes"].get(k, 0)
+                   for k in after["writes"]}
+        writes = sum(by_kind.values())
+
+        # baseline: the same deadlines, one plain write each
+        for k in range(len(released)):
+            await client.create({"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": f"base{k}", "namespace": NS},
+                                 "data": {"weight": "0"}})
+        plan = [(f"base{k}", k * args.pause / len(released) + j * args.pause, value)
+                for k in range(len(released)) for j, value in enumerate((20, 30, 40))]
+        base = await asyncio.create_subprocess_exec(
+            sys.executable, HERE, "--role", "baseline", "--kubeconfig", kubeconfig,
+            "--plan", json.dumps(plan), stdout=asyncio.subprocess.PIPE)
+        assert base.stdout is not None
+        begin = json.loads(await base.stdout.readline())["start"]
+        await asyncio.wait_for(base.wait(), 120)
+        await asyncio.sleep(0.5)
+        baseline = [
+            (observer.base[(n, v)] - (begin + offset)) * 1000
+            for n, offset, v in plan if (n, v) in observer.base
+        ]
+        await observer.stop()
+
+    p50, p99 = pct(reaction, 0.5), pct(reaction, 0.99)
+    b50, b99 = pct(baseline, 0.5), pct(baseline, 0.99)
+    return {
+        "n": args.n,
+        "m": args.m,
+        "pause_s": args.pause,
+        "qps": args.qps,
+        "setup": {"create_s": round(created, 2), "adoption_s": round(adoption, 2)},
+        "reaction_ms": {"p50": round(p50, 1), "p99": round(p99, 1), "max": round(max(reaction), 1),
+                        "samples": len(reaction)},
+        "baseline_ms": {"p50": round(b50, 1), "p99": round(b99, 1), "samples": len(baseline)},
+        "ratio": {"p50": round(p50 / b50, 2) if b50 > 0 else None,
+                  "p99": round(p99 / b99, 2) if b99 > 0 else None},
+        "writes_per_weight_change": round(writes / changes, 2) if changes else None,
+        "weight_changes": changes,
+        "writes_by_kind": by_kind,
+        "reconciler_peak_rss_mb": round(rss, 1),
+        "goal_at_n1000_m100": {"p99_ms": 100, "writes_per_weight_change": 3, "rss_mb": 300},
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=100, help="opted-in Deployments")
+    p.add_argument("--m", type=int, default=10, help="concurrent releases")
+    p.add_argument("--pause", type=float, default=2.0, help="seconds of each timed pause")
+    p.add_argument("--qps", type=float, default=200.0, help="reconciler's client QPS limit")
+    p.add_argument("--workers", type=int, default=4, help="reconciler workers")
+    p.add_argument("--idle-replicas", type=int, default=1,
+                   help="replicas of the Deployments not released")
+    p.add_argument("--role", choices=("driver", "reconciler", "baseline"), default="driver",
+                   help=argparse.SUPPRESS)
+    p.add_argument("--kubeconfig", help=argparse.SUPPRESS)
+    p.add_argument("--plan", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.role == "reconciler":
+        asyncio.run(reconciler_main(args.kubeconfig, args.qps, args.workers))
+        return
+    if args.role == "baseline":
+        asyncio.run(baseline_main(args.kubeconfig, args.plan))
+        return
+    if not 1 <= args.m <= args.n:
+        p.error("need 1 <= --m <= --n")
+    with tempfile.TemporaryDirectory() as tmp:
+        kubeconfig = str(Path(tmp, "kubeconfig"))
+        cluster = subprocess.Popen(
+            [sys.executable, "-m", "webhook.cli", "up", "--kubeconfig", kubeconfig,
+             "--without", "reconciler"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert cluster.stdout is not None
+        try:
+            cluster.stdout.readline()  # the ready line
+            result = asyncio.run(drive(args, kubeconfig))
+            result["cluster_peak_rss_mb"] = round(peak_rss_mb(cluster.pid), 1)
+        finally:
+            cluster.terminate()
+            cluster.wait(30)
+    result["machine"] = f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end"
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
