@@ -200,3 +200,23 @@ def test_patch_bundle_table() -> None:
     assert patch_bundle(new, b"B", SVC, "ns")[0] is None
     with pytest.raises(ConfigError, match="has no webhook calling service x/y"):
         patch_bundle(config, b"B", "y", "x")
+
+
+def test_every_keeps_checking(sync_client: SyncClient, ns: str, mwc: str,
+                              tmp_path: Path) -> None:
+    from webhook.kube.certs import keep_ensuring
+
+    reports: list[Any] = []
+    naps: list[float] = []
+    opts = EnsureOptions(SVC, ns, webhook_config=mwc, out=tmp_path)
+    keep_ensuring(sync_client, opts, 300.0, reports.append, sleep=naps.append, rounds=3)
+    assert [r.action for r in reports] == ["issue-all", "keep", "keep"]
+    assert naps == [300.0, 300.0]  # the interval, as the renewal is weeks away
+    soon = Lifetimes(ca_days=3650, serving_days=1)  # renewal due in 16 hours
+    reports.clear()
+    naps.clear()
+    keep_ensuring(sync_client, EnsureOptions(SVC, ns, secret="short-lived", webhook_config=mwc,
+                                             out=tmp_path / "short", life=soon),
+                  10 ** 6, reports.append, sleep=naps.append, rounds=2)
+    assert [r.action for r in reports] == ["issue-all", "keep"]
+    assert 15 * 3600 < naps[0] < 17 * 3600  # sleeps until the planned renewal, not 11 days
