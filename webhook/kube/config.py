@@ -212,4 +212,5 @@ def _pod_namespace(env: Mapping[str, str], where: InCluster) -> str | None:
 def _tune(cfg: Any, options: ClientOptions) -> None:
     # Retries are ours (webhook.kube.rest): the pool must not retry underneath.
     cfg.retries = False
-    cfg.connection_pool_maxsize = max(options.workers * 2, 16)
+    # One connection per worker plus one per open watch (each informer holds one), with room.
+    cfg.connection_pool_maxsize = options.workers + 32
