@@ -1,28 +1,12 @@
-"""The proxy's route table: model, parser and writer.
-
-One format serves two writers and one reader: people write it as a file for ``canarist proxy
---routes``, the ``proxy`` traffic router writes it into a ConfigMap labelled
-``canarist.io/route-table`` (key ``routes.yaml``), and the proxy reads both. It lives in ``spec``
-so that the router can produce it without importing the proxy. ``docs/route-table.md`` describes
-every field.
-"""
+"""Parsing and validating route tables: every problem reported with its path."""
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from webhook.errors import ConfigError
-from webhook.spec.matches import (
-    HeaderMatch,
-    MirrorMatch,
-    parse_header_matches,
-    parse_mirror_matches,
-)
+from webhook.spec.matches import parse_header_matches, parse_mirror_matches
 from webhook.spec.problems import (
     Problems,
     at,
@@ -34,11 +18,18 @@ from webhook.spec.problems import (
     show,
     string,
 )
+from webhook.spec.routetable.model import (
+    DEFAULT_STICKY_MAX_AGE,
+    Backend,
+    Endpoint,
+    HeaderRoute,
+    MirrorRoute,
+    Route,
+    RouteTable,
+    ServiceRef,
+    Sticky,
+)
 from webhook.spec.yamltext import failed, load_yaml
-
-ROUTE_TABLE_LABEL = "canarist.io/route-table"
-ROUTE_TABLE_KEY = "routes.yaml"
-DEFAULT_STICKY_MAX_AGE = 3600
 
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?\Z")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\Z")
@@ -57,91 +48,6 @@ _ROUTE_KEYS = (
     "canaryHash",
     "stableHash",
 )
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One upstream address."""
-
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class ServiceRef:
-    """A Service whose ready endpoints (EndpointSlices) are the upstreams, in cluster mode."""
-
-    service: str
-    port: int
-
-
-@dataclass(frozen=True)
-class Backend:
-    """Where one version's traffic goes: fixed endpoints, or a Service resolved in the cluster."""
-
-    endpoints: tuple[Endpoint, ...] = ()
-    service: ServiceRef | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        if self.service is not None:
-            return {"service": self.service.service, "port": self.service.port}
-        return {"endpoints": [str(e) for e in self.endpoints]}
-
-
-@dataclass(frozen=True)
-class HeaderRoute:
-    """Requests whose headers all match go to the canary."""
-
-    name: str
-    match: tuple[HeaderMatch, ...]
-
-
-@dataclass(frozen=True)
-class MirrorRoute:
-    """Copy matching requests (any match; none = every request) to the canary."""
-
-    percentage: int
-    match: tuple[MirrorMatch, ...] = ()
-
-
-@dataclass(frozen=True)
-class Sticky:
-    cookie: str
-    max_age: int = DEFAULT_STICKY_MAX_AGE
-
-
-@dataclass(frozen=True)
-class Route:
-    name: str
-    stable: Backend
-    canary: Backend | None = None
-    hosts: tuple[str, ...] = ()
-    path_prefix: str = "/"
-    weight: int = 0
-    header_routes: tuple[HeaderRoute, ...] = ()
-    mirror: MirrorRoute | None = None
-    sticky: Sticky | None = None
-    canary_hash: str = ""
-    stable_hash: str = ""
-
-    def backends(self) -> tuple[Backend, ...]:
-        return (self.stable,) if self.canary is None else (self.stable, self.canary)
-
-
-@dataclass(frozen=True)
-class RouteTable:
-    routes: tuple[Route, ...] = ()
-
-    def service_refs(self) -> frozenset[ServiceRef]:
-        return frozenset(
-            b.service for r in self.routes for b in r.backends() if b.service is not None
-        )
-
-
-# --- parsing -----------------------------------------------------------------------------------
 
 
 def parse_route_table(text: str, subject: str = "routes") -> RouteTable:
@@ -407,46 +313,3 @@ def _check_unique(routes: tuple[Route, ...], problems: Problems) -> None:
                     f"{show(keys[key])}",
                 )
             keys.setdefault(key, route.name)
-
-
-# --- writing -----------------------------------------------------------------------------------
-
-
-def route_to_dict(route: Route) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": route.name}
-    if route.hosts:
-        out["hosts"] = list(route.hosts)
-    if route.path_prefix != "/":
-        out["pathPrefix"] = route.path_prefix
-    out["stable"] = route.stable.to_dict()
-    if route.canary is not None:
-        out["canary"] = route.canary.to_dict()
-    out["weight"] = route.weight
-    if route.header_routes:
-        out["headerRoutes"] = [
-            {"name": h.name, "match": [m.to_dict() for m in h.match]} for h in route.header_routes
-        ]
-    if route.mirror is not None:
-        mirror: dict[str, Any] = {"percentage": route.mirror.percentage}
-        if route.mirror.match:
-            mirror["match"] = [m.to_dict() for m in route.mirror.match]
-        out["mirror"] = mirror
-    if route.sticky is not None:
-        out["sticky"] = {"cookie": route.sticky.cookie, "maxAge": route.sticky.max_age}
-    if route.canary_hash:
-        out["canaryHash"] = route.canary_hash
-    if route.stable_hash:
-        out["stableHash"] = route.stable_hash
-    return out
-
-
-def route_table_to_dict(table: RouteTable) -> dict[str, Any]:
-    return {"routes": [route_to_dict(r) for r in table.routes]}
-
-
-def dump_route_table(table: RouteTable, *, as_json: bool = False) -> str:
-    """The text a router writes (YAML by default); ``parse_route_table`` reads it back equal."""
-    data = route_table_to_dict(table)
-    if as_json:
-        return json.dumps(data, indent=2) + "\n"
-    return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
