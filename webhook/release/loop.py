@@ -42,9 +42,9 @@ from webhook.release.metrics import Metrics
 from webhook.release.model import ServiceView, World, observe
 from webhook.release.names import CANARY_OF_LABEL, CANARY_SUFFIX, MANAGED_BY_ANNOTATION
 from webhook.release.planner import plan
-from webhook.release.services import find_stable, restore_patch
+from webhook.release.services import PIN_KEYS, find_stable, restore_patch
 from webhook.routers import Owner, ReleaseTarget, Router, build_routers
-from webhook.spec.names import ENABLED_LABEL, STATUS
+from webhook.spec.names import CANARY_SERVICE, ENABLED_LABEL, STABLE_SERVICE, STATUS
 
 log = logging.getLogger("canarist.release")
 Key = tuple[str, str]
@@ -92,6 +92,8 @@ class Reconciler:
         self.replica_sets = Informer(client, "apps/v1", "ReplicaSet", namespace=ns)
         self.replica_sets.add_index("owner", owner_uids)
         self.services = Informer(client, "v1", "Service", namespace=ns)
+        self.services.add_index("selects", _selector_pairs)
+        self.services.add_index("managed", _managed_by)
         self.queue: WorkQueue[Key] = WorkQueue(base_delay=0.1, max_delay=30.0)
         self._recorder = EventRecorder(client) if events is None else None
         sink: EventSink = events if events is not None else self._recorder  # type: ignore[assignment]
@@ -239,9 +241,31 @@ class Reconciler:
             obj,
             canary=self.deployments.get(ns, name + CANARY_SUFFIX),
             replica_sets=self.replica_sets.by_index("owner", uid) if uid else (),
-            services=self.services.list(ns),
+            services=self.services_for(obj),
             resync=resync,
         )
+
+    def services_for(self, deployment: JSON) -> list[JSON]:
+        """The Services that can matter to one Deployment, from indexes (never a scan of the
+        namespace): those whose selector shares a label with its pods, those it manages, the
+        ones its annotations name, and their ``-canary`` companions."""
+        meta = _meta(deployment)
+        ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        template = ((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}
+        found: dict[str, JSON] = {}
+        for key, value in (template.get("labels") or {}).items():
+            for svc in self.services.by_index("selects", f"{ns}/{key}={value}"):
+                found[_meta(svc)["name"]] = svc
+        for svc in self.services.by_index("managed", f"{ns}/{name}"):
+            found[_meta(svc)["name"]] = svc
+        annotations = meta.get("annotations") or {}
+        names = [annotations.get(STABLE_SERVICE), annotations.get(CANARY_SERVICE)]
+        names += [f"{n}-canary" for n in list(found)]
+        for extra in names:
+            named = self.services.get(ns, extra) if extra and extra not in found else None
+            if extra and named is not None:
+                found[extra] = named
+        return list(found.values())
 
     async def reconcile(self, key: Key) -> float | None:
         """Plan and carry out one reconcile of ``key``; returns when to look again."""
@@ -284,6 +308,18 @@ class Reconciler:
                 log.info(
                     "Service %s/%s: selector restored (Deployment %s is gone)", ns, view.name, owner
                 )
+
+
+def _selector_pairs(svc: JSON) -> list[str]:
+    ns = str(_meta(svc).get("namespace") or "")
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    return [f"{ns}/{k}={v}" for k, v in selector.items() if k not in PIN_KEYS]
+
+
+def _managed_by(svc: JSON) -> list[str]:
+    meta = _meta(svc)
+    owner = (meta.get("annotations") or {}).get(MANAGED_BY_ANNOTATION)
+    return [f"{meta.get('namespace') or ''}/{owner}"] if owner else []
 
 
 def _with_verified(world: World, verified: bool | None) -> World:

@@ -9,6 +9,7 @@ a missing field reads as its Kubernetes default, never as an exception.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from webhook.release.names import (
     POD_TEMPLATE_HASH,
 )
 from webhook.spec import CanarySpec, ReleaseStatus, parse_canary_spec, template_hash
-from webhook.spec.names import STATUS
+from webhook.spec.names import PREFIX, STATUS
 
 JSON = dict[str, Any]
 
@@ -245,6 +246,21 @@ class World:
         return tuple(rs for rs in self.replica_sets if rs.hash == hash_)
 
 
+@functools.lru_cache(maxsize=4096)
+def parsed_spec(
+    name: str, annotations: tuple[tuple[str, str], ...]
+) -> tuple[CanarySpec | None, str | None]:
+    """The spec of a Deployment's ``canarist.io/`` annotations, or the problems with them.
+
+    Cached: parsing is a pure function of the annotations and YAML parsing is the costliest part
+    of a reconcile, while the annotations change only when a user edits them."""
+    ann = {k: v for k, v in annotations if k != STATUS}
+    try:
+        return parse_canary_spec(ann, deployment=name).spec, None
+    except SpecError as exc:
+        return None, exc.summary()
+
+
 def observe(
     deployment: Mapping[str, Any],
     *,
@@ -257,12 +273,10 @@ def observe(
     """Read the API objects of one release. ``replica_sets`` may hold every ReplicaSet of the
     namespace: only those owned by ``deployment`` are kept."""
     view = DeploymentView.of(deployment)
-    spec: CanarySpec | None = None
-    error: str | None = None
-    try:
-        spec = parse_canary_spec(view.annotations, deployment=view.name).spec
-    except SpecError as exc:
-        error = exc.summary()
+    spec, error = parsed_spec(
+        view.name,
+        tuple(sorted((k, v) for k, v in view.annotations.items() if k.startswith(PREFIX))),
+    )
     owned_rs = tuple(
         ReplicaSetView.of(rs)
         for rs in replica_sets
