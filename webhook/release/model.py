@@ -254,9 +254,8 @@ def parsed_spec(
 
     Cached: parsing is a pure function of the annotations and YAML parsing is the costliest part
     of a reconcile, while the annotations change only when a user edits them."""
-    ann = {k: v for k, v in annotations if k != STATUS}
     try:
-        return parse_canary_spec(ann, deployment=name).spec, None
+        return parse_canary_spec(dict(annotations), deployment=name).spec, None
     except SpecError as exc:
         return None, exc.summary()
 
@@ -275,7 +274,13 @@ def observe(
     view = DeploymentView.of(deployment)
     spec, error = parsed_spec(
         view.name,
-        tuple(sorted((k, v) for k, v in view.annotations.items() if k.startswith(PREFIX))),
+        tuple(
+            sorted(
+                (k, v)
+                for k, v in view.annotations.items()
+                if k.startswith(PREFIX) and k != STATUS  # the status changes every step
+            )
+        ),
     )
     owned_rs = tuple(
         ReplicaSetView.of(rs)
