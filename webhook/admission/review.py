@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from webhook.admission import jsoncodec
 from webhook.errors import BadReview, Problem
 
 API_VERSION = "admission.k8s.io/v1"
@@ -71,11 +72,18 @@ class ReviewResponse:
     status: Status | None = None
 
     def to_dict(self) -> JSONObject:
+        return {"apiVersion": API_VERSION, "kind": KIND, "response": self._response()}
+
+    def to_json(self) -> bytes:
+        """The compact UTF-8 JSON of ``to_dict()``; the constant envelope is written once."""
+        return _ENVELOPE + jsoncodec.dumps(self._response()) + b"}"
+
+    def _response(self) -> JSONObject:
         response: JSONObject = {"uid": self.uid, "allowed": self.allowed}
         if self.patch:
-            raw = json.dumps(list(self.patch), separators=(",", ":"), ensure_ascii=False)
+            raw = jsoncodec.dumps(list(self.patch))
             response["patchType"] = "JSONPatch"
-            response["patch"] = base64.b64encode(raw.encode()).decode("ascii")
+            response["patch"] = base64.b64encode(raw).decode("ascii")
         if self.warnings:
             response["warnings"] = list(self.warnings)
         if self.status is not None:
@@ -84,10 +92,10 @@ class ReviewResponse:
                 "reason": self.status.reason,
                 "message": self.status.message,
             }
-        return {"apiVersion": API_VERSION, "kind": KIND, "response": response}
+        return response
 
-    def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+_ENVELOPE = f'{{"apiVersion":"{API_VERSION}","kind":"{KIND}","response":'.encode()
 
 
 def decode_patch(response: JSONObject) -> list[JSONObject]:
@@ -123,12 +131,14 @@ def json_type(value: Any) -> str:
 def load_body(body: bytes | str) -> JSONObject:
     """The JSON object of a request body, or ``BadReview`` saying why it is not one."""
     try:
-        raw = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
+        raw = jsoncodec.loads(body)
     except UnicodeDecodeError as exc:
         raise bad_review("", f"body is not UTF-8 JSON: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise bad_review("", f"body is not JSON: {exc.msg} at {where}") from None
+    except jsoncodec.NotJSON as exc:
+        raise bad_review("", f"body is not JSON: {exc.message}") from None
     except (ValueError, RecursionError) as exc:
         raise bad_review("", f"body is not JSON: {type(exc).__name__}") from None
     if not isinstance(raw, dict):
