@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from webhook.cluster.runtime import RunningCluster, start_in_thread
 from webhook.proxy.context import ProxyOptions
 from webhook.proxy.server import ProxyServer
 from webhook.proxy.table import static_endpoints
@@ -182,3 +183,14 @@ async def versions(session: aiohttp.ClientSession, url: str, n: int, concurrency
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     return counts
+
+
+@pytest.fixture(scope="session")
+def proxy_cluster() -> Iterator[RunningCluster]:
+    """An embedded cluster with canarist's admission webhook (the release tests run their own
+    reconciler), shared by the cluster-mode tests; each test uses its own namespace."""
+    cluster = start_in_thread(without=frozenset({"reconciler"}))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -120,10 +120,18 @@ def test_bad_flags_are_refused(tmp_path: Path, args: list[str], message: str) ->
     assert message in done.stderr
 
 
-def test_cluster_mode_says_it_is_not_available_yet() -> None:
-    done = run_cli("--kubeconfig", "/nonexistent")
-    assert done.returncode == 2
-    assert "--kubeconfig: cluster mode is not available" in done.stderr
+@pytest.mark.parametrize(("args", "message"), [
+    (["--kubeconfig", "/nonexistent"], "--kubeconfig: /nonexistent: no such file"),
+    (["--routes", "r.yaml", "--namespace", "team-a"],
+     "--namespace: only for cluster mode (--kubeconfig or --cluster)"),
+    (["--routes", "r.yaml", "--context", "kind"],
+     "--context: only for cluster mode (--kubeconfig or --cluster)"),
+    (["--cluster", "--namespace", "Bad_NS"], "--namespace: 'Bad_NS' is not a valid namespace"),
+])
+def test_cluster_mode_flags_are_checked(args: list[str], message: str) -> None:
+    done = run_cli(*args, "--listen", "127.0.0.1:0")
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
 
 
 async def wait_version(session: aiohttp.ClientSession, url: str, version: str,

@@ -1,4 +1,4 @@
-"""The admin listener: Prometheus ``/metrics``, the JSON ``/summary`` and ``/healthz``.
+"""The admin listener: Prometheus ``/metrics``, the JSON ``/summary``, ``/routes`` and ``/healthz``.
 
 It reads metrics through a snapshot function, so the same app serves one worker's live counters
 or the merged counters of several worker processes.
@@ -7,16 +7,19 @@ or the merged counters of several worker processes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
 from webhook.proxy.metrics import Snapshot, render_prometheus, summarize
 
 SnapshotFn = Callable[[], Snapshot]
+RoutesFn = Callable[[], list[dict[str, Any]]]  # per worker: {"pid": ..., "routes": [...]}
 
 
 def admin_app(snapshot: SnapshotFn, window_seconds: int,
-              ready: Callable[[], bool] = lambda: True) -> web.Application:
+              ready: Callable[[], bool] = lambda: True,
+              routes: RoutesFn = list) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(text=render_prometheus(snapshot()),
                             content_type="text/plain", charset="utf-8",
@@ -31,6 +34,9 @@ def admin_app(snapshot: SnapshotFn, window_seconds: int,
         return web.json_response(summarize(snapshot(), int(raw)),
                                  headers={"Cache-Control": "no-store"})
 
+    async def routes_in_force(_: web.Request) -> web.Response:
+        return web.json_response({"workers": routes()}, headers={"Cache-Control": "no-store"})
+
     async def healthz(_: web.Request) -> web.Response:
         if ready():
             return web.Response(text="ok\n")
@@ -39,6 +45,7 @@ def admin_app(snapshot: SnapshotFn, window_seconds: int,
     app = web.Application()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/summary", summary)
+    app.router.add_get("/routes", routes_in_force)
     app.router.add_get("/healthz", healthz)
     return app
 

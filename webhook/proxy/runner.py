@@ -17,30 +17,47 @@ import os
 import signal
 import socket
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
 from webhook.errors import ConfigError, Problem
+from webhook.kube.config import ClientOptions, check_namespace
 from webhook.proxy.admin import admin_app, start_admin
 from webhook.proxy.context import ProxyOptions
 from webhook.proxy.metrics import Snapshot, merge
 from webhook.proxy.server import ProxyServer
-from webhook.proxy.source import FileSource
+from webhook.proxy.source import FileSource, TableSource
+from webhook.proxy.table import describe
 
 log = logging.getLogger("canarist.proxy")
 REPORT_SECONDS = 1.0
+
+
+ALL_NAMESPACES = "all"
 
 
 @dataclass(frozen=True)
 class ProxyConfig:
     host: str
     port: int
-    routes: str
+    routes: str | None = None  # file mode
     workers: int = 1
     admin: tuple[str, int] | None = None
     options: ProxyOptions = field(default_factory=ProxyOptions)
     poll_seconds: float = 0.5
+    cluster: ClientOptions | None = None  # cluster mode: how to reach the API server
+    namespace: str | None = None  # cluster mode: None the context's, "" every namespace
+    sync_timeout: float = 30.0  # cluster mode: longest wait for the first lists at start
+
+    def source(self) -> TableSource:
+        """A new table source (each worker process follows the routes itself)."""
+        if self.cluster is not None:
+            from webhook.proxy.cluster import ClusterSource
+
+            return ClusterSource(self.cluster, self.namespace, sync_timeout=self.sync_timeout)
+        assert self.routes is not None
+        return FileSource(self.routes, self.poll_seconds)
 
 
 def parse_listen(text: str, flag: str) -> tuple[str, int]:
@@ -55,10 +72,13 @@ def parse_listen(text: str, flag: str) -> tuple[str, int]:
 
 def config_from_args(args: argparse.Namespace) -> ProxyConfig:
     """Check the flags of ``canarist proxy``; every problem is named with its flag."""
-    if args.kubeconfig:
-        raise ConfigError("--kubeconfig: cluster mode is not available in this build yet; "
-                          "use --routes FILE")
     problems: list[Problem] = []
+    cluster_mode = bool(args.kubeconfig or args.cluster)
+    if not cluster_mode:
+        for flag, value in (("--context", args.context), ("--namespace", args.namespace)):
+            if value:
+                problems.append(Problem(flag, "only for cluster mode (--kubeconfig or "
+                                              "--cluster)"))
     bounded = (("--workers", args.workers, 1, 64),
                ("--mirror-queue", args.mirror_queue, 0, 1 << 20),
                ("--mirror-max-body", args.mirror_max_body, 0, 1 << 30),
@@ -85,7 +105,17 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         mirror_queue=args.mirror_queue, mirror_max_body=args.mirror_max_body,
         window_seconds=args.window,
     )
-    return ProxyConfig(host, port, args.routes, args.workers, admin, options)
+    if not cluster_mode:
+        return ProxyConfig(host, port, args.routes, args.workers, admin, options)
+    namespace = args.namespace
+    if namespace == ALL_NAMESPACES:
+        namespace = ""
+    elif namespace is not None:
+        check_namespace(namespace)
+    cluster = ClientOptions(kubeconfig=args.kubeconfig, context=args.context,
+                            namespace=namespace or None)
+    return ProxyConfig(host, port, None, args.workers, admin, options, cluster=cluster,
+                       namespace=namespace)
 
 
 def use_fast_loop() -> str:
@@ -99,8 +129,15 @@ def use_fast_loop() -> str:
 
 
 def run(config: ProxyConfig) -> int:
-    """Blocking entry point of ``canarist proxy``; the routes file is validated first."""
-    FileSource(config.routes).load()  # ConfigError here: refuse to start
+    """Blocking entry point of ``canarist proxy``; the routes file (or the kubeconfig and
+    context) is checked first, so bad input stops it before it listens."""
+    if config.cluster is not None:
+        from webhook.kube.config import load
+
+        load(config.cluster)  # ConfigError here: refuse to start
+    else:
+        assert config.routes is not None
+        FileSource(config.routes).load()
     loop_name = use_fast_loop()
     log.info("event loop: %s", loop_name)
     if config.workers <= 1:
@@ -112,8 +149,8 @@ def run(config: ProxyConfig) -> int:
 
 async def run_worker(config: ProxyConfig, *, admin: bool, report: Connection | None = None,
                      reuse_port: bool = False) -> None:
-    source = FileSource(config.routes, config.poll_seconds)
-    table, resolve = source.load()
+    source = config.source()
+    table, resolve = await source.open()
     proxy = ProxyServer(table, resolve, config.options)
     await proxy.start(config.host, config.port, reuse_port=reuse_port)
     loop = asyncio.get_running_loop()
@@ -125,12 +162,13 @@ async def run_worker(config: ProxyConfig, *, admin: bool, report: Connection | N
     runner = None
     if admin and config.admin is not None:
         app = admin_app(proxy.ctx.metrics.snapshot, config.options.window_seconds,
-                        lambda: not proxy.ctx.draining)
+                        lambda: not proxy.ctx.draining,
+                        lambda: [{"pid": os.getpid(), "routes": describe(proxy.ctx.table)}])
         runner, admin_port = await start_admin(app, *config.admin)
         log.info("admin listening on http://%s:%d (/metrics, /summary)", config.admin[0],
                  admin_port)
     if report is not None:
-        report.send({"ready": True, "port": proxy.port})
+        report.send({"ready": True, "port": proxy.port, "routes": describe(proxy.ctx.table)})
         tasks.append(loop.create_task(_report(proxy, report)))
     log.info("proxy listening on %s:%d with %d route(s)", config.host, proxy.port,
              len(table.routes))
@@ -138,6 +176,7 @@ async def run_worker(config: ProxyConfig, *, admin: bool, report: Connection | N
     log.info("draining: %d request(s) in flight", proxy.ctx.in_flight)
     for task in tasks:
         task.cancel()
+    await source.close()
     await proxy.drain()
     if report is not None:
         with contextlib.suppress(OSError):
@@ -151,7 +190,8 @@ async def _report(proxy: ProxyServer, report: Connection) -> None:
     while True:
         await asyncio.sleep(REPORT_SECONDS)
         try:
-            report.send({"snapshot": proxy.ctx.metrics.snapshot()})
+            report.send({"snapshot": proxy.ctx.metrics.snapshot(),
+                         "routes": describe(proxy.ctx.table)})
         except OSError:
             return
 
@@ -160,8 +200,7 @@ def _worker_main(config: ProxyConfig, report: Connection, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s[%(process)d] "
                         "%(levelname)s %(message)s")
     use_fast_loop()
-    worker_config = ProxyConfig(config.host, port, config.routes, 1, None, config.options,
-                                config.poll_seconds)
+    worker_config = replace(config, port=port, workers=1, admin=None)
     asyncio.run(run_worker(worker_config, admin=False, report=report, reuse_port=True))
 
 
@@ -173,6 +212,7 @@ class _Worker:
         self.process.start()
         send.close()
         self.snapshot: Snapshot = {"series": {}, "window": {}, "mirror": {}}
+        self.routes: list[dict[str, Any]] = []
         self.ready = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -185,6 +225,8 @@ class _Worker:
                 return
             if "snapshot" in message:
                 self.snapshot = message["snapshot"]
+            if "routes" in message:
+                self.routes = message["routes"]
             if message.get("ready"):
                 self.ready.set()
 
@@ -211,7 +253,8 @@ async def supervise(config: ProxyConfig) -> None:
 
     runner = None
     if config.admin is not None:
-        app = admin_app(snapshot, config.options.window_seconds, lambda: not stop.is_set())
+        app = admin_app(snapshot, config.options.window_seconds, lambda: not stop.is_set(),
+                        lambda: [{"pid": w.process.pid, "routes": w.routes} for w in workers])
         runner, admin_port = await start_admin(app, *config.admin)
         log.info("admin listening on http://%s:%d", config.admin[0], admin_port)
     log.info("proxy listening on %s:%d with %d workers", config.host, port, len(workers))

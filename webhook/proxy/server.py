@@ -32,7 +32,7 @@ class ProxyServer:
 
     def apply(self, table: RouteTable, resolve: Resolver) -> None:
         """Build and install a new live table (atomic between requests)."""
-        self.ctx.swap(LiveTable(table, resolve))
+        self.ctx.swap(LiveTable(table, resolve, previous=self.ctx.table))
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False,
                     sock: socket.socket | None = None) -> None:

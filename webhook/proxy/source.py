@@ -2,9 +2,9 @@
 
 The proxy depends only on the small ``TableSource`` protocol. ``FileSource`` serves file mode:
 it re-reads the routes file when it changes (polled twice a second) or at once when asked
-(SIGHUP), and keeps the last good table when the new text is refused. A cluster source, reading
-the route-table ConfigMap and the EndpointSlices of the Services through ``webhook.kube``, plugs
-in behind the same protocol.
+(SIGHUP), and keeps the last good table when the new text is refused. ``cluster.ClusterSource``
+(cluster mode) reads the route-table ConfigMaps and the Services' EndpointSlices through
+``webhook.kube`` behind the same protocol.
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ Apply = Callable[[RouteTable, Resolver], None]
 
 
 class TableSource(Protocol):
-    def load(self) -> tuple[RouteTable, Resolver]:
+    async def open(self) -> tuple[RouteTable, Resolver]:
         """The first table; raises ``ConfigError`` when there is no usable one."""
+
+    async def close(self) -> None:
+        """Release what ``open`` took (watches, connections)."""
 
     async def watch(self, apply: Apply) -> None:
         """Call ``apply`` with every later good table, until cancelled."""
@@ -83,6 +86,12 @@ class FileSource:
         self._stamp = stamp
         self._digest = hashlib.sha256(text.encode()).digest()
         return table, static_endpoints
+
+    async def open(self) -> tuple[RouteTable, Resolver]:
+        return self.load()
+
+    async def close(self) -> None:
+        pass
 
     def reload_now(self) -> None:
         self._stamp = None

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from webhook.proxy.balance import CANARY, STABLE, PercentGate, Ring, SmoothSplit
 from webhook.spec.matches import MirrorMatch, header_matches_request
 from webhook.spec.routetable import Backend, Endpoint, Route, RouteTable
 
-Resolver = Callable[[Backend], tuple[Endpoint, ...]]
+# The endpoints of a route's backend, as a ring the route reads at every request. A source may
+# hand the same ring to several tables and replace its ``items`` when endpoints change (cluster
+# mode): endpoint churn then costs no table rebuild.
+Resolver = Callable[[Route, Backend], Ring[Endpoint]]
 
 
-def static_endpoints(backend: Backend) -> tuple[Endpoint, ...]:
+def static_endpoints(route: Route, backend: Backend) -> Ring[Endpoint]:
     """The resolver of file mode: a backend's own endpoint list."""
-    return backend.endpoints
+    return Ring(backend.endpoints)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +69,9 @@ class LiveRoute:
         self.weight = route.weight if route.canary is not None else 0
         self.split = SmoothSplit(self.weight)
         self.hash = route.canary_hash
-        self.rings: dict[str, Ring[Endpoint]] = {STABLE: Ring(resolve(route.stable))}
+        self.rings: dict[str, Ring[Endpoint]] = {STABLE: resolve(route, route.stable)}
         if route.canary is not None:
-            self.rings[CANARY] = Ring(resolve(route.canary))
+            self.rings[CANARY] = resolve(route, route.canary)
         self.header_routes = route.header_routes if route.canary is not None else ()
         mirror = route.mirror if route.canary is not None else None
         self.mirror_gate = PercentGate(mirror.percentage) if mirror else None
@@ -164,9 +168,13 @@ class LiveTable:
 
     __slots__ = ("any_host", "by_host", "hosts", "routes", "source", "wildcards")
 
-    def __init__(self, table: RouteTable, resolve: Resolver = static_endpoints) -> None:
+    def __init__(self, table: RouteTable, resolve: Resolver = static_endpoints,
+                 previous: LiveTable | None = None) -> None:
         self.source = table
-        self.routes = tuple(LiveRoute(r, resolve) for r in table.routes)
+        olds: dict[str, LiveRoute] = (
+            {r.name: r for r in previous.routes} if previous is not None else {})
+        self.routes: tuple[LiveRoute, ...] = tuple(
+            _carried(r, resolve, olds.get(r.name)) for r in table.routes)
         self.by_host: dict[str, list[LiveRoute]] = {}
         self.wildcards: list[tuple[str, list[LiveRoute]]] = []
         self.any_host: list[LiveRoute] = []
@@ -210,8 +218,39 @@ class LiveTable:
         return _first(self.any_host, path)
 
 
+def _carried(route: Route, resolve: Resolver, old: LiveRoute | None) -> LiveRoute:
+    """The live route of the previous table when this route did not change (same definition,
+    same endpoint rings), so its split and mirror counters run on: a change to one route keeps
+    the other routes exact across the swap."""
+    if old is not None and old.route == route and all(
+            backend.service is None or resolve(route, backend) is old.rings[version]
+            for version, backend in ((STABLE, route.stable), (CANARY, route.canary))
+            if backend is not None):
+        return old
+    return LiveRoute(route, resolve)
+
+
 def _first(routes: list[LiveRoute], path: str) -> LiveRoute | None:
     for route in routes:
         if _prefix_matches(route.prefix, path):
             return route
     return None
+
+
+def describe(table: LiveTable) -> list[dict[str, Any]]:
+    """The routes in force with the endpoints each version has now (admin ``/routes``)."""
+    out = []
+    for live in table.routes:
+        route = live.route
+        out.append({
+            "name": live.name,
+            "hosts": list(route.hosts),
+            "pathPrefix": live.prefix,
+            "weight": live.weight,
+            "canaryHash": route.canary_hash,
+            "endpoints": {v: [str(e) for e in ring.items] for v, ring in live.rings.items()},
+            "headerRoutes": [h.name for h in live.header_routes],
+            "mirror": live.mirror_gate.percent if live.mirror_gate is not None else None,
+            "sticky": route.sticky.cookie if route.sticky is not None else None,
+        })
+    return out
