@@ -85,8 +85,12 @@ def _reg_proxy(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     src.add_argument("--routes", metavar="FILE", help="routes file (YAML or JSON), reloaded on "
                      "change and on SIGHUP")
     src.add_argument("--kubeconfig", metavar="FILE", help="cluster mode: routes from the "
-                     "route-table ConfigMap, endpoints from EndpointSlices")
-    p.add_argument("--namespace", default="default", help="cluster mode: namespace to watch")
+                     "route-table ConfigMaps, endpoints from EndpointSlices")
+    src.add_argument("--cluster", action="store_true", help="cluster mode with the default "
+                     "kubeconfig ($KUBECONFIG, ~/.kube/config, else in-cluster)")
+    p.add_argument("--context", metavar="NAME", help="cluster mode: kubeconfig context to use")
+    p.add_argument("-n", "--namespace", metavar="NS", help="cluster mode: namespace to follow, "
+                   "or 'all' for every namespace (default: the context's, else default)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="worker processes sharing the port with SO_REUSEPORT (default 1)")
     p.add_argument("--admin-listen", metavar="HOST:PORT",
