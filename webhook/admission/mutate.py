@@ -1,8 +1,9 @@
 """The mutation: a pure function from an AdmissionReview request to its response.
 
-It runs on every write of an opted-in Deployment, so it parses the review once, hashes each pod
-template at most once (and not at all when the two templates are equal) and caches the parsed
-canary spec by the annotation values it depends on. The rules are those of DESIGN §2; the
+It runs on every write of an opted-in Deployment, so it parses the review once, hashes the new
+pod template once (not at all when the two templates are equal), the old one only when the
+decision needs it (``_Context.hashes``), and caches the parsed canary spec by the annotation
+values it depends on. The rules are those of DESIGN §2; the
 decisions that are not obvious from it are spelled out next to the code that makes them.
 """
 
@@ -26,7 +27,7 @@ from webhook.admission.review import (
 from webhook.errors import SpecError
 from webhook.spec import names as n
 from webhook.spec.canary import ParsedSpec, parse_canary_spec
-from webhook.spec.hashing import template_hash
+from webhook.spec.hashing import canonical_form, form_hash, template_hash
 from webhook.spec.status import Phase, ReleaseStatus
 
 TEMPLATE_LABELS = ("spec", "template", "metadata", "labels")
@@ -139,10 +140,7 @@ class _Context:
         old_template = _template(old_spec, "request.oldObject.spec")
         adopting = old_labels.get(n.ENABLED_LABEL) != "true"
         status = self.status(old_ann, adopting)
-        if self.template == old_template:  # equal maps hash equally: no hashing needed
-            new_hash = old_hash = ""
-        else:
-            new_hash, old_hash = template_hash(self.template), template_hash(old_template)
+        new_hash, old_hash = self.hashes(old_template, status)
         if new_hash == old_hash:
             if adopting:
                 # Stamping the hash label now would restart every pod: leave the template alone
@@ -153,7 +151,7 @@ class _Context:
                 )
                 return self.done("adopt")
             return self.unchanged(old_template, status)
-        stable = status.stable_hash or old_hash
+        stable = status.stable_hash or old_hash or ""
         if new_hash == stable:
             # DESIGN §2: a template equal to the stable revision unpauses. Mid-release this is a
             # revert; otherwise (a status edited by hand) pausing a "canary" equal to the stable
@@ -226,6 +224,23 @@ class _Context:
         return self.done("canary")
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def hashes(
+        self, old_template: JSONObject | None, status: ReleaseStatus
+    ) -> tuple[str, str | None]:
+        """The new and old templates' hashes, each computed only if the decision needs it.
+
+        Equal maps hash equally: no hashing at all. Otherwise the new hash is always needed. The
+        old one is needed as the stable hash when the status has none, or to tell an unchanged
+        template: when both canonical forms (what the hash is computed from) differ, the hashes
+        differ, and ``None`` stands for "not the new hash" without hashing the old template.
+        """
+        if self.template == old_template:
+            return "", ""
+        new_form = canonical_form(self.template)
+        old_form = canonical_form(old_template)
+        old_hash = form_hash(old_form) if old_form == new_form or not status.stable_hash else None
+        return form_hash(new_form), old_hash
 
     def status(self, old_ann: Mapping[str, Any], adopting: bool) -> ReleaseStatus:
         """The release status this update should be judged by.

@@ -23,6 +23,12 @@ HASH_LABEL = "rollouts-pod-template-hash"
 ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 LENGTH = 10
 
+# Step 3, built once. check_circular=False changes no output: a normalised form is a fresh tree.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)
+_MODULUS = len(ALPHABET) ** LENGTH  # the 10 low base-27 digits are those of digest % 27**10
+
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
@@ -58,19 +64,31 @@ def _without_hash_label(template: Mapping[str, Any]) -> dict[str, Any]:
     return copy
 
 
+def canonical_form(template: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Steps 1 and 2: what the hash is computed from. Two templates whose forms differ have
+    different hashes (unless a form holds a NaN, which JSON cannot carry)."""
+    form = _normalise(_without_hash_label(template or {}))
+    return form if isinstance(form, dict) else {}
+
+
 def canonical_bytes(template: Mapping[str, Any]) -> bytes:
-    norm = _normalise(_without_hash_label(template)) or {}
-    return json.dumps(norm, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(canonical_form(template)).encode()
 
 
-def template_hash(template: Mapping[str, Any] | None) -> str:
-    """The 10-character content hash of a pod template (see the module docstring)."""
-    digest = int.from_bytes(hashlib.sha256(canonical_bytes(template or {})).digest(), "big")
+def form_hash(form: dict[str, Any]) -> str:
+    """Steps 3 and 4 for a ``canonical_form``."""
+    digest = int.from_bytes(hashlib.sha256(_CANONICAL.encode(form).encode()).digest(), "big")
+    digest %= _MODULUS
     chars = []
     for _ in range(LENGTH):
         digest, rem = divmod(digest, len(ALPHABET))
         chars.append(ALPHABET[rem])
     return "".join(chars)
+
+
+def template_hash(template: Mapping[str, Any] | None) -> str:
+    """The 10-character content hash of a pod template (see the module docstring)."""
+    return form_hash(canonical_form(template))
 
 
 def is_hash(text: str) -> bool:
