@@ -7,6 +7,7 @@ not depend on which decoder read the template.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from tests.admission.conftest import GOLDEN
 from tests.admission.test_golden import STEMS
 from webhook.admission import jsoncodec, load_body, review
 from webhook.errors import BadReview
-from webhook.spec.hashing import template_hash
+from webhook.spec.hashing import HASH_LABEL, template_hash
 
 orjson = pytest.importorskip("orjson")
 
@@ -206,3 +207,57 @@ def test_template_hash_of_any_template_does_not_depend_on_the_decoder(template: 
     except ValueError:  # NaN or infinity: not JSON, refused before hashing
         return
     assert template_hash(jsoncodec.loads(body)) == template_hash(jsoncodec.std_loads(body))
+
+
+def reference_hash(template: dict[str, Any]) -> str:
+    """The definition in ``webhook.spec.hashing``'s docstring, written out plainly."""
+
+    def normalise(value: Any) -> Any:
+        if isinstance(value, dict):
+            kept = {k: normalise(v) for k, v in value.items()}
+            kept = {k: v for k, v in kept.items() if v is not None}
+            return kept or None
+        if isinstance(value, list):
+            return [normalise(v) for v in value] or None
+        return value
+
+    copy = json.loads(json.dumps(template))
+    labels = (copy.get("metadata") or {}).get("labels") or {}
+    labels.pop(HASH_LABEL, None)
+    if isinstance(copy.get("metadata"), dict) and isinstance(copy["metadata"].get("labels"), dict):
+        copy["metadata"]["labels"] = labels
+    text = json.dumps(
+        normalise(copy) or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    number = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "big")
+    digits = []
+    for _ in range(10):
+        number, rem = divmod(number, 27)
+        digits.append("bcdfghjklmnpqrstvwxz2456789"[rem])
+    return "".join(digits)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_template_hash_follows_its_documented_definition(stem: str) -> None:
+    request = json.loads((GOLDEN / f"{stem}.request.json").read_bytes())["request"]
+    for key in ("object", "oldObject"):
+        template = ((request.get(key) or {}).get("spec") or {}).get("template")
+        if isinstance(template, dict):
+            assert template_hash(template) == reference_hash(template)
+
+
+@SETTINGS
+@given(
+    st.fixed_dictionaries(
+        {"metadata": st.fixed_dictionaries({"labels": st.dictionaries(text, text, max_size=3)})},
+        optional={"spec": values, "x": values},
+    )
+)
+def test_template_hash_of_any_template_follows_its_documented_definition(template: Any) -> None:
+    try:
+        json.dumps(template, allow_nan=False)
+    except ValueError:  # NaN or infinity: not JSON, refused before hashing
+        return
+    if len(template["metadata"]["labels"]) % 2:
+        template["metadata"]["labels"][HASH_LABEL] = "stamped"
+    assert template_hash(template) == reference_hash(template)
