@@ -94,9 +94,10 @@ async def wait_until(what: str, probe: Callable[[], Any], within: float = 20.0) 
     raise AssertionError(f"timed out after {within}s waiting for {what}")
 
 
-async def ready_pods(client: KubeClient, ns: str, app: str) -> list[str]:
-    """The IPs of the ready pods labelled ``app``."""
-    pods = await client.list("v1", "Pod", ns, label_selector=f"app={app}")
+async def ready_pods(client: KubeClient, ns: str, app: str = "", *,
+                     selector: str = "") -> list[str]:
+    """The IPs of the ready pods labelled ``app`` (or matching ``selector``)."""
+    pods = await client.list("v1", "Pod", ns, label_selector=selector or f"app={app}")
     out = []
     for pod in pods:
         conditions = (pod.get("status") or {}).get("conditions") or []
