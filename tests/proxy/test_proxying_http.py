@@ -105,7 +105,7 @@ async def test_websocket_upgrade_passes_through(
             await ws.send_str(text)
             msg = await ws.receive(timeout=5)
             assert msg.data == f"canary:{text}"
-    assert proxy.server.ctx.metrics.series[("web", "canary")].classes[0] == 1  # one 101
+    assert proxy.server.ctx.metrics.snapshot()["series"][("web", "canary")][0][0] == 1  # one 101
 
 
 async def test_dead_upstream_is_502_with_a_clear_body(
@@ -118,7 +118,7 @@ async def test_dead_upstream_is_502_with_a_clear_body(
         body = await r.text()
         assert f"cannot connect to upstream {backends['canary'].address}" in body
         assert r.headers["x-canarist-version"] == "canary"
-    assert proxy.server.ctx.metrics.series[("web", "canary")].upstream_errors == 1
+    assert proxy.server.ctx.metrics.snapshot()["series"][("web", "canary")][1] == 1
 
 
 async def test_slow_upstream_is_504(

@@ -16,6 +16,7 @@ import httptools
 from webhook.proxy import headers as h
 from webhook.proxy.context import ProxyContext
 from webhook.proxy.exchange import Exchange
+from webhook.proxy.plan import PLANS, RequestPlan, remember
 from webhook.proxy.upstream import UpstreamConn
 
 PAUSE_QUEUE = 4  # reasons for not reading the client: 1 body buffered, 2 upstream full, 4 queue
@@ -35,12 +36,15 @@ class _Held:
 class ClientConn(asyncio.Protocol):
     __slots__ = (
         "batching",
+        "chunk",
         "ctx",
         "current",
         "headers",
         "held",
-        "http11",
         "last_active",
+        "last_head",
+        "last_plan",
+        "mid",
         "out",
         "parser",
         "paused",
@@ -49,6 +53,7 @@ class ClientConn(asyncio.Protocol):
         "transport",
         "tunnel",
         "url",
+        "whole",
     )
 
     def __init__(self, ctx: ProxyContext) -> None:
@@ -62,8 +67,12 @@ class ClientConn(asyncio.Protocol):
         self.receiving: Exchange | _Held | None = None  # the request whose body is arriving
         self.held: collections.deque[_Held] = collections.deque()
         self.paused = 0
-        self.http11 = True
         self.tunnel: UpstreamConn | None = None
+        self.mid = False  # the parser is inside a message (between its first byte and its end)
+        self.chunk = b""  # the read being parsed
+        self.whole = False  # the message being parsed started at the read's first byte
+        self.last_plan: RequestPlan | None = None  # the plan of the last request sent upstream
+        self.last_head = b""  # and the head it was sent with
         self.last_active = 0.0
         self.batching = False
         self.out: list[bytes] = []
@@ -77,6 +86,12 @@ class ClientConn(asyncio.Protocol):
         self.ctx.clients.add(self)
 
     def data_received(self, data: bytes) -> None:
+        if not self.mid and self.current is None:
+            # a head seen before, whole and alone in this read: no need to parse it again
+            plan = PLANS.get(data)
+            if plan is not None and self.tunnel is None:
+                self._start_planned(plan)
+                return
         if self.tunnel is not None:
             self.tunnel.write(data)
             return
@@ -84,6 +99,8 @@ class ClientConn(asyncio.Protocol):
                 and self.receiving.req_done:
             self.receiving.tunnel_data(data)
             return
+        self.chunk = data
+        self.whole = not self.mid
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -121,6 +138,7 @@ class ClientConn(asyncio.Protocol):
 
     # -- httptools callbacks ---------------------------------------------------------------
     def on_message_begin(self) -> None:
+        self.mid = True
         self.url = b""
         self.headers = []
 
@@ -132,9 +150,13 @@ class ClientConn(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser = self.parser
-        self.http11 = parser.get_http_version() == "1.1"
-        exchange = Exchange(self, parser.get_method(), self.url, self.headers,
-                            parser.should_keep_alive())
+        plan = RequestPlan(parser.get_method(), self.url, self.headers,
+                           parser.should_keep_alive(), parser.get_http_version() == "1.1")
+        if self.whole and self.chunk.endswith(b"\r\n\r\n") \
+                and self.chunk.find(b"\r\n\r\n") == len(self.chunk) - 4:
+            remember(self.chunk, plan)  # this read was exactly this head
+        self.whole = False
+        exchange = Exchange(self, plan, self.ctx.loop.time())
         self.last_active = exchange.start
         if self.current is None:
             self.current = exchange
@@ -155,6 +177,7 @@ class ClientConn(asyncio.Protocol):
             target.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.mid = False
         target = self.receiving
         if isinstance(target, Exchange):
             if target.head.upgrade is None:
@@ -164,7 +187,24 @@ class ClientConn(asyncio.Protocol):
             target.complete = True
             self.receiving = None
 
+    def _start_planned(self, plan: RequestPlan) -> None:
+        """A complete request without a body whose plan is known: start it at once."""
+        ctx = self.ctx
+        exchange = Exchange(self, plan, ctx.loop.time())
+        self.last_active = exchange.start
+        self.current = exchange
+        ctx.in_flight += 1
+        exchange.begin()
+        exchange.request_complete()
+
     # -- used by the exchange --------------------------------------------------------------
+    def upstream_head(self, plan: RequestPlan) -> bytes:
+        """The head sent upstream for ``plan``, made once per plan and connection."""
+        if plan is not self.last_plan:
+            self.last_plan = plan
+            self.last_head = plan.upstream_head(self.peer)
+        return self.last_head
+
     def write(self, data: bytes) -> None:
         if self.batching:
             self.out.append(data)

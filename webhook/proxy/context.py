@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,8 @@ class ProxyContext:
             {v: b"x-canarist-version: " + v.encode() + b"\r\n" for v in (STABLE, CANARY)}
             if options.version_header else {STABLE: b"", CANARY: b""}
         )
+        # loop time + offset = wall-clock time (the window's seconds), without a call per request
+        self.clock_offset = time.time() - self.loop.time()
         self.draining = False
         self.clients: set[ClientConn] = set()
         self.in_flight = 0

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from webhook.proxy import headers as h
 from webhook.proxy.balance import CANARY
 from webhook.proxy.mirror import MIRROR_HEADER, MirrorCopy
+from webhook.proxy.plan import RequestPlan
 from webhook.proxy.table import Choice, LiveRoute
 from webhook.proxy.upstream import UpstreamConn
 from webhook.spec.routetable import Endpoint
@@ -29,7 +30,6 @@ class Exchange:
     choice: Choice | None = None
     endpoint: Endpoint | None = None
     conn: UpstreamConn | None = None
-    head_bytes = b""
     body_pending: list[bytes] | None = None
     pending_size = 0
     req_done = False
@@ -45,57 +45,54 @@ class Exchange:
     until_close = False
     done = False
 
-    def __init__(self, client: ClientConn, method: bytes, target: bytes,
-                 raw_headers: h.Headers, keep_alive: bool) -> None:
+    def __init__(self, client: ClientConn, plan: RequestPlan, start: float) -> None:
         self.client = client
         self.ctx = client.ctx
-        self.method = method
-        self.target = target
-        self.head = h.scan_request(raw_headers)
-        self.keep_alive = keep_alive and not self.head.close
-        self.is_head = method == b"HEAD"
-        self.path = target.partition(b"?")[0].decode("latin-1")
-        self.start = self.ctx.loop.time()
+        self.plan = plan
+        self.head = plan.head
+        self.keep_alive = plan.keep_alive
+        self.start = start
+
+    @property
+    def is_head(self) -> bool:
+        return self.plan.is_head
 
     # -- request side -----------------------------------------------------------------------
     def begin(self) -> None:
         ctx = self.ctx
-        head = self.head
-        if head.expect_continue:
+        plan = self.plan
+        if plan.head.expect_continue:
             self.client.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        host = head.host.decode("latin-1")
-        route = ctx.table.lookup(host, self.path) if host else None
+        if plan.table is not ctx.table:
+            plan.bind(ctx.table)
+        route = plan.route
         if route is None:
-            self.reply(404, "Not Found", f"no route for host {host!r} and path {self.path!r}")
+            self.reply(404, "Not Found", f"no route for host {plan.host!r} and path {plan.path!r}")
             return
         self.route = route
-        hdrs: dict[str, str] | None = None
-        if route.needs_headers:
-            hdrs = {}
-            wanted = route.header_names
-            for name, value in head.keep:
-                lname = name.lower()
-                if lname in wanted:
-                    key = lname.decode("latin-1")
-                    val = value.decode("latin-1")
-                    hdrs[key] = hdrs[key] + ", " + val if key in hdrs else val
-        choice = route.choose(hdrs, head.cookie)
+        # header routes, then the sticky cookie, then the weight (LiveRoute.choose, unrolled
+        # over what the plan already knows)
+        choice = plan.header_choice
+        if choice is None:
+            held = plan.held
+            if held is not None:
+                choice = route.by_cookie[held]
+            else:
+                choice = route.by_weight[route.split.pick()]
         self.choice = choice
-        self.version = choice.version
-        endpoint = route.endpoint(choice.version)
-        if endpoint is None:
+        version = self.version = choice.version
+        ring = route.rings.get(version)
+        if ring is None or not ring.items:
             self.reply(503, "Service Unavailable",
-                       f"route {route.name!r} has no ready {choice.version} endpoints")
+                       f"route {route.name!r} has no ready {version} endpoints")
             return
-        self.endpoint = endpoint
-        if (route.mirror_gate is not None and head.upgrade is None
-                and route.wants_mirror(self.method.decode("latin-1"), self.path, hdrs)):
+        endpoint = self.endpoint = ring.next()
+        if plan.mirror_match and route.rings[CANARY].items and route.mirror_gate is not None \
+                and route.mirror_gate():
             if ctx.mirror.has_room():
                 self.mirror_body = []
             else:
                 ctx.mirror.drop(route.name)  # decided before any copy is made: costs nothing
-        self.head_bytes = h.request_head(self.method, self.target, head, self.client.peer,
-                                         http11=self.client.http11)
         conn = ctx.pool.take(endpoint)
         if conn is not None:
             self.attach(conn)
@@ -121,7 +118,7 @@ class Exchange:
     def attach(self, conn: UpstreamConn) -> None:
         self.conn = conn
         conn.sink = self
-        conn.write(self.head_bytes)
+        conn.write(self.client.upstream_head(self.plan))
         if self.body_pending:
             for data in self.body_pending:
                 conn.write(data)
@@ -172,9 +169,10 @@ class Exchange:
         body = b"".join(self.mirror_body)
         self.mirror_body = None
         has_body = bool(body) or self.head.content_length is not None or self.head.chunked
-        data = h.request_head(self.method, self.target, self.head, self.client.peer,
+        plan = self.plan
+        data = h.request_head(plan.method, plan.target, self.head, self.client.peer,
                               MIRROR_HEADER, length=len(body) if has_body else None)
-        self.ctx.mirror.submit(MirrorCopy(route.name, endpoint, data, body, self.is_head))
+        self.ctx.mirror.submit(MirrorCopy(route.name, endpoint, data, body, plan.is_head))
 
     def tunnel_data(self, data: bytes) -> None:
         """Bytes the client sent after an Upgrade request."""
@@ -192,12 +190,30 @@ class Exchange:
     def release(self) -> None:
         self.client.flush()
 
-    def on_upstream_head(self, status: int, block: bytes, rest: bytes) -> None:
+    def on_upstream_whole(self, rhead: h.ResponseHead, data: bytes, body_at: int) -> None:
+        """A whole ``simple`` response in one read: one write to the client, then done."""
+        conn = self.conn
+        assert conn is not None and self.choice is not None
+        self.waiting_since = 0.0
+        self.status = rhead.status
+        self.framing = h.FRAME_LENGTH
+        self.responded = True
+        keep = self.keep_alive and not self.ctx.draining and self.head.upgrade is None
+        self.keep_alive = keep
+        out = h.client_head_cached(rhead, self.choice.extra, keep)
+        self.client.write(out + data[body_at:] if len(data) > body_at else out)
+        self.conn = None
+        if not self.req_done:
+            conn.reusable = False  # the upstream answered before the body ended
+            self.keep_alive = False
+        self.ctx.pool.give_back(conn)
+        self._finish()
+
+    def on_upstream_head(self, status: int, rhead: h.ResponseHead, rest: bytes) -> None:
         conn = self.conn
         assert conn is not None
         self.waiting_since = 0.0
         self.status = status
-        rhead = h.scan_response_cached(block)
         if status == 101 and self.head.upgrade is None:
             self.conn = None
             conn.sink = None
@@ -205,16 +221,15 @@ class Exchange:
             self.fail(502, "Bad Gateway", f"upstream {self.endpoint} switched protocols "
                       "unasked")
             return
-        framing = h.response_framing(status, rhead, self.is_head, self.client.http11)
+        framing = h.response_framing(status, rhead, self.plan.is_head, self.plan.http11)
         self.framing = framing
         keep = self.keep_alive and not self.ctx.draining and framing != h.FRAME_CLOSE
         if self.head.upgrade is not None and framing != h.FRAME_TUNNEL:
             keep = False  # a refused upgrade: the client may already be sending the new protocol
         self.keep_alive = keep
         self.until_close = framing in (h.FRAME_RECHUNK, h.FRAME_CLOSE)
-        extra = self.ctx.version_headers[self.version]
-        if self.choice is not None and self.choice.set_cookie:
-            extra += self.choice.set_cookie
+        assert self.choice is not None
+        extra = self.choice.extra
         self.responded = True
         client = self.client
         client.write(h.client_head(rhead, framing, extra, keep))
@@ -227,7 +242,7 @@ class Exchange:
             self.tunnel_early = None
             self._record()
             self.done = True
-        elif self.is_head:
+        elif self.plan.is_head:
             conn.reset_parser()
             self.on_upstream_complete()
         elif rest:
@@ -336,9 +351,14 @@ class Exchange:
 
     def _record(self) -> None:
         route = self.route
-        if route is not None and self.version:
-            self.ctx.metrics.record(route.name, self.version, self.status,
-                                    self.ctx.loop.time() - self.start, self.upstream_error)
+        version = self.version
+        if route is not None and version:
+            rec = route.recorders.get(version)
+            if rec is None:
+                rec = route.recorders[version] = self.ctx.metrics.recorder(route.name, version)
+            now = self.ctx.loop.time()
+            rec.add(self.status, now - self.start, self.upstream_error,
+                    int(now + self.ctx.clock_offset))
 
     def _finish(self) -> None:
         if self.done:

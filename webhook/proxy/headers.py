@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -123,6 +123,16 @@ def request_head(method: bytes, target: bytes, head: RequestHead, client_ip: byt
     return b"".join(parts)
 
 
+def upstream_head_parts(method: bytes, target: bytes, head: RequestHead, http11: bool = True
+                        ) -> tuple[bytes, bytes]:
+    """``request_head`` cut around the client's address, which is the only part that depends on
+    the connection: ``pre + client_ip + post`` is the head sent upstream."""
+    whole = request_head(method, target, head, b"\x00", http11=http11)
+    at = whole.index(b"X-Forwarded-For: ")
+    end = whole.index(b"\r\n", at)
+    return whole[:end - 1], whole[end:]
+
+
 # Response heads are rewritten as raw bytes: the upstream's header block is copied minus the
 # hop-by-hop lines, so the hot path never splits a response into header objects. One regular
 # expression pass over the lowercased block finds both the framing headers and the lines to drop.
@@ -136,12 +146,20 @@ _PLAIN_TOKENS = frozenset({b"keep-alive", b"close", b"upgrade"})
 
 @dataclass(slots=True)
 class ResponseHead:
-    """An upstream response head: its framing, and its block without hop-by-hop lines."""
+    """An upstream response head: its framing, and its block without hop-by-hop lines.
+
+    ``simple`` marks the common answer a single read often holds whole: a final status with a
+    body of ``Content-Length`` bytes on a connection the upstream keeps open. ``outs`` caches the
+    heads sent to clients, by the extra lines and keep-alive.
+    """
 
     block: bytes = b"HTTP/1.1 200 OK\r\n"  # status line and kept headers, each ending CRLF
     content_length: int | None = None
     chunked: bool = False
     upgrade: bytes | None = None
+    status: int = 0
+    simple: bool = False
+    outs: dict[tuple[bytes, bool], bytes] = field(default_factory=dict)
 
 
 def scan_response(block: bytes) -> ResponseHead:
@@ -162,16 +180,22 @@ def scan_response(block: bytes) -> ResponseHead:
             head.upgrade = block[m.start(2):m.end(2)].strip()
         elif name == b"connection":
             value = value.strip()
-            if value not in _PLAIN_TOKENS:
-                named = named | connection_tokens(value)
+            named = named | (frozenset((value,)) if value in _PLAIN_TOKENS
+                             else connection_tokens(value))
         if name not in _KEEP_LINE:
             drops.append((m.start(), m.end()))
+    status_at = block.find(b" ", 0, line_end)
+    status_text = block[status_at + 1:status_at + 4]
+    head.status = int(status_text) if status_text.isdigit() else 0
+    upstream_keeps = b"close" not in named and (
+        block.startswith(b"HTTP/1.1") or b"keep-alive" in named)
+    head.simple = (upstream_keeps and head.status >= 200 and head.status not in (204, 304)
+                   and not head.chunked and head.content_length is not None)
     extra_named = named - _PLAIN_TOKENS
     if extra_named:
         names = b"|".join(re.escape(n) for n in sorted(extra_named))
         pattern = re.compile(rb"\r\n(?:" + names + rb")[ \t]*:[^\r\n]*")
         drops = sorted([*drops, *((m.start(), m.end()) for m in pattern.finditer(low, line_end))])
-    status_at = block.find(b" ", 0, line_end)
     if not drops:
         head.block = b"HTTP/1.1" + block[status_at:]
         return head
@@ -183,19 +207,19 @@ def scan_response(block: bytes) -> ResponseHead:
     return head
 
 
-_HEADS: dict[bytes, ResponseHead] = {}
+RESPONSE_HEADS: dict[bytes, ResponseHead] = {}
 MAX_CACHED_HEADS = 512
 
 
 def scan_response_cached(block: bytes) -> ResponseHead:
     """``scan_response`` memoised: an upstream repeats the same head (Date included) for every
     answer within a second, so most responses skip the scan. The result is never mutated."""
-    head = _HEADS.get(block)
+    head = RESPONSE_HEADS.get(block)
     if head is None:
         head = scan_response(block)
-        if len(_HEADS) >= MAX_CACHED_HEADS:
-            _HEADS.clear()
-        _HEADS[block] = head
+        if len(RESPONSE_HEADS) >= MAX_CACHED_HEADS:
+            RESPONSE_HEADS.clear()
+        RESPONSE_HEADS[block] = head
     return head
 
 
@@ -227,6 +251,15 @@ def response_framing(status: int, head: ResponseHead, head_request: bool,
     if head.content_length is not None:
         return FRAME_LENGTH
     return FRAME_RECHUNK if client_http11 else FRAME_CLOSE
+
+
+def client_head_cached(head: ResponseHead, extra: bytes, keep_alive: bool) -> bytes:
+    """``client_head`` of a ``simple`` head (Content-Length framing), memoised on the head."""
+    key = (extra, keep_alive)
+    out = head.outs.get(key)
+    if out is None:
+        out = head.outs[key] = client_head(head, FRAME_LENGTH, extra, keep_alive)
+    return out
 
 
 def client_head(head: ResponseHead, framing: int, extra: bytes, keep_alive: bool) -> bytes:

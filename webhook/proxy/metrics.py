@@ -22,70 +22,83 @@ MIRROR_RESULTS = ("sent", "dropped", "failed")
 Key = tuple[str, str]  # (route, version)
 Snapshot = dict[str, Any]
 
+# One bisect per request: the union of both sets of bounds. Every Prometheus bound is among them,
+# so the coarse buckets are exact when a snapshot folds the fine counts into them.
+BOUNDS = tuple(sorted(set(LATENCY_BUCKETS) | set(WINDOW_BOUNDS)))
+_COARSE = tuple(bisect_left(LATENCY_BUCKETS, b) for b in (*BOUNDS, math.inf))
+_FINE = tuple(bisect_left(WINDOW_BOUNDS, b) for b in (*BOUNDS, math.inf))
 
-class Series:
-    """Cumulative counters of one (route, version)."""
 
-    __slots__ = ("buckets", "classes", "count", "sum", "upstream_errors")
+def _fold(counts: list[int], index: tuple[int, ...], size: int) -> list[int]:
+    out = [0] * size
+    for i, n in enumerate(counts):
+        if n:
+            out[index[i]] += n
+    return out
 
-    def __init__(self) -> None:
-        self.classes = [0, 0, 0, 0, 0]  # 1xx..5xx
+
+class Recorder:
+    """The counters of one (route, version): a handful of integer increments per request.
+
+    ``hist`` counts requests per bucket of ``BOUNDS`` since the start; ``slots`` holds one
+    ``[second, errors, hist]`` per second of the sliding window, ``slot`` the current one.
+    """
+
+    __slots__ = ("classes", "hist", "size", "slot", "slots", "sum", "upstream_errors")
+
+    def __init__(self, window_seconds: int) -> None:
+        self.classes = [0] * 10  # by status // 100; folded into 1xx..5xx by snapshots
         self.upstream_errors = 0
-        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.hist = [0] * (len(BOUNDS) + 1)
         self.sum = 0.0
-        self.count = 0
+        self.size = window_seconds
+        self.slots: list[list[Any]] = [[-1, 0, None] for _ in range(window_seconds)]
+        self.slot: list[Any] = self.slots[0]
 
-
-class Window:
-    """One slot per second for the last ``size`` seconds: [second, requests, errors, counts]."""
-
-    __slots__ = ("size", "slots")
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.slots: list[list[Any]] = [[-1, 0, 0, None] for _ in range(size)]
-
-    def add(self, second: int, seconds: float, error: bool) -> None:
-        slot = self.slots[second % self.size]
+    def add(self, status: int, seconds: float, upstream_error: bool, second: int) -> None:
+        i = bisect_left(BOUNDS, seconds)
+        self.hist[i] += 1
+        self.classes[status // 100 if 0 <= status < 1000 else 5] += 1
+        self.sum += seconds
+        if upstream_error:
+            self.upstream_errors += 1
+        slot = self.slot
         if slot[0] != second:
-            slot[0], slot[1], slot[2], slot[3] = second, 0, 0, [0] * (len(WINDOW_BOUNDS) + 1)
-        slot[1] += 1
-        if error:
-            slot[2] += 1
-        slot[3][bisect_left(WINDOW_BOUNDS, seconds)] += 1
+            slot = self.slot = self.slots[second % self.size]
+            if slot[0] != second:
+                slot[0], slot[1], slot[2] = second, 0, [0] * (len(BOUNDS) + 1)
+        slot[2][i] += 1
+        if status >= 500:
+            slot[1] += 1
+
+    def series(self) -> list[Any]:
+        c = self.classes
+        classes = [c[1], c[2], c[3], c[4], c[0] + sum(c[5:])]
+        return [classes, self.upstream_errors, _fold(self.hist, _COARSE, len(LATENCY_BUCKETS) + 1),
+                self.sum, sum(self.hist)]
+
+    def window(self) -> dict[int, list[Any]]:
+        return {slot[0]: [sum(slot[2]), slot[1], _fold(slot[2], _FINE, len(WINDOW_BOUNDS) + 1)]
+                for slot in self.slots if slot[0] >= 0}
 
 
 class Metrics:
     def __init__(self, window_seconds: int = DEFAULT_WINDOW) -> None:
         self.window_seconds = window_seconds
-        self.series: dict[Key, Series] = {}
-        self.windows: dict[Key, Window] = {}
+        self.recorders: dict[Key, Recorder] = {}
         self.mirror: dict[str, list[int]] = {}
+
+    def recorder(self, route: str, version: str) -> Recorder:
+        """The counters of a route's version (the proxy keeps them on the route: no lookup per
+        request)."""
+        rec = self.recorders.get((route, version))
+        if rec is None:
+            rec = self.recorders[(route, version)] = Recorder(self.window_seconds)
+        return rec
 
     def record(self, route: str, version: str, status: int, seconds: float,
                upstream_error: bool = False) -> None:
-        key = (route, version)
-        series = self.series.get(key)
-        if series is None:
-            series = self.series[key] = Series()
-            self.windows[key] = Window(self.window_seconds)
-        cls = status // 100 - 1
-        series.classes[cls if 0 <= cls < 5 else 4] += 1
-        if upstream_error:
-            series.upstream_errors += 1
-        series.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        series.sum += seconds
-        series.count += 1
-        # the window's slot for this second (Window.add, inlined: this runs per request)
-        second = int(time.time())
-        window = self.windows[key]
-        slot = window.slots[second % window.size]
-        if slot[0] != second:
-            slot[0], slot[1], slot[2], slot[3] = second, 0, 0, [0] * (len(WINDOW_BOUNDS) + 1)
-        slot[1] += 1
-        if status >= 500:
-            slot[2] += 1
-        slot[3][bisect_left(WINDOW_BOUNDS, seconds)] += 1
+        self.recorder(route, version).add(status, seconds, upstream_error, int(time.time()))
 
     def mirror_event(self, route: str, result: str) -> None:
         counts = self.mirror.get(route)
@@ -95,11 +108,8 @@ class Metrics:
 
     def snapshot(self) -> Snapshot:
         return {
-            "series": {k: [list(s.classes), s.upstream_errors, list(s.buckets), s.sum, s.count]
-                       for k, s in self.series.items()},
-            "window": {k: {slot[0]: [slot[1], slot[2], list(slot[3])]
-                           for slot in w.slots if slot[0] >= 0}
-                       for k, w in self.windows.items()},
+            "series": {k: r.series() for k, r in self.recorders.items()},
+            "window": {k: r.window() for k, r in self.recorders.items()},
             "mirror": {r: list(c) for r, c in self.mirror.items()},
         }
 

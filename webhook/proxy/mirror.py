@@ -13,6 +13,7 @@ import collections
 import contextlib
 from dataclasses import dataclass
 
+from webhook.proxy.headers import ResponseHead
 from webhook.proxy.metrics import Metrics
 from webhook.proxy.upstream import Pool, UpstreamConn
 from webhook.spec.routetable import Endpoint
@@ -44,8 +45,12 @@ class _Discard:
     def release(self) -> None:
         pass
 
-    def on_upstream_head(self, status: int, block: bytes, rest: bytes) -> None:
+    def on_upstream_head(self, status: int, rhead: ResponseHead, rest: bytes) -> None:
         if self.head_request and not self.done.done():
+            self.done.set_result(True)
+
+    def on_upstream_whole(self, rhead: ResponseHead, data: bytes, body_at: int) -> None:
+        if not self.done.done():
             self.done.set_result(True)
 
     def on_upstream_body(self, data: bytes) -> None:

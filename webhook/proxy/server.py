@@ -20,7 +20,8 @@ class ProxyServer:
 
     def __init__(self, table: RouteTable, resolve: Resolver, options: ProxyOptions) -> None:
         self.options = options
-        self.ctx = ProxyContext(LiveTable(table, resolve), options)
+        self.ctx = ProxyContext(LiveTable(table, resolve, version_header=options.version_header),
+                                options)
         self._server: asyncio.Server | None = None
         self._housekeeper: asyncio.Task[None] | None = None
 
@@ -32,7 +33,8 @@ class ProxyServer:
 
     def apply(self, table: RouteTable, resolve: Resolver) -> None:
         """Build and install a new live table (atomic between requests)."""
-        self.ctx.swap(LiveTable(table, resolve, previous=self.ctx.table))
+        self.ctx.swap(LiveTable(table, resolve, previous=self.ctx.table,
+                                version_header=self.options.version_header))
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False,
                     sock: socket.socket | None = None) -> None:

@@ -9,10 +9,10 @@ they run once per request on the hot path.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from webhook.proxy.balance import CANARY, STABLE, PercentGate, Ring, SmoothSplit
+from webhook.proxy.metrics import Recorder
 from webhook.spec.matches import MirrorMatch, header_matches_request
 from webhook.spec.routetable import Backend, Endpoint, Route, RouteTable
 
@@ -27,27 +27,33 @@ def static_endpoints(route: Route, backend: Backend) -> Ring[Endpoint]:
     return Ring(backend.endpoints)
 
 
-@dataclass(frozen=True, slots=True)
+VERSION_HEADERS = {v: b"x-canarist-version: " + v.encode() + b"\r\n" for v in (STABLE, CANARY)}
+
+
 class Choice:
-    """Where one request goes, and what the proxy must add to it."""
+    """Where one request goes, and the header lines its answer gets (version, cookie)."""
 
-    version: str
-    reason: str  # "weight", "sticky" or "header:<route name>"
-    set_cookie: bytes | None = None
-    mirror: bool = False
+    __slots__ = ("extra", "reason", "set_cookie", "version")
 
-
-_BY_WEIGHT = {v: Choice(v, "weight") for v in (STABLE, CANARY)}
-_BY_COOKIE = {v: Choice(v, "sticky") for v in (STABLE, CANARY)}
+    def __init__(self, version: str, reason: str, set_cookie: bytes | None = None,
+                 version_header: bool = True) -> None:
+        self.version = version
+        self.reason = reason  # "weight", "sticky" or "header:<route name>"
+        self.set_cookie = set_cookie
+        self.extra = (VERSION_HEADERS[version] if version_header else b"") + (set_cookie or b"")
 
 
 class LiveRoute:
-    """One route with its decision state (split counters, endpoint rings)."""
+    """One route with its decision state (split counters, endpoint rings) and every answer it
+    can give prepared (the Choice objects and their header lines), so deciding allocates
+    nothing."""
 
     __slots__ = (
-        "cookie_choices",
+        "by_cookie",
+        "by_weight",
         "cookie_prefix",
         "hash",
+        "header_choices",
         "header_names",
         "header_routes",
         "mirror_gate",
@@ -55,14 +61,16 @@ class LiveRoute:
         "name",
         "needs_headers",
         "prefix",
+        "recorders",
         "rings",
         "route",
         "split",
+        "sticky_active",
         "sticky_attrs",
         "weight",
     )
 
-    def __init__(self, route: Route, resolve: Resolver) -> None:
+    def __init__(self, route: Route, resolve: Resolver, version_header: bool = True) -> None:
         self.route = route
         self.name = route.name
         self.prefix = route.path_prefix
@@ -72,7 +80,10 @@ class LiveRoute:
         self.rings: dict[str, Ring[Endpoint]] = {STABLE: resolve(route, route.stable)}
         if route.canary is not None:
             self.rings[CANARY] = resolve(route, route.canary)
+        self.recorders: dict[str, Recorder] = {}  # filled by the requests, per version
         self.header_routes = route.header_routes if route.canary is not None else ()
+        self.header_choices = tuple(Choice(CANARY, "header:" + hr.name, None, version_header)
+                                    for hr in self.header_routes)
         mirror = route.mirror if route.canary is not None else None
         self.mirror_gate = PercentGate(mirror.percentage) if mirror else None
         self.mirror_matches: tuple[MirrorMatch, ...] = mirror.match if mirror else ()
@@ -82,18 +93,22 @@ class LiveRoute:
             f"; Max-Age={sticky.max_age}; Path=/; HttpOnly; SameSite=Lax".encode("latin-1")
             if sticky else b""
         )
-        # the lowercase names of the headers the matches read: only those are decoded per request
+        # the cookie decides only while both versions get traffic
+        self.sticky_active = sticky is not None and 0 < self.weight < 100
+        # the lowercase names of the headers the matches read
         names = {m.key for hr in self.header_routes for m in hr.match}
         names |= {m.key for mm in self.mirror_matches for m in mm.headers}
         self.header_names = frozenset(n.encode("latin-1") for n in names)
         self.needs_headers = bool(names)
         # a request decided by the weight gets a cookie that only depends on the decision
-        self.cookie_choices = {
-            v: Choice(v, "weight", b"Set-Cookie: " + self.cookie_prefix
-                      + f"{v}.{self.hash}.{self.weight}".encode("latin-1")
-                      + self.sticky_attrs + b"\r\n")
+        self.by_weight = {
+            v: Choice(v, "weight", (b"Set-Cookie: " + self.cookie_prefix
+                                    + f"{v}.{self.hash}.{self.weight}".encode("latin-1")
+                                    + self.sticky_attrs + b"\r\n")
+                      if self.sticky_active else None, version_header)
             for v in (STABLE, CANARY)
-        } if sticky else {}
+        }
+        self.by_cookie = {v: Choice(v, "sticky", None, version_header) for v in (STABLE, CANARY)}
 
     def endpoint(self, version: str) -> Endpoint | None:
         ring = self.rings.get(version)
@@ -101,28 +116,34 @@ class LiveRoute:
             return None
         return ring.next()
 
+    def header_choice(self, headers: Mapping[str, str] | None) -> Choice | None:
+        """The choice of the first header route whose matches all hold, if any."""
+        if headers is not None:
+            for hr, choice in zip(self.header_routes, self.header_choices, strict=True):
+                if header_matches_request(hr.match, headers):
+                    return choice
+        return None
+
     def choose(self, headers: Mapping[str, str] | None, cookie: bytes | None) -> Choice:
         """Header routes first, then the sticky cookie, then the weight."""
-        if headers is not None:
-            for hr in self.header_routes:
-                if header_matches_request(hr.match, headers):
-                    return Choice(CANARY, "header:" + hr.name)
-        weight = self.weight
-        if not self.cookie_prefix or weight in (0, 100):
-            return _BY_WEIGHT[self.split.pick()]
-        if cookie is not None:
-            held = self._cookie_version(cookie)
+        choice = self.header_choice(headers)
+        if choice is not None:
+            return choice
+        if self.sticky_active and cookie is not None:
+            held = self.cookie_version(cookie)
             if held is not None:
-                return _BY_COOKIE[held]
-        return self.cookie_choices[self.split.pick()]
+                return self.by_cookie[held]
+        return self.by_weight[self.split.pick()]
 
-    def _cookie_version(self, cookie_header: bytes) -> str | None:
+    def cookie_version(self, cookie_header: bytes | None) -> str | None:
         """The version a sticky cookie holds, if it is still valid for this release.
 
         A canary cookie holds while the canary hash is the same and the weight is between 0 and
         100; a stable cookie also expires when the weight changes, so raising the weight moves a
         share of the stable clients as it should.
         """
+        if not self.sticky_active or cookie_header is None:
+            return None
         for raw in cookie_header.split(b";"):
             part = raw.strip()
             if not part.startswith(self.cookie_prefix):
@@ -137,15 +158,19 @@ class LiveRoute:
             return None
         return None
 
+    def mirror_wanted(self, method: str, path: str, headers: Mapping[str, str] | None) -> bool:
+        """Whether a request with this method, path and headers matches the mirror (before the
+        percentage gate)."""
+        if self.mirror_gate is None:
+            return False
+        return not self.mirror_matches or any(
+            _mirror_match(m, method, path, headers) for m in self.mirror_matches)
+
     def wants_mirror(self, method: str, path: str, headers: Mapping[str, str] | None) -> bool:
         gate = self.mirror_gate
         if gate is None or not self.rings[CANARY].items:
             return False
-        if self.mirror_matches and not any(
-            _mirror_match(m, method, path, headers) for m in self.mirror_matches
-        ):
-            return False
-        return gate()
+        return self.mirror_wanted(method, path, headers) and gate()
 
 
 def _mirror_match(m: MirrorMatch, method: str, path: str, headers: Mapping[str, str] | None
@@ -169,12 +194,12 @@ class LiveTable:
     __slots__ = ("any_host", "by_host", "hosts", "routes", "source", "wildcards")
 
     def __init__(self, table: RouteTable, resolve: Resolver = static_endpoints,
-                 previous: LiveTable | None = None) -> None:
+                 previous: LiveTable | None = None, version_header: bool = True) -> None:
         self.source = table
         olds: dict[str, LiveRoute] = (
             {r.name: r for r in previous.routes} if previous is not None else {})
         self.routes: tuple[LiveRoute, ...] = tuple(
-            _carried(r, resolve, olds.get(r.name)) for r in table.routes)
+            _carried(r, resolve, olds.get(r.name), version_header) for r in table.routes)
         self.by_host: dict[str, list[LiveRoute]] = {}
         self.wildcards: list[tuple[str, list[LiveRoute]]] = []
         self.any_host: list[LiveRoute] = []
@@ -218,7 +243,8 @@ class LiveTable:
         return _first(self.any_host, path)
 
 
-def _carried(route: Route, resolve: Resolver, old: LiveRoute | None) -> LiveRoute:
+def _carried(route: Route, resolve: Resolver, old: LiveRoute | None,
+             version_header: bool) -> LiveRoute:
     """The live route of the previous table when this route did not change (same definition,
     same endpoint rings), so its split and mirror counters run on: a change to one route keeps
     the other routes exact across the swap."""
@@ -227,7 +253,7 @@ def _carried(route: Route, resolve: Resolver, old: LiveRoute | None) -> LiveRout
             for version, backend in ((STABLE, route.stable), (CANARY, route.canary))
             if backend is not None):
         return old
-    return LiveRoute(route, resolve)
+    return LiveRoute(route, resolve, version_header)
 
 
 def _first(routes: list[LiveRoute], path: str) -> LiveRoute | None:

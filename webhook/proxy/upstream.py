@@ -9,11 +9,11 @@ caller (the ``reused`` and ``got_bytes`` flags say when that is safe).
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Protocol, cast
 
 import httptools
 
+from webhook.proxy.headers import RESPONSE_HEADS, ResponseHead, scan_response_cached
 from webhook.spec.routetable import Endpoint
 
 MAX_IDLE_PER_ENDPOINT = 512
@@ -25,7 +25,8 @@ class ResponseSink(Protocol):
 
     def hold(self) -> None: ...
     def release(self) -> None: ...
-    def on_upstream_head(self, status: int, block: bytes, rest: bytes) -> None: ...
+    def on_upstream_head(self, status: int, rhead: ResponseHead, rest: bytes) -> None: ...
+    def on_upstream_whole(self, rhead: ResponseHead, data: bytes, body_at: int) -> None: ...
     def on_upstream_body(self, data: bytes) -> None: ...
     def on_upstream_complete(self) -> None: ...
     def on_upstream_tunnel(self, data: bytes) -> None: ...
@@ -57,7 +58,7 @@ class UpstreamConn(asyncio.Protocol):
         self.got_bytes = False
         self.reusable = True
         self.tunnel = False
-        self.idle_since = 0.0
+        self.idle_since = 0  # the pool's sweep count when it was given back
         self.head_buf = b""
         self.head_done = False
         self.informational = False
@@ -76,6 +77,16 @@ class UpstreamConn(asyncio.Protocol):
         if self.tunnel:
             sink.on_upstream_tunnel(data)
             return
+        if not self.head_done and not self.head_buf:
+            # a whole simple response in this read, with a head seen (and parsed) before: the
+            # parser is between messages and stays there
+            end = data.find(b"\r\n\r\n")
+            if end > 0:
+                rhead = RESPONSE_HEADS.get(data[:end + 2])
+                if rhead is not None and rhead.simple \
+                        and len(data) == end + 4 + (rhead.content_length or 0):
+                    sink.on_upstream_whole(rhead, data, end + 4)
+                    return
         sink.hold()  # everything this chunk produces goes to the client in one write
         try:
             if self.head_done:
@@ -130,7 +141,7 @@ class UpstreamConn(asyncio.Protocol):
         self.head_done = True
         self.head_buf = b""
         if self.sink is not None:
-            self.sink.on_upstream_head(status, block, rest)
+            self.sink.on_upstream_head(status, scan_response_cached(block), rest)
 
     def on_message_complete(self) -> None:
         if self.informational:
@@ -175,12 +186,12 @@ class Pool:
     def __init__(self, loop: asyncio.AbstractEventLoop, connect_timeout: float = 5.0) -> None:
         self.loop = loop
         self.connect_timeout = connect_timeout
-        # keyed by (host, port): a tuple hashes in C, a frozen dataclass in Python
-        self.idle: dict[tuple[str, int], list[UpstreamConn]] = {}
+        self.idle: dict[Endpoint, list[UpstreamConn]] = {}  # an Endpoint hashes as a tuple, in C
+        self.epoch = 0  # sweeps so far: connections idle for two sweeps are closed
         self._sweeper: asyncio.TimerHandle | None = None
 
     def take(self, endpoint: Endpoint) -> UpstreamConn | None:
-        conns = self.idle.get((endpoint.host, endpoint.port))
+        conns = self.idle.get(endpoint)
         while conns:
             conn = conns.pop()
             if conn.transport is not None and conn.reusable:
@@ -199,22 +210,24 @@ class Pool:
 
     def give_back(self, conn: UpstreamConn) -> None:
         conn.sink = None
-        conn.resume_reading()  # the response ended while its reader was slow: read again
+        if conn.paused:
+            conn.resume_reading()  # the response ended while its reader was slow: read again
         if conn.tunnel or not conn.reusable or conn.transport is None:
             conn.close()
             return
-        ep = conn.endpoint
-        conns = self.idle.setdefault((ep.host, ep.port), [])
-        if len(conns) >= MAX_IDLE_PER_ENDPOINT:
+        conns = self.idle.get(conn.endpoint)
+        if conns is None:
+            conns = self.idle[conn.endpoint] = []
+        elif len(conns) >= MAX_IDLE_PER_ENDPOINT:
             conn.close()
             return
-        conn.idle_since = time.monotonic()
+        conn.idle_since = self.epoch
         conns.append(conn)
         if self._sweeper is None:
             self._sweeper = self.loop.call_later(IDLE_SECONDS / 2, self._sweep)
 
     def forget(self, conn: UpstreamConn) -> None:
-        conns = self.idle.get((conn.endpoint.host, conn.endpoint.port))
+        conns = self.idle.get(conn.endpoint)
         if conns and conn in conns:
             conns.remove(conn)
 
@@ -222,8 +235,10 @@ class Pool:
         return sum(len(c) for c in self.idle.values())
 
     def _sweep(self) -> None:
+        """Close the connections idle since the sweep before last (idle 15 to 30 s)."""
         self._sweeper = None
-        limit = time.monotonic() - IDLE_SECONDS
+        self.epoch += 1
+        limit = self.epoch - 1
         for conns in list(self.idle.values()):
             for conn in [c for c in conns if c.idle_since < limit]:
                 conns.remove(conn)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from webhook.spec.matches import HeaderMatch, MirrorMatch
 
@@ -12,9 +12,9 @@ ROUTE_TABLE_KEY = "routes.yaml"
 DEFAULT_STICKY_MAX_AGE = 3600
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """One upstream address."""
+class Endpoint(NamedTuple):
+    """One upstream address (a named tuple: it hashes and compares in C, and the proxy looks its
+    pooled connections up by it on every request)."""
 
     host: str
     port: int

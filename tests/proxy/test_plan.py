@@ -1,0 +1,101 @@
+"""Plans and cached heads are the general path's results, precomputed: tables and fuzzing."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from webhook.proxy import headers as h
+from webhook.proxy.plan import RequestPlan
+from webhook.proxy.table import LiveTable
+from webhook.spec.routetable import parse_route_table
+
+TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12)
+VALUE = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 ,;=./", max_size=20)
+NAMES = st.sampled_from(["Host", "Cookie", "X-Forwarded-For", "X-Forwarded-Proto",
+                         "X-Forwarded-Host", "Connection", "Upgrade", "Content-Length",
+                         "Transfer-Encoding", "Accept", "X-Canary", "Keep-Alive", "TE"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(headers=st.lists(st.tuples(NAMES | TOKEN, VALUE), max_size=8),
+       ip=st.sampled_from([b"127.0.0.1", b"10.0.0.7", b"::1"]), http11=st.booleans())
+def test_the_upstream_head_of_a_plan_is_request_head(headers: list[tuple[str, str]], ip: bytes,
+                                                     http11: bool) -> None:
+    raw = [(n.encode(), v.encode()) for n, v in headers]
+    plan = RequestPlan(b"GET", b"/a?b=1", raw, True, http11)
+    expected = h.request_head(b"GET", b"/a?b=1", h.scan_request(raw), ip, http11=http11)
+    assert plan.upstream_head(ip) == expected
+
+
+ROUTES = parse_route_table("""
+routes:
+- name: web
+  hosts: [web.local]
+  stable: {endpoints: ["127.0.0.2:1"]}
+  canary: {endpoints: ["127.0.0.3:1"]}
+  weight: 50
+  canaryHash: h1
+  sticky: {cookie: cw}
+  headerRoutes: [{name: beta, match: [{headerName: X-Canary, headerValue: {exact: "yes"}}]}]
+  mirror: {percentage: 100, match: [{method: {exact: GET}}]}
+""")
+
+
+@pytest.mark.parametrize(("headers", "route", "header_route", "held", "mirror"), [
+    ([(b"Host", b"web.local")], "web", None, None, True),
+    ([(b"Host", b"WEB.local:8080"), (b"X-Canary", b"yes")], "web", "header:beta", None, True),
+    ([(b"Host", b"web.local"), (b"Cookie", b"a=1; cw=canary.h1.50")], "web", None, "canary",
+     True),
+    ([(b"Host", b"web.local"), (b"Cookie", b"cw=canary.h0.50")], "web", None, None, True),
+    ([(b"Host", b"other.local")], None, None, None, False),
+    ([], None, None, None, False),
+])
+def test_a_plan_binds_the_decisions_a_head_implies(
+        headers: list[tuple[bytes, bytes]], route: str | None, header_route: str | None,
+        held: str | None, mirror: bool) -> None:
+    plan = RequestPlan(b"GET", b"/", headers, True, True)
+    table = LiveTable(ROUTES)
+    plan.bind(table)
+    assert (plan.route.name if plan.route else None) == route
+    assert (plan.header_choice.reason if plan.header_choice else None) == header_route
+    assert plan.held == held
+    assert plan.mirror_match is mirror
+    assert plan.table is table
+
+
+@pytest.mark.parametrize(("headers", "cacheable", "keep_alive"), [
+    ([(b"Host", b"a")], True, True),
+    ([(b"Host", b"a"), (b"Content-Length", b"0")], True, True),
+    ([(b"Host", b"a"), (b"Content-Length", b"3")], False, True),
+    ([(b"Host", b"a"), (b"Transfer-Encoding", b"chunked")], False, True),
+    ([(b"Host", b"a"), (b"Expect", b"100-continue")], False, True),
+    ([(b"Connection", b"Upgrade"), (b"Upgrade", b"websocket")], False, True),
+    ([(b"Host", b"a"), (b"Connection", b"close")], True, False),
+])
+def test_which_plans_are_cached(headers: list[tuple[bytes, bytes]], cacheable: bool,
+                                keep_alive: bool) -> None:
+    plan = RequestPlan(b"GET", b"/", headers, True, True)
+    assert (plan.cacheable, plan.keep_alive) == (cacheable, keep_alive)
+
+
+@pytest.mark.parametrize(("head", "status", "simple"), [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", 200, True),
+    (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n", 404, True),
+    (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n", 200, False),
+    (b"HTTP/1.1 200 OK\r\nConnection: X-A, Close\r\nContent-Length: 5\r\n", 200, False),
+    (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n", 200, False),
+    (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n", 200, True),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n", 200, False),
+    (b"HTTP/1.1 200 OK\r\n", 200, False),
+    (b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n", 204, False),
+    (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n", 304, False),
+    (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n", 101, False),
+])
+def test_simple_response_heads(head: bytes, status: int, simple: bool) -> None:
+    rhead = h.scan_response(head)
+    assert (rhead.status, rhead.simple) == (status, simple)
+    if simple:  # the cached client head is the general one
+        assert h.client_head_cached(rhead, b"x: 1\r\n", True) == h.client_head(
+            rhead, h.FRAME_LENGTH, b"x: 1\r\n", True)
