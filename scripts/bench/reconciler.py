@@ -149,7 +149,11 @@ async def reconciler_main(kubeconfig: str, qps: float, workers: int) -> None:
 
     async def stats(_: web.Request) -> web.Response:
         return web.json_response({"writes": CountingClient.writes,
-                                  "reconciles": reconciler.reconciles})
+                                  "reconciles": reconciler.reconciles,
+                                  "results": reconciler.metrics.results,
+                                  "durations": dict(zip(
+                                      [*map(str, reconciler.metrics.duration.buckets), "+Inf"],
+                                      reconciler.metrics.duration.counts, strict=True))})
 
     app = web.Application()
     app.router.add_get("/stats", stats)
@@ -212,7 +216,7 @@ class Observer:
         ann = obj["metadata"].get("annotations") or {}
         status = ReleaseStatus.from_json(ann.get("canarist.io/status"))
         started = parse_time(status.step_started_at)
-        if status.step in (1, 3, 5) and started is not None:
+        if status.step in (1, 3, 5, 7) and started is not None:
             self.pause_started[(obj["metadata"]["name"], status.step)] = started
 
     async def start(self) -> None:
@@ -319,6 +323,13 @@ async def drive(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
                 seen = observer.weights.get((name, weight))
                 if started is not None and seen is not None:
                     reaction.append((seen - (started + args.pause)) * 1000)
+        planned = []  # the reconciler's own clock: the next step started (it wrote the weight)
+        for name in released:
+            for step in (1, 3, 5):
+                a = observer.pause_started.get((name, step))
+                b = observer.pause_started.get((name, step + 2))
+                if a is not None and b is not None:
+                    planned.append((b - (a + args.pause)) * 1000)
         changes = sum(1 for (n, w), seen in observer.weights.items()
                       if n in released and w in (20, 30, 40) and seen > window_start)
         by_kind = {k: after["writes"].get(k, 0) - before["writes"].get(k, 0)
@@ -353,14 +364,22 @@ async def drive(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
         "pause_s": args.pause,
         "qps": args.qps,
         "setup": {"create_s": round(created, 2), "adoption_s": round(adoption, 2)},
-        "reaction_ms": {"p50": round(p50, 1), "p99": round(p99, 1), "max": round(max(reaction), 1),
+        "reaction_ms": {"p50": round(p50, 1), "p90": round(pct(reaction, 0.9), 1),
+                        "p99": round(p99, 1), "max": round(max(reaction), 1),
+                        "over_100ms": sum(1 for r in reaction if r > 100),
                         "samples": len(reaction)},
+        "planned_ms": {"p50": round(pct(planned, 0.5), 1), "p99": round(pct(planned, 0.99), 1),
+                       "samples": len(planned)},
         "baseline_ms": {"p50": round(b50, 1), "p99": round(b99, 1), "samples": len(baseline)},
         "ratio": {"p50": round(p50 / b50, 2) if b50 > 0 else None,
                   "p99": round(p99 / b99, 2) if b99 > 0 else None},
         "writes_per_weight_change": round(writes / changes, 2) if changes else None,
         "weight_changes": changes,
         "writes_by_kind": by_kind,
+        "reconciles": after["reconciles"] - before["reconciles"],
+        "reconcile_seconds": {k: after["durations"][k] - before["durations"][k]
+                              for k in after["durations"]},
+        "results": {k: after["results"][k] - before["results"][k] for k in after["results"]},
         "reconciler_peak_rss_mb": round(rss, 1),
         "goal_at_n1000_m100": {"p99_ms": 100, "writes_per_weight_change": 3, "rss_mb": 300},
     }
@@ -381,7 +400,14 @@ def main() -> None:
     p.add_argument("--plan", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.role == "reconciler":
-        asyncio.run(reconciler_main(args.kubeconfig, args.qps, args.workers))
+        profile = os.environ.get("CANARIST_BENCH_PROFILE")  # a file for cProfile stats
+        if profile:
+            import cProfile
+
+            cProfile.runctx("asyncio.run(reconciler_main(args.kubeconfig, args.qps, "
+                            "args.workers))", globals(), locals(), profile)
+        else:
+            asyncio.run(reconciler_main(args.kubeconfig, args.qps, args.workers))
         return
     if args.role == "baseline":
         asyncio.run(baseline_main(args.kubeconfig, args.plan))

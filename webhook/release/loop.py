@@ -44,6 +44,7 @@ from webhook.release.names import CANARY_OF_LABEL, CANARY_SUFFIX, MANAGED_BY_ANN
 from webhook.release.planner import plan
 from webhook.release.services import PIN_KEYS, find_stable, restore_patch
 from webhook.routers import Owner, ReleaseTarget, Router, build_routers
+from webhook.spec import Phase, ReleaseStatus
 from webhook.spec.names import CANARY_SERVICE, ENABLED_LABEL, STABLE_SERVICE, STATUS
 
 log = logging.getLogger("canarist.release")
@@ -73,6 +74,34 @@ def released(obj: JSON | None) -> bool:
     meta = _meta(obj)
     labels = meta.get("labels") or {}
     return labels.get(ENABLED_LABEL) == "true" or STATUS in (meta.get("annotations") or {})
+
+
+def active(obj: JSON | None) -> bool:
+    """A release is under way (or ending): its pods' availability matters to the next plan."""
+    if obj is None:
+        return False
+    status = ReleaseStatus.from_json((_meta(obj).get("annotations") or {}).get(STATUS))
+    return (
+        status.in_release
+        or status.phase in (Phase.PROMOTING, Phase.PROGRESSING, Phase.PAUSED)
+        or "scaleDownAt" in status.extra
+        or status.weight != 0
+    )
+
+
+def _same_but_status(obj: JSON, old: JSON) -> bool:
+    a, b = _meta(obj), _meta(old)
+    return (
+        obj.get("spec") == old.get("spec")
+        and a.get("labels") == b.get("labels")
+        and a.get("annotations") == b.get("annotations")
+        and a.get("deletionTimestamp") == b.get("deletionTimestamp")
+    )
+
+
+def _counts(rs: JSON) -> tuple[object, ...]:
+    spec, status = rs.get("spec") or {}, rs.get("status") or {}
+    return (spec.get("replicas"), status.get("replicas"), status.get("availableReplicas"))
 
 
 class Reconciler:
@@ -122,14 +151,18 @@ class Reconciler:
         key = key_of(obj)
         if etype == "DELETED":
             self.tombstones[key] = obj
+        elif old is not None and _same_but_status(obj, old) and not active(obj):
+            return  # the Deployment controller's bookkeeping on a Deployment at rest
         self.queue.add(key)
 
     def _on_replica_set(self, etype: str, obj: JSON, old: JSON | None) -> None:
+        if old is not None and _counts(obj) == _counts(old):
+            return
         ns = str(_meta(obj).get("namespace") or "")
         for ref in _meta(obj).get("ownerReferences") or ():
             if isinstance(ref, dict) and ref.get("kind") == "Deployment":
                 name = str(ref.get("name", ""))
-                if released(self.deployments.get(ns, name)):
+                if active(self.deployments.get(ns, name)):
                     self.queue.add((ns, name))
 
     def _on_service(self, etype: str, obj: JSON, old: JSON | None) -> None:
