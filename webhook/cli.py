@@ -327,11 +327,16 @@ def _reg_reconcile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                    help="re-apply routing of every release this often (default 300)")
     p.add_argument("--metrics-address", default="", metavar="HOST:PORT",
                    help="serve /metrics and /healthz there (default: off)")
+    p.add_argument("--qps", type=float, default=100.0, metavar="N",
+                   help="client-side limit of API requests per second (default 100; 0: none)")
+    p.add_argument("--burst", type=int, default=200, metavar="N",
+                   help="requests allowed at once above --qps (default 200)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every reconcile problem")
     p.set_defaults(handler=cmd_reconcile)
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
+    import dataclasses
     import logging
 
     from webhook.release.loop import LoopOptions
@@ -349,7 +354,11 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     options = ServeOptions(loop=loop, leader_elect=args.leader_elect,
                            lease_namespace=args.lease_namespace,
                            metrics_address=args.metrics_address)
-    return run_reconcile(_client_options(args), options)
+    if args.qps < 0 or args.burst < 1:
+        raise InvalidInput("--qps must be 0 or more and --burst at least 1")
+    client = dataclasses.replace(_client_options(args), qps=args.qps, burst=args.burst,
+                                 workers=max(8, args.workers * 2))
+    return run_reconcile(client, options)
 
 
 # --- release controls (webhook.kube.controls) ----------------------------------------------------
