@@ -9,6 +9,7 @@ looks at the object first and adds the whole missing map (``labels``, ``annotati
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 Op = dict[str, Any]
@@ -19,8 +20,13 @@ def escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
+@lru_cache(maxsize=256)  # the webhook writes a handful of fixed paths
 def pointer(*tokens: str) -> str:
     return "".join("/" + escape(t) for t in tokens)
+
+
+def _is_map(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def set_nested(
@@ -37,8 +43,8 @@ def set_nested(
     """
     node: Any = root
     for depth, token in enumerate(path):
-        child = node.get(token) if isinstance(node, Mapping) else None
-        if not isinstance(child, Mapping):
+        child = node.get(token) if _is_map(node) else None
+        if not _is_map(child):
             value_map: Any = value
             for inner in reversed((*path[depth + 1 :], key)):
                 value_map = {inner: value_map}
