@@ -7,9 +7,13 @@ with wrk, each the median of ``--repeat`` runs:
   * nginx as a proxy (1 worker, weighted upstream 90/10, upstream keep-alive),
   * canarist proxy (1 worker, weight 10, every feature on: version header, metrics, sticky and
     header routes configured),
-and reports req/s, p50, p99 and the canarist/nginx ratios. It also checks split exactness over
-10,000 requests through both proxies, and the primary's p99 through canarist with a mirror to a
-target that takes 1 s to answer, against the same table without the mirror.
+and reports req/s, p50, p99, the CPU each proxy process spent per request and the canarist/nginx
+ratios. wrk repeats one request head, which canarist's plan cache answers without parsing; the
+``varied`` runs give every request its own path (a wrk Lua script, for both proxies) so every
+head is new to canarist. It also checks split exactness over 10,000 requests through both
+proxies, the primary's p99 through canarist with a mirror to a target that takes 1 s to answer
+against the same table without the mirror, and the in-process cost of one request (fake
+transports, real parsers and decisions: the figure least disturbed by a busy machine).
 
 The proxies run on CPU 1, wrk and the backends on CPU 0 (``taskset``) when the machine has two or
 more CPUs. nginx and wrk are installed from Debian when missing (needs root).
@@ -183,11 +187,22 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(url: str, duration: int, connections: int, pid: int | None = None) -> dict[str, float]:
+VARIED = """
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", "/item/" .. counter .. "?q=" .. counter)
+end
+"""
+
+
+def wrk(url: str, duration: int, connections: int, pid: int | None = None,
+        script: str | None = None) -> dict[str, float]:
     """One wrk run; with ``pid``, also the CPU that process spent per request (µs)."""
     before = cpu_seconds(pid) if pid else 0.0
+    extra = ["-s", script] if script else []
     out = subprocess.run(
-        [*pin(0), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        [*pin(0), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", *extra, url],
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -240,6 +255,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=2)
     args = ap.parse_args()
+    in_process = in_process_cost()
     ensure_tools()
     d = tempfile.mkdtemp(prefix="canarist-bench-")
     LOGS["dir"] = Path(d)
@@ -251,6 +267,7 @@ def main() -> None:
     Path(d, "routes.yaml").write_text(routes_yaml(sb, f"{CANARY_IP}:{cb}", 10, mirror=False))
     Path(d, "plain.yaml").write_text(routes_yaml(sb, f"{MIRROR_IP}:{slow}", 0, mirror=False))
     Path(d, "mirror.yaml").write_text(routes_yaml(sb, f"{MIRROR_IP}:{slow}", 0, mirror=True))
+    Path(d, "varied.lua").write_text(VARIED)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "pinned": bool(pin(0))},
@@ -266,12 +283,18 @@ def main() -> None:
         pids = {"backend": backend.pid, "nginx": nginx_proxy.pid, "canarist": canarist.pid}
         for url in targets.values():
             wait_http(url)
-        runs: dict[str, list[dict[str, float]]] = {k: [] for k in targets}
+        runs: dict[str, list[dict[str, float]]] = {
+            k: [] for k in (*targets, "nginx_varied", "canarist_varied")}
         for url in targets.values():
             wrk(url, args.warmup, args.connections)
         for _ in range(args.repeat):
             for name, url in targets.items():
                 runs[name].append(wrk(url, args.duration, args.connections, pids[name]))
+        for _ in range(args.repeat):
+            for name in ("nginx", "canarist"):
+                runs[f"{name}_varied"].append(wrk(targets[name], args.duration,
+                                                  args.connections, pids[name],
+                                                  script=str(Path(d, "varied.lua"))))
         med = {k: median_of(v) for k, v in runs.items()}
         result["runs"] = runs
         result["median"] = med
@@ -282,6 +305,11 @@ def main() -> None:
             # CPU per request is the figure least disturbed by other load on a shared machine
             "cpu_per_request_canarist_over_nginx": round(
                 med["canarist"]["cpu_us_per_request"] / med["nginx"]["cpu_us_per_request"], 3),
+            "varied_rps_canarist_over_nginx": round(
+                med["canarist_varied"]["rps"] / med["nginx_varied"]["rps"], 3),
+            "varied_cpu_per_request_canarist_over_nginx": round(
+                med["canarist_varied"]["cpu_us_per_request"]
+                / med["nginx_varied"]["cpu_us_per_request"], 3),
         }
         result["split_10000_at_weight_10"] = {
             "canarist": asyncio.run(split_count(targets["canarist"], "x-canarist-version")),
@@ -289,6 +317,7 @@ def main() -> None:
             "expected_canary": 1000,
         }
     result["mirror"] = mirror_bench(args, d, env, sb, slow, mp, adm)
+    result["in_process_us_per_request"] = in_process
     print(json.dumps(result, indent=2))
 
 
@@ -317,6 +346,83 @@ def mirror_bench(args: argparse.Namespace, d: str, env: dict[str, str], sb: int,
     out["p99_ratio_with_over_without"] = round(
         out["with_slow_mirror"]["p99_ms"] / out["without_mirror"]["p99_ms"], 3)
     return out
+
+
+IN_PROCESS_REQUEST = (b"GET /items?id=7 HTTP/1.1\r\nHost: web.example.com\r\n"
+                      b"User-Agent: bench\r\n\r\n")
+IN_PROCESS_RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: nginx\r\n"
+                       b"Date: Sun, 22 Nov 2026 06:33:00 GMT\r\nContent-Type: text/plain\r\n"
+                       b"Content-Length: 7\r\nConnection: keep-alive\r\n\r\nstable\n")
+
+
+class _FakeTransport:
+    """Takes writes and nothing else: what is left is canarist's own work."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def get_extra_info(self, key: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if key == "peername" else default
+
+    def pause_reading(self) -> None:
+        pass
+
+    resume_reading = close = abort = pause_reading
+
+
+def in_process_cost(n: int = 20000, rounds: int = 5) -> dict[str, float]:
+    """µs per request through the real protocols, parsers and decisions (uvloop when present),
+    with transports that only take writes; best of ``rounds``. ``cached``: one head repeated
+    (the plan cache answers); ``uncached``: the cache emptied before every request."""
+    sys.path.insert(0, str(ROOT))
+    from webhook.proxy.client import ClientConn
+    from webhook.proxy.context import ProxyOptions
+    from webhook.proxy.plan import PLANS
+    from webhook.proxy.server import ProxyServer
+    from webhook.proxy.table import static_endpoints
+    from webhook.proxy.upstream import UpstreamConn
+    from webhook.spec.routetable import parse_route_table
+
+    async def measure() -> dict[str, float]:
+        table = parse_route_table(routes_yaml(8080, f"{CANARY_IP}:8080", 10, mirror=False))
+        server = ProxyServer(table, static_endpoints, ProxyOptions())
+        ctx = server.ctx
+        client = ClientConn(ctx)
+        client.connection_made(_FakeTransport())  # type: ignore[arg-type]
+        for route in ctx.table.routes:
+            for ring in route.rings.values():
+                for endpoint in ring.items:
+                    conn = UpstreamConn(ctx.pool, endpoint)
+                    conn.connection_made(_FakeTransport())  # type: ignore[arg-type]
+                    ctx.pool.give_back(conn)
+
+        def one(clear: bool) -> None:
+            if clear:
+                PLANS.clear()
+            client.data_received(IN_PROCESS_REQUEST)
+            assert client.current is not None and client.current.conn is not None
+            client.current.conn.data_received(IN_PROCESS_RESPONSE)
+
+        out = {}
+        for label, clear in (("cached", False), ("uncached", True)):
+            best = float("inf")
+            for _ in range(rounds):
+                start = time.perf_counter()
+                for _ in range(n):
+                    one(clear)
+                best = min(best, (time.perf_counter() - start) / n)
+            out[label] = round(best * 1e6, 2)
+        return out
+
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:
+        pass
+    result = asyncio.run(measure())
+    asyncio.set_event_loop_policy(None)
+    return result
 
 
 if __name__ == "__main__":

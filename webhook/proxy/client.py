@@ -194,8 +194,10 @@ class ClientConn(asyncio.Protocol):
         self.last_active = exchange.start
         self.current = exchange
         ctx.in_flight += 1
+        exchange.req_done = True  # nothing follows the head
         exchange.begin()
-        exchange.request_complete()
+        if exchange.mirror_body is not None:
+            exchange.request_complete()  # the copy goes now
 
     # -- used by the exchange --------------------------------------------------------------
     def upstream_head(self, plan: RequestPlan) -> bytes:
@@ -241,11 +243,11 @@ class ClientConn(asyncio.Protocol):
         self.tunnel = conn
         self.receiving = None
 
-    def exchange_done(self, exchange: Exchange) -> None:
+    def exchange_done(self, exchange: Exchange, now: float) -> None:
         if exchange is not self.current:
             return
         self.current = None
-        self.last_active = self.ctx.loop.time()
+        self.last_active = now
         if not exchange.keep_alive or self.ctx.draining:
             self.held.clear()
             if self.receiving is exchange:
@@ -256,11 +258,12 @@ class ClientConn(asyncio.Protocol):
         if self.receiving is exchange:
             # answered before its body arrived: the rest of the body is discarded
             self.receiving = None
-        self._settled()
-        self.resume_reading(1 | 2)  # pauses for this request's body are over
+        self.ctx.in_flight -= 1  # (_settled: not draining, so nobody waits for zero)
+        if self.paused:
+            self.resume_reading(1 | 2)  # pauses for this request's body are over
         if self.held:
             self._start_held(self.held.popleft())
-        else:
+        elif self.paused:
             self.resume_reading(PAUSE_QUEUE)
 
     def _start_held(self, held: _Held) -> None:

@@ -95,7 +95,7 @@ class Exchange:
                 ctx.mirror.drop(route.name)  # decided before any copy is made: costs nothing
         conn = ctx.pool.take(endpoint)
         if conn is not None:
-            self.attach(conn)
+            self.attach(conn, self.start)
         else:
             ctx.loop.create_task(self._connect(endpoint))
 
@@ -115,10 +115,11 @@ class Exchange:
             return
         self.attach(conn)
 
-    def attach(self, conn: UpstreamConn) -> None:
+    def attach(self, conn: UpstreamConn, now: float = 0.0) -> None:
         self.conn = conn
         conn.sink = self
-        conn.write(self.client.upstream_head(self.plan))
+        if conn.transport is not None:
+            conn.transport.write(self.client.upstream_head(self.plan))
         if self.body_pending:
             for data in self.body_pending:
                 conn.write(data)
@@ -128,7 +129,7 @@ class Exchange:
         if self.req_done:
             if self.head.chunked:
                 conn.write(h.LAST_CHUNK)
-            self.waiting_since = self.ctx.loop.time()
+            self.waiting_since = now or self.ctx.loop.time()
 
     def request_body(self, data: bytes) -> None:
         if self.mirror_body is not None:
@@ -201,7 +202,12 @@ class Exchange:
         keep = self.keep_alive and not self.ctx.draining and self.head.upgrade is None
         self.keep_alive = keep
         out = h.client_head_cached(rhead, self.choice.extra, keep)
-        self.client.write(out + data[body_at:] if len(data) > body_at else out)
+        client = self.client
+        out = out + data[body_at:] if len(data) > body_at else out
+        if client.transport is not None and not client.batching:
+            client.transport.write(out)
+        else:
+            client.write(out)
         self.conn = None
         if not self.req_done:
             conn.reusable = False  # the upstream answered before the body ended
@@ -349,14 +355,14 @@ class Exchange:
         self.client.write(h.simple_response(status, reason, message, extra, keep))
         self._finish()
 
-    def _record(self) -> None:
+    def _record(self, now: float = 0.0) -> None:
         route = self.route
         version = self.version
         if route is not None and version:
             rec = route.recorders.get(version)
             if rec is None:
                 rec = route.recorders[version] = self.ctx.metrics.recorder(route.name, version)
-            now = self.ctx.loop.time()
+            now = now or self.ctx.loop.time()
             rec.add(self.status, now - self.start, self.upstream_error,
                     int(now + self.ctx.clock_offset))
 
@@ -365,8 +371,9 @@ class Exchange:
             return
         self.done = True
         self.waiting_since = 0.0
-        self._record()
-        self.client.exchange_done(self)
+        now = self.ctx.loop.time()
+        self._record(now)
+        self.client.exchange_done(self, now)
 
     def abandon(self) -> None:
         """The client went away: drop the upstream side."""

@@ -102,12 +102,21 @@ def request_head(method: bytes, target: bytes, head: RequestHead, client_ip: byt
     cannot be chunked (which such a client could not read). ``length`` replaces the request's
     own framing with a Content-Length (None: no body), for copies of buffered bodies.
     """
+    pre, post = upstream_head_parts(method, target, head, http11, extra, length)
+    return pre + client_ip + post
+
+
+def upstream_head_parts(method: bytes, target: bytes, head: RequestHead, http11: bool = True,
+                        extra: bytes = b"", length: int | None = _FRAMED) -> tuple[bytes, bytes]:
+    """``request_head`` cut around the client's address, which is the only part that depends on
+    the connection: ``pre + client_ip + post`` is the head sent upstream."""
     parts = [method, b" ", target, b" HTTP/1.1\r\n" if http11 else b" HTTP/1.0\r\n"]
     for name, value in head.keep:
         parts += (name, b": ", value, b"\r\n")
-    xff = head.forwarded_for + b", " + client_ip if head.forwarded_for else client_ip
-    parts += (b"X-Forwarded-For: ", xff, b"\r\nX-Forwarded-Proto: ",
-              head.forwarded_proto or b"http", b"\r\n")
+    parts.append(b"X-Forwarded-For: " + head.forwarded_for + b", " if head.forwarded_for
+                 else b"X-Forwarded-For: ")
+    pre = b"".join(parts)
+    parts = [b"\r\nX-Forwarded-Proto: ", head.forwarded_proto or b"http", b"\r\n"]
     if head.forwarded_host or head.host:
         parts += (b"X-Forwarded-Host: ", head.forwarded_host or head.host, b"\r\n")
     if head.upgrade is not None:
@@ -120,17 +129,7 @@ def request_head(method: bytes, target: bytes, head: RequestHead, client_ip: byt
     elif head.content_length is not None:
         parts += (b"Content-Length: ", str(head.content_length).encode(), b"\r\n")
     parts += (extra, b"\r\n")
-    return b"".join(parts)
-
-
-def upstream_head_parts(method: bytes, target: bytes, head: RequestHead, http11: bool = True
-                        ) -> tuple[bytes, bytes]:
-    """``request_head`` cut around the client's address, which is the only part that depends on
-    the connection: ``pre + client_ip + post`` is the head sent upstream."""
-    whole = request_head(method, target, head, b"\x00", http11=http11)
-    at = whole.index(b"X-Forwarded-For: ")
-    end = whole.index(b"\r\n", at)
-    return whole[:end - 1], whole[end:]
+    return pre, b"".join(parts)
 
 
 # Response heads are rewritten as raw bytes: the upstream's header block is copied minus the

@@ -20,7 +20,7 @@ from webhook.proxy import headers as h
 from webhook.proxy.table import Choice, LiveRoute, LiveTable
 
 MAX_PLANS = 4096
-MAX_CACHED_HEAD = 4096  # bytes; longer heads are planned for each request
+MAX_CACHED_HEAD = 2048  # bytes; longer heads are planned for each request (at most 8 MiB held)
 PLANS: dict[bytes, RequestPlan] = {}
 
 
@@ -42,7 +42,7 @@ class RequestPlan:
         self.path = target.partition(b"?")[0].decode("latin-1")
         self.host = head.host.decode("latin-1")
         self.pre, self.post = h.upstream_head_parts(method, target, head, http11)
-        self.matchable = _matchable(head.keep)
+        self.matchable: dict[str, str] | None = None  # made when a route reads headers
         self.cacheable = (not head.chunked and not head.content_length and head.upgrade is None
                           and not head.expect_continue)
         self.table: LiveTable | None = None
@@ -56,11 +56,16 @@ class RequestPlan:
         route = table.lookup(self.host, self.path) if self.host else None
         self.route = route
         if route is not None:
-            hdrs = self.matchable if route.needs_headers else None
-            self.header_choice = route.header_choice(hdrs)
-            self.held = route.cookie_version(self.head.cookie)
-            self.mirror_match = (self.head.upgrade is None and route.mirror_wanted(
-                self.method.decode("latin-1"), self.path, hdrs))
+            hdrs = None
+            if route.needs_headers:
+                hdrs = self.matchable
+                if hdrs is None:
+                    hdrs = self.matchable = _matchable(self.head.keep)
+            self.header_choice = route.header_choice(hdrs) if route.header_routes else None
+            self.held = route.cookie_version(self.head.cookie) if route.sticky_active else None
+            self.mirror_match = (route.mirror_gate is not None and self.head.upgrade is None
+                                 and route.mirror_wanted(self.method.decode("latin-1"),
+                                                         self.path, hdrs))
         self.table = table
 
     def upstream_head(self, client_ip: bytes) -> bytes:
