@@ -3,7 +3,8 @@
 
     .venv/bin/python scripts/bench/webhook.py [--rounds 3] [--duration 2] [--quick]
 
-Both servers run as separate processes with the same TLS setup (TLS 1.2+, ECDSA P-256, uvloop):
+Both servers run as separate processes with the same TLS setup (TLS 1.2+, ECDSA P-256, uvloop)
+and the same malloc thresholds (``webhook.admission.alloc``):
 - ``canarist``: the real ``canarist webhook`` command (JSON logs to a file, as in a container);
 - ``bare``: an aiohttp handler that reads the body and returns a constant ``allowed: true``.
 
@@ -58,7 +59,10 @@ def serve_bare(cert: str, key: str, port_file: str) -> None:
     import uvloop
     from aiohttp import web
 
+    from webhook.admission.alloc import tune_allocator
     from webhook.tls.reload import server_context
+
+    tune_allocator()  # the same process setup as ``canarist webhook``
 
     async def mutate(request: web.Request) -> web.Response:
         await request.read()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from webhook.admission.alloc import tune_allocator
 from webhook.admission.config import MAX_BODY, ServerConfig
 from webhook.admission.metrics import CertInfo, Metrics
 from webhook.admission.mutate import Decision, Outcome, review
@@ -311,15 +312,16 @@ async def serving(config: ServerConfig) -> AsyncIterator[Running]:
 
 def run(config: ServerConfig) -> None:
     """``canarist webhook``: serve until SIGTERM or SIGINT, then drain and exit."""
+    tuned = tune_allocator()  # TLS read buffers from the heap, not an mmap each (see alloc.py)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - the "fast" extra is optional
-        asyncio.run(_serve_until_signalled(config))
+        asyncio.run(_serve_until_signalled(config, tuned))
     else:
-        uvloop.run(_serve_until_signalled(config))
+        uvloop.run(_serve_until_signalled(config, tuned))
 
 
-async def _serve_until_signalled(config: ServerConfig) -> None:
+async def _serve_until_signalled(config: ServerConfig, tuned: bool = False) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -327,7 +329,13 @@ async def _serve_until_signalled(config: ServerConfig) -> None:
     async with serving(config) as running:
         log.info(
             "serving",
-            extra={"fields": {"address": running.url(""), "cert": config.cert_path}},
+            extra={
+                "fields": {
+                    "address": running.url(""),
+                    "cert": config.cert_path,
+                    "malloc_tuned": tuned,
+                }
+            },
         )
         await stop.wait()
     log.info("stopped")
