@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import ssl
 import subprocess
@@ -15,7 +16,8 @@ from cryptography import x509
 
 from tests.admission.conftest import GOLDEN, Pki, golden
 from tests.admission.rawhttp import closed_by_peer, exchange, open_tls
-from webhook.admission import review
+from webhook.admission import jsoncodec, review
+from webhook.admission.alloc import ENV
 
 CLI = [sys.executable, "-m", "webhook.cli"]
 
@@ -128,6 +130,10 @@ async def test_webhook_process_drains_on_sigterm(pki: Pki) -> None:
             if logs[-1]["msg"] == "serving":
                 break
         port = int(str(logs[-1]["address"]).rsplit(":", 1)[1])
+        assert logs[-1]["json"] == jsoncodec.name()  # the same libraries as this process has
+        assert logs[-1]["malloc_tuned"] is (
+            sys.platform.startswith("linux") and not set(ENV) & os.environ.keys()
+        )
         ctx = pki.client_context()
         idle_r, idle_w = await open_tls(port, ctx)
         assert (await exchange(idle_r, idle_w, "/mutate", golden("22-update-new-canary")))[0] == 200

@@ -44,6 +44,11 @@ class NotJSON(ValueError):
         self.message = message
 
 
+def name() -> str:
+    """Which library decodes and encodes: ``orjson`` or ``json``."""
+    return "json" if _orjson is None else "orjson"
+
+
 def loads(body: bytes | str) -> Any:
     """Decode a request body; raises what ``json.loads`` raises, or ``NotJSON``.
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from webhook.admission import jsoncodec
 from webhook.admission.alloc import tune_allocator
 from webhook.admission.config import MAX_BODY, ServerConfig
 from webhook.admission.metrics import CertInfo, Metrics
@@ -333,6 +334,7 @@ async def _serve_until_signalled(config: ServerConfig, tuned: bool = False) -> N
                 "fields": {
                     "address": running.url(""),
                     "cert": config.cert_path,
+                    "json": jsoncodec.name(),
                     "malloc_tuned": tuned,
                 }
             },
