@@ -16,7 +16,7 @@ import httptools
 from webhook.proxy import headers as h
 from webhook.proxy.context import ProxyContext
 from webhook.proxy.exchange import Exchange
-from webhook.proxy.plan import PLANS, RequestPlan, remember
+from webhook.proxy.plan import MAX_CACHED_HEAD, PLANS, RequestPlan, remember
 from webhook.proxy.upstream import UpstreamConn
 
 PAUSE_QUEUE = 4  # reasons for not reading the client: 1 body buffered, 2 upstream full, 4 queue
@@ -86,7 +86,7 @@ class ClientConn(asyncio.Protocol):
         self.ctx.clients.add(self)
 
     def data_received(self, data: bytes) -> None:
-        if not self.mid and self.current is None:
+        if not self.mid and self.current is None and len(data) <= MAX_CACHED_HEAD:
             # a head seen before, whole and alone in this read: no need to parse it again
             plan = PLANS.get(data)
             if plan is not None and self.tunnel is None:

@@ -9,9 +9,11 @@ holds, whether the mirror matches). Only the weight's round-robin, the endpoint 
 percentage are decided per request.
 
 Plans of complete requests without a body are kept in ``PLANS``, keyed by the raw head exactly as
-it arrived; the client connection looks a read up there first and, on a hit, skips the HTTP
-parser altogether (the same bytes were parsed and accepted before). The cache is bounded and
-forgets everything when full.
+it arrived, from the second time a head is seen (``SEEN`` holds the raw bytes of heads seen once:
+bytes are not tracked by the garbage collector, so heads that never repeat cost no collection
+work); the client connection looks a read up there first and, on a hit, skips the HTTP parser
+altogether (the same bytes were parsed and accepted before). Both are bounded and forget
+everything when full.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from webhook.proxy.table import Choice, LiveRoute, LiveTable
 MAX_PLANS = 4096
 MAX_CACHED_HEAD = 2048  # bytes; longer heads are planned for each request (at most 8 MiB held)
 PLANS: dict[bytes, RequestPlan] = {}
+SEEN: set[bytes] = set()
 
 
 class RequestPlan:
@@ -42,7 +45,7 @@ class RequestPlan:
         self.path = target.partition(b"?")[0].decode("latin-1")
         self.host = head.host.decode("latin-1")
         self.pre, self.post = h.upstream_head_parts(method, target, head, http11)
-        self.matchable: dict[str, str] | None = None  # made when a route reads headers
+        self.matchable: dict[str, str] | None = None  # the headers the route's matches read
         self.cacheable = (not head.chunked and not head.content_length and head.upgrade is None
                           and not head.expect_continue)
         self.table: LiveTable | None = None
@@ -58,9 +61,7 @@ class RequestPlan:
         if route is not None:
             hdrs = None
             if route.needs_headers:
-                hdrs = self.matchable
-                if hdrs is None:
-                    hdrs = self.matchable = _matchable(self.head.keep)
+                hdrs = self.matchable = _matchable(self.head.keep, route.header_names)
             self.header_choice = route.header_choice(hdrs) if route.header_routes else None
             self.held = route.cookie_version(self.head.cookie) if route.sticky_active else None
             self.mirror_match = (route.mirror_gate is not None and self.head.upgrade is None
@@ -72,19 +73,29 @@ class RequestPlan:
         return self.pre + client_ip + self.post
 
 
-def _matchable(keep: h.Headers) -> dict[str, str]:
-    """Lowercase names to values (repeated headers joined with ", "), as matches read them."""
+def _matchable(keep: h.Headers, wanted: frozenset[bytes]) -> dict[str, str]:
+    """The headers a route's matches read: lowercase names to values (repeated headers joined
+    with ", ")."""
     out: dict[str, str] = {}
     for name, value in keep:
-        key = name.lower().decode("latin-1")
-        val = value.decode("latin-1")
-        out[key] = out[key] + ", " + val if key in out else val
+        lname = name.lower()
+        if lname in wanted:
+            key = lname.decode("latin-1")
+            val = value.decode("latin-1")
+            out[key] = out[key] + ", " + val if key in out else val
     return out
 
 
 def remember(raw: bytes, plan: RequestPlan) -> None:
-    """Keep the plan of a complete bodiless request that arrived as exactly ``raw``."""
-    if plan.cacheable and len(raw) <= MAX_CACHED_HEAD:
-        if len(PLANS) >= MAX_PLANS:
-            PLANS.clear()
-        PLANS[raw] = plan
+    """Keep the plan of a complete bodiless request that arrived as exactly ``raw``, once the
+    same bytes came a second time."""
+    if not plan.cacheable or len(raw) > MAX_CACHED_HEAD:
+        return
+    if raw not in SEEN:
+        if len(SEEN) >= MAX_PLANS:
+            SEEN.clear()
+        SEEN.add(raw)
+        return
+    if len(PLANS) >= MAX_PLANS:
+        PLANS.clear()
+    PLANS[raw] = plan

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -153,6 +154,9 @@ async def run_worker(config: ProxyConfig, *, admin: bool, report: Connection | N
     table, resolve = await source.open()
     proxy = ProxyServer(table, resolve, config.options)
     await proxy.start(config.host, config.port, reuse_port=reuse_port)
+    # what start-up made lives as long as the process: keep it out of every later collection
+    gc.collect()
+    gc.freeze()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
