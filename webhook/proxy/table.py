@@ -56,6 +56,7 @@ class LiveRoute:
         "header_choices",
         "header_names",
         "header_routes",
+        "header_tests",
         "mirror_gate",
         "mirror_matches",
         "name",
@@ -84,6 +85,9 @@ class LiveRoute:
         self.header_routes = route.header_routes if route.canary is not None else ()
         self.header_choices = tuple(Choice(CANARY, "header:" + hr.name, None, version_header)
                                     for hr in self.header_routes)
+        # (lowercase name, StringMatch) pairs of each header route, names lowered once
+        self.header_tests = tuple(tuple((m.key, m.value) for m in hr.match)
+                                  for hr in self.header_routes)
         mirror = route.mirror if route.canary is not None else None
         self.mirror_gate = PercentGate(mirror.percentage) if mirror else None
         self.mirror_matches: tuple[MirrorMatch, ...] = mirror.match if mirror else ()
@@ -119,8 +123,12 @@ class LiveRoute:
     def header_choice(self, headers: Mapping[str, str] | None) -> Choice | None:
         """The choice of the first header route whose matches all hold, if any."""
         if headers is not None:
-            for hr, choice in zip(self.header_routes, self.header_choices, strict=True):
-                if header_matches_request(hr.match, headers):
+            for tests, choice in zip(self.header_tests, self.header_choices, strict=True):
+                for key, match in tests:  # every match of the route must hold
+                    value = headers.get(key)
+                    if value is None or not match.matches(value):
+                        break
+                else:
                     return choice
         return None
 
