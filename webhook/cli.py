@@ -327,6 +327,9 @@ def _reg_reconcile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                    help="re-apply routing of every release this often (default 300)")
     p.add_argument("--metrics-address", default="", metavar="HOST:PORT",
                    help="serve /metrics and /healthz there (default: off)")
+    p.add_argument("--proxy-admin-url", metavar="URL",
+                   help="admin address of canarist proxy, read by the builtin analysis provider "
+                   "(e.g. http://canarist-proxy.canarist-system:9901)")
     p.add_argument("--qps", type=float, default=100.0, metavar="N",
                    help="client-side limit of API requests per second (default 100; 0: none)")
     p.add_argument("--burst", type=int, default=200, metavar="N",
@@ -350,7 +353,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         parse_address(args.metrics_address)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    loop = LoopOptions(namespace=args.namespace or "", workers=args.workers, resync=args.resync)
+    loop = LoopOptions(namespace=args.namespace or "", workers=args.workers, resync=args.resync,
+                       proxy_admin_url=args.proxy_admin_url)
     options = ServeOptions(loop=loop, leader_elect=args.leader_elect,
                            lease_namespace=args.lease_namespace,
                            metrics_address=args.metrics_address)

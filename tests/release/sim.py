@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from webhook.analysis.verdict import Reading, assess, due
+from webhook.release import measuring
 from webhook.release.model import World, observe, revision_hash
 from webhook.release.names import HASH_LABEL, POD_TEMPLATE_HASH
 from webhook.release.ops import (
@@ -145,6 +147,7 @@ class Sim:
         self.plans: list[Plan] = []
         self.canary_ready = True  # canary pods become available when settled
         self.canary_limit: int | None = None  # at most this many canary pods become available
+        self.readings: dict[str, float] | None = None  # what the metrics read, when measured
         self.deployment_writes = 0
         self.status_writes = 0
         self.violations: list[str] = []
@@ -268,7 +271,7 @@ class Sim:
     # --- the reconciler -----------------------------------------------------------------------
 
     def world(self, *, resync: bool = False) -> World:
-        return observe(
+        world = observe(
             self.deployment,
             canary=self.canary,
             replica_sets=self.replica_sets,
@@ -276,6 +279,14 @@ class Sim:
             verified=self.router.verified(self.status.weight),
             resync=resync,
         )
+        if self.readings is None:
+            return world
+        verdicts = []  # what the loop's Measurer does, with canned readings
+        for run in measuring.runs(world):
+            metrics = due(run.spec, run.state, self.now)
+            readings = {m.name: Reading.of(self.readings[m.name]) for m in metrics}
+            verdicts.append((run.kind, assess(run.spec, run.state, readings, self.now)))
+        return measuring.with_verdicts(world, verdicts)
 
     def reconcile(self, *, resync: bool = False) -> Plan:
         p = plan(self.world(resync=resync), self.now)

@@ -16,6 +16,7 @@ current state is ignored with a Warning Event saying why.
 
 from __future__ import annotations
 
+from webhook.release import gates
 from webhook.release.draft import Ctx, Draft, Work
 from webhook.release.stepping import describe
 from webhook.spec import Action, Phase
@@ -55,7 +56,9 @@ def apply_action(ctx: Ctx, work: Work, draft: Draft, *, in_release: bool) -> Non
         abort(ctx, work, draft, "aborted by user")
     elif action is Action.RETRY:
         draft.event("Retried", f"release of {ctx.d.hash} restarts from step 1")
-        work.set(step=0, step_started_at=ctx.stamp, started_at=ctx.stamp, aborted_at=None)
+        work.set(
+            step=0, step_started_at=ctx.stamp, started_at=ctx.stamp, aborted_at=None, analysis=None
+        )
         work.book(abort_reason="", promote_full=False, user_paused=False)
     elif action is Action.PAUSE:
         draft.event("Paused", "release paused by user")
@@ -68,11 +71,19 @@ def apply_action(ctx: Ctx, work: Work, draft: Draft, *, in_release: bool) -> Non
 def abort(ctx: Ctx, work: Work, draft: Draft, reason: str) -> None:
     draft.event(
         "Aborted",
-        f"release of {ctx.d.hash} {reason}; traffic back to {work.status.stable_hash}",
+        f"release of {ctx.d.hash} stopped ({reason}); traffic back to {work.status.stable_hash}",
         warning=True,
     )
     work.set(aborted_at=ctx.stamp, phase=Phase.DEGRADED)
     work.book(abort_reason=reason, promote_full=False, user_paused=False)
+    end_analysis(ctx, work)
+
+
+def end_analysis(ctx: Ctx, work: Work) -> None:
+    """The release is over: end its background analysis run."""
+    record = gates.ended(ctx.spec, ctx.world, ctx.now)
+    if record is not None:
+        work.set(analysis=record.to_dict())
 
 
 def _refusal(

@@ -29,6 +29,8 @@ class Work:
     unpause: bool = False
     # the replica count to give back to the Deployment in the unpause write (dynamic stable scale)
     restore_replicas: int | None = None
+    # why no step may advance now (an inconclusive background analysis), or ""
+    hold: str = ""
 
     @property
     def phase(self) -> Phase | None:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from webhook.release import scaling
+from webhook.release.actions import end_analysis
 from webhook.release.draft import Ctx, Draft, Work, floor_for, route
 from webhook.release.names import HASH_LABEL
 from webhook.release.ops import DeleteCanary, PatchDeployment, ScaleCanary
@@ -87,6 +88,7 @@ def finish(ctx: Ctx, work: Work, draft: Draft) -> None:
         scale_down_at=after(ctx.now, spec.scale_down_delay),
     )
     draft.event("Promoted", f"{d.hash} is the stable revision")
+    end_analysis(ctx, work)
     if ctx.world.canary is not None:
         draft.wake(spec.scale_down_delay)
 
@@ -180,6 +182,7 @@ def at_rest(ctx: Ctx, work: Work, draft: Draft) -> None:
         work.unpause = True
     message = status.message if status.phase == Phase.HEALTHY else ""
     if rollback:
+        end_analysis(ctx, work)
         message = f"rolled back to {stable}"
         dropped = release or status.canary_hash
         draft.event("RolledBack", f"the template is back on {stable}: {dropped} dropped")

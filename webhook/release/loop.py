@@ -30,12 +30,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from webhook.analysis import Measurer, decode_secret
 from webhook.errors import CanaristError, Conflict, KubeError, RouterError, Unavailable
 from webhook.kube.client import KubeClient
 from webhook.kube.events import EventRecorder
 from webhook.kube.informer import Informer, key_of, owner_uids, start_all, stop_all
 from webhook.kube.protocol import JSON, ObjectRef
 from webhook.kube.workqueue import WorkQueue
+from webhook.release import measuring
 from webhook.release.bookkeeping import Books
 from webhook.release.execute import EventSink, Executor, service_patch
 from webhook.release.metrics import Metrics
@@ -60,6 +62,7 @@ class LoopOptions:
     namespace: str = ""  # "" watches every namespace
     workers: int = 4
     resync: float = 300.0
+    proxy_admin_url: str | None = None  # what the ``builtin`` analysis provider reads
 
 
 def _meta(obj: JSON) -> JSON:
@@ -136,6 +139,7 @@ class Reconciler:
         self.written: dict[Key, str] = {}
         self.resyncs: set[Key] = set()
         self.reconciles = 0
+        self.measurer: Measurer | None = None
 
     # --- events -> keys -------------------------------------------------------------------------
 
@@ -206,6 +210,8 @@ class Reconciler:
             await stop_all(informers)
             if self._recorder is not None:
                 await self._recorder.aclose()
+            if self.measurer is not None:
+                await self.measurer.close()
 
     async def _resync(self) -> None:
         while True:
@@ -314,7 +320,10 @@ class Reconciler:
         books = Books.of(world.status)
         if world.status.in_release and books.routed_hashes and world.spec is not None:
             world = _with_verified(world, await routers.verify(world.status.weight))
-        result = plan(world, self.clock())
+        now = self.clock()
+        if measuring.runs(world):
+            world = await measuring.measure(world, now, self._measurer())
+        result = plan(world, now)
         await self.executor.run(result, world.deployment, routers.get)
         if self.executor.wrote_deployment:
             self.written[key] = rv
@@ -324,6 +333,16 @@ class Reconciler:
         else:
             self.metrics.set_release(*key, status)
         return result.requeue_after
+
+    def _measurer(self) -> Measurer:
+        if self.measurer is None:
+            self.measurer = Measurer(
+                proxy_admin_url=self.options.proxy_admin_url, secrets=self._read_secret
+            )
+        return self.measurer
+
+    async def _read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        return decode_secret(await self.client.get(ObjectRef("v1", "Secret", namespace, name)))
 
     async def _restore_orphans(self) -> None:
         for svc in self.services.list():

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from webhook.analysis import AnalysisRecord
 from webhook.errors import SpecError
 from webhook.release.names import (
     CANARY_SUFFIX,
@@ -238,6 +239,9 @@ class World:
     verified: bool | None = None
     # A periodic resync: re-apply routing even when the status says it is in place.
     resync: bool = False
+    # The analysis record after this reconcile's measurements (None: nothing was measured; the
+    # status's record stands).
+    analysis: AnalysisRecord | None = None
 
     def service(self, name: str) -> ServiceView | None:
         return next((s for s in self.services if s.name == name), None)

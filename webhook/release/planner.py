@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from webhook.release import actions, ending, progress, teardown
+from webhook.release import actions, ending, gates, progress, teardown
 from webhook.release.bookkeeping import Books
 from webhook.release.draft import Ctx, Draft, Work
 from webhook.release.model import World
@@ -74,6 +74,10 @@ def _release(ctx: Ctx, work: Work, draft: Draft) -> None:
             work, draft, f"Deployment {d.canary_name} exists and is not managed by canarist"
         )
         return
+    if ctx.world.analysis is not None:
+        work.set(analysis=ctx.world.analysis.to_dict())
+    if work.status.aborted_at is None and work.status.phase != Phase.PROMOTING:
+        _analysis_gates(ctx, work, draft)
     if work.status.aborted_at is not None:
         ending.aborted(ctx, work, draft, canary)
         return
@@ -81,6 +85,22 @@ def _release(ctx: Ctx, work: Work, draft: Draft) -> None:
         ending.promoting(ctx, work, draft, canary)
         return
     progress.steps(ctx, work, draft, canary)
+
+
+def _analysis_gates(ctx: Ctx, work: Work, draft: Draft) -> None:
+    """A failed analysis (of the current step, or in the background) aborts; an inconclusive
+    background analysis holds the steps."""
+    i = min(work.status.step, ctx.n)
+    step = gates.step_gate(ctx.spec, ctx.world, i, ctx.now)
+    background = gates.background_gate(ctx.spec, ctx.world, i, ctx.now)
+    for gate in (step, background):
+        if gate.verdict == "fail":
+            actions.abort(ctx, work, draft, gate.message)
+            return
+    if background.verdict == "hold":
+        work.hold = background.message
+    if background.wake is not None:
+        draft.wake(background.wake)
 
 
 def _start(ctx: Ctx, work: Work, draft: Draft) -> None:
@@ -96,6 +116,7 @@ def _start(ctx: Ctx, work: Work, draft: Draft) -> None:
         started_at=ctx.stamp,
         step_started_at=ctx.stamp,
         aborted_at=None,
+        analysis=None,
     )
     work.book(
         release=d.hash, promote_full=False, user_paused=False, abort_reason="", scale_down_at=None

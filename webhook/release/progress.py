@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from webhook.release import scaling
+from webhook.release import gates, scaling
 from webhook.release.canary import canary_body
 from webhook.release.draft import VERIFY_RETRY, Ctx, Draft, Work, floor_for, route
 from webhook.release.model import CanaryView, ServiceView
@@ -151,18 +151,16 @@ def complete(ctx: Ctx, work: Work, draft: Draft, canary: Canary, i: int, replica
         started = parse(work.status.step_started_at) or ctx.now
         return (ctx.now - started).total_seconds() >= step.duration
     if isinstance(step, AnalysisStep):
-        draft.event(
-            "AnalysisSkipped",
-            f"step {i + 1}/{ctx.n} ({describe(step)}) passed without measuring: "
-            "step analysis is not supported by this version of the reconciler",
-            warning=True,
-        )
+        gate = gates.step_gate(ctx.spec, ctx.world, i, ctx.now)
+        if gate.wake is not None:
+            draft.wake(gate.wake)
+        return gate.verdict == "pass"
     return True  # header and mirror routes are declarations: applied whenever the canary can
 
 
 def advance(ctx: Ctx, work: Work, draft: Draft, canary: Canary, replicas: int) -> int:
     i = min(work.status.step, ctx.n)
-    if work.books.user_paused:
+    if work.books.user_paused or work.hold:
         return i
     while i < ctx.n and complete(ctx, work, draft, canary, i, replicas):
         draft.event(
@@ -306,6 +304,12 @@ def describe_progress(
     head = f"step {i + 1}/{ctx.n}: {describe(step)}"
     if work.books.user_paused:
         work.set(phase=Phase.PAUSED, message=f"paused by user at {head}; resume to continue")
+    elif work.hold:
+        work.set(phase=Phase.PAUSED, message=f"{head}: {work.hold}")
+    elif isinstance(step, AnalysisStep):
+        gate = gates.step_gate(ctx.spec, ctx.world, i, ctx.now)
+        phase = Phase.PAUSED if gate.verdict == "hold" else Phase.PROGRESSING
+        work.set(phase=phase, message=f"{head}: {gate.message or 'measuring'}")
     elif isinstance(step, Pause) and step.duration is None:
         work.set(phase=Phase.PAUSED, message=f"{head}: waiting for promote")
     elif isinstance(step, Pause):
