@@ -209,12 +209,20 @@ def test_removing_the_label_mid_release_undoes_everything() -> None:
 
 
 def test_a_deployment_never_released_opts_out_with_nothing_to_do() -> None:
-    sim = proxy_sim()
+    sim = Sim({"canarist.io/traffic-router": "smi"})
     sim.run()
     sim.opt_out()
     p = sim.reconcile()
     assert p.ops == (WriteStatus(None),)
     assert not sim.reconcile().ops
+
+
+def test_the_proxy_route_goes_when_a_deployment_opts_out_before_any_release() -> None:
+    sim = proxy_sim()
+    sim.run()
+    sim.opt_out()
+    p = sim.reconcile()
+    assert p.ops == (CleanupRoutes(), WriteStatus(None))
 
 
 def test_deleting_the_deployment_restores_the_shared_service() -> None:

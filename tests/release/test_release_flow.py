@@ -21,7 +21,7 @@ def proxy_sim(**kw: object) -> Sim:
 
 
 def test_adopting_a_deployment_records_its_revision_and_touches_nothing_else() -> None:
-    sim = proxy_sim()
+    sim = Sim({"canarist.io/steps": STEPS, "canarist.io/traffic-router": "smi"})
     v1 = sim.hash()
     before = sim.selector("web")
     sim.run()
@@ -31,6 +31,18 @@ def test_adopting_a_deployment_records_its_revision_and_touches_nothing_else() -
     assert sim.canary is None
     assert "web-canary" not in sim.services
     assert sim.router.writes == 0
+
+
+def test_adopting_a_deployment_behind_canarists_proxy_sets_up_its_route() -> None:
+    """The proxy serves nothing without a route: its route table (canarist's own object) is
+    written at adoption, all traffic to stable; the user's objects stay untouched."""
+    sim = proxy_sim()
+    v1 = sim.hash()
+    sim.run()
+    assert (sim.router.weight, sim.router.canary_hash, sim.router.stable_hash) == (0, v1, v1)
+    assert sim.router.writes == 1
+    assert sim.selector("web") == {"app": "web"}
+    assert sim.canary is None
 
 
 def test_release_steps_then_promotion() -> None:

@@ -20,6 +20,9 @@ from webhook.release.timefmt import fmt
 from webhook.spec import CanarySpec, Phase, ReleaseStatus, SetHeaderRoute, SetMirrorRoute
 
 VERIFY_RETRY = 10.0  # seconds between weight checks while a router has not applied a weight
+# Routers whose object canarist owns and without which no traffic flows at all: their routing is
+# set up (weight 0) as soon as a Deployment is adopted, not at its first release.
+SERVES_AT_REST = frozenset({"proxy"})
 
 
 @dataclass
@@ -157,7 +160,13 @@ def route(
     same = (weight, hashes, routes.keys) == (applied, books.routed_hashes, books.routes)
     if same and not ctx.world.resync:
         return
-    if not recorded and weight == 0 and not routes.keys and hashes[0] == hashes[1]:
+    if (
+        not recorded
+        and weight == 0
+        and not routes.keys
+        and hashes[0] == hashes[1]
+        and not set(ctx.spec.routers) & SERVES_AT_REST
+    ):
         return  # never routed and nothing to route: leave the routing objects alone
     active = set(routes.keys)
     header_removals = tuple(
