@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from tests.proxy.conftest import Backend, ProxyFactory, routes_text
-from webhook.proxy.plan import PLANS
+from webhook.proxy.plan import BLOCKS, PLANS, SEEN
 
 HEAD = b"GET /same?x=1 HTTP/1.1\r\nHost: web.local\r\nX-Trace: t\r\n\r\n"
 
@@ -60,6 +60,33 @@ async def test_a_cached_head_still_carries_each_clients_own_address(
     assert [dict(s.headers)["X-Forwarded-For"] for s in seen] == [
         "127.0.0.5", "127.0.0.6", "127.0.0.5"]
     assert all(s.path == "/same?x=1" and dict(s.headers)["X-Trace"] == "t" for s in seen)
+
+
+async def test_a_known_header_block_under_new_paths_is_routed_by_each_path(
+    backends: dict[str, Backend], make_proxy: ProxyFactory,
+) -> None:
+    routes = {"routes": [
+        {"name": "web", "stable": {"endpoints": [backends["stable"].address]}},
+        {"name": "api", "pathPrefix": "/api", "stable": {"endpoints": [
+            backends["canary"].address]}},
+    ]}
+    proxy = await make_proxy(json.dumps(routes))
+    PLANS.clear()
+    BLOCKS.clear()
+    SEEN.clear()
+    block = b"Host: web.local\r\nX-Trace: t\r\n\r\n"
+    paths = [b"/one", b"/two", b"/api/three", b"/four?x=1", b"/api"]
+    for i, path in enumerate(paths):
+        local = "127.0.0.5" if i % 2 else "127.0.0.6"
+        answer = await ask(proxy.server.port, b"GET " + path + b" HTTP/1.1\r\n" + block,
+                           local=local)
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert block in BLOCKS  # from the second request on, the headers were not parsed again
+    stable, canary = backends["stable"].seen, backends["canary"].seen
+    assert [s.path for s in stable] == ["/one", "/two", "/four?x=1"]
+    assert [s.path for s in canary] == ["/api/three", "/api"]
+    assert [dict(s.headers)["X-Forwarded-For"] for s in stable + canary] == [
+        "127.0.0.6", "127.0.0.5", "127.0.0.5", "127.0.0.6", "127.0.0.6"]
 
 
 async def test_a_cached_head_follows_a_new_table(

@@ -24,7 +24,7 @@ NAMES = st.sampled_from(["Host", "Cookie", "X-Forwarded-For", "X-Forwarded-Proto
 def test_the_upstream_head_of_a_plan_is_request_head(headers: list[tuple[str, str]], ip: bytes,
                                                      http11: bool) -> None:
     raw = [(n.encode(), v.encode()) for n, v in headers]
-    plan = RequestPlan(b"GET", b"/a?b=1", raw, True, http11)
+    plan = RequestPlan.parse(b"GET", b"/a?b=1", raw, True, http11)
     expected = h.request_head(b"GET", b"/a?b=1", h.scan_request(raw), ip, http11=http11)
     assert plan.upstream_head(ip) == expected
 
@@ -55,7 +55,7 @@ routes:
 def test_a_plan_binds_the_decisions_a_head_implies(
         headers: list[tuple[bytes, bytes]], route: str | None, header_route: str | None,
         held: str | None, mirror: bool) -> None:
-    plan = RequestPlan(b"GET", b"/", headers, True, True)
+    plan = RequestPlan.parse(b"GET", b"/", headers, True, True)
     table = LiveTable(ROUTES)
     plan.bind(table)
     assert (plan.route.name if plan.route else None) == route
@@ -76,7 +76,7 @@ def test_a_plan_binds_the_decisions_a_head_implies(
 ])
 def test_which_plans_are_cached(headers: list[tuple[bytes, bytes]], cacheable: bool,
                                 keep_alive: bool) -> None:
-    plan = RequestPlan(b"GET", b"/", headers, True, True)
+    plan = RequestPlan.parse(b"GET", b"/", headers, True, True)
     assert (plan.cacheable, plan.keep_alive) == (cacheable, keep_alive)
 
 
@@ -99,3 +99,87 @@ def test_simple_response_heads(head: bytes, status: int, simple: bool) -> None:
     if simple:  # the cached client head is the general one
         assert h.client_head_cached(rhead, b"x: 1\r\n", True) == h.client_head(
             rhead, h.FRAME_LENGTH, b"x: 1\r\n", True)
+
+
+BLOCK = b"Host: web.local\r\nAccept: */*\r\nCookie: cw=canary.h1.50\r\n\r\n"
+
+
+class _Message:
+    """What httptools makes of a request: the reference the block cache must agree with."""
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.complete = False
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
+def parsed(raw: bytes) -> tuple[bytes, bytes, bool] | None:
+    import httptools
+
+    msg = _Message()
+    parser = httptools.HttpRequestParser(msg)
+    try:
+        parser.feed_data(raw)
+    except httptools.HttpParserError:
+        return None
+    if not msg.complete:
+        return None
+    return parser.get_method(), msg.url, parser.should_keep_alive()
+
+
+def known_block() -> None:
+    from webhook.proxy import plan as p
+
+    p.BLOCKS.clear()
+    block = p.HeadBlock([  # the block as the parser delivered it
+        (b"Host", b"web.local"), (b"Accept", b"*/*"), (b"Cookie", b"cw=canary.h1.50")])
+    p.BLOCKS[BLOCK] = block
+
+
+@settings(max_examples=400, deadline=None)
+@given(method=st.sampled_from([b"GET", b"HEAD", b"POST", b"DELETE", b"OPTIONS", b"PATCH", b"PUT",
+                               b"CONNECT", b"FOO", b"get", b"TRACE"]),
+       target=st.text(alphabet="ab/?=&%:@!$'()*+,;~._-\"<>\\^`{|} #\x7f\xe9",
+                      max_size=12).map(lambda t: t.encode("latin-1")) | st.binary(max_size=6),
+       version=st.sampled_from([b"HTTP/1.1", b"HTTP/1.0",
+                                                               b"HTTP/2.0", b"http/1.1"]),
+       space=st.sampled_from([b" ", b"  ", b"\t"]))
+def test_a_request_line_is_taken_from_the_cache_only_when_the_parser_agrees(
+        method: bytes, target: bytes, version: bytes, space: bytes) -> None:
+    from webhook.proxy.plan import known
+
+    known_block()
+    raw = method + space + b"/" + target + b" " + version + b"\r\n" + BLOCK
+    plan = known(raw)
+    if plan is None:
+        return  # left to the parser, whatever it says
+    reference = parsed(raw)
+    assert reference is not None, raw
+    assert (plan.method, plan.target, plan.keep_alive) == reference
+    assert plan.upstream_head(b"10.0.0.1").startswith(plan.method + b" " + plan.target
+                                                      + b" HTTP/1.1\r\nHost: web.local\r\n")
+
+
+@pytest.mark.parametrize(("line", "planned"), [
+    (b"GET /a?b=1 HTTP/1.1\r\n", True),
+    (b"DELETE /items/7;v=2 HTTP/1.1\r\n", True),
+    (b"GET /a b HTTP/1.1\r\n", False),
+    (b"GET /a HTTP/1.0\r\n", False),  # HTTP/1.0 keep-alive rules: the parser decides
+    (b"CONNECT web.local:443 HTTP/1.1\r\n", False),
+    (b"FOO /a HTTP/1.1\r\n", False),
+    (b"GET http://web.local/ HTTP/1.1\r\n", False),
+    (b'GET /"quoted" HTTP/1.1\r\n', False),
+])
+def test_which_request_lines_use_a_known_block(line: bytes, planned: bool) -> None:
+    from webhook.proxy.plan import known
+
+    known_block()
+    plan = known(line + BLOCK)
+    assert (plan is not None) is planned
+    if plan is not None:
+        assert parsed(line + BLOCK) == (plan.method, plan.target, plan.keep_alive)

@@ -16,7 +16,15 @@ import httptools
 from webhook.proxy import headers as h
 from webhook.proxy.context import ProxyContext
 from webhook.proxy.exchange import Exchange
-from webhook.proxy.plan import MAX_CACHED_HEAD, PLANS, RequestPlan, remember
+from webhook.proxy.plan import (
+    MAX_CACHED_HEAD,
+    PLANS,
+    HeadBlock,
+    RequestPlan,
+    known,
+    remember,
+    remember_block,
+)
 from webhook.proxy.upstream import UpstreamConn
 
 PAUSE_QUEUE = 4  # reasons for not reading the client: 1 body buffered, 2 upstream full, 4 queue
@@ -88,7 +96,7 @@ class ClientConn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if not self.mid and self.current is None and len(data) <= MAX_CACHED_HEAD:
             # a head seen before, whole and alone in this read: no need to parse it again
-            plan = PLANS.get(data)
+            plan = PLANS.get(data) or known(data)
             if plan is not None and self.tunnel is None:
                 self._start_planned(plan)
                 return
@@ -150,11 +158,14 @@ class ClientConn(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser = self.parser
-        plan = RequestPlan(parser.get_method(), self.url, self.headers,
-                           parser.should_keep_alive(), parser.get_http_version() == "1.1")
-        if self.whole and self.chunk.endswith(b"\r\n\r\n") \
-                and self.chunk.find(b"\r\n\r\n") == len(self.chunk) - 4:
-            remember(self.chunk, plan)  # this read was exactly this head
+        block = HeadBlock(self.headers)
+        plan = RequestPlan(parser.get_method(), self.url, block, parser.should_keep_alive(),
+                           parser.get_http_version() == "1.1")
+        chunk = self.chunk
+        if self.whole and chunk.endswith(b"\r\n\r\n") \
+                and chunk.find(b"\r\n\r\n") == len(chunk) - 4:  # this read was exactly this head
+            remember(chunk, plan)
+            remember_block(chunk[chunk.find(b"\r\n") + 2:], block)
         self.whole = False
         exchange = Exchange(self, plan, self.ctx.loop.time())
         self.last_active = exchange.start

@@ -110,7 +110,15 @@ def upstream_head_parts(method: bytes, target: bytes, head: RequestHead, http11:
                         extra: bytes = b"", length: int | None = _FRAMED) -> tuple[bytes, bytes]:
     """``request_head`` cut around the client's address, which is the only part that depends on
     the connection: ``pre + client_ip + post`` is the head sent upstream."""
-    parts = [method, b" ", target, b" HTTP/1.1\r\n" if http11 else b" HTTP/1.0\r\n"]
+    pre, post = upstream_header_parts(head, extra, length)
+    line = b" HTTP/1.1\r\n" if http11 else b" HTTP/1.0\r\n"
+    return b"".join((method, b" ", target, line, pre)), post
+
+
+def upstream_header_parts(head: RequestHead, extra: bytes = b"",
+                          length: int | None = _FRAMED) -> tuple[bytes, bytes]:
+    """``upstream_head_parts`` without the request line: what the header lines imply."""
+    parts: list[bytes] = []
     for name, value in head.keep:
         parts += (name, b": ", value, b"\r\n")
     parts.append(b"X-Forwarded-For: " + head.forwarded_for + b", " if head.forwarded_for

@@ -1,22 +1,30 @@
 """Request plans: what the proxy needs from a request head, worked out once per distinct head.
 
 Clients repeat themselves: on a keep-alive connection, and across the connections of one kind of
-client, most request heads are byte-for-byte the same. A ``RequestPlan`` holds everything that
-depends only on the head's bytes (method, target, the end-to-end headers, the upstream request
-head less the client's address, framing) and, for the table in force, the decisions that depend
-only on the head and the route (which route, which header route matched, what a sticky cookie
-holds, whether the mirror matches). Only the weight's round-robin, the endpoint and the mirror's
-percentage are decided per request.
+client, most request heads are byte-for-byte the same, and most of the rest differ only in their
+request line (another path, the same headers). So the work is cached at two levels:
 
-Plans of complete requests without a body are kept in ``PLANS``, keyed by the raw head exactly as
-it arrived, from the second time a head is seen (``SEEN`` holds the raw bytes of heads seen once:
-bytes are not tracked by the garbage collector, so heads that never repeat cost no collection
-work); the client connection looks a read up there first and, on a hit, skips the HTTP parser
-altogether (the same bytes were parsed and accepted before). Both are bounded and forget
-everything when full.
+- a ``HeadBlock`` holds what the header lines imply, whatever the request line: the end-to-end
+  headers, the upstream head's header part less the client's address, the framing, and per
+  route the decisions that only depend on headers (which header route matched, what a sticky
+  cookie holds);
+- a ``RequestPlan`` adds the request line (method, target, path) and, for the table in force,
+  the route and whether the mirror matches. Only the weight's round-robin, the endpoint and the
+  mirror's percentage are decided per request.
+
+Both are kept for complete requests without a body, keyed by raw bytes exactly as they arrived
+(``PLANS``: the whole head; ``BLOCKS``: the header lines after the request line), from the
+second time the same bytes are seen (``SEEN`` holds bytes seen once: bytes are not tracked by the
+garbage collector, so heads that never repeat cost it nothing). A read equal to a known head, or
+made of a strict ``HTTP/1.1`` request line and a known header block, starts its request without
+going through the HTTP parser: those header bytes were parsed and accepted before, and the
+request line is checked here (a known method, an origin-form target of URI characters), anything
+else is left to the parser. Every cache is bounded and forgets everything when full.
 """
 
 from __future__ import annotations
+
+import re
 
 from webhook.proxy import headers as h
 from webhook.proxy.table import Choice, LiveRoute, LiveTable
@@ -24,46 +32,85 @@ from webhook.proxy.table import Choice, LiveRoute, LiveTable
 MAX_PLANS = 4096
 MAX_CACHED_HEAD = 2048  # bytes; longer heads are planned for each request (at most 8 MiB held)
 PLANS: dict[bytes, RequestPlan] = {}
+BLOCKS: dict[bytes, HeadBlock] = {}
 SEEN: set[bytes] = set()
+# methods httptools knows and that cannot turn the connection into something else (CONNECT)
+REQUEST_LINE = re.compile(
+    rb"(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) (/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*) HTTP/1\.1\r\n")
+
+Decisions = tuple[Choice | None, str | None, dict[str, str] | None]
+
+
+class HeadBlock:
+    """What a request's header lines imply, whatever its request line."""
+
+    __slots__ = ("cacheable", "decided", "head", "host", "post", "pre", "table")
+
+    def __init__(self, raw_headers: h.Headers) -> None:
+        head = h.scan_request(raw_headers)
+        self.head = head
+        self.host = head.host.decode("latin-1")
+        self.pre, self.post = h.upstream_header_parts(head)
+        self.cacheable = (not head.chunked and not head.content_length and head.upgrade is None
+                          and not head.expect_continue)
+        self.table: LiveTable | None = None
+        self.decided: dict[LiveRoute, Decisions] = {}
+
+    def decisions(self, route: LiveRoute, table: LiveTable) -> Decisions:
+        """(header route choice, version a sticky cookie holds, headers the matches read)."""
+        if self.table is not table:
+            self.table = table
+            self.decided = {}
+        found = self.decided.get(route)
+        if found is None:
+            hdrs = _matchable(self.head.keep, route.header_names) if route.needs_headers else None
+            found = self.decided[route] = (
+                route.header_choice(hdrs) if route.header_routes else None,
+                route.cookie_version(self.head.cookie) if route.sticky_active else None,
+                hdrs,
+            )
+        return found
 
 
 class RequestPlan:
     __slots__ = (
-        "cacheable", "head", "header_choice", "held", "host", "http11", "is_head", "keep_alive",
-        "matchable", "method", "mirror_match", "path", "post", "pre", "route", "table", "target",
+        "block", "cacheable", "head", "header_choice", "held", "host", "http11", "is_head",
+        "keep_alive", "method", "mirror_match", "path", "post", "pre", "route", "table",
+        "target",
     )
 
-    def __init__(self, method: bytes, target: bytes, raw_headers: h.Headers, keep_alive: bool,
+    def __init__(self, method: bytes, target: bytes, block: HeadBlock, keep_alive: bool,
                  http11: bool) -> None:
-        head = h.scan_request(raw_headers)
         self.method = method
         self.target = target
-        self.head = head
+        self.block = block
+        head = self.head = block.head
         self.http11 = http11
         self.keep_alive = keep_alive and not head.close
         self.is_head = method == b"HEAD"
         self.path = target.partition(b"?")[0].decode("latin-1")
-        self.host = head.host.decode("latin-1")
-        self.pre, self.post = h.upstream_head_parts(method, target, head, http11)
-        self.matchable: dict[str, str] | None = None  # the headers the route's matches read
-        self.cacheable = (not head.chunked and not head.content_length and head.upgrade is None
-                          and not head.expect_continue)
+        self.host = block.host
+        self.pre = b"".join((method, b" ", target, b" HTTP/1.1\r\n" if http11
+                             else b" HTTP/1.0\r\n", block.pre))
+        self.post = block.post
+        self.cacheable = block.cacheable
         self.table: LiveTable | None = None
         self.route: LiveRoute | None = None
         self.header_choice: Choice | None = None
         self.held: str | None = None
         self.mirror_match = False
 
+    @classmethod
+    def parse(cls, method: bytes, target: bytes, raw_headers: h.Headers, keep_alive: bool,
+              http11: bool) -> RequestPlan:
+        return cls(method, target, HeadBlock(raw_headers), keep_alive, http11)
+
     def bind(self, table: LiveTable) -> None:
         """Work out the decisions that only depend on this head, for ``table``."""
         route = table.lookup(self.host, self.path) if self.host else None
         self.route = route
         if route is not None:
-            hdrs = None
-            if route.needs_headers:
-                hdrs = self.matchable = _matchable(self.head.keep, route.header_names)
-            self.header_choice = route.header_choice(hdrs) if route.header_routes else None
-            self.held = route.cookie_version(self.head.cookie) if route.sticky_active else None
+            self.header_choice, self.held, hdrs = self.block.decisions(route, table)
             self.mirror_match = (route.mirror_gate is not None and self.head.upgrade is None
                                  and route.mirror_wanted(self.method.decode("latin-1"),
                                                          self.path, hdrs))
@@ -86,16 +133,44 @@ def _matchable(keep: h.Headers, wanted: frozenset[bytes]) -> dict[str, str]:
     return out
 
 
+def known(raw: bytes) -> RequestPlan | None:
+    """The plan of a read that is a simple HTTP/1.1 request line before a known header block
+    (the caller looked ``PLANS`` up first); None when the parser has to read it."""
+    if not raw.endswith(b"\r\n\r\n"):
+        return None
+    line_end = raw.find(b"\r\n") + 2
+    block = BLOCKS.get(raw[line_end:])  # a known block holds no blank line but its last
+    if block is None:
+        return None
+    line = REQUEST_LINE.fullmatch(raw, 0, line_end)
+    if line is None:
+        return None
+    plan = RequestPlan(line[1], line[2], block, True, True)
+    remember(raw, plan)
+    return plan
+
+
+def _second_sighting(raw: bytes) -> bool:
+    if raw in SEEN:
+        return True
+    if len(SEEN) >= MAX_PLANS:
+        SEEN.clear()
+    SEEN.add(raw)
+    return False
+
+
 def remember(raw: bytes, plan: RequestPlan) -> None:
     """Keep the plan of a complete bodiless request that arrived as exactly ``raw``, once the
     same bytes came a second time."""
-    if not plan.cacheable or len(raw) > MAX_CACHED_HEAD:
-        return
-    if raw not in SEEN:
-        if len(SEEN) >= MAX_PLANS:
-            SEEN.clear()
-        SEEN.add(raw)
-        return
-    if len(PLANS) >= MAX_PLANS:
-        PLANS.clear()
-    PLANS[raw] = plan
+    if plan.cacheable and len(raw) <= MAX_CACHED_HEAD and _second_sighting(raw):
+        if len(PLANS) >= MAX_PLANS:
+            PLANS.clear()
+        PLANS[raw] = plan
+
+
+def remember_block(raw: bytes, block: HeadBlock) -> None:
+    """Keep a header block (the head less its request line) seen a second time."""
+    if block.cacheable and len(raw) <= MAX_CACHED_HEAD and _second_sighting(raw):
+        if len(BLOCKS) >= MAX_PLANS:
+            BLOCKS.clear()
+        BLOCKS[raw] = block
