@@ -365,6 +365,28 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return run_reconcile(client, options)
 
 
+@_registrar
+def _reg_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the guided demo: a canary release and an aborted one on an embedded cluster",
+        description="Start an embedded cluster with canarist's webhook, reconciler and proxy; "
+        "release v2 of a demo app step by step under live traffic, then release a v3 that "
+        "answers errors and watch its analysis abort it; print a summary. Exit 0 when both went "
+        "as expected.",
+    )
+    p.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import logging
+
+    from webhook.demo.scenario import run_demo
+
+    logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
+    return run_demo()
+
+
 # --- release controls (webhook.kube.controls) ----------------------------------------------------
 
 

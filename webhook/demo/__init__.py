@@ -1,0 +1,1 @@
+"""``canarist demo``: the guided main job on the embedded cluster (``scenario``)."""

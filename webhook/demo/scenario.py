@@ -1,0 +1,338 @@
+"""``canarist demo``: a release and an aborted release on the embedded cluster, with live traffic.
+
+1. An embedded cluster in this process (API server, webhook, controllers, pods as HTTP servers),
+   ``canarist proxy`` in cluster mode in its own process, and the reconciler (told where the
+   proxy's admin endpoint is, for the ``builtin`` analysis provider).
+2. Deployment ``web`` (demo app v1, 4 replicas) behind the proxy; a load generator sends a steady,
+   bounded stream of requests through the proxy and counts the answers by the version the pods
+   report.
+3. v2 is released: 20% → pause 3s → 50% → pause 3s → promotion; the live view shows the step,
+   the weight and the traffic actually measured.
+4. v3, whose pods answer half of the requests with errors, is released; the background analysis
+   (the proxy's canary success rate, minimum 95%) fails and aborts it: traffic back on v2.
+5. A summary table; exit 0 when v2 was promoted and v3 aborted by its analysis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from webhook.cluster.runtime import Cluster
+from webhook.demo.load import Counts, Load
+from webhook.demo.view import Period, status_line, summary, traffic
+from webhook.kube.client import KubeClient, connect
+from webhook.kube.config import ClientOptions
+from webhook.kube.protocol import JSON, ObjectRef
+from webhook.release.loop import LoopOptions, Reconciler
+from webhook.spec import Phase, ReleaseStatus
+from webhook.spec.names import STATUS
+
+NS = "demo"
+STEPS = "- setWeight: 20\n- pause: {duration: 3s}\n- setWeight: 50\n- pause: {duration: 3s}\n"
+ANALYSIS = """
+interval: 1s
+failureLimit: 0
+consecutiveErrorLimit: 10
+background: true
+metrics:
+- name: success-rate
+  provider: builtin
+  min: 0.95
+"""
+
+
+def objects() -> list[JSON]:
+    labels = {"app": "web"}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": NS},
+            "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "web",
+                "namespace": NS,
+                "labels": {"canarist.io/enabled": "true"},
+                "annotations": {
+                    "canarist.io/traffic-router": "proxy",
+                    "canarist.io/steps": STEPS,
+                    "canarist.io/analysis": ANALYSIS,
+                    "canarist.io/scale-down-delay": "1s",
+                    "canarist.io/abort-scale-down-delay": "1s",
+                },
+            },
+            "spec": {
+                "replicas": 4,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [
+                            {"name": "app", "image": "demo:v1", "ports": [{"containerPort": 8080}]}
+                        ]
+                    },
+                },
+            },
+        },
+    ]
+
+
+class Screen:
+    """One live line, redrawn in place on a terminal; a new line per change otherwise."""
+
+    def __init__(self, out: TextIO, tty: bool) -> None:
+        self.out = out
+        self.tty = tty
+        self._last_key: object = None
+        self._live = False
+
+    def say(self, text: str) -> None:
+        if self._live:
+            self.out.write("\n")
+            self._live = False
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def live(self, text: str, key: object) -> None:
+        if self.tty:
+            self.out.write("\r\x1b[K" + text)
+            self._live = True
+            self.out.flush()
+        elif key != self._last_key:
+            self.out.write(text + "\n")
+            self.out.flush()
+        self._last_key = key
+
+    def end_live(self) -> None:
+        if self._live:
+            self.out.write("\n")
+            self.out.flush()
+            self._live = False
+
+
+class Proxy:
+    """``canarist proxy`` in cluster mode, in its own process."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.proc: asyncio.subprocess.Process | None = None
+        self.port = 0
+        self.admin = 0
+        self.log: deque[str] = deque(maxlen=20)
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "webhook.cli",
+            "proxy",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--namespace",
+            NS,
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--window",
+            "3",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert self.proc.stderr is not None
+        async with asyncio.timeout(30):
+            while not (self.port and self.admin):
+                line = (await self.proc.stderr.readline()).decode()
+                if not line:
+                    raise RuntimeError("canarist proxy stopped while starting")
+                if found := re.search(r"admin listening on http://127\.0\.0\.1:(\d+)", line):
+                    self.admin = int(found[1])
+                if found := re.search(r"proxy listening on 127\.0\.0\.1:(\d+)", line):
+                    self.port = int(found[1])
+        asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        while line := await self.proc.stderr.readline():
+            self.log.append(line.decode(errors="replace").rstrip())
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.proc.wait(), 10)
+
+
+class Demo:
+    def __init__(self, out: TextIO, tty: bool) -> None:
+        self.screen = Screen(out, tty)
+        self.client: KubeClient | None = None
+        self.load: Load | None = None
+        self.periods: list[Period] = []
+        self.started = time.monotonic()
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("apps/v1", "Deployment", NS, "web")
+
+    async def status(self) -> tuple[ReleaseStatus, JSON]:
+        assert self.client is not None
+        d = await self.client.get(self.ref)
+        assert d is not None
+        return ReleaseStatus.from_json((d["metadata"].get("annotations") or {}).get(STATUS)), d
+
+    async def follow(
+        self, label: str, done: Callable[[ReleaseStatus, JSON], bool], within: float
+    ) -> ReleaseStatus:
+        """Redraw the live line until ``done``."""
+        end = time.monotonic() + within
+        while True:
+            status, d = await self.status()
+            recent = self.load.recent() if self.load is not None else Counts()
+            key = (status.phase, status.step, status.weight)
+            self.screen.live(status_line(label, status, recent), key)
+            if done(status, d):
+                self.screen.end_live()
+                return status
+            if time.monotonic() > end:
+                self.screen.end_live()
+                raise TimeoutError(f"{label}: {status.phase} {status.message}")
+            await asyncio.sleep(0.1)
+
+    async def period(self, name: str, body: Callable[[], Any]) -> Any:
+        assert self.load is not None
+        before, t = self.load.snapshot(), time.monotonic()
+        outcome = await body()
+        counts = self.load.snapshot().minus(before)
+        self.periods.append(Period(name, time.monotonic() - t, counts, str(outcome)))
+        return outcome
+
+    async def set_version(self, version: str, **env: str) -> None:
+        assert self.client is not None
+        container: JSON = {
+            "name": "app",
+            "image": f"demo:{version}",
+            "env": [{"name": k, "value": v} for k, v in env.items()],
+        }
+        await self.client.patch(
+            self.ref,
+            {"spec": {"template": {"spec": {"containers": [container]}}}},
+            patch_type="strategic",
+        )
+
+    # --- the story -------------------------------------------------------------------------------
+
+    async def baseline(self) -> str:
+        await asyncio.sleep(2)
+        return "v1 serves"
+
+    async def good_release(self) -> str:
+        self.screen.say("\n== releasing v2 (20% -> pause 3s -> 50% -> pause 3s -> 100%)")
+        await self.set_version("v2")
+        first, _ = await self.status()
+        stable = first.stable_hash
+
+        def promoted(s: ReleaseStatus, d: JSON) -> bool:
+            return s.phase == Phase.HEALTHY and s.stable_hash not in ("", stable)
+
+        status = await self.follow("v2", promoted, within=40)
+        return f"promoted ({status.message})"
+
+    async def bad_release(self) -> str:
+        self.screen.say("\n== releasing v3, whose pods answer 50% of requests with errors")
+        await self.set_version("v3", DEMO_ERROR_RATE="0.5")
+        status = await self.follow("v3", lambda s, d: s.phase == Phase.DEGRADED, within=40)
+        self.screen.say(f"   aborted: {status.message}")
+        return "aborted by analysis" if "analysis" in status.message else "aborted"
+
+    async def after_abort(self) -> str:
+        assert self.load is not None
+        await asyncio.sleep(2)
+        recent = self.load.recent(1.5)
+        self.screen.say(f"   traffic now: {traffic(recent)}")
+        return "back on v2" if recent.versions and set(recent.versions) == {"v2"} else "mixed"
+
+    async def run(self) -> int:
+        say = self.screen.say
+        say("canarist demo: a canary release and an aborted one, on an embedded cluster")
+        with tempfile.TemporaryDirectory(prefix="canarist-demo-") as tmp:
+            cluster = Cluster(kubeconfig=Path(tmp, "kubeconfig"), without=frozenset({"reconciler"}))
+            await cluster.start()
+            proxy = Proxy(Path(tmp, "kubeconfig"))
+            stop = asyncio.Event()
+            loop_task: asyncio.Task[None] | None = None
+            try:
+                opts = ClientOptions(kubeconfig=str(cluster.kubeconfig), namespace=NS, qps=0)
+                async with connect(opts) as client:
+                    self.client = client
+                    for obj in objects():
+                        await client.create(obj)
+                    await proxy.start()
+                    reconciler = Reconciler(
+                        client,
+                        LoopOptions(
+                            namespace=NS, proxy_admin_url=f"http://127.0.0.1:{proxy.admin}"
+                        ),
+                    )
+                    loop_task = asyncio.get_running_loop().create_task(reconciler.run(stop))
+                    say(
+                        f"cluster up; proxy on 127.0.0.1:{proxy.port}; Deployment web (v1, "
+                        "4 replicas) released by canarist"
+                    )
+                    await self.follow("v1", _ready, within=30)
+                    self.load = Load(f"http://127.0.0.1:{proxy.port}/", rate=60)
+                    self.load.start()
+                    say(
+                        "load: 60 requests/s through the proxy, counted by the version that answers"
+                    )
+                    await self.period("v1 alone", self.baseline)
+                    promoted = await self.period("release v2", self.good_release)
+                    aborted = await self.period("release v3 (errors)", self.bad_release)
+                    back = await self.period("after the abort", self.after_abort)
+                    await self.load.stop()
+            finally:
+                stop.set()
+                if loop_task is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(loop_task, 10)
+                await proxy.stop()
+                await cluster.stop()
+        say("\n" + summary(self.periods, ("v1", "v2", "v3")))
+        if proxy.proc is not None and proxy.proc.returncode not in (None, 0, -15):
+            say(f"the proxy exited with {proxy.proc.returncode}; its last lines:")
+            for line in proxy.log:
+                say("  " + line)
+        ok = promoted.startswith("promoted") and aborted == "aborted by analysis"
+        ok = ok and back == "back on v2"
+        seconds = time.monotonic() - self.started
+        say(
+            f"\n{'done' if ok else 'FAILED'} in {seconds:.0f}s: v2 {promoted}; v3 {aborted}; {back}"
+        )
+        return 0 if ok else 1
+
+
+def _ready(status: ReleaseStatus, d: JSON) -> bool:
+    available = (d.get("status") or {}).get("availableReplicas", 0)
+    return status.phase == Phase.HEALTHY and available >= d["spec"]["replicas"]
+
+
+def run_demo(out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    return asyncio.run(Demo(out, out.isatty()).run())
+
+
+__all__ = ["Counts", "run_demo"]
