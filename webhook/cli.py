@@ -366,6 +366,34 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 @_registrar
+def _reg_render(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "render",
+        help="print every object canarist would create or change at a step of a release",
+        description="For the Deployment(s) in FILE (as applied for the new revision, with their "
+        "Services and routing objects), print as YAML every object canarist would create or "
+        "change while step N is current (what steps 0..N set), or at weight W. Offline.",
+    )
+    p.add_argument("-f", "--filename", required=True, help="YAML file, or - for stdin")
+    at = p.add_mutually_exclusive_group()
+    at.add_argument("--step", type=int, metavar="N", help="0-based step index (default 0)")
+    at.add_argument("--weight", type=int, metavar="W", help="a canary weight, 0-100")
+    p.add_argument("--stable-hash", metavar="H",
+                   help="hash of the stable revision (default: the hash label already on the "
+                   "template when it differs from the new one, else 'stable')")
+    p.set_defaults(handler=cmd_render)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from webhook.release.render import render
+
+    text = _read_input(args.filename)
+    sys.stdout.write(render(text, step=args.step, weight=args.weight,
+                            stable_hash=args.stable_hash, source=args.filename))
+    return EXIT_OK
+
+
+@_registrar
 def _reg_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",

@@ -180,7 +180,10 @@ class Executor:
 
     async def _patch(self, ref: ObjectRef, body: JSON, *, subresource: str = "") -> None:
         self.writes += 1
-        await self.writer.patch(ref, body, patch_type="merge", subresource=subresource)
+        if subresource:
+            await self.writer.patch(ref, body, patch_type="merge", subresource=subresource)
+        else:  # (a plain ObjectClient, e.g. render's offline one, has no subresources)
+            await self.writer.patch(ref, body, patch_type="merge")
 
     async def _create(self, body: JSON) -> None:
         self.writes += 1

@@ -1,0 +1,168 @@
+"""``canarist render``: the objects at a step, for each router, through the CLI; bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from webhook.cli import main
+from webhook.errors import ConfigError
+from webhook.release.render import render
+
+DEPLOYMENT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels: {canarist.io/enabled: "true"}
+  annotations:
+    canarist.io/traffic-router: ROUTER
+    OPTIONS
+    canarist.io/steps: |
+      - setWeight: 20
+      - setHeaderRoute: {name: beta, match: [{headerName: X-Canary, headerValue: {exact: "1"}}]}
+      - pause: {}
+      - setWeight: 50
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web, rollouts-pod-template-hash: oldhash123}}
+    spec: {containers: [{name: app, image: "demo:v2"}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+"""
+VIRTUAL_SERVICE = """
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http:
+  - name: primary
+    route: [{destination: {host: web}}]
+"""
+HTTP_ROUTE = """
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: shop}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: web, port: 80}]}]
+"""
+
+
+def manifest(router: str, options: str = "", extra: str = "") -> str:
+    return DEPLOYMENT.replace("ROUTER", router).replace("OPTIONS", options) + extra
+
+
+def docs(text: str) -> dict[tuple[str, str], dict]:  # type: ignore[type-arg]
+    return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(text)}
+
+
+def test_istio_at_the_header_step() -> None:
+    out = docs(
+        render(
+            manifest("istio", "canarist.io/istio-virtual-service: web:primary", VIRTUAL_SERVICE),
+            step=2,
+        )
+    )
+    deployment = out[("Deployment", "web")]
+    assert deployment["spec"]["paused"] is True
+    new = deployment["spec"]["template"]["metadata"]["labels"]["rollouts-pod-template-hash"]
+    assert new != "oldhash123"
+    status = json.loads(deployment["metadata"]["annotations"]["canarist.io/status"])
+    assert (status["step"], status["weight"], status["phase"]) == (2, 20, "Paused")
+    assert status["stableHash"] == "oldhash123" and status["canaryHash"] == new
+    assert out[("Service", "web")]["spec"]["selector"] == {
+        "app": "web",
+        "rollouts-pod-template-hash": "oldhash123",
+    }
+    assert out[("Service", "web-canary")]["spec"]["selector"] == {
+        "app": "web",
+        "rollouts-pod-template-hash": new,
+    }
+    assert out[("Deployment", "web-canary")]["spec"]["replicas"] == 1
+    http = out[("VirtualService", "web")]["spec"]["http"]
+    assert [r["name"] for r in http] == ["beta", "primary"]
+    assert [d["weight"] for d in http[1]["route"]] == [80, 20]
+
+
+def test_gateway_api_at_a_weight_and_a_given_stable_hash() -> None:
+    out = docs(
+        render(
+            manifest("gateway-api", "canarist.io/http-route: web", HTTP_ROUTE),
+            weight=50,
+            stable_hash="s1",
+        )
+    )
+    refs = out[("HTTPRoute", "web")]["spec"]["rules"][0]["backendRefs"]
+    assert {r["name"]: r["weight"] for r in refs} == {"web": 50, "web-canary": 50}
+    assert out[("Service", "web")]["spec"]["selector"]["rollouts-pod-template-hash"] == "s1"
+    assert out[("Deployment", "web-canary")]["spec"]["replicas"] == 2
+
+
+def test_router_none_never_pins_the_users_service() -> None:
+    text = manifest("none").replace(
+        "- setHeaderRoute: {name: beta, match: "
+        '[{headerName: X-Canary, headerValue: {exact: "1"}}]}\n      ',
+        "",
+    )
+    out = docs(render(text, step=0))
+    assert ("Service", "web") not in out  # unchanged, so not printed
+    assert out[("Deployment", "web-canary")]["spec"]["replicas"] == 1  # 1 of 5 pods: 20%
+
+
+def test_a_template_without_an_old_label_renders_against_stable() -> None:
+    text = manifest("smi").replace("rollouts-pod-template-hash: oldhash123", "x: y")
+    text = text.replace(
+        "- setHeaderRoute: {name: beta, match: "
+        '[{headerName: X-Canary, headerValue: {exact: "1"}}]}\n      ',
+        "",
+    )
+    out = docs(render(text))
+    assert out[("Service", "web")]["spec"]["selector"]["rollouts-pod-template-hash"] == "stable"
+    split = out[("TrafficSplit", "web")]["spec"]["backends"]
+    assert {b["service"]: b["weight"] for b in split} == {"web-canary": 20, "web": 80}
+
+
+@pytest.mark.parametrize(
+    ("text", "kw", "message"),
+    [
+        ("kind: [", {}, "not valid YAML"),
+        ("apiVersion: v1\nkind: Service\nmetadata: {name: s}\n", {}, "no Deployment"),
+        ("- 1\n", {}, "every document must be an object"),
+        (
+            manifest("istio", "canarist.io/istio-virtual-service: web", VIRTUAL_SERVICE),
+            {"step": 4},
+            "has steps 0..3, got 4",
+        ),
+        (
+            manifest("istio", "canarist.io/istio-virtual-service: web", VIRTUAL_SERVICE),
+            {"weight": 101},
+            "between 0 and 100",
+        ),
+    ],
+)
+def test_bad_input_is_refused(text: str, kw: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError, match=message):
+        render(text, **kw)
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "web.yaml"
+    path.write_text(manifest("istio", "canarist.io/istio-virtual-service: web", VIRTUAL_SERVICE))
+    assert main(["render", "-f", str(path), "--step", "0"]) == 0
+    out = docs(capsys.readouterr().out)
+    assert ("VirtualService", "web") in out
+    assert main(["render", "-f", str(path), "--step", "7"]) == 2
+    assert "--step: Deployment web has steps 0..3, got 7" in capsys.readouterr().err

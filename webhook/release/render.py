@@ -1,0 +1,278 @@
+"""``canarist render``: every object canarist would create or change for a release, offline.
+
+FILE holds the Deployment as the user applies it for the new revision, with its Services and
+routing objects. For step N (0-based; default 0) the state is what steps 0..N put in force — the
+last ``setWeight``, the header and mirror routes set and not removed since — or, with
+``--weight W``, that weight and no routes. The canary's pods are taken as available. The stable
+revision's hash is ``--stable-hash``, else the ``rollouts-pod-template-hash`` label already on the
+template when it differs from the new template's hash, else the literal ``stable``.
+
+The same code as in a cluster writes the objects: the release engine's builders and executor, the
+routers, over an in-memory API (``webhook.routers.offline.OfflineClient``). Printed as YAML
+documents: the user's Deployment as canarist leaves it (hash stamped, held, status), the pinned
+stable Service, the canary Service and Deployment, and every routing object created or changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from webhook.errors import ConfigError, Problem
+from webhook.kube.protocol import JSON, ObjectRef, PatchType
+from webhook.release import scaling
+from webhook.release.canary import canary_body
+from webhook.release.execute import Executor
+from webhook.release.model import DeploymentView, observe
+from webhook.release.names import HASH_LABEL
+from webhook.release.ops import (
+    CreateCanary,
+    Op,
+    PatchDeployment,
+    Plan,
+    RouteTraffic,
+)
+from webhook.release.services import Pin, canary_service_ops, find_stable, pin_patch
+from webhook.release.stepping import routes_at, scale_override_at, weight_at
+from webhook.routers import Owner, ReleaseTarget, build_routers
+from webhook.routers.offline import OfflineClient
+from webhook.spec import CanarySpec, Pause, Phase, ReleaseStatus, template_hash
+from webhook.spec.names import ENABLED_LABEL, PREFIX
+
+SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation")
+
+
+class _Writer:
+    """The executor's writes on the offline client (which has no subresources)."""
+
+    def __init__(self, client: OfflineClient) -> None:
+        self.client = client
+
+    async def create(self, obj: JSON) -> JSON:
+        return await self.client.create(obj)
+
+    async def patch(
+        self, ref: ObjectRef, patch: Any, *, patch_type: PatchType = "merge", subresource: str = ""
+    ) -> JSON:
+        return await self.client.patch(ref, patch, patch_type=patch_type)
+
+    async def delete(self, ref: ObjectRef) -> bool:
+        return await self.client.delete(ref)
+
+
+class _NoEvents:
+    def record(self, obj: Mapping[str, Any], etype: str, reason: str, message: str) -> None:
+        return None
+
+
+def load_documents(text: str, source: str = "FILE") -> list[JSON]:
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise ConfigError([Problem(source, f"not valid YAML: {exc}")]) from exc
+    out: list[JSON] = []
+    for i, doc in enumerate(docs):
+        listed = isinstance(doc, dict) and doc.get("kind") == "List"
+        items = (doc.get("items") or []) if listed else [doc]
+        for obj in items or ():
+            if not isinstance(obj, dict) or not obj.get("kind") or not obj.get("apiVersion"):
+                raise ConfigError(
+                    [
+                        Problem(
+                            f"{source}[{i}]",
+                            "every document must be an object with apiVersion and kind",
+                        )
+                    ]
+                )
+            meta = obj.setdefault("metadata", {})
+            if not isinstance(meta, dict) or not meta.get("name"):
+                raise ConfigError([Problem(f"{source}[{i}].metadata.name", "is required")])
+            meta.setdefault("namespace", "default")
+            out.append(obj)
+    return out
+
+
+def _released(obj: JSON) -> bool:
+    meta = obj["metadata"]
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    return obj.get("kind") == "Deployment" and (
+        labels.get(ENABLED_LABEL) == "true" or any(k.startswith(PREFIX) for k in annotations)
+    )
+
+
+def stable_hash_of(template: Mapping[str, Any], new: str, given: str | None) -> str:
+    if given:
+        return given
+    labels = ((template.get("metadata") or {}).get("labels")) or {}
+    old = labels.get(HASH_LABEL)
+    return old if old and old != new else "stable"
+
+
+def render(
+    text: str,
+    *,
+    step: int | None = None,
+    weight: int | None = None,
+    stable_hash: str | None = None,
+    source: str = "FILE",
+) -> str:
+    objects = load_documents(text, source)
+    deployments = [o for o in objects if _released(o)]
+    if not deployments:
+        raise ConfigError(
+            [
+                Problem(
+                    source,
+                    "no Deployment with the canarist.io/enabled label or canarist annotations",
+                )
+            ]
+        )
+    client = OfflineClient(objects)
+    for d in deployments:
+        asyncio.run(_render_one(client, d, step=step, weight=weight, stable_hash=stable_hash))
+    return _dump(client.changed())
+
+
+async def _render_one(
+    client: OfflineClient,
+    raw: JSON,
+    *,
+    step: int | None,
+    weight: int | None,
+    stable_hash: str | None,
+) -> None:
+    d = copy.deepcopy(raw)
+    d["metadata"].setdefault("uid", f"<uid of Deployment {d['metadata']['name']}>")
+    template = d.setdefault("spec", {}).setdefault("template", {})
+    new = template_hash(template)
+    stable = stable_hash_of(template, new, stable_hash)
+    template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = new
+    world = observe(d, services=[o for o in client.objects() if o["kind"] == "Service"])
+    if world.spec is None:
+        raise ConfigError([Problem(f"Deployment {d['metadata']['name']}", world.spec_error or "")])
+    spec, view = world.spec, world.deployment
+    index, w, routes = _state(spec, step, weight, view.name)
+    count = _canary_count(spec, view.replicas, index, w)
+    ops: list[Op] = []
+    choice = find_stable(world, spec.stable_service, spec.canary_service)
+    if choice.service is None and spec.traffic_routed:
+        raise ConfigError([Problem(f"Deployment {view.name}", choice.problem)])
+    if choice.service is not None:
+        if spec.traffic_routed:
+            patch = pin_patch(choice.service, Pin(HASH_LABEL, stable), view.name)
+            if patch:
+                ops.append(patch)
+        name = spec.canary_service_for(choice.service.name)
+        ops.extend(canary_service_ops(world, choice.service, name, Pin(HASH_LABEL, new)))
+    ops.append(CreateCanary(canary_body(view, count)))
+    if spec.traffic_routed:
+        ops.append(
+            RouteTraffic(
+                w,
+                new,
+                stable,
+                tuple(r for _, r in routes.headers),
+                tuple(r for _, r in routes.mirrors),
+            )
+        )
+    paused = weight is None and index < len(spec.steps) and isinstance(spec.steps[index], Pause)
+    status = ReleaseStatus(
+        phase=Phase.PAUSED if paused else Phase.PROGRESSING,
+        step=index,
+        steps=len(spec.steps),
+        weight=w,
+        stable_hash=stable,
+        canary_hash=new,
+        header_routes=routes.header_names,
+        mirror=",".join(routes.mirror_names) or None,
+    )
+    ops.append(PatchDeployment(paused=True, status=status))
+    await client.replace(_stamped(client, d))
+    stable_name = choice.service.name if choice.service else (spec.stable_service or view.name)
+    target = ReleaseTarget(
+        namespace=view.namespace,
+        owner=Owner(view.name, view.uid),
+        stable_service=stable_name,
+        canary_service=spec.canary_service_for(stable_name),
+        spec=spec,
+    )
+    routers = build_routers(target, client)
+
+    async def routers_for() -> Sequence[Any]:
+        return routers
+
+    executor = Executor(_Writer(client), _NoEvents())
+    await executor.run(Plan(tuple(ops)), _fresh_view(client, view), routers_for)
+
+
+def _stamped(client: OfflineClient, d: JSON) -> JSON:
+    """The Deployment with the new hash stamped, as the admission webhook leaves it."""
+    current = client.peek(
+        ObjectRef("apps/v1", "Deployment", d["metadata"]["namespace"], d["metadata"]["name"])
+    )
+    assert current is not None
+    current["spec"]["template"] = d["spec"]["template"]
+    return current
+
+
+def _fresh_view(client: OfflineClient, view: DeploymentView) -> DeploymentView:
+    current = client.peek(ObjectRef("apps/v1", "Deployment", view.namespace, view.name))
+    assert current is not None
+    return DeploymentView.of(current)
+
+
+def _state(
+    spec: CanarySpec, step: int | None, weight: int | None, name: str
+) -> tuple[int, int, Any]:
+    n = len(spec.steps)
+    if weight is not None:
+        if not 0 <= weight <= 100:
+            raise ConfigError([Problem("--weight", f"must be between 0 and 100, got {weight}")])
+        return (step or 0), weight, routes_at((), 0)
+    index = 0 if step is None else step
+    if not 0 <= index < max(n, 1):
+        raise ConfigError(
+            [Problem("--step", f"Deployment {name} has steps 0..{n - 1}, got {index}")]
+        )
+    return index, weight_at(spec.steps, index), routes_at(spec.steps, index)
+
+
+def _canary_count(spec: CanarySpec, replicas: int, index: int, weight: int) -> int:
+    if not spec.traffic_routed:
+        return scaling.canary_for_share(replicas, min(weight, 99))
+    override = scale_override_at(spec.steps, index)
+    if override is not None and override.replicas is not None:
+        return override.replicas
+    if override is not None and override.weight is not None:
+        return scaling.canary_for_weight(replicas, override.weight)
+    return scaling.canary_for_weight(replicas, weight)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (the steps, a route table) as ``|`` blocks, as people write them."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value and not value.startswith(" ") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _dump(objects: list[JSON]) -> str:
+    docs = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        for key in SERVER_FIELDS:
+            meta.pop(key, None)
+        obj.pop("status", None)
+        docs.append(
+            yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
+        )
+    return "---\n".join(docs)
