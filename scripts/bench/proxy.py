@@ -373,7 +373,8 @@ class _FakeTransport:
 def in_process_cost(n: int = 20000, rounds: int = 5) -> dict[str, float]:
     """µs per request through the real protocols, parsers and decisions (uvloop when present),
     with transports that only take writes; best of ``rounds``. ``cached``: one head repeated
-    (the plan cache answers); ``varied``: every request a head never seen before."""
+    (the plan cache answers); ``new_path``: every request its own path under the same headers
+    (the header-block cache answers); ``new_headers``: every head new, headers included."""
     sys.path.insert(0, str(ROOT))
     from webhook.proxy.client import ClientConn
     from webhook.proxy.context import ProxyOptions
@@ -403,10 +404,13 @@ def in_process_cost(n: int = 20000, rounds: int = 5) -> dict[str, float]:
                 client.current.conn.data_received(IN_PROCESS_RESPONSE)
             return (time.perf_counter() - start) / len(requests)
 
-        varied = [IN_PROCESS_REQUEST.replace(b"id=7", b"id=%d" % i) for i in range(n * rounds)]
+        paths = [IN_PROCESS_REQUEST.replace(b"id=7", b"id=%d" % i) for i in range(n * rounds)]
+        headers = [IN_PROCESS_REQUEST.replace(b"bench", b"bench/%d" % i)
+                   for i in range(n * rounds)]
         out = {
             "cached": min(run([IN_PROCESS_REQUEST] * n) for _ in range(rounds)),
-            "varied": min(run(varied[i * n:(i + 1) * n]) for i in range(rounds)),
+            "new_path": min(run(paths[i * n:(i + 1) * n]) for i in range(rounds)),
+            "new_headers": min(run(headers[i * n:(i + 1) * n]) for i in range(rounds)),
         }
         return {k: round(v * 1e6, 2) for k, v in out.items()}
 
