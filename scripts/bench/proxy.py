@@ -9,8 +9,8 @@ with wrk, each the median of ``--repeat`` runs:
     header routes configured),
 and reports req/s, p50, p99, the CPU each proxy process spent per request and the canarist/nginx
 ratios. wrk repeats one request head, which canarist's plan cache answers without parsing; the
-``varied`` runs give every request its own path (a wrk Lua script, for both proxies) so every
-head is new to canarist. It also checks split exactness over 10,000 requests through both
+``new_paths`` runs give every request its own path under the same headers (a wrk Lua script, for
+both proxies), which canarist's header-block cache answers. It also checks split exactness over 10,000 requests through both
 proxies, the primary's p99 through canarist with a mirror to a target that takes 1 s to answer
 against the same table without the mirror, and the in-process cost of one request (fake
 transports, real parsers and decisions: the figure least disturbed by a busy machine).
@@ -187,7 +187,7 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-VARIED = """
+NEW_PATHS = """
 counter = 0
 request = function()
   counter = counter + 1
@@ -267,7 +267,7 @@ def main() -> None:
     Path(d, "routes.yaml").write_text(routes_yaml(sb, f"{CANARY_IP}:{cb}", 10, mirror=False))
     Path(d, "plain.yaml").write_text(routes_yaml(sb, f"{MIRROR_IP}:{slow}", 0, mirror=False))
     Path(d, "mirror.yaml").write_text(routes_yaml(sb, f"{MIRROR_IP}:{slow}", 0, mirror=True))
-    Path(d, "varied.lua").write_text(VARIED)
+    Path(d, "new_paths.lua").write_text(NEW_PATHS)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "pinned": bool(pin(0))},
@@ -284,7 +284,7 @@ def main() -> None:
         for url in targets.values():
             wait_http(url)
         runs: dict[str, list[dict[str, float]]] = {
-            k: [] for k in (*targets, "nginx_varied", "canarist_varied")}
+            k: [] for k in (*targets, "nginx_new_paths", "canarist_new_paths")}
         for url in targets.values():
             wrk(url, args.warmup, args.connections)
         for _ in range(args.repeat):
@@ -292,9 +292,9 @@ def main() -> None:
                 runs[name].append(wrk(url, args.duration, args.connections, pids[name]))
         for _ in range(args.repeat):
             for name in ("nginx", "canarist"):
-                runs[f"{name}_varied"].append(wrk(targets[name], args.duration,
+                runs[f"{name}_new_paths"].append(wrk(targets[name], args.duration,
                                                   args.connections, pids[name],
-                                                  script=str(Path(d, "varied.lua"))))
+                                                  script=str(Path(d, "new_paths.lua"))))
         med = {k: median_of(v) for k, v in runs.items()}
         result["runs"] = runs
         result["median"] = med
@@ -305,11 +305,11 @@ def main() -> None:
             # CPU per request is the figure least disturbed by other load on a shared machine
             "cpu_per_request_canarist_over_nginx": round(
                 med["canarist"]["cpu_us_per_request"] / med["nginx"]["cpu_us_per_request"], 3),
-            "varied_rps_canarist_over_nginx": round(
-                med["canarist_varied"]["rps"] / med["nginx_varied"]["rps"], 3),
-            "varied_cpu_per_request_canarist_over_nginx": round(
-                med["canarist_varied"]["cpu_us_per_request"]
-                / med["nginx_varied"]["cpu_us_per_request"], 3),
+            "new_paths_rps_canarist_over_nginx": round(
+                med["canarist_new_paths"]["rps"] / med["nginx_new_paths"]["rps"], 3),
+            "new_paths_cpu_per_request_canarist_over_nginx": round(
+                med["canarist_new_paths"]["cpu_us_per_request"]
+                / med["nginx_new_paths"]["cpu_us_per_request"], 3),
         }
         result["split_10000_at_weight_10"] = {
             "canarist": asyncio.run(split_count(targets["canarist"], "x-canarist-version")),
