@@ -10,10 +10,11 @@ with wrk, each the median of ``--repeat`` runs:
 and reports req/s, p50, p99, the CPU each proxy process spent per request and the canarist/nginx
 ratios. wrk repeats one request head, which canarist's plan cache answers without parsing; the
 ``new_paths`` runs give every request its own path under the same headers (a wrk Lua script, for
-both proxies), which canarist's header-block cache answers. It also checks split exactness over 10,000 requests through both
-proxies, the primary's p99 through canarist with a mirror to a target that takes 1 s to answer
-against the same table without the mirror, and the in-process cost of one request (fake
-transports, real parsers and decisions: the figure least disturbed by a busy machine).
+both proxies), which canarist's header-block cache answers. It also checks split exactness over
+10,000 requests through both proxies, the primary's p99 through canarist with a mirror to a
+target that takes 1 s to answer against the same table without the mirror, and the in-process
+cost of one request (fake transports, real parsers and decisions: the figure least disturbed by
+a busy machine).
 
 The proxies run on CPU 1, wrk and the backends on CPU 0 (``taskset``) when the machine has two or
 more CPUs. nginx and wrk are installed from Debian when missing (needs root).
