@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -44,10 +44,17 @@ from webhook.release.metrics import Metrics
 from webhook.release.model import ServiceView, World, observe
 from webhook.release.names import CANARY_OF_LABEL, CANARY_SUFFIX, MANAGED_BY_ANNOTATION
 from webhook.release.planner import plan
-from webhook.release.services import PIN_KEYS, find_stable, restore_patch
-from webhook.routers import Owner, ReleaseTarget, Router, build_routers
-from webhook.spec import Phase, ReleaseStatus
-from webhook.spec.names import CANARY_SERVICE, ENABLED_LABEL, STABLE_SERVICE, STATUS
+from webhook.release.relevance import (
+    active,
+    counts,
+    managed_by,
+    released,
+    same_but_status,
+    selector_pairs,
+)
+from webhook.release.routing import RouterCache
+from webhook.release.services import restore_patch
+from webhook.spec.names import CANARY_SERVICE, STABLE_SERVICE
 
 log = logging.getLogger("canarist.release")
 Key = tuple[str, str]
@@ -70,43 +77,6 @@ def _meta(obj: JSON) -> JSON:
     return meta if isinstance(meta, dict) else {}
 
 
-def released(obj: JSON | None) -> bool:
-    """Canarist acts on this Deployment: opted in, or still carrying its status."""
-    if obj is None:
-        return False
-    meta = _meta(obj)
-    labels = meta.get("labels") or {}
-    return labels.get(ENABLED_LABEL) == "true" or STATUS in (meta.get("annotations") or {})
-
-
-def active(obj: JSON | None) -> bool:
-    """A release is under way (or ending): its pods' availability matters to the next plan."""
-    if obj is None:
-        return False
-    status = ReleaseStatus.from_json((_meta(obj).get("annotations") or {}).get(STATUS))
-    return (
-        status.in_release
-        or status.phase in (Phase.PROMOTING, Phase.PROGRESSING, Phase.PAUSED)
-        or "scaleDownAt" in status.extra
-        or status.weight != 0
-    )
-
-
-def _same_but_status(obj: JSON, old: JSON) -> bool:
-    a, b = _meta(obj), _meta(old)
-    return (
-        obj.get("spec") == old.get("spec")
-        and a.get("labels") == b.get("labels")
-        and a.get("annotations") == b.get("annotations")
-        and a.get("deletionTimestamp") == b.get("deletionTimestamp")
-    )
-
-
-def _counts(rs: JSON) -> tuple[object, ...]:
-    spec, status = rs.get("spec") or {}, rs.get("status") or {}
-    return (spec.get("replicas"), status.get("replicas"), status.get("availableReplicas"))
-
-
 class Reconciler:
     def __init__(
         self,
@@ -124,8 +94,8 @@ class Reconciler:
         self.replica_sets = Informer(client, "apps/v1", "ReplicaSet", namespace=ns)
         self.replica_sets.add_index("owner", owner_uids)
         self.services = Informer(client, "v1", "Service", namespace=ns)
-        self.services.add_index("selects", _selector_pairs)
-        self.services.add_index("managed", _managed_by)
+        self.services.add_index("selects", selector_pairs)
+        self.services.add_index("managed", managed_by)
         self.queue: WorkQueue[Key] = WorkQueue(base_delay=0.1, max_delay=30.0)
         self._recorder = EventRecorder(client) if events is None else None
         sink: EventSink = events if events is not None else self._recorder  # type: ignore[assignment]
@@ -155,12 +125,12 @@ class Reconciler:
         key = key_of(obj)
         if etype == "DELETED":
             self.tombstones[key] = obj
-        elif old is not None and _same_but_status(obj, old) and not active(obj):
+        elif old is not None and same_but_status(obj, old) and not active(obj):
             return  # the Deployment controller's bookkeeping on a Deployment at rest
         self.queue.add(key)
 
     def _on_replica_set(self, etype: str, obj: JSON, old: JSON | None) -> None:
-        if old is not None and _counts(obj) == _counts(old):
+        if old is not None and counts(obj) == counts(old):
             return
         ns = str(_meta(obj).get("namespace") or "")
         for ref in _meta(obj).get("ownerReferences") or ():
@@ -316,7 +286,7 @@ class Reconciler:
             return None  # our last write has not reached the cache; its event will wake us
         self.written.pop(key, None)
         self.reconciles += 1
-        routers = RouterCache(self, world)
+        routers = RouterCache(self.client, world)
         books = Books.of(world.status)
         if world.status.in_release and books.routed_hashes and world.spec is not None:
             world = _with_verified(world, await routers.verify(world.status.weight))
@@ -362,53 +332,5 @@ class Reconciler:
                 )
 
 
-def _selector_pairs(svc: JSON) -> list[str]:
-    ns = str(_meta(svc).get("namespace") or "")
-    selector = (svc.get("spec") or {}).get("selector") or {}
-    return [f"{ns}/{k}={v}" for k, v in selector.items() if k not in PIN_KEYS]
-
-
-def _managed_by(svc: JSON) -> list[str]:
-    meta = _meta(svc)
-    owner = (meta.get("annotations") or {}).get(MANAGED_BY_ANNOTATION)
-    return [f"{meta.get('namespace') or ''}/{owner}"] if owner else []
-
-
 def _with_verified(world: World, verified: bool | None) -> World:
     return replace(world, verified=verified)
-
-
-class RouterCache:
-    """The routers of one reconcile, built on first use (most reconciles drive none)."""
-
-    def __init__(self, reconciler: Reconciler, world: World) -> None:
-        self.reconciler = reconciler
-        self.world = world
-        self._routers: Sequence[Router] | None = None
-
-    async def get(self) -> Sequence[Router]:
-        if self._routers is None:
-            self._routers = self._build()
-        return self._routers
-
-    def _build(self) -> Sequence[Router]:
-        spec, d = self.world.spec, self.world.deployment
-        if spec is None or not spec.traffic_routed:
-            return ()
-        choice = find_stable(self.world, spec.stable_service, spec.canary_service)
-        stable = choice.service.name if choice.service else (spec.stable_service or d.name)
-        target = ReleaseTarget(
-            namespace=d.namespace,
-            owner=Owner(d.name, d.uid),
-            stable_service=stable,
-            canary_service=spec.canary_service_for(stable),
-            spec=spec,
-        )
-        return build_routers(target, self.reconciler.client)
-
-    async def verify(self, weight: int) -> bool | None:
-        answers = [await r.verify_weight(weight) for r in await self.get()]
-        known = [a for a in answers if a is not None]
-        if not known:
-            return None
-        return all(known)
