@@ -30,7 +30,8 @@ from webhook.proxy import headers as h
 from webhook.proxy.table import Choice, LiveRoute, LiveTable
 
 MAX_PLANS = 4096
-MAX_CACHED_HEAD = 2048  # bytes; longer heads are planned for each request (at most 8 MiB held)
+MAX_CACHED_HEAD = 2048  # bytes; longer heads are planned for each request
+# so the three caches hold at most 3 x 4096 x 2 KiB of raw heads, plus their plans
 PLANS: dict[bytes, RequestPlan] = {}
 BLOCKS: dict[bytes, HeadBlock] = {}
 SEEN: set[bytes] = set()
