@@ -3,8 +3,9 @@
 The embedded cluster (API server, admission webhook, controllers, pods that are real HTTP servers
 answering JSON with their version) runs a Deployment released with
 ``canarist.io/traffic-router: proxy``; the reconciler's ``proxy`` router writes the route table
-ConfigMap; the real ``canarist proxy --kubeconfig`` process follows it. At every step the share
-of traffic measured through the proxy, by the pods' own answers, is exactly the step's weight.
+ConfigMap; the real ``canarist proxy --kubeconfig`` process follows it. At every step (0 when
+adopted, 10, 50, 100, then 0 again after promotion) the share of traffic measured through the
+proxy, by the pods' own answers, is exactly the step's weight.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ def proxy_holds(proxy: Running, weight: int, stable: list[str], canary: list[str
 
 
 async def behind(h: Harness, service: str) -> list[str]:
-    """The ready pods the Service selects now."""
+    """The ready pods the Service selects now (none before it exists)."""
+    if await h.get("Service", service) is None:
+        return []
     selector = ",".join(f"{k}={v}" for k, v in sorted((await h.selector(service)).items()))
     return await ready_pods(h.client, h.ns, selector=selector)
 
@@ -129,7 +132,9 @@ async def test_a_release_through_the_proxy_in_cluster_mode(proxy_cluster: Runnin
 
 async def release(h: Harness, proxy: Running) -> None:
     url = f"http://127.0.0.1:{proxy.port}/"
-    # (the router writes its route table when the first release starts)
+    # adopted: the router's route (weight 0) already sends everything to the stable pods
+    await at_step(h, proxy, 0)
+    assert await measure(url) == ({"v1": 100}, {"stable": 100})
     await h.set_version("v2")
     status = await h.wait("weight 10", lambda s, d: s.step == 3 and s.weight == 10)
     v2 = status.canary_hash
