@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from webhook.errors import Expired, InvalidInput, NotFound, Problem
+from webhook.errors import Expired, InvalidInput, NotFound, Problem, Unavailable
 from webhook.kube.config import ClientOptions, Connection, load
 from webhook.kube.limits import Backoff, TokenBucket
 from webhook.kube.protocol import JSON, ObjectRef, PatchType
@@ -282,7 +282,11 @@ class KubeClient:
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+        try:
+            future = loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+        except RuntimeError as exc:  # the pool is shut down: a call racing aclose()
+            raise Unavailable("the API client is closed") from exc
+        return await future
 
     async def aclose(self) -> None:
         self.sync.close()
