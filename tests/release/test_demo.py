@@ -54,3 +54,22 @@ def test_the_demo_releases_v2_and_aborts_v3_by_analysis() -> None:
     assert "v2 promoted" in text and "v3 aborted by analysis" in text and "back on v2" in text
     assert "\x1b[" not in text  # no terminal control codes when not on a terminal
     assert "background analysis failed: metric success-rate Failed" in text
+
+
+def test_screen_without_a_terminal_prints_one_line_per_state_once_it_settled() -> None:
+    import io
+
+    from webhook.demo.scenario import Screen
+
+    out = io.StringIO()
+    screen = Screen(out, tty=False)
+    screen.changed()
+    screen.live("a 0.1", 0.1)  # too young: its traffic share would be the previous state's
+    screen.live("a 1.2", 1.2)  # settled: printed
+    screen.live("a 1.9", 1.9)  # already shown
+    screen.changed()
+    screen.live("b 0.3", 0.3)  # ends before settling: printed when the next state starts
+    screen.changed()
+    screen.live("c 0.5", 0.5)
+    screen.end_live()
+    assert out.getvalue().splitlines() == ["a 1.2", "b 0.3", "c 0.5"]

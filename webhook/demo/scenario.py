@@ -92,32 +92,53 @@ def objects() -> list[JSON]:
 
 
 class Screen:
-    """One live line, redrawn in place on a terminal; a new line per change otherwise."""
+    """One live line, redrawn in place on a terminal; without one, a line per state, printed
+    once the state has lasted long enough for its traffic share to mean something."""
+
+    SETTLE = 1.0  # seconds of a state before its line is printed (not on a terminal)
 
     def __init__(self, out: TextIO, tty: bool) -> None:
         self.out = out
         self.tty = tty
-        self._last_key: object = None
         self._live = False
+        self._pending = ""
+        self._shown = False  # the current state's line is printed
 
     def say(self, text: str) -> None:
+        self.flush()
         if self._live:
             self.out.write("\n")
             self._live = False
         self.out.write(text + "\n")
         self.out.flush()
 
-    def live(self, text: str, key: object) -> None:
+    def live(self, text: str, age: float) -> None:
+        """Show the line of the current state, ``age`` seconds old."""
         if self.tty:
             self.out.write("\r\x1b[K" + text)
             self._live = True
             self.out.flush()
-        elif key != self._last_key:
-            self.out.write(text + "\n")
+            return
+        if self._shown:
+            return
+        self._pending = text
+        if age >= self.SETTLE:
+            self.flush()
+            self._shown = True
+
+    def changed(self) -> None:
+        """A new state starts: print the last one if it ended before settling."""
+        self.flush()
+        self._shown = False
+
+    def flush(self) -> None:
+        if self._pending:
+            self.out.write(self._pending + "\n")
             self.out.flush()
-        self._last_key = key
+            self._pending = ""
 
     def end_live(self) -> None:
+        self.flush()
         if self._live:
             self.out.write("\n")
             self.out.flush()
@@ -198,17 +219,24 @@ class Demo:
     async def follow(
         self, label: str, done: Callable[[ReleaseStatus, JSON], bool], within: float
     ) -> ReleaseStatus:
-        """Redraw the live line until ``done``."""
+        """Redraw the live line until ``done``; traffic is counted within the current state only
+        (at most its last 2 s), so a line never shows the share of the state before it."""
         end = time.monotonic() + within
+        key: object = None
+        since = time.monotonic()
         while True:
             status, d = await self.status()
-            recent = self.load.recent() if self.load is not None else Counts()
-            key = (status.phase, status.step, status.weight)
-            self.screen.live(status_line(label, status, recent), key)
+            now = time.monotonic()
+            if (status.phase, status.step, status.weight) != key:
+                key, since = (status.phase, status.step, status.weight), now
+                self.screen.changed()
+            window = min(2.0, max(0.2, now - since))
+            recent = self.load.recent(window) if self.load is not None else Counts()
+            self.screen.live(status_line(label, status, recent), now - since)
             if done(status, d):
                 self.screen.end_live()
                 return status
-            if time.monotonic() > end:
+            if now > end:
                 self.screen.end_live()
                 raise TimeoutError(f"{label}: {status.phase} {status.message}")
             await asyncio.sleep(0.1)

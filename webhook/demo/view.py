@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from webhook.demo.load import Counts
-from webhook.spec import ReleaseStatus
+from webhook.spec import Phase, ReleaseStatus
 
 BAR = 20
 
@@ -31,7 +31,12 @@ def traffic(counts: Counts) -> str:
 
 def status_line(label: str, status: ReleaseStatus, recent: Counts) -> str:
     phase = status.phase.value if status.phase else "-"
-    step = f"step {min(status.step + 1, status.steps)}/{status.steps}" if status.steps else ""
+    released = status.phase is Phase.HEALTHY
+    step = (
+        f"step {min(status.step + 1, status.steps)}/{status.steps}"
+        if status.steps and not released
+        else ""
+    )
     return (
         f"{label:<3} {phase:<11} {step:<9} weight {status.weight:>3}% {bar(status.weight)} "
         f"traffic: {traffic(recent)}"
