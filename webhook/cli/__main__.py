@@ -1,0 +1,7 @@
+"""``python -m webhook.cli``: the same as the ``canarist`` command."""
+
+import sys
+
+from webhook.cli import main
+
+sys.exit(main())

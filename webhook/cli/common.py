@@ -1,0 +1,82 @@
+"""What the subcommand modules share: exit codes, the cluster flags, reading input files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
+
+from webhook.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from webhook.kube.config import ClientOptions
+
+Handler = Callable[[argparse.Namespace], int]
+# argparse's class is not subscriptable at run time: the alias is a string.
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Registrar = Callable[[Subparsers], None]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+KUBECONFIG_HELP = "kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
+CONTEXT_HELP = "kubeconfig context to use"
+NAMESPACE_HELP = "namespace (default: the context's, else default)"
+
+
+# The three flags that pick a cluster, each defined here once. ``container`` may be a parser or
+# an argument group (``proxy`` puts --kubeconfig in a group exclusive with --routes).
+
+
+def kubeconfig_flag(container: argparse._ActionsContainer, text: str = KUBECONFIG_HELP) -> None:
+    container.add_argument("--kubeconfig", metavar="FILE", help=text)
+
+
+def context_flag(p: argparse.ArgumentParser, text: str = CONTEXT_HELP) -> None:
+    p.add_argument("--context", metavar="NAME", help=text)
+
+
+def namespace_flag(p: argparse.ArgumentParser, text: str = NAMESPACE_HELP) -> None:
+    p.add_argument("-n", "--namespace", metavar="NS", help=text)
+
+
+def kube_flags(p: argparse.ArgumentParser, *, namespace: str | None = NAMESPACE_HELP) -> None:
+    """--kubeconfig, --context and (unless ``namespace`` is None) -n with that help text."""
+    kubeconfig_flag(p)
+    context_flag(p)
+    if namespace is not None:
+        namespace_flag(p, namespace)
+
+
+def client_options(args: argparse.Namespace, namespace: str | None = None) -> ClientOptions:
+    from webhook.kube.config import ClientOptions
+
+    return ClientOptions(kubeconfig=args.kubeconfig, context=args.context,
+                         namespace=namespace or getattr(args, "namespace", None))
+
+
+def split_names(values: list[str]) -> list[str]:
+    """The values of a repeatable flag that also takes comma-separated names."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def read_bytes(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(name, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {name}: {exc.strerror}") from exc
+
+
+def read_input(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        with open(name, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {name}: {exc.strerror}") from exc

@@ -1,0 +1,140 @@
+"""The long-running programs: ``proxy``, ``webhook``, ``up`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+
+from webhook.cli.common import EXIT_OK, Subparsers, context_flag, kubeconfig_flag, namespace_flag
+
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+def register_proxy(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "proxy",
+        help="run the sidecar-free canary proxy",
+        description="Serve HTTP traffic split between stable and canary by a route table: "
+        "exact weights, header routes, sticky canary, mirroring, per-version metrics.",
+    )
+    p.add_argument("--listen", default="0.0.0.0:8080", metavar="HOST:PORT",
+                   help="address to serve traffic on (default 0.0.0.0:8080)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--routes", metavar="FILE", help="routes file (YAML or JSON), reloaded on "
+                     "change and on SIGHUP")
+    kubeconfig_flag(src, "cluster mode: routes from the route-table ConfigMaps, endpoints from "
+                         "EndpointSlices")
+    src.add_argument("--cluster", action="store_true", help="cluster mode with the default "
+                     "kubeconfig ($KUBECONFIG, ~/.kube/config, else in-cluster)")
+    context_flag(p, "cluster mode: kubeconfig context to use")
+    namespace_flag(p, "cluster mode: namespace to follow, or 'all' for every namespace "
+                      "(default: the context's, else default)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="worker processes sharing the port with SO_REUSEPORT (default 1)")
+    p.add_argument("--admin-listen", metavar="HOST:PORT",
+                   help="serve /metrics, /summary and /healthz here (default: off)")
+    p.add_argument("--no-version-header", action="store_true",
+                   help="do not add x-canarist-version to responses")
+    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="SECONDS")
+    p.add_argument("--upstream-timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="longest wait for an upstream's response headers (then 504)")
+    p.add_argument("--keepalive-timeout", type=float, default=75.0, metavar="SECONDS")
+    p.add_argument("--drain-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM, longest wait for requests in flight")
+    p.add_argument("--mirror-timeout", type=float, default=2.0, metavar="SECONDS")
+    p.add_argument("--mirror-queue", type=int, default=1024, metavar="N",
+                   help="mirrored copies waiting to be sent; more are dropped and counted")
+    p.add_argument("--mirror-max-body", type=int, default=1 << 20, metavar="BYTES",
+                   help="requests with larger bodies are not mirrored (counted as dropped)")
+    p.add_argument("--window", type=int, default=60, metavar="SECONDS",
+                   help="sliding window of the /summary endpoint")
+    p.set_defaults(handler=cmd_proxy)
+
+
+def cmd_proxy(args: argparse.Namespace) -> int:
+    import logging
+
+    from webhook.proxy.runner import config_from_args, run
+
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    return run(config_from_args(args))
+
+
+def register_webhook(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "webhook",
+        help="run the admission webhook (HTTPS)",
+        description="Serve /mutate (AdmissionReview v1), /healthz, /readyz and /metrics over "
+        "TLS 1.2+. Certificate and key are reloaded when their files change; SIGTERM drains.",
+    )
+    p.add_argument("--tls-cert", required=True, metavar="FILE", help="PEM certificate (chain)")
+    p.add_argument("--tls-key", required=True, metavar="FILE", help="PEM private key")
+    p.add_argument("--listen", default="0.0.0.0:8443", metavar="HOST:PORT",
+                   help="address to serve on (default 0.0.0.0:8443)")
+    p.add_argument("--drain-seconds", type=float, default=2.0, metavar="SECONDS",
+                   help="after SIGTERM, keep answering (closing every connection) this long "
+                   "before the listener stops (default 2)")
+    p.add_argument("--reload-interval", type=float, default=2.0, metavar="SECONDS",
+                   help="how often the certificate files are checked for changes (default 2)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(handler=cmd_webhook)
+
+
+def cmd_webhook(args: argparse.Namespace) -> int:
+    from webhook.admission.config import ServerConfig, parse_listen
+    from webhook.admission.jsonlog import configure
+    from webhook.admission.server import run
+
+    host, port = parse_listen(args.listen)
+    configure(args.log_level)
+    run(ServerConfig(args.tls_cert, args.tls_key, host, port, drain_seconds=args.drain_seconds,
+                     reload_interval=args.reload_interval))
+    return EXIT_OK
+
+
+def register_up(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "up",
+        help="run the embedded cluster (API server, controllers, kubelet, webhook, reconciler)",
+        description="Start an in-process Kubernetes API server on 127.0.0.1 with its "
+        "controllers, kubelet and canarist's admission webhook; write a kubeconfig; print one "
+        "line with the API address and the kubeconfig path when ready; stop on SIGINT/SIGTERM.",
+    )
+    # Not the cluster flag: here --kubeconfig is where the embedded cluster writes its own.
+    p.add_argument("--kubeconfig", metavar="PATH",
+                   help="where to write the kubeconfig (default ~/.canarist/kubeconfig)")
+    p.add_argument("--port", type=int, default=0, metavar="N",
+                   help="API server port on 127.0.0.1 (default 0: any free port)")
+    p.add_argument("--without", action="append", default=[], metavar="COMPONENT",
+                   help="leave a component out (gc, controllers, kubelet, webhook, reconciler); "
+                   "repeatable or comma-separated")
+    p.set_defaults(handler=cmd_up)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    import logging
+
+    from webhook.cluster.up import run_up
+
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    return run_up(args.kubeconfig, args.port, args.without)
+
+
+def register_demo(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the guided demo: a canary release and an aborted one on an embedded cluster",
+        description="Start an embedded cluster with canarist's webhook, reconciler and proxy; "
+        "release v2 of a demo app step by step under live traffic, then release a v3 that "
+        "answers errors and watch its analysis abort it; print a summary. Exit 0 when both went "
+        "as expected.",
+    )
+    p.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import logging
+
+    from webhook.demo.scenario import run_demo
+
+    logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
+    return run_demo()
