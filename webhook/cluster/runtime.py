@@ -159,6 +159,7 @@ class Cluster:
                 _, stuck = await asyncio.wait(pending, timeout=3)
                 for task in stuck:
                     log.warning("component task %s did not stop", task.get_name())
+        self.api.store.close_watches()  # open watch streams end before the server stops
         await self.server.stop()
         if self.api.admission is not None and isinstance(self.api.admission, AdmissionChain):
             await self.api.admission.close()

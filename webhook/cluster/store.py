@@ -33,6 +33,10 @@ class Event:
 class Subscriber(Protocol):
     def offer(self, event: Event) -> None: ...
 
+    def close(self) -> None:
+        """The store is shutting down: end the watch."""
+        ...
+
 
 class Store:
     def __init__(self, history_size: int = 50_000) -> None:
@@ -45,6 +49,7 @@ class Store:
         self._dependents: dict[str, set[Key]] = {}
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._listeners: list[Callable[[Event], None]] = []
+        self.closing = False  # shutting down: watches end, new ones end at once
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -147,6 +152,13 @@ class Store:
 
     def subscribe(self, resource: str, sub: Subscriber) -> None:
         self._subscribers.setdefault(resource, set()).add(sub)
+
+    def close_watches(self) -> None:
+        """End every open watch (and any opened from now on) so servers can stop cleanly."""
+        self.closing = True
+        for subs in self._subscribers.values():
+            for sub in tuple(subs):
+                sub.close()
 
     def unsubscribe(self, resource: str, sub: Subscriber) -> None:
         subs = self._subscribers.get(resource)

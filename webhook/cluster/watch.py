@@ -54,6 +54,9 @@ def translate(event: Event, flt: WatchFilter) -> tuple[str, dict[str, Any]] | No
     return None
 
 
+_CLOSED = "CLOSED"  # queued by close(): not an event type the API sends
+
+
 class _Subscriber:
     def __init__(self, flt: WatchFilter) -> None:
         self.flt = flt
@@ -63,6 +66,9 @@ class _Subscriber:
         seen = translate(event, self.flt)
         if seen is not None:
             self.queue.put_nowait(seen)
+
+    def close(self) -> None:
+        self.queue.put_nowait((_CLOSED, {}))
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,8 @@ async def stream(store: Store, req: WatchRequest, out: Out) -> AsyncIterator[dic
                 if left <= 0:
                     return
                 wait = left if wait is None else min(wait, left)
+            if store.closing:
+                return
             try:
                 # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
                 async with asyncio.timeout(wait):
@@ -129,6 +137,8 @@ async def stream(store: Store, req: WatchRequest, out: Out) -> AsyncIterator[dic
                 if req.allow_bookmarks:
                     yield _bookmark(req, store.rv)
                 continue
+            if etype == _CLOSED:
+                return
             yield {"type": etype, "object": out(obj)}
     finally:
         store.unsubscribe(req.resource, sub)
