@@ -31,7 +31,9 @@ def test_stop_ends_open_watches_without_errors(caplog: pytest.LogCaptureFixture)
 
     thread = threading.Thread(target=follow, daemon=True)
     thread.start()
-    core.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
+    core.create_namespaced_config_map(
+        "default", k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="a"))
+    )
     with caplog.at_level(logging.ERROR):
         try:
             for _ in range(100):
