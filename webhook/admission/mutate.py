@@ -21,13 +21,13 @@ from webhook.admission.review import (
     ReviewResponse,
     Status,
     bad_review,
-    json_type,
     parse_review,
 )
 from webhook.errors import SpecError
 from webhook.spec import names as n
 from webhook.spec.canary import ParsedSpec, parse_canary_spec
 from webhook.spec.hashing import canonical_form, form_hash, template_hash
+from webhook.spec.problems import json_type
 from webhook.spec.status import Phase, ReleaseStatus
 
 TEMPLATE_LABELS = ("spec", "template", "metadata", "labels")

@@ -16,6 +16,7 @@ from typing import Any
 
 from webhook.admission import jsoncodec
 from webhook.errors import BadReview, Problem
+from webhook.spec.problems import json_type
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
@@ -112,20 +113,6 @@ def decode_patch(response: JSONObject) -> list[JSONObject]:
 
 def bad_review(path: str, message: str) -> BadReview:
     return BadReview([Problem(path, message)], subject="bad AdmissionReview")
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object" if isinstance(value, dict) else type(value).__name__
 
 
 def load_body(body: bytes | str) -> JSONObject:

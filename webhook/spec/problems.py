@@ -65,7 +65,9 @@ def show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def type_name(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """JSON's name for the type of a decoded value: null, boolean, number, string, array, object
+    (anything else, e.g. a YAML timestamp, by its Python type name)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -75,10 +77,19 @@ def type_name(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     if isinstance(value, list):
-        return "list"
+        return "array"
     if isinstance(value, Mapping):
-        return "mapping"
+        return "object"
     return type(value).__name__
+
+
+_YAML_NAMES = {"array": "list", "object": "mapping"}
+
+
+def type_name(value: Any) -> str:
+    """YAML's name for the type of a value (list, mapping), as annotation errors say it."""
+    name = json_type(value)
+    return _YAML_NAMES.get(name, name)
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
