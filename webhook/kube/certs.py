@@ -25,8 +25,6 @@ import base64
 import copy
 import datetime as dt
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +35,7 @@ from webhook.errors import ConfigError, Conflict, NotFound, Problem, TLSConfigEr
 from webhook.kube.client import SyncClient
 from webhook.kube.protocol import JSON, ObjectRef
 from webhook.tls import KeyPair, Lifetimes, Stored, ensure, next_check, service_names
+from webhook.tls.files import write_atomic
 
 log = logging.getLogger("canarist.kube.certs")
 MANAGED = {"app.kubernetes.io/managed-by": "canarist"}
@@ -229,23 +228,11 @@ def _write_files(out: Path, certs: Stored) -> list[str]:
             path = out / name
             if path.exists() and path.read_bytes() == data:
                 continue
-            _atomic_write(path, data, mode)
+            write_atomic(path, data, mode)
             written.append(name)
     except OSError as exc:
         raise TLSConfigError(f"cannot write certificates to {out}: {exc.strerror}") from exc
     return written
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def keep_ensuring(

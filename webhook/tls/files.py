@@ -57,15 +57,15 @@ def generate(
     serving = issue_serving(ca, names, now=moment, days=days)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        _write(directory / "ca.crt", ca.cert_pem, 0o644)
-        _write(directory / "tls.key", serving.key_pem, 0o600)
-        _write(directory / "tls.crt", serving.cert_pem, 0o644)
+        write_atomic(directory / "ca.crt", ca.cert_pem, 0o644)
+        write_atomic(directory / "tls.key", serving.key_pem, 0o600)
+        write_atomic(directory / "tls.crt", serving.cert_pem, 0o644)
     except OSError as exc:
         raise TLSConfigError(f"cannot write certificates to {out}: {exc.strerror}") from exc
     return Generated(directory, names, ca, serving)
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
     """Write atomically: a reader (the server reloading) never sees half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
