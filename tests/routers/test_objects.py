@@ -16,7 +16,9 @@ from webhook.routers.base import Owner
 from webhook.routers.objects import (
     Record,
     Records,
+    check_generated_free,
     check_route_free,
+    generated_name,
     owned_by,
     store_record,
     truncate_name,
@@ -77,6 +79,36 @@ def test_route_names_are_not_shared_between_deployments() -> None:
     check_route_free(records, "api", ["beta"], "VS")
     with pytest.raises(RouterError, match="'beta-1' is already managed there for Deployment 'api'"):
         check_route_free(records, "web", ["beta-1"], "VS")
+
+
+@pytest.mark.parametrize(
+    ("owner", "route", "count", "user_names", "error"),
+    [
+        ("web", "gamma", 2, {"main"}, None),
+        ("api", "beta", 2, set(), None),  # its own names
+        ("web", "beta", 0, set(), "VS: rule 'beta' is already managed there for Deployment 'api'"),
+        ("web", "x", 3, {"x-2"}, "VS: a rule named 'x-2' exists and canarist does not manage it"),
+        ("web", "x", 0, {"x"}, "VS: a rule named 'x' exists"),  # no split: still one name
+        ("web", "x", 2, {"x-2"}, None),  # x and x-1 only
+    ],
+)
+def test_generated_names_are_free_of_other_deployments_and_the_users_own(
+    owner: str, route: str, count: int, user_names: set[str], error: str | None
+) -> None:
+    records = Records.of(vs('{"api":{"routes":{"beta":["beta","beta-1"]}}}'))
+
+    def check() -> None:
+        check_generated_free(records, owner, route, count, set(user_names), "VS", item="rule",
+                             user_item="a rule")
+
+    if error is None:
+        check()
+    else:
+        with pytest.raises(RouterError) as err:
+            check()
+        assert str(err.value).startswith(error)
+        assert str(err.value).endswith("give the step's route another name")
+    assert [generated_name(route, j) for j in range(3)] == [route, f"{route}-1", f"{route}-2"]
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,9 @@ from webhook.routers.objects import (
     Record,
     Records,
     added_marks,
+    check_generated_free,
     describe,
+    generated_name,
     restore_weight,
     store_record,
 )
@@ -59,10 +61,6 @@ def is_service_ref(ref: Any, service: str, namespace: str) -> bool:
 
 def rule_key(index: int, rule: Rule) -> str:
     return str(rule["name"]) if rule.get("name") else f"rules[{index}]"
-
-
-def generated_name(route: str, j: int) -> str:
-    return route if j == 0 else f"{route}-{j}"
 
 
 class Backends:
@@ -195,7 +193,9 @@ def rebuild(
             continue
         builder = updates.get(name)
         if builder is not None:
-            _check_free(route, records, owner, rest, name, len(split_at))
+            check_generated_free(records, owner, name, len(split_at),
+                                 {r.get("name") for r in rest}, describe(route),
+                                 item="rule", user_item="a rule")
         per_split = [
             builder(generated_name(name, j), rest[i])
             if builder is not None
@@ -220,25 +220,6 @@ def _refresh(rule: Rule | None, source: Rule) -> Rule | None:
     ):
         rule["backendRefs"] = copy.deepcopy(source.get("backendRefs") or [])
     return rule
-
-
-def _check_free(
-    route: JSON, records: Records, owner: str, rest: list[Rule], name: str, count: int
-) -> None:
-    user_names = {r.get("name") for r in rest}
-    for j in range(max(count, 1)):
-        generated = generated_name(name, j)
-        other = records.claimed(generated, owner)
-        if other is not None:
-            raise RouterError(
-                f"{describe(route)}: rule {generated!r} is already managed there for Deployment "
-                f"{other!r}; give the step's route another name"
-            )
-        if generated in user_names:
-            raise RouterError(
-                f"{describe(route)}: a rule named {generated!r} exists and canarist does not "
-                "manage it; give the step's route another name"
-            )
 
 
 def _check_limits(route: JSON) -> None:

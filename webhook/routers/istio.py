@@ -30,7 +30,6 @@ from webhook.routers.istio_vs import (
     Route,
     Split,
     drop_canary,
-    generated_name,
     header_builder,
     mirror_builder,
     place,
@@ -38,7 +37,14 @@ from webhook.routers.istio_vs import (
     select,
     weigh,
 )
-from webhook.routers.objects import Record, Records, describe, store_record
+from webhook.routers.objects import (
+    Record,
+    Records,
+    check_generated_free,
+    describe,
+    generated_name,
+    store_record,
+)
 from webhook.spec import (
     CAPABILITIES,
     DestinationRuleRef,
@@ -119,7 +125,8 @@ def _managed_routes(
             ]
             order.append((name, kept))
             continue
-        _check_free(vs, records, owner, rest, name, len(split_at))
+        check_generated_free(records, owner, name, len(split_at), {r.get("name") for r in rest},
+                             describe(vs), item="route", user_item="an http route")
         if not split_at:
             raise RouterError(
                 f"{describe(vs)}: header and mirror routes need an http route to split "
@@ -136,26 +143,6 @@ def _refresh(route: Route | None, source: Route) -> Route | None:
     if route is not None and "mirror" in route:
         route["route"] = copy.deepcopy(source.get("route") or [])
     return route
-
-
-def _check_free(
-    vs: JSON, records: Records, owner: str, rest: list[Route], name: str, count: int
-) -> None:
-    where = describe(vs)
-    user_names = {r.get("name") for r in rest}
-    for j in range(max(count, 1)):
-        generated = generated_name(name, j)
-        other = records.claimed(generated, owner)
-        if other is not None:
-            raise RouterError(
-                f"{where}: route {generated!r} is already managed there for Deployment "
-                f"{other!r}; give the step's route another name"
-            )
-        if generated in user_names:
-            raise RouterError(
-                f"{where}: an http route named {generated!r} exists and canarist does not manage "
-                "it; give the step's route another name"
-            )
 
 
 def released(vs: JSON, ref: VirtualServiceRef, split: Split, owner: str) -> JSON:

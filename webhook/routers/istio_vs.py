@@ -179,10 +179,6 @@ def drop_canary(route: Route, split: Split, added: Iterable[str], key: str) -> N
 # --- managed (header and mirror) routes --------------------------------------------------------
 
 
-def generated_name(route: str, j: int) -> str:
-    return route if j == 0 else f"{route}-{j}"
-
-
 Builder = Callable[[str, Route], Route | None]
 
 

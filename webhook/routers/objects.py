@@ -234,6 +234,33 @@ def check_route_free(records: Records, owner: str, names: Iterable[str], where: 
             )
 
 
+def generated_name(route: str, j: int) -> str:
+    """The name of the ``j``-th rule a step's route is written as (``beta``, ``beta-1``...)."""
+    return route if j == 0 else f"{route}-{j}"
+
+
+def check_generated_free(
+    records: Records, owner: str, route: str, count: int, user_names: set[Any], where: str,
+    *, item: str, user_item: str,
+) -> None:
+    """Refuse the ``count`` (at least one) generated names of a step's route when another
+    Deployment manages one of them there or one of the user's own ``user_names`` has it.
+    ``item`` names what is written (``rule``), ``user_item`` a user's own (``a rule``)."""
+    for j in range(max(count, 1)):
+        generated = generated_name(route, j)
+        other = records.claimed(generated, owner)
+        if other is not None:
+            raise RouterError(
+                f"{where}: {item} {generated!r} is already managed there for Deployment "
+                f"{other!r}; give the step's route another name"
+            )
+        if generated in user_names:
+            raise RouterError(
+                f"{where}: {user_item} named {generated!r} exists and canarist does not manage "
+                "it; give the step's route another name"
+            )
+
+
 # --- destinations canarist added -----------------------------------------------------------------
 
 
