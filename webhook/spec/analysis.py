@@ -34,6 +34,8 @@ from webhook.spec.problems import (
     check_keys,
     index,
     integer,
+    keyed,
+    keyed_items,
     mapping,
     number,
     sequence,
@@ -131,10 +133,9 @@ _TOP_KEYS = (
 
 
 def parse_analysis(raw: Any, path: str, problems: Problems) -> Analysis | None:
-    m = mapping(raw, path, problems)
+    m = keyed(raw, _TOP_KEYS, path, problems)
     if m is None:
         return None
-    check_keys(m, _TOP_KEYS, path, problems)
     before = len(problems)
     interval = _opt_duration(m, "interval", path, problems, DEFAULT_INTERVAL)
     failure_limit = _opt_int(m, "failureLimit", path, problems, 0)
@@ -200,10 +201,9 @@ def _metrics(raw: Any, path: str, problems: Problems) -> tuple[Metric, ...]:
 
 
 def _metric(raw: Any, path: str, problems: Problems) -> Metric | None:
-    m = mapping(raw, path, problems)
+    m = keyed(raw, ("name", "provider", "min", "max"), path, problems)
     if m is None:
         return None
-    check_keys(m, ("name", "provider", "min", "max"), path, problems)
     before = len(problems)
     name = string(m.get("name"), at(path, "name"), problems)
     if name is not None and not _NAME.match(name):
@@ -306,12 +306,8 @@ def _web(m: Mapping[str, Any], path: str, problems: Problems) -> Provider | None
     if method not in ("GET", "POST"):
         problems.add(at(path, "method"), f"must be GET or POST, got {show(method)}")
     headers: list[tuple[str, str]] = []
-    for i, item in enumerate(sequence(m.get("headers", []), at(path, "headers"), problems) or []):
-        ipath = index(at(path, "headers"), i)
-        h = mapping(item, ipath, problems)
-        if h is None:
-            continue
-        check_keys(h, ("key", "value"), ipath, problems)
+    for ipath, h in keyed_items(m.get("headers", []), ("key", "value"), at(path, "headers"),
+                                problems):
         key = string(h.get("key"), at(ipath, "key"), problems)
         value = string(h.get("value"), at(ipath, "value"), problems, nonempty=False)
         if key is not None and value is not None:

@@ -8,16 +8,18 @@ RE2 subset every router accepts: no look-around, no back-references.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from webhook.spec.problems import (
     Problems,
     at,
-    check_keys,
     index,
+    integer,
+    keyed,
     mapping,
+    required,
     sequence,
     show,
     string,
@@ -26,6 +28,7 @@ from webhook.spec.problems import (
 MatchKind = Literal["exact", "prefix", "regex"]
 MATCH_KINDS: tuple[MatchKind, ...] = ("exact", "prefix", "regex")
 MAX_REGEX_LENGTH = 1024
+T = TypeVar("T")
 
 # HTTP header field names are RFC 9110 tokens.
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
@@ -95,10 +98,9 @@ class MirrorMatch:
 
 def parse_string_match(raw: Any, path: str, problems: Problems) -> StringMatch | None:
     """Parse ``{exact: v}``, ``{prefix: v}`` or ``{regex: v}``: exactly one, a string."""
-    m = mapping(raw, path, problems)
+    m = keyed(raw, MATCH_KINDS, path, problems)
     if m is None:
         return None
-    check_keys(m, MATCH_KINDS, path, problems)
     kinds = [k for k in MATCH_KINDS if k in m]
     if len(kinds) != 1:
         got = "none" if not kinds else " and ".join(kinds)
@@ -141,14 +143,10 @@ def parse_header_name(raw: Any, path: str, problems: Problems) -> str | None:
 
 def parse_header_match(raw: Any, path: str, problems: Problems) -> HeaderMatch | None:
     """Parse ``{headerName: X-Canary, headerValue: {exact: "1"}}``."""
-    m = mapping(raw, path, problems)
+    m = keyed(raw, ("headerName", "headerValue"), path, problems)
     if m is None:
         return None
-    check_keys(m, ("headerName", "headerValue"), path, problems)
-    for required in ("headerName", "headerValue"):
-        if required not in m:
-            problems.add(at(path, required), "is required")
-    if "headerName" not in m or "headerValue" not in m:
+    if not required(m, ("headerName", "headerValue"), path, problems):
         return None
     name = parse_header_name(m["headerName"], at(path, "headerName"), problems)
     value = parse_string_match(m["headerValue"], at(path, "headerValue"), problems)
@@ -159,22 +157,14 @@ def parse_header_match(raw: Any, path: str, problems: Problems) -> HeaderMatch |
 
 def parse_header_matches(raw: Any, path: str, problems: Problems) -> tuple[HeaderMatch, ...]:
     """Parse a non-empty list of header matches (all must match: AND)."""
-    items = sequence(raw, path, problems)
-    if items is None:
-        return ()
-    if not items:
-        problems.add(path, "must not be empty (omit match to remove the route)")
-        return ()
-    parsed = [parse_header_match(item, index(path, i), problems) for i, item in enumerate(items)]
-    return tuple(p for p in parsed if p is not None)
+    return _nonempty(raw, path, problems, parse_header_match)
 
 
 def parse_mirror_match(raw: Any, path: str, problems: Problems) -> MirrorMatch | None:
     """Parse ``{method: {exact: GET}, path: {prefix: /}, headers: {x-foo: {exact: bar}}}``."""
-    m = mapping(raw, path, problems)
+    m = keyed(raw, ("method", "path", "headers"), path, problems)
     if m is None:
         return None
-    check_keys(m, ("method", "path", "headers"), path, problems)
     before = len(problems)
     method = (
         parse_string_match(m["method"], at(path, "method"), problems) if "method" in m else None
@@ -196,13 +186,33 @@ def parse_mirror_match(raw: Any, path: str, problems: Problems) -> MirrorMatch |
 
 def parse_mirror_matches(raw: Any, path: str, problems: Problems) -> tuple[MirrorMatch, ...]:
     """Parse a non-empty list of mirror matches (any may match: OR)."""
+    return _nonempty(raw, path, problems, parse_mirror_match)
+
+
+def parse_mirror_fields(
+    m: Mapping[str, Any], path: str, problems: Problems
+) -> tuple[int, tuple[MirrorMatch, ...]] | None:
+    """``percentage`` (0-100, default 100) and ``match`` (default none) of a mirror route, or
+    ``None`` when either is invalid."""
+    before = len(problems)
+    pct = integer(m.get("percentage", 100), at(path, "percentage"), problems, low=0, high=100)
+    match = parse_mirror_matches(m["match"], at(path, "match"), problems) if "match" in m else ()
+    if pct is None or len(problems) != before:
+        return None
+    return pct, match
+
+
+def _nonempty(
+    raw: Any, path: str, problems: Problems, parse: Callable[[Any, str, Problems], T | None]
+) -> tuple[T, ...]:
+    """The items of a list of matches that parse; an empty list is a problem."""
     items = sequence(raw, path, problems)
     if items is None:
         return ()
     if not items:
         problems.add(path, "must not be empty (omit match to remove the route)")
         return ()
-    parsed = [parse_mirror_match(item, index(path, i), problems) for i, item in enumerate(items)]
+    parsed = [parse(item, index(path, i), problems) for i, item in enumerate(items)]
     return tuple(p for p in parsed if p is not None)
 
 

@@ -127,6 +127,36 @@ def check_keys(
             problems.add(at(path, key), unknown_key_message(key, allowed_set))
 
 
+def keyed(
+    raw: Any, allowed: Iterable[str], path: str, problems: Problems
+) -> Mapping[str, Any] | None:
+    """``raw`` as a mapping with its unknown keys reported (``None`` if it is not a mapping)."""
+    m = mapping(raw, path, problems)
+    if m is not None:
+        check_keys(m, allowed, path, problems)
+    return m
+
+
+def keyed_items(
+    raw: Any, allowed: Iterable[str], path: str, problems: Problems
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The items of the list ``raw`` that are mappings, each with its path and its unknown keys
+    reported; an item that is not a mapping is reported and skipped."""
+    for i, item in enumerate(sequence(raw, path, problems) or []):
+        ipath = index(path, i)
+        m = keyed(item, allowed, ipath, problems)
+        if m is not None:
+            yield ipath, m
+
+
+def required(m: Mapping[str, Any], keys: Iterable[str], path: str, problems: Problems) -> bool:
+    """Report each of ``keys`` missing from ``m``; true when none is."""
+    missing = [key for key in keys if key not in m]
+    for key in missing:
+        problems.add(at(path, key), "is required")
+    return not missing
+
+
 def string(raw: Any, path: str, problems: Problems, *, nonempty: bool = True) -> str | None:
     if isinstance(raw, str):
         if nonempty and not raw:

@@ -15,16 +15,18 @@ from webhook.spec.matches import (
     HeaderMatch,
     MirrorMatch,
     parse_header_matches,
-    parse_mirror_matches,
+    parse_mirror_fields,
 )
 from webhook.spec.problems import (
     Problems,
     at,
     boolean,
-    check_keys,
     index,
     integer,
+    keyed,
+    keyed_items,
     mapping,
+    required,
     sequence,
     show,
     string,
@@ -158,10 +160,9 @@ def _set_weight(raw: Any, path: str, problems: Problems) -> Step | None:
 def _pause(raw: Any, path: str, problems: Problems) -> Step | None:
     if raw is None:  # "- pause:" with nothing after it reads as null: an indefinite pause
         return Pause()
-    m = mapping(raw, path, problems)
+    m = keyed(raw, ("duration",), path, problems)
     if m is None:
         return None
-    check_keys(m, ("duration",), path, problems)
     if "duration" not in m:
         return Pause()
     seconds = parse_duration(m["duration"], at(path, "duration"), problems)
@@ -169,11 +170,10 @@ def _pause(raw: Any, path: str, problems: Problems) -> Step | None:
 
 
 def _set_canary_scale(raw: Any, path: str, problems: Problems) -> Step | None:
-    m = mapping(raw, path, problems)
+    keys = ("replicas", "weight", "matchTrafficWeight")
+    m = keyed(raw, keys, path, problems)
     if m is None:
         return None
-    keys = ("replicas", "weight", "matchTrafficWeight")
-    check_keys(m, keys, path, problems)
     present = [k for k in keys if k in m]
     if len(present) != 1:
         got = "none" if not present else " and ".join(present)
@@ -193,8 +193,7 @@ def _set_canary_scale(raw: Any, path: str, problems: Problems) -> Step | None:
 
 
 def _route_name(m: Any, path: str, problems: Problems) -> str | None:
-    if "name" not in m:
-        problems.add(at(path, "name"), "is required")
+    if not required(m, ("name",), path, problems):
         return None
     name = string(m["name"], at(path, "name"), problems)
     if name is not None and not _ROUTE_NAME.match(name):
@@ -208,10 +207,9 @@ def _route_name(m: Any, path: str, problems: Problems) -> str | None:
 
 
 def _set_header_route(raw: Any, path: str, problems: Problems) -> Step | None:
-    m = mapping(raw, path, problems)
+    m = keyed(raw, ("name", "match"), path, problems)
     if m is None:
         return None
-    check_keys(m, ("name", "match"), path, problems)
     before = len(problems)
     name = _route_name(m, path, problems)
     matches = parse_header_matches(m["match"], at(path, "match"), problems) if "match" in m else ()
@@ -221,28 +219,22 @@ def _set_header_route(raw: Any, path: str, problems: Problems) -> Step | None:
 
 
 def _set_mirror_route(raw: Any, path: str, problems: Problems) -> Step | None:
-    m = mapping(raw, path, problems)
+    m = keyed(raw, ("name", "percentage", "match"), path, problems)
     if m is None:
         return None
-    check_keys(m, ("name", "percentage", "match"), path, problems)
-    before = len(problems)
     name = _route_name(m, path, problems)
-    percentage: int | None = 100
-    if "percentage" in m:
-        percentage = integer(m["percentage"], at(path, "percentage"), problems, low=0, high=100)
-    matches = parse_mirror_matches(m["match"], at(path, "match"), problems) if "match" in m else ()
-    if name is None or percentage is None or len(problems) != before:
+    fields = parse_mirror_fields(m, path, problems)
+    if name is None or fields is None:
         return None
-    return SetMirrorRoute(name, percentage, matches)
+    return SetMirrorRoute(name, *fields)
 
 
 def _analysis(raw: Any, path: str, problems: Problems) -> Step | None:
     if raw is None:
         return AnalysisStep()
-    m = mapping(raw, path, problems)
+    m = keyed(raw, ("templates", "args", "count", "interval"), path, problems)
     if m is None:
         return None
-    check_keys(m, ("templates", "args", "count", "interval"), path, problems)
     before = len(problems)
     templates = _templates(m.get("templates", []), at(path, "templates"), problems)
     args = _args(m.get("args", []), at(path, "args"), problems)
@@ -256,22 +248,15 @@ def _analysis(raw: Any, path: str, problems: Problems) -> Step | None:
 
 
 def _templates(raw: Any, path: str, problems: Problems) -> tuple[str, ...]:
-    items = sequence(raw, path, problems) or []
     names: list[str] = []
-    for i, item in enumerate(items):
-        ipath = index(path, i)
-        m = mapping(item, ipath, problems)
-        if m is None:
-            continue
-        check_keys(m, ("templateName", "clusterScope"), ipath, problems)
+    for ipath, m in keyed_items(raw, ("templateName", "clusterScope"), path, problems):
         if "clusterScope" in m:
             problems.add(
                 at(ipath, "clusterScope"),
                 "cluster analysis templates are not supported; name a metric of "
                 "canarist.io/analysis",
             )
-        if "templateName" not in m:
-            problems.add(at(ipath, "templateName"), "is required")
+        if not required(m, ("templateName",), ipath, problems):
             continue
         name = string(m["templateName"], at(ipath, "templateName"), problems)
         if name is not None:
@@ -280,14 +265,8 @@ def _templates(raw: Any, path: str, problems: Problems) -> tuple[str, ...]:
 
 
 def _args(raw: Any, path: str, problems: Problems) -> tuple[AnalysisArg, ...]:
-    items = sequence(raw, path, problems) or []
     args: list[AnalysisArg] = []
-    for i, item in enumerate(items):
-        ipath = index(path, i)
-        m = mapping(item, ipath, problems)
-        if m is None:
-            continue
-        check_keys(m, ("name", "value"), ipath, problems)
+    for ipath, m in keyed_items(raw, ("name", "value"), path, problems):
         if "valueFrom" in m:
             continue  # reported by check_keys: canarist passes literal values only
         name = string(m.get("name"), at(ipath, "name"), problems)

@@ -6,14 +6,17 @@ import re
 from typing import Any
 
 from webhook.errors import ConfigError
-from webhook.spec.matches import parse_header_matches, parse_mirror_matches
+from webhook.spec.matches import parse_header_matches, parse_mirror_fields
 from webhook.spec.problems import (
     Problems,
     at,
     check_keys,
     index,
     integer,
+    keyed,
+    keyed_items,
     mapping,
+    required,
     sequence,
     show,
     string,
@@ -79,14 +82,11 @@ def route_table_from_obj(raw: Any, problems: Problems) -> RouteTable:
 
 
 def _route(raw: Any, path: str, problems: Problems) -> Route | None:
-    m = mapping(raw, path, problems)
+    before = len(problems)
+    m = keyed(raw, _ROUTE_KEYS, path, problems)
     if m is None:
         return None
-    before = len(problems)
-    check_keys(m, _ROUTE_KEYS, path, problems)
-    for required in ("name", "stable"):
-        if required not in m:
-            problems.add(at(path, required), "is required")
+    required(m, ("name", "stable"), path, problems)
     name = _name(m.get("name"), at(path, "name"), problems) if "name" in m else None
     stable = _backend(m["stable"], at(path, "stable"), problems) if "stable" in m else None
     canary = _backend(m["canary"], at(path, "canary"), problems) if "canary" in m else None
@@ -165,10 +165,9 @@ def _prefix(raw: Any, path: str, problems: Problems) -> str | None:
 
 
 def _backend(raw: Any, path: str, problems: Problems) -> Backend | None:
-    m = mapping(raw, path, problems)
+    m = keyed(raw, ("endpoints", "service", "port"), path, problems)
     if m is None:
         return None
-    check_keys(m, ("endpoints", "service", "port"), path, problems)
     if "endpoints" in m:
         if "service" in m or "port" in m:
             problems.add(path, "set either endpoints, or service and port; not both")
@@ -222,19 +221,10 @@ def _endpoint(raw: Any, path: str, problems: Problems) -> Endpoint | None:
 
 
 def _header_routes(raw: Any, path: str, problems: Problems) -> tuple[HeaderRoute, ...]:
-    items = sequence(raw, path, problems)
     out: list[HeaderRoute] = []
     seen: set[str] = set()
-    for i, item in enumerate(items or []):
-        ipath = index(path, i)
-        m = mapping(item, ipath, problems)
-        if m is None:
-            continue
-        check_keys(m, ("name", "match"), ipath, problems)
-        for required in ("name", "match"):
-            if required not in m:
-                problems.add(at(ipath, required), "is required")
-        if "name" not in m or "match" not in m:
+    for ipath, m in keyed_items(raw, ("name", "match"), path, problems):
+        if not required(m, ("name", "match"), ipath, problems):
             continue
         before = len(problems)
         name = _name(m["name"], at(ipath, "name"), problems)
@@ -248,25 +238,18 @@ def _header_routes(raw: Any, path: str, problems: Problems) -> tuple[HeaderRoute
 
 
 def _mirror(raw: Any, path: str, problems: Problems) -> MirrorRoute | None:
-    m = mapping(raw, path, problems)
+    m = keyed(raw, ("percentage", "match"), path, problems)
     if m is None:
         return None
-    check_keys(m, ("percentage", "match"), path, problems)
-    before = len(problems)
-    pct = integer(m.get("percentage", 100), at(path, "percentage"), problems, low=0, high=100)
-    match = parse_mirror_matches(m["match"], at(path, "match"), problems) if "match" in m else ()
-    if pct is None or len(problems) != before:
-        return None
-    return MirrorRoute(pct, match)
+    fields = parse_mirror_fields(m, path, problems)
+    return None if fields is None else MirrorRoute(*fields)
 
 
 def _sticky(raw: Any, path: str, problems: Problems) -> Sticky | None:
-    m = mapping(raw, path, problems)
+    m = keyed(raw, ("cookie", "maxAge"), path, problems)
     if m is None:
         return None
-    check_keys(m, ("cookie", "maxAge"), path, problems)
-    if "cookie" not in m:
-        problems.add(at(path, "cookie"), "is required")
+    if not required(m, ("cookie",), path, problems):
         return None
     cookie = string(m["cookie"], at(path, "cookie"), problems)
     if cookie is not None and not _COOKIE.match(cookie):
