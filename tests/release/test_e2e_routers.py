@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.routers.user_objects import ALB, GATEWAY_API, ISTIO, NGINX, SMI, UserSetup
 from webhook.cluster.runtime import RunningCluster
 from webhook.kube.protocol import JSON
 from webhook.release.names import HASH_LABEL
@@ -74,89 +75,17 @@ async def smi(h: Harness) -> int:
 @dataclass(frozen=True)
 class Case:
     router: str
-    options: dict[str, str]
-    objects: str
+    user: UserSetup
     steps: str
     weight: Callable[[Harness], Awaitable[int]]
 
 
 CASES = [
-    Case(
-        "istio",
-        {
-            "canarist.io/istio-virtual-service": "web:primary",
-            "canarist.io/istio-destination-rule": "web-dr",
-        },
-        """
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web}
-spec:
-  hosts: [web]
-  http:
-  - name: primary
-    route: [{destination: {host: web, subset: stable}}]
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: web-dr}
-spec:
-  host: web
-  subsets: [{name: stable, labels: {app: web}}, {name: canary, labels: {app: web}}]
-""",
-        HEADERS,
-        istio,
-    ),
-    Case(
-        "nginx",
-        {"canarist.io/nginx-ingress": "web"},
-        """
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: web}
-spec:
-  ingressClassName: nginx
-  rules:
-  - host: shop.example.com
-    http:
-      paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
-""",
-        HEADERS,
-        nginx,
-    ),
-    Case(
-        "alb",
-        {"canarist.io/alb-ingress": "web", "canarist.io/alb-service-port": "80"},
-        """
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: web}
-spec:
-  ingressClassName: alb
-  rules:
-  - http:
-      paths:
-      - {path: /*, pathType: ImplementationSpecific,
-         backend: {service: {name: web, port: {name: use-annotation}}}}
-""",
-        HEADERS,
-        alb,
-    ),
-    Case(
-        "gateway-api",
-        {"canarist.io/http-route": "web"},
-        """
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: web}
-spec:
-  parentRefs: [{name: gw}]
-  rules: [{backendRefs: [{name: web, port: 80}]}]
-""",
-        HEADERS,
-        gateway,
-    ),
-    Case("smi", {}, "", WEIGHTS, smi),
+    Case("istio", ISTIO, HEADERS, istio),
+    Case("nginx", NGINX, HEADERS, nginx),
+    Case("alb", ALB, HEADERS, alb),
+    Case("gateway-api", GATEWAY_API, HEADERS, gateway),
+    Case("smi", SMI, WEIGHTS, smi),
 ]
 
 
@@ -166,9 +95,9 @@ async def test_router_release(release_cluster: RunningCluster, case: Case) -> No
         "canarist.io/traffic-router": case.router,
         "canarist.io/steps": case.steps,
         "canarist.io/scale-down-delay": "0",
-        **case.options,
+        **case.user.options,
     }
-    async with harness(release_cluster, annotations, objects=case.objects) as h:
+    async with harness(release_cluster, annotations, objects=case.user.objects) as h:
         v1 = (await h.status()).stable_hash
         await h.set_version("v2")
         first_pause = 2 if "setHeaderRoute" in case.steps else 1

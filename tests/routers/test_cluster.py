@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from tests.routers.cluster_client import ClusterClient
+from tests.routers.user_objects import ALB, GATEWAY_API, ISTIO, NGINX, PROXY, SMI, UserSetup
 from webhook.cluster.runtime import RunningCluster, start_in_thread
 from webhook.kube.protocol import JSON, ObjectRef
 from webhook.routers import build_routers, route_state_at
@@ -105,44 +106,16 @@ def proxy_weight(objs: list[JSON]) -> int:
 @dataclass(frozen=True)
 class Case:
     router: str
-    options: dict[str, str]
-    user_objects: str
+    user: UserSetup
     steps: str
     weight: Callable[[list[JSON]], int]
     created: tuple[tuple[str, str, str], ...] = ()  # (apiVersion, kind, name) canarist owns
 
 
-CASES = [
-    Case(
-        "istio",
-        {
-            "canarist.io/istio-virtual-service": "web:primary",
-            "canarist.io/istio-destination-rule": "web-dr",
-        },
-        """
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: web}
-spec:
-  hosts: [web]
-  http:
-  - name: primary
-    route: [{destination: {host: web, subset: stable}}]
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: web-dr}
-spec:
-  host: web
-  subsets: [{name: stable, labels: {app: web}}, {name: canary, labels: {app: web}}]
-""",
-        STEPS_FULL,
-        istio_weight,
-    ),
-    Case(
-        "nginx",
-        {"canarist.io/nginx-ingress": "web"},
-        """
+# The user's Ingress also carries an annotation and TLS: both must come back as written.
+NGINX_WITH_TLS = UserSetup(
+    NGINX.options,
+    """
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: web, annotations: {kubernetes.io/ingress.class: nginx}}
@@ -154,58 +127,17 @@ spec:
     http:
       paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
 """,
-        STEPS_HEADER,
-        nginx_weight,
-        (("networking.k8s.io/v1", "Ingress", "web-web-canary"),),
-    ),
-    Case(
-        "alb",
-        {"canarist.io/alb-ingress": "web", "canarist.io/alb-service-port": "80"},
-        """
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: web}
-spec:
-  ingressClassName: alb
-  rules:
-  - http:
-      paths:
-      - {path: /*, pathType: ImplementationSpecific,
-         backend: {service: {name: web, port: {name: use-annotation}}}}
-""",
-        STEPS_HEADER,
-        alb_weight,
-    ),
-    Case(
-        "gateway-api",
-        {"canarist.io/http-route": "web"},
-        """
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: web}
-spec:
-  parentRefs: [{name: gw}]
-  rules: [{backendRefs: [{name: web, port: 80}]}]
-""",
-        STEPS_FULL,
-        gateway_weight,
-    ),
-    Case(
-        "smi",
-        {},
-        "",
-        STEPS_WEIGHT,
-        smi_weight,
-        (("split.smi-spec.io/v1alpha4", "TrafficSplit", "web"),),
-    ),
-    Case(
-        "proxy",
-        {"canarist.io/proxy-hosts": "shop.example.com"},
-        "",
-        STEPS_FULL,
-        proxy_weight,
-        (("v1", "ConfigMap", "web-canarist-routes"),),
-    ),
+)
+
+CASES = [
+    Case("istio", ISTIO, STEPS_FULL, istio_weight),
+    Case("nginx", NGINX_WITH_TLS, STEPS_HEADER, nginx_weight,
+         (("networking.k8s.io/v1", "Ingress", "web-web-canary"),)),
+    Case("alb", ALB, STEPS_HEADER, alb_weight),
+    Case("gateway-api", GATEWAY_API, STEPS_FULL, gateway_weight),
+    Case("smi", SMI, STEPS_WEIGHT, smi_weight,
+         (("split.smi-spec.io/v1alpha4", "TrafficSplit", "web"),)),
+    Case("proxy", PROXY, STEPS_FULL, proxy_weight, (("v1", "ConfigMap", "web-canarist-routes"),)),
 ]
 
 
@@ -217,7 +149,7 @@ def setup(cluster: RunningCluster, case: Case) -> tuple[ClusterClient, ReleaseTa
     annotations = {
         "canarist.io/traffic-router": case.router,
         "canarist.io/steps": case.steps,
-        **case.options,
+        **case.user.options,
     }
     deployment = call(
         client.create(
@@ -253,7 +185,7 @@ def setup(cluster: RunningCluster, case: Case) -> tuple[ClusterClient, ReleaseTa
             )
         )
     users = []  # as the API server stored them (with its defaults)
-    for obj in (d for d in yaml.safe_load_all(case.user_objects) if d):
+    for obj in (d for d in yaml.safe_load_all(case.user.objects) if d):
         obj["metadata"]["namespace"] = ns
         users.append(call(client.create(obj)))
     spec = parse_canary_spec(annotations, deployment="web").spec
