@@ -54,11 +54,12 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-def _without_hash_label(template: Mapping[str, Any]) -> dict[str, Any]:
+def without_label(template: Mapping[str, Any], label: str) -> dict[str, Any]:
+    """A copy of a pod template with ``metadata.labels[label]`` removed (the rest shared)."""
     copy = dict(template)
     metadata = dict(copy.get("metadata") or {})
     labels = dict(metadata.get("labels") or {})
-    labels.pop(HASH_LABEL, None)
+    labels.pop(label, None)
     metadata["labels"] = labels
     copy["metadata"] = metadata
     return copy
@@ -67,7 +68,7 @@ def _without_hash_label(template: Mapping[str, Any]) -> dict[str, Any]:
 def canonical_form(template: Mapping[str, Any] | None) -> dict[str, Any]:
     """Steps 1 and 2: what the hash is computed from. Two templates whose forms differ have
     different hashes (unless a form holds a NaN, which JSON cannot carry)."""
-    form = _normalise(_without_hash_label(template or {}))
+    form = _normalise(without_label(template or {}, HASH_LABEL))
     return form if isinstance(form, dict) else {}
 
 

@@ -17,6 +17,8 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
+from webhook.spec.hashing import without_label
+
 POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
 
 # k8s.io/apimachinery/pkg/util/rand: vowels and confusable characters left out.
@@ -70,13 +72,7 @@ def compute_hash(template: Mapping[str, Any], collision_count: int | None = None
 
 def without_hash_label(template: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``template`` with ``metadata.labels["pod-template-hash"]`` removed."""
-    out = dict(template)
-    md = dict(out.get("metadata") or {})
-    labels = dict(md.get("labels") or {})
-    labels.pop(POD_TEMPLATE_HASH_LABEL, None)
-    md["labels"] = labels
-    out["metadata"] = md
-    return out
+    return without_label(template, POD_TEMPLATE_HASH_LABEL)
 
 
 def equal_ignore_hash(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
