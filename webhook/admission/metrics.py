@@ -10,35 +10,12 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass
+
+from webhook.prometheus import Histogram
 
 OUTCOMES = ("allowed", "mutated", "denied", "bad_request", "too_large", "error")
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-
-class Histogram:
-    def __init__(self, buckets: tuple[float, ...] = BUCKETS) -> None:
-        self.buckets = buckets
-        self.counts = [0] * (len(buckets) + 1)  # the last one is +Inf
-        self.sum = 0.0
-        self.count = 0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.buckets, value)] += 1
-        self.sum += value
-        self.count += 1
-
-    def render(self, name: str) -> list[str]:
-        lines = []
-        running = 0
-        for bound, count in zip((*self.buckets, float("inf")), self.counts, strict=True):
-            running += count
-            le = "+Inf" if bound == float("inf") else repr(bound)
-            lines.append(f'{name}_bucket{{le="{le}"}} {running}')
-        lines.append(f"{name}_sum {self.sum!r}")
-        lines.append(f"{name}_count {self.count}")
-        return lines
 
 
 @dataclass(frozen=True)
@@ -51,7 +28,7 @@ class CertInfo:
 class Metrics:
     def __init__(self) -> None:
         self.reviews = dict.fromkeys(OUTCOMES, 0)
-        self.latency = Histogram()
+        self.latency = Histogram(BUCKETS)
 
     def observe(self, outcome: str, seconds: float) -> None:
         self.reviews[outcome] = self.reviews.get(outcome, 0) + 1

@@ -12,6 +12,8 @@ import time
 from bisect import bisect_left
 from typing import Any
 
+from webhook.prometheus import escape_label
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                    5.0, 10.0)
 # Fine log-scale bounds for the window's percentiles: 50 µs * 1.2^k, up to about 90 s.
@@ -139,12 +141,8 @@ def merge(snapshots: list[Snapshot]) -> Snapshot:
 
 
 def _labels(**labels: str) -> str:
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+    inner = ",".join(f'{k}="{escape_label(v)}"' for k, v in labels.items())
     return "{" + inner + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def render_prometheus(snap: Snapshot) -> str:

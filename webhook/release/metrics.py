@@ -13,45 +13,19 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass, field
 
+from webhook.prometheus import Histogram, escape_label
 from webhook.spec import Phase, ReleaseStatus
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 RESULTS = ("ok", "requeued", "error")
 
 
-class Histogram:
-    def __init__(self, buckets: tuple[float, ...] = BUCKETS) -> None:
-        self.buckets = buckets
-        self.counts = [0] * (len(buckets) + 1)
-        self.sum = 0.0
-        self.count = 0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.buckets, value)] += 1
-        self.sum += value
-        self.count += 1
-
-    def render(self, name: str) -> list[str]:
-        lines, running = [], 0
-        for bound, count in zip((*self.buckets, float("inf")), self.counts, strict=True):
-            running += count
-            le = "+Inf" if bound == float("inf") else repr(bound)
-            lines.append(f'{name}_bucket{{le="{le}"}} {running}')
-        lines += [f"{name}_sum {self.sum!r}", f"{name}_count {self.count}"]
-        return lines
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 @dataclass
 class Metrics:
     releases: dict[tuple[str, str], ReleaseStatus] = field(default_factory=dict)
-    duration: Histogram = field(default_factory=Histogram)
+    duration: Histogram = field(default_factory=lambda: Histogram(BUCKETS))
     results: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESULTS, 0))
     writes: int = 0
     queue_depth: int = 0
@@ -69,7 +43,7 @@ class Metrics:
         ]
         gauges: dict[str, list[str]] = {"step": [], "steps": [], "weight": []}
         for (ns, name), status in sorted(self.releases.items()):
-            who = f'namespace="{_label(ns)}",deployment="{_label(name)}"'
+            who = f'namespace="{escape_label(ns)}",deployment="{escape_label(name)}"'
             for phase in Phase:
                 value = 1 if status.phase == phase else 0
                 lines.append(f'canarist_release_phase{{{who},phase="{phase.value}"}} {value}')
