@@ -36,9 +36,10 @@ from webhook.release.ops import (
     Plan,
     RouteTraffic,
 )
+from webhook.release.routing import release_target
 from webhook.release.services import Pin, canary_service_ops, find_stable, pin_patch
 from webhook.release.stepping import routes_at, scale_override_at, weight_at
-from webhook.routers import Owner, ReleaseTarget, build_routers
+from webhook.routers import build_routers
 from webhook.routers.offline import OfflineClient
 from webhook.spec import CanarySpec, Pause, Phase, ReleaseStatus, template_hash
 from webhook.spec.names import ENABLED_LABEL, PREFIX
@@ -193,14 +194,7 @@ async def _render_one(
     )
     ops.append(PatchDeployment(paused=True, status=status))
     await client.replace(_stamped(client, d))
-    stable_name = choice.service.name if choice.service else (spec.stable_service or view.name)
-    target = ReleaseTarget(
-        namespace=view.namespace,
-        owner=Owner(view.name, view.uid),
-        stable_service=stable_name,
-        canary_service=spec.canary_service_for(stable_name),
-        spec=spec,
-    )
+    target = release_target(view, spec, choice)
     routers = build_routers(target, client)
 
     async def routers_for() -> Sequence[Any]:

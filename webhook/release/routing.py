@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from webhook.kube.protocol import ObjectClient
-from webhook.release.model import World
-from webhook.release.services import find_stable
+from webhook.release.model import DeploymentView, World
+from webhook.release.services import StableChoice, find_stable
 from webhook.routers import Owner, ReleaseTarget, Router, build_routers
+from webhook.spec import CanarySpec
 
 
 class RouterCache:
@@ -28,15 +29,7 @@ class RouterCache:
         if spec is None or not spec.traffic_routed:
             return ()
         choice = find_stable(self.world, spec.stable_service, spec.canary_service)
-        stable = choice.service.name if choice.service else (spec.stable_service or d.name)
-        target = ReleaseTarget(
-            namespace=d.namespace,
-            owner=Owner(d.name, d.uid),
-            stable_service=stable,
-            canary_service=spec.canary_service_for(stable),
-            spec=spec,
-        )
-        return build_routers(target, self.client)
+        return build_routers(release_target(d, spec, choice), self.client)
 
     async def verify(self, weight: int) -> bool | None:
         answers = [await r.verify_weight(weight) for r in await self.get()]
@@ -44,3 +37,16 @@ class RouterCache:
         if not known:
             return None
         return all(known)
+
+
+def release_target(d: DeploymentView, spec: CanarySpec, choice: StableChoice) -> ReleaseTarget:
+    """What a Deployment's routers steer: its stable Service (the one found, else the configured
+    one, else the Deployment's name) and the canary Service named after it."""
+    stable = choice.service.name if choice.service else (spec.stable_service or d.name)
+    return ReleaseTarget(
+        namespace=d.namespace,
+        owner=Owner(d.name, d.uid),
+        stable_service=stable,
+        canary_service=spec.canary_service_for(stable),
+        spec=spec,
+    )
