@@ -8,6 +8,7 @@ import pytest
 
 from webhook.spec.problems import (
     Problems,
+    exactly_one,
     json_type,
     keyed,
     keyed_items,
@@ -81,4 +82,20 @@ def test_keyed_items_yields_the_mappings_of_a_list_with_their_paths(
 def test_required_names_every_missing_key(m: dict[str, int], ok: bool, problems: list[str]) -> None:
     found = Problems()
     assert required(m, ("a", "b"), "p", found) is ok
+    assert [str(p) for p in found] == problems
+
+
+@pytest.mark.parametrize(
+    ("m", "key", "problems"),
+    [
+        ({"a": 1, "z": 2}, "a", []),
+        ({}, None, ["p: must set exactly one of a, b, c; got none"]),
+        ({"c": 1, "a": 2}, None, ["p: must set exactly one of a, b, c; got a and c"]),
+    ],
+)
+def test_exactly_one_names_what_was_set(
+    m: dict[str, int], key: str | None, problems: list[str]
+) -> None:
+    found = Problems()
+    assert exactly_one(m, ("a", "b", "c"), "p", found) == key
     assert [str(p) for p in found] == problems

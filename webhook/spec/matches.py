@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from webhook.spec.problems import (
     Problems,
     at,
+    exactly_one,
     index,
     integer,
     keyed,
@@ -101,12 +102,9 @@ def parse_string_match(raw: Any, path: str, problems: Problems) -> StringMatch |
     m = keyed(raw, MATCH_KINDS, path, problems)
     if m is None:
         return None
-    kinds = [k for k in MATCH_KINDS if k in m]
-    if len(kinds) != 1:
-        got = "none" if not kinds else " and ".join(kinds)
-        problems.add(path, f"must set exactly one of exact, prefix, regex; got {got}")
+    kind = exactly_one(m, MATCH_KINDS, path, problems)
+    if kind is None:
         return None
-    kind = kinds[0]
     value = string(m[kind], at(path, kind), problems, nonempty=kind != "prefix")
     if value is None:
         return None

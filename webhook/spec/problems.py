@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from webhook.errors import InvalidInput, Problem, SpecError
+
+K = TypeVar("K", bound=str)
 
 
 class Problems:
@@ -155,6 +157,16 @@ def required(m: Mapping[str, Any], keys: Iterable[str], path: str, problems: Pro
     for key in missing:
         problems.add(at(path, key), "is required")
     return not missing
+
+
+def exactly_one(m: Mapping[str, Any], keys: Sequence[K], path: str, problems: Problems) -> K | None:
+    """The one of ``keys`` that ``m`` sets; when it sets none or several, a problem and ``None``."""
+    present = [key for key in keys if key in m]
+    if len(present) != 1:
+        got = "none" if not present else " and ".join(present)
+        problems.add(path, f"must set exactly one of {', '.join(keys)}; got {got}")
+        return None
+    return present[0]
 
 
 def string(raw: Any, path: str, problems: Problems, *, nonempty: bool = True) -> str | None:

@@ -21,6 +21,7 @@ from webhook.spec.problems import (
     Problems,
     at,
     boolean,
+    exactly_one,
     index,
     integer,
     keyed,
@@ -174,12 +175,9 @@ def _set_canary_scale(raw: Any, path: str, problems: Problems) -> Step | None:
     m = keyed(raw, keys, path, problems)
     if m is None:
         return None
-    present = [k for k in keys if k in m]
-    if len(present) != 1:
-        got = "none" if not present else " and ".join(present)
-        problems.add(path, f"must set exactly one of {', '.join(keys)}; got {got}")
+    key = exactly_one(m, keys, path, problems)
+    if key is None:
         return None
-    key = present[0]
     if key == "replicas":
         replicas = integer(m[key], at(path, key), problems, low=0)
         return None if replicas is None else SetCanaryScale(replicas=replicas)
