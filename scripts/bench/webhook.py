@@ -29,23 +29,21 @@ import json
 import os
 import platform
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from webhook.tls.issue import issue_ca, issue_serving, service_names  # noqa: E402
+from scripts.bench._common import ROOT, median_of, percentile, ratio, thread_cpu_ns
+from scripts.bench.webhook_profile import breakdown, codecs
+from webhook.tls.issue import issue_ca, issue_serving, service_names
 
 PAYLOAD = ROOT / "tests" / "data" / "reviews" / "22-update-new-canary.request.json"
 SERVER_NAME = "canarist-webhook.canarist.svc"
-STATUS_KEY = "canarist.io/status"
 BARE_RESPONSE = (
     b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",'
     b'"response":{"uid":"","allowed":true}}'
@@ -154,39 +152,23 @@ class Conn:
         self.writer.close()
 
 
-def cpu_ns(pid: int) -> int:
-    """CPU time a process has used (all threads), in ns, from the scheduler's accounting."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        total += int((task / "schedstat").read_text().split()[0])
-    return total
-
-
 async def measured(pid: int, run: Any) -> dict[str, Any]:
     """Run one load pattern; add the server's CPU time per request (robust to other load)."""
-    before = cpu_ns(pid)
+    before = thread_cpu_ns(pid)
     result: dict[str, Any] = await run
     served = result.pop("served")
-    result["server_cpu_us_per_request"] = round((cpu_ns(pid) - before) / 1000 / served, 1)
+    result["server_cpu_us_per_request"] = round((thread_cpu_ns(pid) - before) / 1000 / served, 1)
     return result
 
 
-def _percentile(sorted_ns: list[int], q: float) -> float:
-    if not sorted_ns:
-        return float("nan")
-    k = min(len(sorted_ns) - 1, max(0, round(q * (len(sorted_ns) - 1))))
-    return sorted_ns[k] / 1e6
-
-
 def _summary(latencies: list[int], seconds: float, errors: int, served: int) -> dict[str, Any]:
-    latencies.sort()
     return {
         "served": served,  # every request of the run, warm-up included (for CPU accounting)
         "requests": len(latencies),
         "errors": errors,
         "rps": round(len(latencies) / seconds, 1),
-        "p50_ms": round(_percentile(latencies, 0.50), 3),
-        "p99_ms": round(_percentile(latencies, 0.99), 3),
+        "p50_ms": round(percentile(latencies, 0.50) / 1e6, 3),
+        "p99_ms": round(percentile(latencies, 0.99) / 1e6, 3),
     }
 
 
@@ -261,16 +243,9 @@ async def fixed_rate(
 # --- the run -----------------------------------------------------------------------------------
 
 
-def _median(runs: list[dict[str, Any]], key: str) -> float:
-    return round(float(statistics.median(float(r[key]) for r in runs)), 3)
-
-
 def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "server_cpu_us_per_request": _median(runs, "server_cpu_us_per_request"),
-        "rps": _median(runs, "rps"),
-        "p50_ms": _median(runs, "p50_ms"),
-        "p99_ms": _median(runs, "p99_ms"),
+        **median_of(runs, ("server_cpu_us_per_request", "rps", "p50_ms", "p99_ms")),
         "errors": sum(r["errors"] for r in runs),
         "runs": runs,
     }
@@ -305,121 +280,27 @@ async def bench(
         results["closed_loop"][f"c={c}"] = {
             "bare": bare,
             "canarist": ours,
-            "ratio_rps": round(ours["rps"] / bare["rps"], 3),
-            "ratio_server_cpu": round(
-                ours["server_cpu_us_per_request"] / bare["server_cpu_us_per_request"], 3
+            "ratio_rps": ratio(ours["rps"], bare["rps"]),
+            "ratio_server_cpu": ratio(
+                ours["server_cpu_us_per_request"], bare["server_cpu_us_per_request"]
             ),
-            "ratio_p50": round(ours["p50_ms"] / bare["p50_ms"], 3),
-            "ratio_p99": round(ours["p99_ms"] / bare["p99_ms"], 3),
+            "ratio_p50": ratio(ours["p50_ms"], bare["p50_ms"]),
+            "ratio_p99": ratio(ours["p99_ms"], bare["p99_ms"]),
         }
     bare, ours = _medians(rated["bare"]), _medians(rated["canarist"])
     results["fixed_rate"] = {
         "rate": args.rate,
         "bare": bare,
         "canarist": ours,
-        "ratio_p50": round(ours["p50_ms"] / bare["p50_ms"], 3),
-        "ratio_p99": round(ours["p99_ms"] / bare["p99_ms"], 3),
+        "ratio_p50": ratio(ours["p50_ms"], bare["p50_ms"]),
+        "ratio_p99": ratio(ours["p99_ms"], bare["p99_ms"]),
     }
     c4 = results["closed_loop"].get("c=4")
     results["goals"] = {
-        "c4_throughput_ratio_at_least_0.8": None if c4 is None else c4["ratio_rps"] >= 0.8,
+        "c4_throughput_ratio_at_least_0.8": None if c4 is None else (c4["ratio_rps"] or 0) >= 0.8,
         "p99_at_rate_at_most_2ms": ours["p99_ms"] <= 2.0,
     }
     return results
-
-
-def breakdown(body: bytes, repeat: int = 5, number: int = 1000) -> dict[str, float]:
-    """CPU microseconds of the pieces of one review, in this process (hot caches): a profile.
-
-    The server's own figure is larger (colder caches, the load generator on the other CPU); the
-    pieces say where a review's time goes, and what orjson and libyaml save.
-    """
-    import io
-    import logging
-    import timeit
-
-    from webhook.admission import jsoncodec, parse_review, review
-    from webhook.admission.jsonlog import configure
-    from webhook.admission.mutate import _parse, decide
-    from webhook.admission.server import _log_review
-    from webhook.spec import yamltext
-    from webhook.spec.hashing import canonical_form, form_hash
-    from webhook.spec.status import ReleaseStatus
-
-    raw = json.loads(body)
-    parsed = parse_review(raw)
-    obj = raw["request"]["object"]
-    template = obj["spec"]["template"]
-    form = canonical_form(template)
-    annotations = obj["metadata"]["annotations"]
-    status_text = annotations[STATUS_KEY]
-    spec_annotations = {
-        k: v for k, v in annotations.items() if k.startswith("canarist.io/") and k != STATUS_KEY
-    }
-    decision = decide(parsed)
-    orjson_module = jsoncodec._orjson
-    fast_yaml = yamltext._FastLoader
-
-    def end_to_end() -> bytes:
-        return review(body).response.to_json()
-
-    def without_orjson() -> bytes:
-        jsoncodec._orjson = None
-        try:
-            return end_to_end()
-        finally:
-            jsoncodec._orjson = orjson_module
-
-    def spec_without_libyaml() -> object:
-        yamltext._FastLoader = None
-        try:
-            return _parse("web", spec_annotations)
-        finally:
-            yamltext._FastLoader = fast_yaml
-
-    pieces: dict[str, Callable[[], object]] = {
-        "decode_body": lambda: jsoncodec.loads(body),
-        "decode_body_json_module": lambda: jsoncodec.std_loads(body),
-        "parse_review_envelope": lambda: parse_review(raw),
-        "canonical_form_one_template": lambda: canonical_form(template),
-        "hash_of_a_form": lambda: form_hash(form),
-        "status_annotation_read_and_write": lambda: ReleaseStatus.from_json(status_text).to_json(),
-        "decide_all_rules": lambda: decide(parsed),
-        "encode_response": decision.response.to_json,
-        "review_end_to_end": end_to_end,
-        "review_end_to_end_without_orjson": without_orjson,
-        "log_line_of_a_changed_object": lambda: _log_review(decision, 0.0004, 10.0),
-        "spec_parse_cache_miss": lambda: _parse("web", spec_annotations),
-        "spec_parse_cache_miss_without_libyaml": spec_without_libyaml,
-    }
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    configure("info", io.StringIO())
-    out = {}
-    try:
-        for name, fn in pieces.items():
-            count = number // 10 if name.startswith("spec_parse") else number
-            runs = timeit.repeat(fn, repeat=repeat, number=count, timer=time.process_time)
-            out[name] = round(min(runs) / count * 1e6, 1)
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
-    return out
-
-
-def codecs() -> dict[str, str]:
-    """Which optional accelerators the servers and the breakdown use."""
-    from webhook.admission import jsoncodec
-    from webhook.spec import yamltext
-
-    orjson_module = jsoncodec._orjson
-    return {
-        "json": f"orjson {orjson_module.__version__}" if orjson_module else "json module",
-        "yaml": "libyaml where it agrees with PyYAML" if yamltext._FastLoader else "PyYAML",
-    }
 
 
 def main() -> None:
