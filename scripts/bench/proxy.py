@@ -32,7 +32,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from scripts.bench._common import ROOT, cpu_seconds, median_of, ratio
+from scripts.bench.proxy_inprocess import in_process_cost
+
 STABLE_IP, CANARY_IP, MIRROR_IP = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 
 
@@ -172,22 +175,6 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
     raise SystemExit(f"{url} did not come up within {timeout}s")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (nginx's workers), in seconds."""
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(c) for c in children.read_text().split()]
-    total = 0
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 NEW_PATHS = """
 counter = 0
 request = function()
@@ -222,10 +209,6 @@ def to_ms(text: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
-def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0]}
-
-
 async def split_count(url: str, header: str, n: int = 10_000, concurrency: int = 32
                       ) -> dict[str, int]:
     import aiohttp
@@ -256,7 +239,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=2)
     args = ap.parse_args()
-    in_process = in_process_cost()
+    in_process = in_process_cost(routes_yaml(8080, f"{CANARY_IP}:8080", 10, mirror=False))
     ensure_tools()
     d = tempfile.mkdtemp(prefix="canarist-bench-")
     LOGS["dir"] = Path(d)
@@ -300,17 +283,17 @@ def main() -> None:
         result["runs"] = runs
         result["median"] = med
         result["ratios"] = {
-            "rps_canarist_over_nginx": round(med["canarist"]["rps"] / med["nginx"]["rps"], 3),
-            "p99_canarist_over_nginx": round(med["canarist"]["p99_ms"] / med["nginx"]["p99_ms"], 3),
-            "rps_nginx_over_backend": round(med["nginx"]["rps"] / med["backend"]["rps"], 3),
+            "rps_canarist_over_nginx": ratio(med["canarist"]["rps"], med["nginx"]["rps"]),
+            "p99_canarist_over_nginx": ratio(med["canarist"]["p99_ms"], med["nginx"]["p99_ms"]),
+            "rps_nginx_over_backend": ratio(med["nginx"]["rps"], med["backend"]["rps"]),
             # CPU per request is the figure least disturbed by other load on a shared machine
-            "cpu_per_request_canarist_over_nginx": round(
-                med["canarist"]["cpu_us_per_request"] / med["nginx"]["cpu_us_per_request"], 3),
-            "new_paths_rps_canarist_over_nginx": round(
-                med["canarist_new_paths"]["rps"] / med["nginx_new_paths"]["rps"], 3),
-            "new_paths_cpu_per_request_canarist_over_nginx": round(
-                med["canarist_new_paths"]["cpu_us_per_request"]
-                / med["nginx_new_paths"]["cpu_us_per_request"], 3),
+            "cpu_per_request_canarist_over_nginx": ratio(
+                med["canarist"]["cpu_us_per_request"], med["nginx"]["cpu_us_per_request"]),
+            "new_paths_rps_canarist_over_nginx": ratio(
+                med["canarist_new_paths"]["rps"], med["nginx_new_paths"]["rps"]),
+            "new_paths_cpu_per_request_canarist_over_nginx": ratio(
+                med["canarist_new_paths"]["cpu_us_per_request"],
+                med["nginx_new_paths"]["cpu_us_per_request"]),
         }
         result["split_10000_at_weight_10"] = {
             "canarist": asyncio.run(split_count(targets["canarist"], "x-canarist-version")),
@@ -344,86 +327,9 @@ def mirror_bench(args: argparse.Namespace, d: str, env: dict[str, str], sb: int,
                         r'canarist_proxy_mirror_requests_total\{route="web",result="(\w+)"\} (\d+)',
                         text)
                 }
-    out["p99_ratio_with_over_without"] = round(
-        out["with_slow_mirror"]["p99_ms"] / out["without_mirror"]["p99_ms"], 3)
+    out["p99_ratio_with_over_without"] = ratio(
+        out["with_slow_mirror"]["p99_ms"], out["without_mirror"]["p99_ms"])
     return out
-
-
-IN_PROCESS_REQUEST = (b"GET /items?id=7 HTTP/1.1\r\nHost: web.example.com\r\n"
-                      b"User-Agent: bench\r\n\r\n")
-IN_PROCESS_RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: nginx\r\n"
-                       b"Date: Sun, 22 Nov 2026 06:33:00 GMT\r\nContent-Type: text/plain\r\n"
-                       b"Content-Length: 7\r\nConnection: keep-alive\r\n\r\nstable\n")
-
-
-class _FakeTransport:
-    """Takes writes and nothing else: what is left is canarist's own work."""
-
-    def write(self, data: bytes) -> None:
-        pass
-
-    def get_extra_info(self, key: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000) if key == "peername" else default
-
-    def pause_reading(self) -> None:
-        pass
-
-    resume_reading = close = abort = pause_reading
-
-
-def in_process_cost(n: int = 20000, rounds: int = 5) -> dict[str, float]:
-    """µs per request through the real protocols, parsers and decisions (uvloop when present),
-    with transports that only take writes; best of ``rounds``. ``cached``: one head repeated
-    (the plan cache answers); ``new_path``: every request its own path under the same headers
-    (the header-block cache answers); ``new_headers``: every head new, headers included."""
-    sys.path.insert(0, str(ROOT))
-    from webhook.proxy.client import ClientConn
-    from webhook.proxy.context import ProxyOptions
-    from webhook.proxy.server import ProxyServer
-    from webhook.proxy.table import static_endpoints
-    from webhook.proxy.upstream import UpstreamConn
-    from webhook.spec.routetable import parse_route_table
-
-    async def measure() -> dict[str, float]:
-        table = parse_route_table(routes_yaml(8080, f"{CANARY_IP}:8080", 10, mirror=False))
-        server = ProxyServer(table, static_endpoints, ProxyOptions())
-        ctx = server.ctx
-        client = ClientConn(ctx)
-        client.connection_made(_FakeTransport())  # type: ignore[arg-type]
-        for route in ctx.table.routes:
-            for ring in route.rings.values():
-                for endpoint in ring.items:
-                    conn = UpstreamConn(ctx.pool, endpoint)
-                    conn.connection_made(_FakeTransport())  # type: ignore[arg-type]
-                    ctx.pool.give_back(conn)
-
-        def run(requests: list[bytes]) -> float:
-            start = time.perf_counter()
-            for request in requests:
-                client.data_received(request)
-                assert client.current is not None and client.current.conn is not None
-                client.current.conn.data_received(IN_PROCESS_RESPONSE)
-            return (time.perf_counter() - start) / len(requests)
-
-        paths = [IN_PROCESS_REQUEST.replace(b"id=7", b"id=%d" % i) for i in range(n * rounds)]
-        headers = [IN_PROCESS_REQUEST.replace(b"bench", b"bench/%d" % i)
-                   for i in range(n * rounds)]
-        out = {
-            "cached": min(run([IN_PROCESS_REQUEST] * n) for _ in range(rounds)),
-            "new_path": min(run(paths[i * n:(i + 1) * n]) for i in range(rounds)),
-            "new_headers": min(run(headers[i * n:(i + 1) * n]) for i in range(rounds)),
-        }
-        return {k: round(v * 1e6, 2) for k, v in out.items()}
-
-    try:
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    except ImportError:
-        pass
-    result = asyncio.run(measure())
-    asyncio.set_event_loop_policy(None)
-    return result
 
 
 if __name__ == "__main__":
