@@ -85,6 +85,9 @@ def test_up_prints_one_ready_line_serves_kubectl_and_stops_on_sigterm(tmp_path: 
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=15)
     assert code == 0
+    # a clean stop: open watches end, nothing is logged as failed on the way out
+    errors = proc.stderr.read() if proc.stderr else ""
+    assert "Traceback" not in errors and " ERROR " not in errors, errors
 
 
 def test_up_ready_time_is_under_two_seconds(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ the ``APIStatusError`` with its code, and admission warnings as ``Warning: 299``
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 from collections.abc import Mapping
@@ -286,7 +287,8 @@ class ResourceHandlers:
             return resp
         finally:
             await events.aclose()  # type: ignore[attr-defined]
-        await resp.write_eof()
+        with contextlib.suppress(ConnectionError):  # the client went first (e.g. at shutdown)
+            await resp.write_eof()
         return resp
 
 
