@@ -27,9 +27,7 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,25 +43,12 @@ from kubernetes import watch as k8s_watch
 from kubernetes.aio import client as aclient
 from kubernetes.aio import config as aconfig
 
+from scripts.bench._common import cluster_process
 from webhook.kube.client import KubeClient, connect
 from webhook.kube.config import ClientOptions
 from webhook.kube.watch import WatchStream
 
 NS = "bench"
-
-
-def start_api(kubeconfig: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webhook.cli", "up", "--kubeconfig", str(kubeconfig),
-         "--without", "gc,controllers,kubelet,webhook"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "API server" not in line:
-        proc.kill()
-        raise SystemExit(f"canarist up did not start: {line!r}")
-    return proc
 
 
 def deployment(i: int) -> dict[str, Any]:
@@ -227,12 +212,8 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = Path(tmp, "kubeconfig")
-        proc = start_api(kubeconfig)
-        try:
+        with cluster_process(kubeconfig, "gc,controllers,kubelet,webhook"):
             result = asyncio.run(main_async(args, kubeconfig))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(10)
     print(json.dumps(result, indent=2))
 
 

@@ -31,24 +31,24 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from webhook.kube.client import KubeClient, SyncClient, connect
-from webhook.kube.config import ClientOptions, load
+from scripts.bench._common import cluster_process, peak_rss_mb, percentile, ratio
+from scripts.bench.reconciler_roles import NS, baseline_main, reconciler_main
+from webhook.kube.client import KubeClient, connect
+from webhook.kube.config import ClientOptions
 from webhook.kube.informer import Informer, start_all, stop_all
 from webhook.kube.protocol import JSON, ObjectRef
 from webhook.spec import ReleaseStatus
 from webhook.spec.routetable import ROUTE_TABLE_KEY, parse_route_table
 
-NS = "bench"
 HERE = str(Path(__file__).resolve())
 STEPS = [10, 20, 30, 40]
 
@@ -95,96 +95,10 @@ def service(i: int) -> JSON:
                      "ports": [{"port": 80, "targetPort": 8080}]}}
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def parse_time(text: str | None) -> float | None:
     if not text:
         return None
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp()
-
-
-# --- the reconciler process --------------------------------------------------------------------
-
-
-class CountingClient(KubeClient):
-    """The reconciler's client, counting the writes it issues (by verb and kind)."""
-
-    writes: ClassVar[dict[str, int]] = {}
-
-    @staticmethod
-    def count(verb: str, kind: str, subresource: str = "") -> None:
-        key = f"{verb} {kind}{'/' + subresource if subresource else ''}"
-        CountingClient.writes[key] = CountingClient.writes.get(key, 0) + 1
-
-    async def create(self, obj: JSON) -> JSON:
-        self.count("create", str(obj.get("kind")))
-        return await super().create(obj)
-
-    async def replace(self, obj: JSON, *, subresource: str = "") -> JSON:
-        self.count("replace", str(obj.get("kind")), subresource)
-        return await super().replace(obj, subresource=subresource)
-
-    async def patch(self, ref: ObjectRef, patch: Any, **kw: Any) -> JSON:
-        self.count("patch", ref.kind, kw.get("subresource", ""))
-        return await super().patch(ref, patch, **kw)
-
-    async def delete(self, ref: ObjectRef, **kw: Any) -> bool:
-        self.count("delete", ref.kind)
-        return await super().delete(ref, **kw)
-
-
-async def reconciler_main(kubeconfig: str, qps: float, workers: int) -> None:
-    from aiohttp import web
-
-    from webhook.release.loop import LoopOptions, Reconciler
-
-    opts = ClientOptions(kubeconfig=kubeconfig, qps=qps, burst=max(1, int(qps * 2)), workers=16)
-    client = CountingClient(SyncClient(load(opts)), workers=opts.workers)
-    reconciler = Reconciler(client, LoopOptions(namespace=NS, workers=workers, resync=3600))
-
-    async def stats(_: web.Request) -> web.Response:
-        return web.json_response({"writes": CountingClient.writes,
-                                  "reconciles": reconciler.reconciles,
-                                  "results": reconciler.metrics.results,
-                                  "durations": dict(zip(
-                                      [*map(str, reconciler.metrics.duration.buckets), "+Inf"],
-                                      reconciler.metrics.duration.counts, strict=True))})
-
-    app = web.Application()
-    app.router.add_get("/stats", stats)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_reader(sys.stdin.fileno(), stop.set)
-    await reconciler.run(stop)
-    await client.aclose()
-
-
-# --- the baseline process ---------------------------------------------------------------------
-
-
-async def baseline_main(kubeconfig: str, plan_text: str) -> None:
-    """Patch ConfigMap ``base{i}`` at each planned time (seconds after a start it prints)."""
-    plan = json.loads(plan_text)
-    async with connect(ClientOptions(kubeconfig=kubeconfig, qps=0, workers=16)) as client:
-        await client.get(ObjectRef("v1", "Namespace", "", NS))  # connected and warm
-        start = time.time() + 0.5
-        print(json.dumps({"start": start}), flush=True)
-
-        async def one(name: str, offset: float, value: int) -> None:
-            await asyncio.sleep(max(0.0, start + offset - time.time()))
-            patch = {"data": {"weight": str(value)}}
-            await client.patch(ObjectRef("v1", "ConfigMap", NS, name), patch)
-
-        await asyncio.gather(*(one(n, offset, v) for n, offset, v in plan))
 
 
 # --- the driver ---------------------------------------------------------------------------------
@@ -233,13 +147,6 @@ async def stats(port: int) -> dict[str, Any]:
     async with aiohttp.ClientSession() as session, session.get(url) as resp:
         result: dict[str, Any] = await resp.json()
         return result
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def wait_until(what: str, check: Any, within: float) -> None:
@@ -356,23 +263,22 @@ async def drive(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
         ]
         await observer.stop()
 
-    p50, p99 = pct(reaction, 0.5), pct(reaction, 0.99)
-    b50, b99 = pct(baseline, 0.5), pct(baseline, 0.99)
+    p50, p99 = percentile(reaction, 0.5), percentile(reaction, 0.99)
+    b50, b99 = percentile(baseline, 0.5), percentile(baseline, 0.99)
     return {
         "n": args.n,
         "m": args.m,
         "pause_s": args.pause,
         "qps": args.qps,
         "setup": {"create_s": round(created, 2), "adoption_s": round(adoption, 2)},
-        "reaction_ms": {"p50": round(p50, 1), "p90": round(pct(reaction, 0.9), 1),
+        "reaction_ms": {"p50": round(p50, 1), "p90": round(percentile(reaction, 0.9), 1),
                         "p99": round(p99, 1), "max": round(max(reaction), 1),
                         "over_100ms": sum(1 for r in reaction if r > 100),
                         "samples": len(reaction)},
-        "planned_ms": {"p50": round(pct(planned, 0.5), 1), "p99": round(pct(planned, 0.99), 1),
-                       "samples": len(planned)},
+        "planned_ms": {"p50": round(percentile(planned, 0.5), 1),
+                       "p99": round(percentile(planned, 0.99), 1), "samples": len(planned)},
         "baseline_ms": {"p50": round(b50, 1), "p99": round(b99, 1), "samples": len(baseline)},
-        "ratio": {"p50": round(p50 / b50, 2) if b50 > 0 else None,
-                  "p99": round(p99 / b99, 2) if b99 > 0 else None},
+        "ratio": {"p50": ratio(p50, b50, 2), "p99": ratio(p99, b99, 2)},
         "writes_per_weight_change": round(writes / changes, 2) if changes else None,
         "weight_changes": changes,
         "writes_by_kind": by_kind,
@@ -416,18 +322,9 @@ def main() -> None:
         p.error("need 1 <= --m <= --n")
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = str(Path(tmp, "kubeconfig"))
-        cluster = subprocess.Popen(
-            [sys.executable, "-m", "webhook.cli", "up", "--kubeconfig", kubeconfig,
-             "--without", "reconciler"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert cluster.stdout is not None
-        try:
-            cluster.stdout.readline()  # the ready line
+        with cluster_process(kubeconfig, "reconciler") as cluster:
             result = asyncio.run(drive(args, kubeconfig))
             result["cluster_peak_rss_mb"] = round(peak_rss_mb(cluster.pid), 1)
-        finally:
-            cluster.terminate()
-            cluster.wait(30)
     result["machine"] = f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end"
     print(json.dumps(result, indent=1))
 
