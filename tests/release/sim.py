@@ -35,7 +35,7 @@ from webhook.release.planner import plan
 from webhook.spec import ReleaseStatus
 from webhook.spec.names import ACTION, STATUS
 
-__all__ = ["Sim", "pod_template"]
+__all__ = ["Sim", "pod_template", "released"]
 
 
 class Sim(Actors):
@@ -165,3 +165,11 @@ class Sim(Actors):
         if r.snapshot() != before:
             r.writes += 1
             r._checks = 0
+
+
+def released(sim: Sim, version: str = "v2") -> Sim:
+    """``sim`` settled, then a release of ``version`` run until it waits."""
+    sim.run()
+    sim.update_template(version)
+    sim.run()
+    return sim
