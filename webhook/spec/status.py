@@ -60,7 +60,7 @@ class ReleaseStatus:
         return out
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return _ENCODER.encode(self.to_dict())
 
     @classmethod
     def from_json(cls, text: str | None) -> ReleaseStatus:
@@ -101,6 +101,8 @@ _FIELDS = {
     "analysis": "analysis",
 }
 _KEYS = set(_FIELDS.values())
+# json.dumps with arguments builds an encoder per call: this one is built once (same output).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 _ALWAYS = {"step", "steps", "weight"}
 
 
