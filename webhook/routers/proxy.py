@@ -31,6 +31,7 @@ from webhook.routers.objects import (
     store_record,
     truncate_name,
 )
+from webhook.routers.tablecache import TableCache
 from webhook.spec import CAPABILITIES, SetHeaderRoute, SetMirrorRoute
 from webhook.spec.names import ROUTE_TABLE_LABEL, STABLE_SERVICE
 from webhook.spec.routetable import (
@@ -42,7 +43,6 @@ from webhook.spec.routetable import (
     RouteTable,
     ServiceRef,
     Sticky,
-    dump_route_table,
     parse_route_table,
     route_table_to_dict,
 )
@@ -96,20 +96,27 @@ def base_route(target: ReleaseTarget, port: int, current: Route | None) -> Route
     )
 
 
+# Tables by ConfigMap and resourceVersion: a steady reconcile parses and dumps no YAML.
+_TABLES = TableCache()
+
+
 def read_route(cm: JSON, name: str) -> Route | None:
-    text = (cm.get("data") or {}).get(ROUTE_TABLE_KEY)
-    if text is None:
+    def parse(text: str) -> RouteTable:
+        try:
+            return parse_route_table(text, f"ConfigMap {_where(cm)} key {ROUTE_TABLE_KEY}")
+        except ConfigError as exc:
+            raise RouterError(f"{exc}; the table is written by canarist: delete the key") from exc
+
+    table = _TABLES.table(cm, parse)
+    if table is None:
         return None
-    try:
-        table = parse_route_table(text, f"ConfigMap {_where(cm)} key {ROUTE_TABLE_KEY}")
-    except ConfigError as exc:
-        raise RouterError(f"{exc}; the table is written by canarist: delete the key") from exc
     return next((r for r in table.routes if r.name == name), None)
 
 
 def desired_configmap(
     current: JSON | None, target: ReleaseTarget, port: int, change: Change
-) -> JSON:
+) -> tuple[JSON, RouteTable]:
+    """The ConfigMap ``change`` makes of ``current``, and the table it holds."""
     owner = target.owner
     if current is None:
         obj = new_object("v1", "ConfigMap", target.namespace, configmap_name(target), owner)
@@ -123,9 +130,11 @@ def desired_configmap(
         obj = current
         route_now = read_route(current, route_name(target))
     route, record = change(base_route(target, port, route_now), Records.of(obj).get(owner.name))
+    table = RouteTable((route,))
+    text = _TABLES.text(current, table)  # before ``obj`` (``current`` itself) is rewritten
     meta(obj).setdefault("labels", {})[ROUTE_TABLE_LABEL] = "true"
-    obj["data"] = {ROUTE_TABLE_KEY: dump_route_table(RouteTable((route,)))}
-    return store_record(obj, owner.name, record)
+    obj["data"] = {ROUTE_TABLE_KEY: text}
+    return store_record(obj, owner.name, record), table
 
 
 # --- changes (pure) ----------------------------------------------------------------------------
@@ -208,7 +217,16 @@ class ProxyRouter(RouterAdapter):
 
     async def _apply(self, change: Change) -> None:
         port = await self._port()
-        await self.sync(self._cm(), lambda cur: desired_configmap(cur, self.target, port, change))
+        made: list[tuple[RouteTable, str]] = []
+
+        def compute(cur: JSON | None) -> JSON:
+            obj, table = desired_configmap(cur, self.target, port, change)
+            made.append((table, obj["data"][ROUTE_TABLE_KEY]))
+            return obj
+
+        written = await self.sync(self._cm(), compute)
+        if made:
+            _TABLES.written(written, *made[-1])
 
     async def update_hash(self, canary_hash: str, stable_hash: str) -> None:
         await self._apply(hash_change(canary_hash, stable_hash))
