@@ -130,15 +130,20 @@ def test_mirror_route() -> None:
     assert sim.status.mirror is None
 
 
-def test_dynamic_stable_scale_moves_stable_pods_only_after_traffic() -> None:
-    sim = Sim(
+def dynamic_stable_sim(steps: str, *, replicas: int) -> Sim:
+    """Router proxy with ``canarist.io/dynamic-stable-scale``."""
+    return Sim(
         {
-            "canarist.io/steps": STEPS,
+            "canarist.io/steps": steps,
             "canarist.io/traffic-router": "proxy",
             "canarist.io/dynamic-stable-scale": "true",
         },
-        replicas=10,
+        replicas=replicas,
     )
+
+
+def test_dynamic_stable_scale_moves_stable_pods_only_after_traffic() -> None:
+    sim = dynamic_stable_sim(STEPS, replicas=10)
     sim.run()
     sim.update_template("v2")
     sim.reconcile()
@@ -164,14 +169,7 @@ def test_dynamic_stable_scale_moves_stable_pods_only_after_traffic() -> None:
 
 def test_dynamic_stable_scale_waits_for_a_verified_weight() -> None:
     """Argo #3926: stable pods went before the load balancer applied the weight."""
-    sim = Sim(
-        {
-            "canarist.io/steps": STEPS,
-            "canarist.io/traffic-router": "proxy",
-            "canarist.io/dynamic-stable-scale": "true",
-        },
-        replicas=10,
-    )
+    sim = dynamic_stable_sim(STEPS, replicas=10)
     sim.run()
     sim.router.verify_lag = 1
     sim.update_template("v2")
@@ -187,14 +185,7 @@ def test_dynamic_stable_scale_waits_for_a_verified_weight() -> None:
 
 
 def test_dynamic_stable_scale_promotion_restores_the_replica_count() -> None:
-    sim = Sim(
-        {
-            "canarist.io/steps": "- setWeight: 50",
-            "canarist.io/traffic-router": "proxy",
-            "canarist.io/dynamic-stable-scale": "true",
-        },
-        replicas=4,
-    )
+    sim = dynamic_stable_sim("- setWeight: 50", replicas=4)
     released(sim)
     assert sim.status.phase == Phase.HEALTHY
     assert sim.d_spec["replicas"] == 4
