@@ -299,3 +299,22 @@ async def test_watch_timeout_ends_the_stream() -> None:
     async with asyncio.timeout(2):
         got = [e async for e in api.watch("configmaps", "default", timeout_seconds=0.2)]
     assert got == []
+
+
+async def test_ingress_class_annotation_and_field_conflict_on_create_only() -> None:
+    """Upstream ValidateIngressCreate: the legacy kubernetes.io/ingress.class annotation may not
+    be set together with spec.ingressClassName (updates of old objects are not checked)."""
+    api = ClusterAPI()
+    ing: dict[str, Any] = {
+        "metadata": {"name": "web", "annotations": {"kubernetes.io/ingress.class": "nginx"}},
+        "spec": {"ingressClassName": "nginx",
+                 "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}},
+    }
+    body = await expect_status(api.create("ingresses.networking.k8s.io", "default", ing), 422)
+    assert body["details"]["causes"] == [{
+        "reason": "FieldValueInvalid", "field": "annotations.kubernetes.io/ingress.class",
+        "message": 'Invalid value: "nginx": can not be set when the class field is also set'}]
+    del ing["spec"]["ingressClassName"]
+    created = await api.create("ingresses.networking.k8s.io", "default", ing)
+    created["spec"]["ingressClassName"] = "nginx"
+    await api.update("ingresses.networking.k8s.io", "default", created)

@@ -122,7 +122,7 @@ NGINX_WITH_TLS = UserSetup(
     """
 apiVersion: networking.k8s.io/v1
 kind: Ingress
-metadata: {name: web, annotations: {kubernetes.io/ingress.class: nginx}}
+metadata: {name: web, annotations: {nginx.ingress.kubernetes.io/ssl-redirect: "true"}}
 spec:
   ingressClassName: nginx
   tls: [{hosts: [shop.example.com], secretName: tls}]

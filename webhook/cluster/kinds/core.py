@@ -14,6 +14,7 @@ from webhook.cluster.kinds.common import (
     not_supported,
     required,
     validate_labels,
+    validate_object_meta_update,
 )
 from webhook.cluster.status import Cause
 
@@ -208,3 +209,26 @@ class EndpointSliceStrategy(Strategy):
 
 class SpecGeneration(Strategy):
     generation = GEN_SPEC
+
+
+class IngressStrategy(SpecGeneration):
+    """networking.k8s.io/v1 Ingress: on create, the legacy class annotation and
+    ``spec.ingressClassName`` may not both be set (upstream ``ValidateIngressCreate``)."""
+
+    CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+
+    def validate(self, obj: dict[str, Any]) -> list[Cause]:
+        out = super().validate(obj)
+        spec = obj.get("spec")
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        has_class = isinstance(spec, dict) and spec.get("ingressClassName") is not None
+        if has_class and self.CLASS_ANNOTATION in annotations:
+            out.append(invalid(
+                f"annotations.{self.CLASS_ANNOTATION}", annotations[self.CLASS_ANNOTATION],
+                "can not be set when the class field is also set"))
+        return out
+
+    def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+        # upstream checks the class conflict on create only
+        return super().validate(new) + validate_object_meta_update(new, old)
+

@@ -6,12 +6,12 @@ from webhook.cluster.kinds.admissionreg import MutatingWebhookConfigurationStrat
 from webhook.cluster.kinds.base import Strategy
 from webhook.cluster.kinds.core import (
     EndpointSliceStrategy,
+    IngressStrategy,
     LeaseStrategy,
     NamespaceStrategy,
     ReturnsObject,
     SecretStrategy,
     ServiceStrategy,
-    SpecGeneration,
 )
 from webhook.cluster.kinds.crd import CRDStrategy, CustomResourceStrategy
 from webhook.cluster.kinds.workloads import DeploymentStrategy, PodStrategy, ReplicaSetStrategy
@@ -26,7 +26,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
     "deployments.apps": DeploymentStrategy,
     "replicasets.apps": ReplicaSetStrategy,
     "endpointslices.discovery.k8s.io": EndpointSliceStrategy,
-    "ingresses.networking.k8s.io": SpecGeneration,
+    "ingresses.networking.k8s.io": IngressStrategy,
     "leases.coordination.k8s.io": LeaseStrategy,
     "mutatingwebhookconfigurations.admissionregistration.k8s.io":
         MutatingWebhookConfigurationStrategy,
