@@ -44,6 +44,30 @@ async def test_add_after_keeps_the_earliest_time() -> None:
     assert q.delayed == 0 and len(q) == 0
 
 
+async def test_a_key_whose_time_came_is_served_before_keys_woken_by_events() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add_after("pause-end", 0.05)
+    q.add_after("queued-too", 0.05)
+    q.add("queued-too")  # already waiting behind events when its time comes: moved up
+    for i in range(50):  # a burst of events (releases starting)
+        q.add(f"event-{i}")
+    await asyncio.sleep(0.1)
+    assert [await q.get(), await q.get()] == ["pause-end", "queued-too"]  # in firing order
+    assert await q.get() == "event-0"
+    assert len(q) == 49  # nothing lost, nothing doubled
+
+
+async def test_a_timer_for_a_key_being_processed_comes_back_once_after_done() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add("a")
+    assert await q.get() == "a"
+    q.add_after("a", 0.01)
+    await asyncio.sleep(0.05)
+    assert len(q) == 0
+    q.done("a")
+    assert len(q) == 1 and await q.get() == "a"
+
+
 async def test_rate_limited_backoff_grows_per_key_until_forget() -> None:
     q: WorkQueue[str] = WorkQueue(base_delay=0.01, max_delay=0.05)
     delays = [q.add_rate_limited("a") for _ in range(5)]

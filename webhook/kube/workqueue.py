@@ -4,6 +4,9 @@
   (between ``get`` and ``done``) is re-queued by ``done`` if it was added meanwhile, so two
   workers never hold the same key.
 - ``add_after(key, seconds)``: requeue-after (timed pauses); the earliest pending time wins.
+  When the time comes the key goes to the **front** of the queue: a deadline that passed (a
+  pause's end, a retry's backoff) is served before keys woken by events, so a burst of events
+  (a hundred releases starting at once) cannot hold a pause's end back behind it.
 - ``add_rate_limited(key)``: per-key exponential backoff after a failure, ``base * 2**n`` capped
   at ``max_delay``; ``forget(key)`` resets it after a success.
 - ``get()`` waits for a key; ``None`` once the queue is shut down and empty.
@@ -39,6 +42,7 @@ K = TypeVar("K", bound=Hashable)
 class WorkQueue(Generic[K]):
     def __init__(self, *, base_delay: float = 0.05, max_delay: float = 60.0) -> None:
         self._queue: deque[K] = deque()
+        self._due: deque[K] = deque()  # keys whose time came: served first, in firing order
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
         self._timers: dict[K, tuple[float, asyncio.TimerHandle]] = {}
@@ -50,7 +54,7 @@ class WorkQueue(Generic[K]):
 
     def __len__(self) -> int:
         """Keys waiting to be handed out (not those being processed or delayed)."""
-        return len(self._queue)
+        return len(self._due) + len(self._queue)
 
     @property
     def delayed(self) -> int:
@@ -81,7 +85,16 @@ class WorkQueue(Generic[K]):
 
     def _fire(self, key: K) -> None:
         self._timers.pop(key, None)
-        self.add(key)
+        if self._shutdown:
+            return
+        if key in self._dirty:
+            if key in self._processing or key in self._due:
+                return  # done() requeues it, or it is already up front
+            self._queue.remove(key)  # waiting behind events: move it up
+        self._dirty.add(key)
+        if key not in self._processing:
+            self._due.append(key)
+            self._wake.set()
 
     def add_rate_limited(self, key: K) -> float:
         """Requeue after this key's backoff; returns the delay used."""
@@ -98,12 +111,12 @@ class WorkQueue(Generic[K]):
         return self._failures.get(key, 0)
 
     async def get(self) -> K | None:
-        while not self._queue:
+        while not self._queue and not self._due:
             if self._shutdown:
                 return None
             self._wake.clear()
             await self._wake.wait()
-        key = self._queue.popleft()
+        key = self._due.popleft() if self._due else self._queue.popleft()
         self._dirty.discard(key)
         self._processing.add(key)
         return key
