@@ -57,6 +57,14 @@ async def test_a_key_whose_time_came_is_served_before_keys_woken_by_events() -> 
     assert len(q) == 49  # nothing lost, nothing doubled
 
 
+async def test_client_go_order_when_due_keys_do_not_jump() -> None:
+    q: WorkQueue[str] = WorkQueue(due_first=False)
+    q.add_after("late", 0.02)
+    q.add("event")
+    await asyncio.sleep(0.05)
+    assert [await q.get(), await q.get()] == ["event", "late"]
+
+
 async def test_a_timer_for_a_key_being_processed_comes_back_once_after_done() -> None:
     q: WorkQueue[str] = WorkQueue()
     q.add("a")

@@ -7,6 +7,8 @@
   When the time comes the key goes to the **front** of the queue: a deadline that passed (a
   pause's end, a retry's backoff) is served before keys woken by events, so a burst of events
   (a hundred releases starting at once) cannot hold a pause's end back behind it.
+  ``due_first=False`` keeps client-go's order instead (a due key joins the tail), which the
+  embedded cluster's controllers use to interleave as upstream's do.
 - ``add_rate_limited(key)``: per-key exponential backoff after a failure, ``base * 2**n`` capped
   at ``max_delay``; ``forget(key)`` resets it after a success.
 - ``get()`` waits for a key; ``None`` once the queue is shut down and empty.
@@ -40,7 +42,10 @@ K = TypeVar("K", bound=Hashable)
 
 
 class WorkQueue(Generic[K]):
-    def __init__(self, *, base_delay: float = 0.05, max_delay: float = 60.0) -> None:
+    def __init__(
+        self, *, base_delay: float = 0.05, max_delay: float = 60.0, due_first: bool = True
+    ) -> None:
+        self.due_first = due_first  # False: client-go's order (a due key joins the tail)
         self._queue: deque[K] = deque()
         self._due: deque[K] = deque()  # keys whose time came: served first, in firing order
         self._dirty: set[K] = set()
@@ -85,6 +90,9 @@ class WorkQueue(Generic[K]):
 
     def _fire(self, key: K) -> None:
         self._timers.pop(key, None)
+        if not self.due_first:
+            self.add(key)
+            return
         if self._shutdown:
             return
         if key in self._dirty:

@@ -3,7 +3,8 @@
 The queue is the product's ``webhook.kube.workqueue.WorkQueue`` (client-go ``workqueue``
 semantics: a key is never handed to two workers at once, ``add_after`` keeps the earliest
 deadline, ``add_rate_limited`` backs off per key until ``forget``) with the shorter backoff of
-the in-process controllers: 5 ms doubling up to 10 s.
+the in-process controllers: 5 ms doubling up to 10 s, and client-go's FIFO order for keys whose
+delay ran out (the product's reconciler serves those first; upstream controllers do not).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 class WorkQueue(workqueue.WorkQueue[K]):
     def __init__(self, *, base_delay: float = 0.005, max_delay: float = 10.0) -> None:
-        super().__init__(base_delay=base_delay, max_delay=max_delay)
+        super().__init__(base_delay=base_delay, max_delay=max_delay, due_first=False)
 
 
 class Retry(Exception):
