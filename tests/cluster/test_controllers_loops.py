@@ -9,7 +9,6 @@ answer, with the upstream behaviour each test pins named in its docstring.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,10 +17,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.cluster.workloads import running_workloads
 from webhook.cluster.api import ClusterAPI
-from webhook.cluster.controllers import run_controllers
-from webhook.cluster.gc import GarbageCollector
-from webhook.cluster.kubelet import run_kubelet
 
 NS = "default"
 DEPLOYMENTS = "deployments.apps"
@@ -71,22 +68,8 @@ class Env:
 async def env() -> AsyncIterator[Env]:
     api = ClusterAPI()
     e = Env(api)
-    stop = asyncio.Event()
-    ready = [asyncio.Event(), asyncio.Event()]
-    tasks = [asyncio.create_task(run_controllers(api, stop, clock=e.clock, ready=ready[0])),
-             asyncio.create_task(run_kubelet(api, stop, clock=e.clock, ready=ready[1])),
-             asyncio.create_task(GarbageCollector(api).run(stop))]
-    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in ready)), 10)
-    try:
+    async with running_workloads(api, clock=e.clock):
         yield e
-    finally:
-        stop.set()
-        _, pending = await asyncio.wait(tasks, timeout=5)
-        for task in pending:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 def deployment(name: str = "web", image: str = "demo:v1", replicas: int = 3, *,

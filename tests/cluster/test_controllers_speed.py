@@ -5,16 +5,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Any
 
 import pytest
 
+from tests.cluster.workloads import running_workloads
 from webhook.cluster.api import ClusterAPI
-from webhook.cluster.controllers import run_controllers
-from webhook.cluster.gc import GarbageCollector
-from webhook.cluster.kubelet import run_kubelet
 
 pytestmark = pytest.mark.slow
 
@@ -33,13 +30,7 @@ def deployment(i: int) -> dict[str, Any]:
 
 async def test_100_deployments_of_3_replicas_are_available_within_30_seconds():
     api = ClusterAPI()
-    stop = asyncio.Event()
-    ready = [asyncio.Event(), asyncio.Event()]
-    tasks = [asyncio.create_task(run_controllers(api, stop, ready=ready[0])),
-             asyncio.create_task(run_kubelet(api, stop, ready=ready[1])),
-             asyncio.create_task(GarbageCollector(api).run(stop))]
-    try:
-        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in ready)), 10)
+    async with running_workloads(api):
         started = time.monotonic()
         for i in range(100):
             await api.create("deployments.apps", "default", deployment(i))
@@ -56,11 +47,3 @@ async def test_100_deployments_of_3_replicas_are_available_within_30_seconds():
         pods, _ = await api.list("pods", "default")
         assert len(pods) == 300
         assert len({p["status"]["podIP"] for p in pods}) == 300
-    finally:
-        stop.set()
-        _, pending = await asyncio.wait(tasks, timeout=10)
-        for task in pending:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
