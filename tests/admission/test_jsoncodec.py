@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.admission.conftest import GOLDEN
+from tests.admission.sameness import same
 from tests.admission.test_golden import STEMS
 from webhook.admission import jsoncodec, load_body, review
 from webhook.errors import BadReview
@@ -34,19 +34,6 @@ def codec(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
     if request.param == "json":
         monkeypatch.setattr(jsoncodec, "_orjson", None)
     yield request.param
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal and of the same types all the way down (``1 == 1.0 == True`` does not count)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and math.isnan(a):
-        return math.isnan(b)
-    return bool(a == b) and (not isinstance(a, float) or math.copysign(1, a) == math.copysign(1, b))
 
 
 text = st.text(max_size=12) | st.sampled_from(["", "\x00\x1f\x7f", "é€😀", "\u2028\ufeff", '"\\/'])

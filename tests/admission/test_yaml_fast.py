@@ -8,7 +8,6 @@ the text must therefore go to PyYAML's parser).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.admission.builders import STEPS
+from tests.admission.sameness import same
 from webhook.spec import yamltext
 from webhook.spec.canary import parse_canary_spec
 from webhook.spec.problems import Problems
@@ -24,19 +24,6 @@ from webhook.spec.problems import Problems
 pytestmark = pytest.mark.skipif(yamltext._FastLoader is None, reason="PyYAML without libyaml")
 
 SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal and of the same types all the way down."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and math.isnan(a):
-        return math.isnan(b)
-    return bool(a == b)
 
 
 def load(text: str, fast: bool) -> tuple[Any, list[str]]:
