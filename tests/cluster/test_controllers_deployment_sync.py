@@ -4,9 +4,12 @@ creation, rolling update, Recreate and revision history, on ``deployment_world.W
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as hs
 
 from tests.cluster.deployment_world import World, cond, deployment, rolled_out, template
 from webhook.cluster.controllers.deployment import util
@@ -19,6 +22,7 @@ from webhook.cluster.controllers.deployment.model import (
 from webhook.cluster.controllers.deployment.plan import (
     CreateReplicaSet,
     DeleteReplicaSet,
+    Plan,
     UpdateReplicaSet,
 )
 
@@ -154,6 +158,87 @@ def test_cleanup_unhealthy_replicas_scales_down_unavailable_old_replicas_first()
     # maxScaledDown = 4 total - 3 minAvailable - 0 new unavailable = 1: one unavailable old
     # replica goes although only 2 replicas are available overall (below minAvailable).
     assert (scaled_old.name, scaled_old.replicas) == (old.name, 2)
+
+
+@functools.cache
+def _rollout_started() -> tuple[World, str, str]:
+    """4 replicas, maxSurge 1, maxUnavailable 1, one sync into a rollout: (world, old, new)."""
+    w = rolled_out(replicas=4, max_surge=1, max_unavailable=1)
+    old = w.new_rs().name
+    w.change_template("demo:2")
+    w.sync()
+    return w, old, w.new_rs().name
+
+
+def _peak_total(before: dict[str, int], plan: Plan) -> int:
+    """The largest total spec.replicas seen after each write of ``plan``, in order (the
+    loop stops at the first failed write, so every prefix of a plan is a state)."""
+    sizes, peak = dict(before), sum(before.values())
+    for action in plan.actions:
+        if isinstance(action, UpdateReplicaSet):
+            sizes[action.name] = action.replicas
+            peak = max(peak, sum(sizes.values()))
+    return peak
+
+
+def _lagging(old: tuple[int, int, int], new: tuple[int, int, int]) -> tuple[World, str, str]:
+    """The started rollout with each RS at (spec, status.replicas, status.available): a
+    status may still count pods the ReplicaSet controller has not deleted yet."""
+    base, old_name, new_name = _rollout_started()
+    w = World(base.d, base.now)
+    for name, (spec, replicas, available) in ((old_name, old), (new_name, new)):
+        rs = base.rss[name]
+        w.add_rs(replace(rs, replicas=spec, status=RSStatus(
+            replicas=replicas, fully_labeled_replicas=replicas, ready_replicas=available,
+            available_replicas=available, observed_generation=rs.generation)))
+    return w, old_name, new_name
+
+
+@pytest.mark.parametrize(("old", "new", "sizes", "failed"), [
+    # Old RS just scaled 3 -> 2, its status still counts 3 available pods: cleanupUnhealthy
+    # would "scale down" by 2 - 3 = -1 (to 3, past maxSurge); upstream fails the sync.
+    ((2, 3, 3), (3, 3, 2), (2, 3), True),
+    # The ReplicaSet controller caught up: one more old pod may go.
+    ((2, 2, 2), (3, 3, 2), (1, 3), False),
+    # One old pod unavailable: it goes first, then one available one (budget 5 - 3 - 0 = 2).
+    ((3, 3, 2), (2, 2, 2), (1, 2), False),
+    # Room under maxSurge: the new RS grows first and the old RS is not looked at.
+    ((2, 3, 3), (2, 2, 2), (2, 3), False),
+])
+def test_rolling_update_never_scales_an_old_replica_set_up_while_its_status_lags(
+        old, new, sizes, failed):
+    """rolling.go cleanupUnhealthyReplicas: ``newReplicasCount > spec.replicas`` is an error,
+    never a write that would take the old RS back up past maxSurge."""
+    w, old_name, new_name = _lagging(old, new)
+    before = w.sizes()
+    plan = w.sync()
+    assert _peak_total(before, plan) <= 5
+    assert (w.rss[old_name].replicas, w.rss[new_name].replicas) == sizes
+    assert plan.retry is failed
+    if failed:
+        assert plan.actions == () and plan.status is None
+        assert plan.notes == (
+            "when cleaning up unhealthy replicas, got invalid request to scale down "
+            f"ns/{old_name} 2 -> 3",)
+
+
+_SPEC = hs.integers(0, 5)
+
+
+@given(old_spec=hs.integers(0, 4), new_spec=hs.integers(1, 4), old_st=_SPEC, new_st=_SPEC,
+       old_avail=_SPEC, new_avail=_SPEC)
+def test_rolling_update_stays_within_max_surge_whatever_the_status_lag(
+        old_spec, new_spec, old_st, new_st, old_avail, new_avail):
+    """Whatever the ReplicaSets' statuses report, a RollingUpdate sync only scales old RSs
+    down and keeps the total spec within replicas + maxSurge."""
+    assume(old_spec + new_spec <= 5)
+    w, old_name, _ = _lagging((old_spec, old_st, min(old_avail, old_st)),
+                              (new_spec, new_st, min(new_avail, new_st)))
+    before = w.sizes()
+    plan = w.sync()
+    assert all(a.replicas <= old_spec for a in plan.actions
+               if isinstance(a, UpdateReplicaSet) and a.name == old_name)
+    assert _peak_total(before, plan) <= 5
 
 
 # --- Recreate ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -52,6 +53,8 @@ DEPLOYMENTS = "deployments.apps"
 REPLICASETS = "replicasets.apps"
 USER = "system:serviceaccount:kube-system:deployment-controller"
 WORKERS = 5
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
 
@@ -158,6 +161,8 @@ class DeploymentController:
         if plan.requeue_after is not None:
             self.queue.add_after(key, plan.requeue_after)
         if plan.retry:
+            for note in plan.notes:
+                log.debug("deployment %s/%s: %s", ns, name, note)
             raise Retry()
 
     async def _write_status(self, raw: Obj, plan: Plan) -> None:

@@ -76,7 +76,8 @@ class Plan:
     """``actions`` run in order; then, if ``status`` or ``revision`` is set, one UpdateStatus.
 
     ``requeue_after`` (seconds) asks for a later sync (progress deadline checks);
-    ``retry`` asks for a rate-limited requeue (upstream returned an error).
+    ``retry`` asks for a rate-limited requeue (upstream returned an error);
+    ``notes`` holds that error's message.
     """
 
     actions: tuple[Action, ...] = ()

@@ -51,6 +51,8 @@ def reconcile_old(
     if max_scaled_down <= 0:
         return False
     olds, cleaned = cleanup_unhealthy(w, old_rss, max_scaled_down)
+    if w.error is not None:
+        return False
     scaled_down = scale_down_old_for_rolling(w, [*olds, new_rs], olds)
     return cleaned + scaled_down > 0
 
@@ -67,6 +69,14 @@ def cleanup_unhealthy(
         if rs.replicas in (0, rs.status.available_replicas):
             continue
         count = min(max_cleanup - total, rs.replicas - rs.status.available_replicas)
+        if count < 0:
+            # The RS was just scaled down and its status still counts the pods the ReplicaSet
+            # controller has not deleted yet: a "scale down" by a negative count would raise
+            # spec.replicas past maxSurge. Upstream refuses it and fails the sync.
+            d = w.d
+            w.fail(f"when cleaning up unhealthy replicas, got invalid request to scale down "
+                   f"{d.namespace}/{rs.name} {rs.replicas} -> {rs.replicas - count}")
+            return olds, total
         _, olds[i] = w.scale_and_record(rs, rs.replicas - count)
         total += count
     return olds, total

@@ -240,7 +240,10 @@ def rollout_rolling(w: _Sync, owned: Sequence[ReplicaSet]) -> Plan:
     all_rss = [*olds, new_rs]
     if rolling.reconcile_new(w, all_rss, new_rs):
         return _finish_rollout(w, all_rss, new_rs)
-    if rolling.reconcile_old(w, all_rss, util.active(olds), new_rs):
+    scaled_old = rolling.reconcile_old(w, all_rss, util.active(olds), new_rs)
+    if w.error is not None:
+        return w.finish()  # upstream returns the error before syncRolloutStatus
+    if scaled_old:
         return _finish_rollout(w, all_rss, new_rs)
     if util.deployment_complete(w.d, w.d.status):
         cleanup_history(w, olds)

@@ -27,6 +27,7 @@ class Work:
         self.actions: list[Action] = []
         self.requeue_after: float | None = None
         self.retry = False
+        self.error: str | None = None
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -71,6 +72,12 @@ class Work:
         operation = "down" if rs.replicas > new_scale else "up"
         return self.scale(rs, new_scale, operation)
 
+    def fail(self, message: str) -> None:
+        """Upstream returns an error from the sync here: stop, keep the writes already made,
+        and requeue rate-limited."""
+        self.error = message
+        self.retry = True
+
     # --- result --------------------------------------------------------------------------------
 
     def finish(self, status: DeploymentStatus | None = None) -> Plan:
@@ -82,4 +89,5 @@ class Work:
             revision=self.revision,
             requeue_after=self.requeue_after,
             retry=self.retry,
+            notes=() if self.error is None else (self.error,),
         )
