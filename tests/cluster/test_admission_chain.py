@@ -4,6 +4,7 @@ failurePolicy, timeouts, JSON patches, denials and warnings as kubectl shows the
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import trustme
 from tests.cluster.conftest import deployment, kubectl, raw
 from tests.cluster.fake_webhook import FakeWebhook, allow, deny
 from webhook.cluster.runtime import RunningCluster
+from webhook.errors import APIStatusError
 
 MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 _ids = itertools.count()
@@ -243,3 +245,81 @@ def test_invalid_configuration_is_refused(api_cluster: RunningCluster) -> None:
     assert code == 422
     assert fields == {"webhooks[0].name", "webhooks[0].clientConfig.url",
                       "webhooks[0].sideEffects", "webhooks[0].timeoutSeconds"}
+
+
+D = "deployments.apps"
+
+
+def _status_annotation_write(api: Any, ns: str) -> Any:
+    """A write that no webhook sees (the status subresource), committed at once."""
+
+    async def write() -> None:
+        current = await api.get(D, ns, "web")
+        current["metadata"].setdefault("annotations", {})["fast"] = "yes"
+        await api.update(D, ns, current, subresource="status")
+    return write()
+
+
+def test_a_write_waiting_for_its_webhook_does_not_undo_a_write_made_meanwhile(
+        api_cluster: RunningCluster, webhook: FakeWebhook, hook_ns: str, ns: str) -> None:
+    """GuaranteedUpdate: the resourceVersion is checked again when the write is stored, after
+    admission; a patch is applied again to the object as it is then."""
+    register(api_cluster, ns, service_ref(webhook, hook_ns))
+    create(api_cluster, ns, deployment())
+    webhook.delay = 0.4
+    api = api_cluster.api
+
+    async def race() -> dict[str, Any]:
+        slow = asyncio.create_task(api.patch(D, ns, "web", {"spec": {"replicas": 5}}, "merge"))
+        await asyncio.sleep(0.2)  # the patch now waits for the webhook
+        await _status_annotation_write(api, ns)
+        return await slow
+
+    result = api_cluster.call(race())
+    assert result["spec"]["replicas"] == 5
+    assert result["metadata"]["annotations"]["fast"] == "yes"  # not undone by the patch
+    assert len([r for r in webhook.received if r["operation"] == "UPDATE"]) == 2  # applied again
+
+
+def test_a_conditional_update_is_a_conflict_when_the_object_moved_during_admission(
+        api_cluster: RunningCluster, webhook: FakeWebhook, hook_ns: str, ns: str) -> None:
+    register(api_cluster, ns, service_ref(webhook, hook_ns))
+    create(api_cluster, ns, deployment())
+    webhook.delay = 0.4
+    api = api_cluster.api
+
+    async def race() -> int:
+        body = await api.get(D, ns, "web")  # carries its resourceVersion: a precondition
+        body["spec"]["replicas"] = 7
+        slow = asyncio.create_task(api.update(D, ns, body))
+        await asyncio.sleep(0.2)
+        await _status_annotation_write(api, ns)
+        try:
+            await slow
+        except APIStatusError as exc:
+            return exc.status
+        return 200
+
+    assert api_cluster.call(race()) == 409
+    stored = api_cluster.call(api.get(D, ns, "web"))
+    assert stored["spec"]["replicas"] == 2 and stored["metadata"]["annotations"]["fast"] == "yes"
+
+
+def test_a_scale_waiting_for_admission_keeps_a_write_made_meanwhile(
+        api_cluster: RunningCluster, webhook: FakeWebhook, hook_ns: str, ns: str) -> None:
+    register(api_cluster, ns, service_ref(webhook, hook_ns))
+    create(api_cluster, ns, deployment())
+    webhook.delay = 0.4
+    api = api_cluster.api
+
+    async def race() -> dict[str, Any]:
+        scale = {"metadata": {"name": "web"}, "spec": {"replicas": 4}}
+        slow = asyncio.create_task(api.update(D, ns, scale, subresource="scale"))
+        await asyncio.sleep(0.2)  # the Deployment's write waits for the webhook
+        await _status_annotation_write(api, ns)
+        await slow
+        return await api.get(D, ns, "web")
+
+    stored = api_cluster.call(race())
+    assert stored["spec"]["replicas"] == 4
+    assert stored["metadata"]["annotations"]["fast"] == "yes"

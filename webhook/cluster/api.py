@@ -58,6 +58,15 @@ from webhook.cluster.patching import apply_patch
 from webhook.cluster.resources import ResourceType
 from webhook.cluster.scale import scale_of, scale_onto
 
+# Writes that went through admission (an await) find the stored object changed meanwhile this
+# many times before they give up with a conflict; upstream's GuaranteedUpdate retries likewise.
+_WRITE_ATTEMPTS = 5
+
+
+class _ChangedMeanwhile(Exception):
+    """The object changed while the write waited for its admission webhooks."""
+
+
 _SYSTEM_FIELDS = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 Warnings = list[str]
 
@@ -170,9 +179,16 @@ class ClusterAPI(DeleteVerbs):
         if subresource == "scale":
             return await self._write_scale(rt, version, ns, name, obj, True, dry_run, user,
                                            warnings)
-        new = self._decode(rt, version, obj, ns, name, field_validation, warnings)
-        return await self._write_update(rt, version, ns, name, new, subresource or "", True,
-                                        dry_run, user, warnings)
+        conditional = isinstance(obj, Mapping) and bool(metadata(obj).get("resourceVersion"))
+        for _ in range(_WRITE_ATTEMPTS):
+            new = self._decode(rt, version, obj, ns, name, field_validation, warnings)
+            try:
+                return await self._write_update(rt, version, ns, name, new, subresource or "",
+                                                True, dry_run, user, warnings)
+            except _ChangedMeanwhile:
+                if conditional:  # the client's resourceVersion no longer matches
+                    break
+        raise st.conflict(rt, name)
 
     async def patch(
         self,
@@ -197,15 +213,22 @@ class ClusterAPI(DeleteVerbs):
             patched_scale = apply_patch(scale_of(rt, old), patch, patch_type, None)
             return await self._write_scale(rt, version, ns, name, patched_scale, False, dry_run,
                                            user, warnings)
-        base = self._out(rt, old, version)
-        patched = apply_patch(base, patch, patch_type, rt)
-        new = self._decode(rt, version, patched, ns, name, field_validation, warnings)
-        new_md, old_md = metadata(new), metadata(old)
-        if new_md.get("uid") not in (None, old_md.get("uid")):
-            raise st.invalid(rt, name, [invalid("metadata.uid", new_md.get("uid"),
-                                                "field is immutable")])
-        return await self._write_update(rt, version, ns, name, new, subresource or "", False,
-                                        dry_run, user, warnings)
+        for _ in range(_WRITE_ATTEMPTS):
+            # applied to the current object each time; a resourceVersion the patch itself
+            # carries stays a precondition and fails once the object moved on
+            base = self._out(rt, old, version)
+            patched = apply_patch(base, patch, patch_type, rt)
+            new = self._decode(rt, version, patched, ns, name, field_validation, warnings)
+            new_md, old_md = metadata(new), metadata(old)
+            if new_md.get("uid") not in (None, old_md.get("uid")):
+                raise st.invalid(rt, name, [invalid("metadata.uid", new_md.get("uid"),
+                                                    "field is immutable")])
+            try:
+                return await self._write_update(rt, version, ns, name, new, subresource or "",
+                                                False, dry_run, user, warnings)
+            except _ChangedMeanwhile:
+                old = self._existing(rt, ns, name)
+        raise st.conflict(rt, name)
 
     async def _write_update(
         self,
@@ -243,6 +266,9 @@ class ClusterAPI(DeleteVerbs):
                            {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"})
         admitted = await self._admit(attrs, new, warnings)
         assert admitted is not None
+        if metadata(self._existing(rt, ns, name)).get("resourceVersion") != old_md.get(
+                "resourceVersion"):
+            raise _ChangedMeanwhile()  # checked before the await: check again before writing
         if admitted is not new:
             strat.default(admitted)
         new = admitted
@@ -300,10 +326,21 @@ class ClusterAPI(DeleteVerbs):
                            kind=("autoscaling", "v1", "Scale"))
         admitted = await self._admit(attrs, clone(dict(scale)), warnings)
         assert admitted is not None
-        parent = scale_onto(rt, clone(old), admitted)
-        metadata(parent).pop("resourceVersion", None)
-        await self._write_update(rt, version, ns, name, parent, "", False, dry_run, user, None)
-        return scale_of(rt, self._existing(rt, ns, name)) if not dry_run else scale_of(rt, parent)
+        for _ in range(_WRITE_ATTEMPTS):
+            # onto the object as it is now: it may have changed during the admission above
+            current = self._existing(rt, ns, name)
+            if rv and str(rv) != metadata(current).get("resourceVersion"):
+                break
+            parent = scale_onto(rt, clone(current), admitted)
+            metadata(parent).pop("resourceVersion", None)
+            try:
+                await self._write_update(rt, version, ns, name, parent, "", False, dry_run, user,
+                                         None)
+            except _ChangedMeanwhile:
+                continue
+            return (scale_of(rt, self._existing(rt, ns, name)) if not dry_run
+                    else scale_of(rt, parent))
+        raise st.conflict(rt, name)
 
     # --- delete -----------------------------------------------------------------------------
 
