@@ -107,3 +107,26 @@ async def test_a_sync_never_scales_an_old_replica_set_up_while_its_status_lags_b
     await controller.sync((NS, "web"))
     assert await sizes(api) == {old: 1, new: 3}
     assert await scaling_events(api) == [f"Scaled down replica set {old} from 2 to 1"]
+
+
+async def test_clean_up_then_scale_down_of_one_replica_set_take_a_single_sync():
+    """rolling.go reconcileOldReplicaSets: cleanupUnhealthyReplicas then
+    scaleDownOldReplicaSetsForRollingUpdate work on the RS as the first write left it, so both
+    land in one sync (4 replicas, maxSurge 1, maxUnavailable 1; old 3 with 2 available, new 2
+    with 2 available: the unhealthy pod goes, then one more old pod)."""
+    api = ClusterAPI()
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}}
+    d = await api.create(DEPLOYMENTS, NS, {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "annotations": {"deployment.kubernetes.io/revision": "2"}},
+        "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "web"}},
+                 "strategy": strategy, "template": pod_template("demo:v2")},
+    })
+    old = await replicaset(api, d, "demo:v1", "aaaaaaaaa", 1, 3, (3, 2))
+    new = await replicaset(api, d, "demo:v2", "bbbbbbbbb", 2, 2, (2, 2))
+    informers = Informers(api)
+    controller = DeploymentController(api, informers, time.time)
+    await refresh(api, informers)
+
+    await controller.sync((NS, "web"))  # no Retry: the second write is not a conflict
+    assert await sizes(api) == {old: 1, new: 2}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from webhook.cluster.api import ClusterAPI
@@ -183,7 +183,7 @@ class DeploymentController:
         if event is not None:
             self.recorder.record(raw, event.type, event.reason, event.message)
 
-    async def _execute(self, raw: Obj, d: Deployment, rs_raw: Mapping[str, Obj],
+    async def _execute(self, raw: Obj, d: Deployment, rs_raw: dict[str, Obj],
                        action: Action) -> None:
         ns = _ns(raw)
         match action:
@@ -198,7 +198,9 @@ class DeploymentController:
                 body["spec"]["minReadySeconds"] = action.min_ready_seconds
                 body["metadata"]["annotations"] = dict(action.annotations)
                 try:
-                    await self.api.update(REPLICASETS, ns, body, user=USER)
+                    # the stored copy, so a second write to this RS in the same sync (clean-up
+                    # then scale-down) carries the current resourceVersion, as upstream does
+                    rs_raw[action.name] = await self.api.update(REPLICASETS, ns, body, user=USER)
                 except APIStatusError as exc:
                     if exc.status in (404, 409):
                         raise Retry() from exc
