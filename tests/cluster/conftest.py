@@ -19,8 +19,9 @@ _names = itertools.count()
 
 @pytest.fixture(scope="module")
 def api_cluster() -> Iterator[RunningCluster]:
-    """API server + garbage collector only (no controllers, kubelet or webhook)."""
-    cluster = start_in_thread(without=frozenset({"controllers", "kubelet", "webhook"}),
+    """API server + garbage collector only (no controllers, kubelet, webhook or reconciler)."""
+    cluster = start_in_thread(without=frozenset({"controllers", "kubelet", "webhook",
+                                                 "reconciler"}),
                               bookmark_interval=0.3)
     try:
         yield cluster
