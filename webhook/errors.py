@@ -62,6 +62,10 @@ class ConfigError(InvalidInput):
     """A bad command-line flag, routes file or configuration file."""
 
 
+class WireFormatError(InvalidInput):
+    """A Kubernetes protobuf body that does not decode into a known object."""
+
+
 class TLSConfigError(CanaristError):
     """Certificates or keys that cannot be loaded or issued."""
 

@@ -21,8 +21,9 @@ from webhook.cluster.api import ClusterAPI
 from webhook.cluster.http.paths import RequestInfo
 from webhook.cluster.http.tables import to_table, wants_table
 from webhook.cluster.meta import metadata
+from webhook.cluster.protobuf import PROTOBUF, decode_object
 from webhook.cluster.resources import ResourceType
-from webhook.errors import APIStatusError
+from webhook.errors import APIStatusError, WireFormatError
 
 log = logging.getLogger(__name__)
 ADMIN = "system:admin"
@@ -83,10 +84,17 @@ async def read_body(request: web.Request, *, optional: bool = False) -> Any:
             return None
         raise st.bad_request("the request body is empty; an object was expected")
     ctype = request.content_type
+    if ctype == PROTOBUF:
+        try:
+            return decode_object(raw)
+        except WireFormatError as exc:
+            raise st.bad_request(f"the request body could not be decoded as {PROTOBUF}: "
+                                 f"{exc}") from exc
     if "protobuf" in ctype or "cbor" in ctype:
         raise st.err(415, "UnsupportedMediaType",
                      f'the body of the request was in an unknown format - accepted media types '
-                     f'include: application/json, application/yaml (got "{ctype}")')
+                     f'include: application/json, application/yaml, {PROTOBUF} '
+                     f'(got "{ctype}")')
     try:
         if "yaml" in ctype:
             return yaml.safe_load(raw)
