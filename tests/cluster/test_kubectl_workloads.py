@@ -67,9 +67,3 @@ def test_rollout_status_wait_and_set_image(embedded_cluster: RunningCluster) -> 
         time.sleep(0.2)
     assert [i["metadata"]["name"] for i in left if not i["metadata"].get(
         "deletionTimestamp")] == []
-
-
-def test_generator_commands_get_415_for_protobuf_bodies(embedded_cluster: RunningCluster
-                                                        ) -> None:
-    out = kubectl(embedded_cluster, "create", "configmap", f"gen{next(_ids)}")
-    assert out.returncode != 0 and "unknown format" in out.stderr
