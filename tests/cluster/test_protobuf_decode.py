@@ -172,6 +172,13 @@ BAD: list[tuple[str, bytes, str]] = [
     ("a message sent as a number", unknown("v1", "ConfigMap", key(1, 0) + varint(1)),
      "ConfigMap.metadata: a message field arrived as a number"),
     ("field number zero", b"k8s\x00" + b"\x02\x00", "invalid field number 0"),
+    ("a Time past year 9999", body("v1", "ConfigMap", CORE + "ConfigMap", {"metadata": meta(
+        "c", creationTimestamp={"seconds": 1 << 62})}),
+     "ConfigMap.metadata.creationTimestamp: 4611686018427387904 seconds since 1970 is outside"),
+    ("a Time before year 1", body("v1", "ConfigMap", CORE + "ConfigMap", {"metadata": meta(
+        "c", creationTimestamp={"seconds": -62135596801})}), "is outside the years 1 to 9999"),
+    ("a Time with negative nanos", body("v1", "ConfigMap", CORE + "ConfigMap", {"metadata": meta(
+        "c", creationTimestamp={"seconds": 5, "nanos": -7})}), "nanos -7 is outside"),
 ]
 
 
@@ -220,3 +227,26 @@ def test_damaged_real_bodies_decode_or_fail_cleanly(cut: int, flip: int, bit: in
     for candidate in (bytes(raw), CASES[0][1][:cut]):
         with contextlib.suppress(WireFormatError):
             decode_object(candidate)
+
+
+@settings(max_examples=300, deadline=None)
+@given(seconds=hs.integers(-(1 << 63), (1 << 63) - 1), nanos=hs.integers(-(1 << 31), (1 << 31) - 1))
+def test_any_time_decodes_or_fails_cleanly(seconds: int, nanos: int) -> None:
+    raw = body("v1", "Event", CORE + "Event", {"metadata": meta("e"), "eventTime": {
+        "seconds": seconds, "nanos": nanos}, "lastTimestamp": {"seconds": seconds}})
+    try:
+        event = decode_object(raw)
+    except WireFormatError as err:
+        assert "is outside" in str(err)
+        return
+    if seconds or nanos:
+        assert len(event["eventTime"]) == len("2026-11-21T09:00:00.123456Z")
+
+
+def test_the_first_and_last_second_rfc3339_can_print() -> None:
+    first, last = -62135596800, 253402300799
+    raw = body("v1", "Event", CORE + "Event", {"metadata": meta("e"), "firstTimestamp": {
+        "seconds": first}, "lastTimestamp": {"seconds": last}})
+    event = decode_object(raw)
+    assert (event["firstTimestamp"], event["lastTimestamp"]) == ("0001-01-01T00:00:00Z",
+                                                                 "9999-12-31T23:59:59Z")

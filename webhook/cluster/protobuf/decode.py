@@ -33,6 +33,8 @@ _INT_OR_STRING = "k8s.io.apimachinery.pkg.util.intstr.IntOrString"
 _QUANTITY = "k8s.io.apimachinery.pkg.api.resource.Quantity"
 _DELETE_OPTIONS = _META + "DeleteOptions"
 _MAX_DEPTH = 64
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_FIRST_SECOND, _LAST_SECOND = -62135596800, 253402300799  # 0001-01-01, 9999-12-31T23:59:59
 
 # [json name, type, message | [key type, value type, value message], repeated, keep zero]
 Field = list[Any]
@@ -144,10 +146,14 @@ def _special(obj: dict[str, Any], name: str, path: str) -> Any:
         seconds, nanos = obj.get("seconds", 0), obj.get("nanos", 0)
         if not seconds and not nanos:
             return None  # the zero Time: encoding/json prints null
-        when = dt.datetime.fromtimestamp(seconds, dt.UTC)
-        if name == _TIME:
-            return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{nanos // 1000:06d}Z"
+        if not 0 <= nanos < 1_000_000_000:
+            raise _fail(path, f"nanos {nanos} is outside 0..999999999")
+        if not _FIRST_SECOND <= seconds <= _LAST_SECOND:
+            raise _fail(path, f"{seconds} seconds since 1970 is outside the years 1 to 9999 "
+                        "that RFC 3339 can print")
+        when = _EPOCH + dt.timedelta(seconds=seconds)
+        text = f"{when.year:04d}-" + when.strftime("%m-%dT%H:%M:%S")
+        return text + "Z" if name == _TIME else f"{text}.{nanos // 1000:06d}Z"
     if name == _INT_OR_STRING:
         return obj.get("strVal", "") if obj.get("type", 0) == 1 else obj.get("intVal", 0)
     if name == _QUANTITY:
