@@ -22,8 +22,9 @@ Interface (all objects in and out are plain JSON dicts, deep-copied at this boun
 
 ``resource`` is ``plural`` for the core group, ``plural.group`` otherwise (``pods``,
 ``deployments.apps``, ``endpointslices.discovery.k8s.io``). ``namespace`` is None (or "") for
-cluster-scoped resources. ``patch_type`` is ``json``, ``merge`` or ``strategic`` (or the
-matching Content-Type). Every method also takes ``version=`` (default: the preferred version)
+cluster-scoped resources. ``patch_type`` is ``json``, ``merge``, ``strategic`` or ``apply``
+(server-side apply: ``manager=`` required, ``force=``; see ``webhook.cluster.apply``), or the
+matching Content-Type. Every method also takes ``version=`` (default: the preferred version)
 and the write verbs ``warnings=`` (a list that admission webhook warnings are appended to).
 
 Errors raise ``webhook.errors.APIStatusError``; ``err.status`` is the HTTP code and
@@ -50,11 +51,14 @@ from typing import Any
 
 from webhook.cluster import status as st
 from webhook.cluster.admission.attributes import ADMIN, Attributes
+from webhook.cluster.apply.fields import list_kinds
+from webhook.cluster.apply.managed import DEFAULT_MANAGER, track_update
+from webhook.cluster.apply.verb import server_side_apply
 from webhook.cluster.core import SYSTEM_NAMESPACES, APICore, WriteHook
 from webhook.cluster.deletion import POLICIES, DeleteVerbs
 from webhook.cluster.kinds.common import invalid, required
 from webhook.cluster.meta import clone, generated_name, metadata, new_uid, now
-from webhook.cluster.patching import apply_patch
+from webhook.cluster.patching import apply_patch, normalise_patch_type
 from webhook.cluster.resources import ResourceType
 from webhook.cluster.scale import scale_of, scale_onto
 
@@ -74,6 +78,8 @@ __all__ = ["POLICIES", "SYSTEM_NAMESPACES", "APICore", "ClusterAPI", "WriteHook"
 
 
 class ClusterAPI(DeleteVerbs):
+    ChangedMeanwhile = _ChangedMeanwhile
+
     async def create(
         self,
         resource: str,
@@ -87,6 +93,7 @@ class ClusterAPI(DeleteVerbs):
         field_validation: str | None = None,
         subresource: str | None = None,
         name: str | None = None,
+        applied: bool = False,
     ) -> dict[str, Any]:
         rt, version = self.resolve(resource, version)
         ns = self._scope(rt, namespace)
@@ -109,6 +116,8 @@ class ClusterAPI(DeleteVerbs):
             strat.default(admitted)  # defaulting runs again after a webhook's patch
         new = admitted
         md = metadata(new)
+        if not applied:  # only server-side apply starts a managedFields record
+            md.pop("managedFields", None)
         strat.prepare_create(new)
         for f in (*_SYSTEM_FIELDS, "selfLink", "resourceVersion"):
             md.pop(f, None)
@@ -170,6 +179,7 @@ class ClusterAPI(DeleteVerbs):
         warnings: Warnings | None = None,
         name: str | None = None,
         field_validation: str | None = None,
+        manager: str | None = None,
     ) -> dict[str, Any]:
         rt, version = self.resolve(resource, version)
         ns = self._scope(rt, namespace)
@@ -178,13 +188,13 @@ class ClusterAPI(DeleteVerbs):
             name = str(metadata(obj).get("name") or "") if isinstance(obj, Mapping) else ""
         if subresource == "scale":
             return await self._write_scale(rt, version, ns, name, obj, True, dry_run, user,
-                                           warnings)
+                                           warnings, manager)
         conditional = isinstance(obj, Mapping) and bool(metadata(obj).get("resourceVersion"))
         for _ in range(_WRITE_ATTEMPTS):
             new = self._decode(rt, version, obj, ns, name, field_validation, warnings)
             try:
                 return await self._write_update(rt, version, ns, name, new, subresource or "",
-                                                True, dry_run, user, warnings)
+                                                True, dry_run, user, warnings, manager=manager)
             except _ChangedMeanwhile:
                 if conditional:  # the client's resourceVersion no longer matches
                     break
@@ -204,15 +214,23 @@ class ClusterAPI(DeleteVerbs):
         version: str | None = None,
         warnings: Warnings | None = None,
         field_validation: str | None = None,
+        manager: str | None = None,
+        force: bool = False,
     ) -> dict[str, Any]:
         rt, version = self.resolve(resource, version)
         ns = self._scope(rt, namespace)
         self._check_sub(rt, subresource)
+        if normalise_patch_type(patch_type) == "apply":
+            obj, _ = await self.apply(resource, ns, name, patch, manager=manager, force=force,
+                                      dry_run=dry_run, user=user, version=version,
+                                      warnings=warnings, field_validation=field_validation,
+                                      subresource=subresource)
+            return obj
         old = self._existing(rt, ns, name)
         if subresource == "scale":
             patched_scale = apply_patch(scale_of(rt, old), patch, patch_type, None)
             return await self._write_scale(rt, version, ns, name, patched_scale, False, dry_run,
-                                           user, warnings)
+                                           user, warnings, manager)
         for _ in range(_WRITE_ATTEMPTS):
             # applied to the current object each time; a resourceVersion the patch itself
             # carries stays a precondition and fails once the object moved on
@@ -225,10 +243,22 @@ class ClusterAPI(DeleteVerbs):
                                                     "field is immutable")])
             try:
                 return await self._write_update(rt, version, ns, name, new, subresource or "",
-                                                False, dry_run, user, warnings)
+                                                False, dry_run, user, warnings, manager=manager)
             except _ChangedMeanwhile:
                 old = self._existing(rt, ns, name)
         raise st.conflict(rt, name)
+
+    async def apply(self, resource: str, namespace: str | None, name: str, config: Any, *,
+                    manager: str | None, force: bool = False, dry_run: bool = False,
+                    user: str = ADMIN, version: str | None = None,
+                    warnings: Warnings | None = None, field_validation: str | None = None,
+                    subresource: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Server-side apply of ``config`` by ``manager``: (the object, whether it was created)."""
+        rt, version = self.resolve(resource, version)
+        return await server_side_apply(
+            self, rt, version, self._scope(rt, namespace), name, config, manager=manager,
+            force=force, dry_run=dry_run, user=user, warnings=warnings,
+            field_validation=field_validation, subresource=subresource)
 
     async def _write_update(
         self,
@@ -242,6 +272,9 @@ class ClusterAPI(DeleteVerbs):
         dry_run: bool,
         user: str,
         warnings: Warnings | None,
+        *,
+        manager: str | None = None,
+        applied: bool = False,
     ) -> dict[str, Any]:
         strat = self.strategy(rt)
         old = self._existing(rt, ns, name)
@@ -276,6 +309,13 @@ class ClusterAPI(DeleteVerbs):
             strat.prepare_status_update(new, old)
         _keep_system_fields(new, old)
         md = metadata(new)
+        if sub:  # subresource writes leave the record as it was
+            md["managedFields"] = clone(old_md.get("managedFields"))
+            if md["managedFields"] is None:
+                del md["managedFields"]
+        elif not applied:
+            track_update(old, new, manager or DEFAULT_MANAGER, list_kinds(rt, version),
+                         rt.api_version(version), now())
         md["resourceVersion"] = old_md.get("resourceVersion")
         if strat.uses_generation():
             gen = int(old_md.get("generation") or 1)
@@ -307,6 +347,7 @@ class ClusterAPI(DeleteVerbs):
         dry_run: bool,
         user: str,
         warnings: Warnings | None,
+        manager: str | None = None,
     ) -> dict[str, Any]:
         old = self._existing(rt, ns, name)
         if not isinstance(scale, Mapping):
@@ -335,7 +376,7 @@ class ClusterAPI(DeleteVerbs):
             metadata(parent).pop("resourceVersion", None)
             try:
                 await self._write_update(rt, version, ns, name, parent, "", False, dry_run, user,
-                                         None)
+                                         None, manager=manager)
             except _ChangedMeanwhile:
                 continue
             return (scale_of(rt, self._existing(rt, ns, name)) if not dry_run

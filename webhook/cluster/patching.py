@@ -82,8 +82,8 @@ def apply_patch(
     kind = normalise_patch_type(patch_type)
     if kind == "apply":
         raise st.err(415, "UnsupportedMediaType",
-                     "server-side apply (application/apply-patch+yaml) is not supported by "
-                     "this API server; use client-side apply (kubectl apply without --server-side)")
+                     "an apply configuration is not a patch of a document: server-side apply "
+                     "is ClusterAPI.apply (webhook.cluster.apply)")
     if kind == "strategic" and rt is not None and rt.custom:
         raise st.err(415, "UnsupportedMediaType",
                      "the body of the request was in an unknown format - accepted media types "

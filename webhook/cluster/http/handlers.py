@@ -21,6 +21,7 @@ from webhook.cluster.api import ClusterAPI
 from webhook.cluster.http.paths import RequestInfo
 from webhook.cluster.http.tables import to_table, wants_table
 from webhook.cluster.meta import metadata
+from webhook.cluster.patching import normalise_patch_type
 from webhook.cluster.protobuf import PROTOBUF, decode_object
 from webhook.cluster.resources import ResourceType
 from webhook.errors import APIStatusError, WireFormatError
@@ -65,6 +66,16 @@ def _dry_run(values: list[str]) -> bool:
             raise st.err(400, "BadRequest",
                          f'dryRun: Unsupported value: "{v}": supported values: "All"')
     return bool(values)
+
+
+def _manager(request: web.Request) -> str:
+    """Who a write is attributed to in managedFields: ``fieldManager``, else the client's
+    User-Agent up to its first slash, as upstream."""
+    given = request.query.get("fieldManager")
+    if given:
+        return given
+    agent = request.headers.get("User-Agent", "").split("/", 1)[0].strip()
+    return agent or "unknown"
 
 
 def _field_validation(q: Mapping[str, str]) -> str | None:
@@ -155,14 +166,22 @@ class ResourceHandlers:
             body = await read_body(request)
             obj = await self.api.update(rt.key, ns, body, subresource=info.subresource or None,
                                         warnings=warnings, name=info.name,
-                                        field_validation=_field_validation(q), **common)
+                                        field_validation=_field_validation(q),
+                                        manager=_manager(request), **common)
             return json_response(obj, 200, warnings)
         if method == "PATCH" and info.name:
+            ctype = request.headers.get("Content-Type", "")
             body = await read_body(request)
-            obj = await self.api.patch(rt.key, ns, info.name, body,
-                                       request.headers.get("Content-Type", ""),
+            if normalise_patch_type(ctype) == "apply":
+                obj, created = await self.api.apply(
+                    rt.key, ns, info.name, body, manager=q.get("fieldManager"),
+                    force=_flag(q, "force"), subresource=info.subresource or None,
+                    warnings=warnings, field_validation=_field_validation(q), **common)
+                return json_response(obj, 201 if created else 200, warnings)
+            obj = await self.api.patch(rt.key, ns, info.name, body, ctype,
                                        subresource=info.subresource or None, warnings=warnings,
-                                       field_validation=_field_validation(q), **common)
+                                       field_validation=_field_validation(q),
+                                       manager=_manager(request), **common)
             return json_response(obj, 200, warnings)
         if method == "DELETE":
             return await self._delete(request, rt, info, warnings, common)
