@@ -78,11 +78,12 @@ async def scaling_events(api: ClusterAPI) -> list[str]:
         await asyncio.sleep(0.01)
 
 
-async def test_a_sync_never_scales_an_old_replica_set_up_while_its_status_lags_behind_spec():
-    """rolling.go: mid-rollout (4 replicas, maxSurge 1, maxUnavailable 1) the old RS was just
-    scaled 3 -> 2 and its status still counts 3 available pods. cleanupUnhealthyReplicas fails
-    the sync instead of writing the old RS back to 3 (6 > replicas + maxSurge); once the
-    ReplicaSet controller has caught up, the rollout goes on."""
+async def mid_rollout(
+    old: tuple[int, tuple[int, int]], new: tuple[int, tuple[int, int]]
+) -> tuple[ClusterAPI, Informers, DeploymentController, str, str]:
+    """A Deployment of 4 replicas (maxSurge 1, maxUnavailable 1) rolling demo:v1 -> demo:v2,
+    its old and new ReplicaSets at (spec replicas, (status replicas, available)), and its
+    controller with informers that have seen them."""
     api = ClusterAPI()
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}}
     d = await api.create(DEPLOYMENTS, NS, {
@@ -91,11 +92,20 @@ async def test_a_sync_never_scales_an_old_replica_set_up_while_its_status_lags_b
         "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "web"}},
                  "strategy": strategy, "template": pod_template("demo:v2")},
     })
-    old = await replicaset(api, d, "demo:v1", "aaaaaaaaa", 1, 2, (3, 3))
-    new = await replicaset(api, d, "demo:v2", "bbbbbbbbb", 2, 3, (3, 2))
+    old_rs = await replicaset(api, d, "demo:v1", "aaaaaaaaa", 1, *old)
+    new_rs = await replicaset(api, d, "demo:v2", "bbbbbbbbb", 2, *new)
     informers = Informers(api)
     controller = DeploymentController(api, informers, time.time)
     await refresh(api, informers)
+    return api, informers, controller, old_rs, new_rs
+
+
+async def test_a_sync_never_scales_an_old_replica_set_up_while_its_status_lags_behind_spec():
+    """rolling.go: mid-rollout (4 replicas, maxSurge 1, maxUnavailable 1) the old RS was just
+    scaled 3 -> 2 and its status still counts 3 available pods. cleanupUnhealthyReplicas fails
+    the sync instead of writing the old RS back to 3 (6 > replicas + maxSurge); once the
+    ReplicaSet controller has caught up, the rollout goes on."""
+    api, informers, controller, old, new = await mid_rollout(old=(2, (3, 3)), new=(3, (3, 2)))
 
     with pytest.raises(Retry):
         await controller.sync((NS, "web"))
@@ -114,19 +124,7 @@ async def test_clean_up_then_scale_down_of_one_replica_set_take_a_single_sync():
     scaleDownOldReplicaSetsForRollingUpdate work on the RS as the first write left it, so both
     land in one sync (4 replicas, maxSurge 1, maxUnavailable 1; old 3 with 2 available, new 2
     with 2 available: the unhealthy pod goes, then one more old pod)."""
-    api = ClusterAPI()
-    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}}
-    d = await api.create(DEPLOYMENTS, NS, {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "web", "annotations": {"deployment.kubernetes.io/revision": "2"}},
-        "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "web"}},
-                 "strategy": strategy, "template": pod_template("demo:v2")},
-    })
-    old = await replicaset(api, d, "demo:v1", "aaaaaaaaa", 1, 3, (3, 2))
-    new = await replicaset(api, d, "demo:v2", "bbbbbbbbb", 2, 2, (2, 2))
-    informers = Informers(api)
-    controller = DeploymentController(api, informers, time.time)
-    await refresh(api, informers)
+    api, _, controller, old, new = await mid_rollout(old=(3, (3, 2)), new=(2, (2, 2)))
 
     await controller.sync((NS, "web"))  # no Retry: the second write is not a conflict
     assert await sizes(api) == {old: 1, new: 2}
