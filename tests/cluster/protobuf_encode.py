@@ -9,7 +9,7 @@ import base64
 import datetime as dt
 from typing import Any
 
-from webhook.cluster.protobuf.decode import MAGIC, _schema, message_for
+from webhook.cluster.protobuf.decode import MAGIC, message_for, schema
 
 _META = "k8s.io.apimachinery.pkg.apis.meta.v1."
 
@@ -60,7 +60,7 @@ def message(name: str, obj: Any) -> bytes:
     special = _special(name, obj)
     if special is not None:
         obj = special
-    table = _schema()["messages"][name]
+    table = schema()["messages"][name]
     by_name = {f[0]: (int(n), f) for n, f in table.items()}
     out = bytearray()
     for field_name, value in obj.items():

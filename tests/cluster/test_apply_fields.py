@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 from webhook.cluster.apply.fields import (
     describe,
     from_fieldsv1,
     leaves,
     list_kinds,
+    lookup,
     to_fieldsv1,
 )
 from webhook.cluster.apply.managed import (
@@ -21,7 +26,7 @@ from webhook.cluster.apply.managed import (
     read_entries,
     track_update,
 )
-from webhook.cluster.resources import BUILTINS
+from webhook.cluster.resources import BUILTINS, resource_from_crd
 
 DEPLOY = next(rt for rt in BUILTINS if rt.kind == "Deployment")
 KINDS = list_kinds(DEPLOY, "v1")
@@ -136,12 +141,6 @@ def test_updates_move_ownership_and_an_empty_list_clears_it() -> None:
 
 
 def test_custom_resources_take_their_list_types_from_the_crd_schema() -> None:
-    from pathlib import Path
-
-    import yaml
-
-    from webhook.cluster.resources import resource_from_crd
-
     crd = (Path(__file__).resolve().parent.parent / "data" / "crds"
            / "gateway.networking.k8s.io_httproutes.yaml")
     kinds = list_kinds(resource_from_crd(yaml.safe_load(crd.read_text())), "v1")
@@ -158,8 +157,6 @@ def test_custom_resources_take_their_list_types_from_the_crd_schema() -> None:
 
 
 def _objects() -> Any:
-    from hypothesis import strategies as hs
-
     keys = hs.sampled_from(["name", "image", "a", "b", "containers", "ports", "env", "labels"])
     scalars = hs.none() | hs.booleans() | hs.integers(-3, 3) | hs.text(max_size=3)
     values = hs.recursive(scalars, lambda inner: hs.lists(inner, max_size=3)
@@ -168,8 +165,6 @@ def _objects() -> Any:
 
 
 def test_apply_is_idempotent_and_records_round_trip() -> None:
-    from hypothesis import given, settings
-
     @settings(max_examples=300, deadline=None)
     @given(first=_objects(), second=_objects(), third=_objects())
     def check(first: dict[str, Any], second: dict[str, Any], third: dict[str, Any]) -> None:
@@ -190,7 +185,5 @@ def test_apply_is_idempotent_and_records_round_trip() -> None:
 
 def merged_fields_hold(obj: dict[str, Any], config: dict[str, Any]) -> bool:
     """Every field the configuration sets reads back with its value."""
-    from webhook.cluster.apply.fields import lookup
-
     return all(lookup(obj, p) == (True, v) for p, v in leaves(config, KINDS).items()
                if p[-1] != "." and v != {})

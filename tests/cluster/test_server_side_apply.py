@@ -118,6 +118,13 @@ def test_apply_creates_with_201_and_applies_with_200(api_cluster: RunningCluster
     assert code == 200 and json.loads(body)["data"] == {"a": "3"}
     code, _, body = raw(api_cluster, "GET", f"/api/v1/namespaces/{ns}/configmaps/cfg")
     assert json.loads(body)["data"] == {"a": "2"}  # the dry run stored nothing
+    other = path.replace("fieldManager=tool", "fieldManager=other")
+    code, _, body = raw(api_cluster, "PATCH", other, doc.replace(b"'1'", b"'4'"), APPLY)
+    status = json.loads(body)
+    assert code == 409 and status["reason"] == "Conflict"
+    assert status["details"]["causes"] == [{
+        "reason": "FieldManagerConflict", "message": 'conflict with "tool" using v1',
+        "field": ".data.a"}]
 
 
 def test_helm_installs_and_upgrades_with_server_side_apply(

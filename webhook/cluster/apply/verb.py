@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from webhook.cluster import status as st
-from webhook.cluster.apply.fields import list_kinds
+from webhook.cluster.apply.fields import describe, list_kinds
 from webhook.cluster.apply.managed import ApplyConflicts, apply
 from webhook.cluster.meta import metadata, now
 from webhook.errors import APIStatusError
@@ -28,7 +28,7 @@ ATTEMPTS = 5
 def _conflict(rt: ResourceType, name: str, exc: ApplyConflicts) -> APIStatusError:
     causes = [{"reason": "FieldManagerConflict",
                "message": f'conflict with "{c.manager}" using {c.api_version}',
-               "field": str(c).rsplit(": ", 1)[1]} for c in exc.conflicts]
+               "field": describe(c.path)} for c in exc.conflicts]
     return st.err(409, "Conflict", str(exc), {"name": name, "group": rt.group, "kind": rt.plural,
                                              "causes": causes})
 

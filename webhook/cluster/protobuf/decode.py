@@ -42,7 +42,8 @@ Table = dict[str, Field]
 
 
 @cache
-def _schema() -> dict[str, Any]:
+def schema() -> dict[str, Any]:
+    """schema.json: the kinds and the field tables of their messages."""
     text = resources.files(__package__).joinpath("schema.json").read_text()
     doc: dict[str, Any] = json.loads(text)
     return doc
@@ -56,7 +57,7 @@ def message_for(api_version: str, kind: str) -> str | None:
     """The message of ``kind`` in ``api_version``; DeleteOptions is valid in every version."""
     if kind == "DeleteOptions":
         return _DELETE_OPTIONS
-    name: str | None = _schema()["kinds"].get(f"{api_version}/{kind}")
+    name: str | None = schema()["kinds"].get(f"{api_version}/{kind}")
     return name
 
 
@@ -82,7 +83,7 @@ def decode_object(raw: bytes) -> dict[str, Any]:
         raise _fail("typeMeta", "the body names no apiVersion and kind")
     name = message_for(api_version, kind)
     if name is None:
-        served = ", ".join(sorted(_schema()["kinds"]))
+        served = ", ".join(sorted(schema()["kinds"]))
         raise _fail("typeMeta", f'{api_version}/{kind} cannot be sent as protobuf here '
                     f"(kinds that can: {served}); send it as JSON")
     obj = {"apiVersion": api_version, "kind": kind}
@@ -101,14 +102,14 @@ def _message(buf: bytes, name: str, path: str, depth: int) -> Any:
     """A decoded message: a dict, or the JSON value of an apimachinery special type."""
     if depth > _MAX_DEPTH:
         raise _fail(path, f"nested deeper than {_MAX_DEPTH} messages")
-    table: Table = _schema()["messages"][name]
+    table: Table = schema()["messages"][name]
     out: dict[str, Any] = {}
     for num, wire, value in iter_fields(buf, path):
         field = table.get(str(num))
         if field is None:
             short = name.rsplit(".", 1)[1]
             raise _fail(path, f"field number {num} of {short} is not in this cluster's "
-                        f"schema ({_schema()['source']}); send the object as JSON")
+                        f"schema ({schema()['source']}); send the object as JSON")
         json_name, ftype, ref, repeated, keep_zero = field
         where = f"{path}.{json_name}"
         if ftype == "map":
