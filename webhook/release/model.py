@@ -54,6 +54,12 @@ def revision_hash(template: Mapping[str, Any] | None) -> str:
     return template_hash(tpl)
 
 
+def _int_or_percent(value: Any) -> int | str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return value if isinstance(value, str) else None
+
+
 def _deadline_exceeded(status: Mapping[str, Any]) -> bool:
     for cond in status.get("conditions") or ():
         if (
@@ -91,6 +97,9 @@ class DeploymentView:
     deleting: bool
     resource_version: str
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    # spec.strategy.rollingUpdate (None: Kubernetes' default, 25%; a Recreate Deployment too)
+    max_surge: int | str | None = None
+    max_unavailable: int | str | None = None
 
     @property
     def opted_in(self) -> bool:
@@ -118,6 +127,7 @@ class DeploymentView:
             _map(obj.get("status")),
         )
         template = _map(spec.get("template"))
+        rolling = _map(_map(spec.get("strategy")).get("rollingUpdate"))
         return cls(
             namespace=str(meta.get("namespace", "")),
             name=str(meta.get("name", "")),
@@ -138,6 +148,8 @@ class DeploymentView:
             deleting=bool(meta.get("deletionTimestamp")),
             resource_version=str(meta.get("resourceVersion", "")),
             raw=obj,
+            max_surge=_int_or_percent(rolling.get("maxSurge")),
+            max_unavailable=_int_or_percent(rolling.get("maxUnavailable")),
         )
 
 

@@ -108,14 +108,17 @@ def parse_canary_spec(
     stable = get(n.STABLE_SERVICE, o.service_name)
     canary = get(n.CANARY_SERVICE, o.service_name)
     options = _options(values, problems, get)
+    dynamic = bool(get(n.DYNAMIC_STABLE_SCALE, o.parse_bool, False))
+    # with dynamic stable scale the old pods go as traffic leaves them (Argo: at once)
+    scale_down_default = 0.0 if dynamic else DEFAULT_SCALE_DOWN_DELAY
     spec = CanarySpec(
         steps=tuple(step for _, step in indexed),
         routers=routers,
         stable_service=stable,
         canary_service=canary,
         options=options,
-        dynamic_stable_scale=bool(get(n.DYNAMIC_STABLE_SCALE, o.parse_bool, False)),
-        scale_down_delay=get(n.SCALE_DOWN_DELAY, o.parse_delay, DEFAULT_SCALE_DOWN_DELAY),
+        dynamic_stable_scale=dynamic,
+        scale_down_delay=get(n.SCALE_DOWN_DELAY, o.parse_delay, scale_down_default),
         abort_scale_down_delay=get(
             n.ABORT_SCALE_DOWN_DELAY, o.parse_delay, DEFAULT_SCALE_DOWN_DELAY
         ),
