@@ -36,6 +36,14 @@ def test_defaults_when_only_opted_in() -> None:
     assert parsed.warnings == ()
 
 
+def test_dynamic_stable_scale_removes_the_old_pods_at_once_after_promotion() -> None:
+    """Argo Rollouts scales the old ReplicaSets to 0 at once with dynamicStableScale (and
+    refuses a scaleDownDelaySeconds with it): the default delay is 0."""
+    ann = {"canarist.io/traffic-router": "proxy", "canarist.io/dynamic-stable-scale": "true"}
+    spec = parse_canary_spec(ann, deployment="web").spec
+    assert (spec.scale_down_delay, spec.abort_scale_down_delay) == (0.0, 30.0)
+
+
 def test_policy_defaults_apply_only_where_annotations_are_missing() -> None:
     policy = Policy(steps=(SetWeight(5),), routers=("proxy",))
     spec = parse_canary_spec({}, policy=policy).spec
