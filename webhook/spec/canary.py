@@ -16,7 +16,7 @@ from webhook.spec import names as n
 from webhook.spec import options as o
 from webhook.spec.analysis import Analysis, parse_analysis
 from webhook.spec.capabilities import CAPABILITIES, Capability
-from webhook.spec.compat import check_steps
+from webhook.spec.compat import check_metrics_used, check_steps
 from webhook.spec.problems import Problems, show, suggest
 from webhook.spec.steps import (
     Pause,
@@ -127,7 +127,10 @@ def parse_canary_spec(
         action=get(n.ACTION, _action),
     )
     _cross_check(spec, values, problems, warnings)
-    check_steps(spec.routers, spec.analysis, indexed, problems)
+    invalid = spec.analysis is None and n.ANALYSIS in values
+    check_steps(spec.routers, spec.analysis, indexed, problems, analysis_invalid=invalid)
+    if spec.analysis is not None and n.ANALYSIS in values:
+        check_metrics_used(spec.analysis, indexed, problems)
     problems.raise_if_any(subject=f"Deployment {deployment}" if deployment else "")
     return ParsedSpec(spec, tuple(warnings))
 
