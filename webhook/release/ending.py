@@ -105,16 +105,13 @@ def finish(ctx: Ctx, work: Work, draft: Draft) -> None:
         weight=0,
     )
     work.book(
-        release="",
-        promote_full=False,
-        user_paused=False,
-        replicas_held=False,
-        scale_down_at=after(ctx.now, spec.scale_down_delay) if ctx.world.canary else None,
+        release="", promote_full=False, user_paused=False, replicas_held=False, scale_down_at=None
     )
     draft.event("Promoted", f"{d.hash} is the stable revision")
     end_analysis(ctx, work)
-    if ctx.world.canary is not None:
-        draft.wake(spec.scale_down_delay)
+    view = ctx.world.canary
+    if view is not None and view.owned:  # it goes after scale-down-delay (0: now)
+        remove_canary(ctx, work, draft, view.name, 0, rollback=False)
 
 
 def aborted(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
