@@ -90,7 +90,7 @@ def play(sim: Sim, event: tuple[Any, ...]) -> bool:
         stable = sim.status.stable_hash
         for version in ("v1", "v2", "v3", "v4"):
             for adopted in (False, True):
-                from webhook.release.model import revision_hash
+                from webhook.spec.hashing import revision_hash
 
                 from .sim import pod_template
 

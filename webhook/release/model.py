@@ -8,7 +8,6 @@ a missing field reads as its Kubernetes default, never as an exception.
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +22,8 @@ from webhook.release.names import (
     MANAGED_BY_ANNOTATION,
     POD_TEMPLATE_HASH,
 )
-from webhook.spec import CanarySpec, ReleaseStatus, parse_canary_spec, template_hash
+from webhook.spec import CanarySpec, ReleaseStatus, parse_canary_spec
+from webhook.spec.hashing import revision_hash
 from webhook.spec.names import PREFIX, STATUS
 
 JSON = dict[str, Any]
@@ -39,19 +39,6 @@ def _int(value: Any, default: int = 0) -> int:
 
 def _str_map(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in _map(value).items()}
-
-
-def revision_hash(template: Mapping[str, Any] | None) -> str:
-    """The canarist hash of a pod template: its ``rollouts-pod-template-hash`` label when stamped,
-    else the content hash (without Kubernetes' ``pod-template-hash``, which a ReplicaSet adds)."""
-    tpl = _map(template)
-    labels = _str_map(_map(tpl.get("metadata")).get("labels"))
-    if labels.get(HASH_LABEL):
-        return labels[HASH_LABEL]
-    if POD_TEMPLATE_HASH in labels:
-        tpl = copy.deepcopy(tpl)
-        del tpl["metadata"]["labels"][POD_TEMPLATE_HASH]
-    return template_hash(tpl)
 
 
 def _int_or_percent(value: Any) -> int | str | None:
