@@ -8,8 +8,11 @@ HTTPS server and the components, each an ``async def run(api, stop_event)`` task
 - ``kubelet``: pods as local HTTP servers (``kubelet.run.run_kubelet``);
 - ``webhook``: canarist's admission webhook, served and registered
   (``webhook_component.run_webhook``);
+- ``proxy``: ``canarist proxy`` in cluster mode, in its own process, when the cluster is given
+  ``proxy=ProxySettings(...)`` (``proxy_component.run_proxy``; ``canarist up`` does);
 - ``reconciler``: canarist's release reconciler, a client of the API over HTTPS with the
-  kubeconfig passed to it (``webhook.release.component.run_reconciler``).
+  kubeconfig passed to it, and the proxy's admin address for the ``builtin`` analysis provider
+  when the proxy runs (``webhook.release.component.run_reconciler``).
 
 A component whose module is not there yet is skipped with a log line. ``--without NAME``
 (``Cluster(without={...})``) leaves one out, e.g. to run it as its own process.
@@ -39,6 +42,7 @@ from webhook.cluster.api import ClusterAPI
 from webhook.cluster.gc import GarbageCollector
 from webhook.cluster.http.server import APIServer
 from webhook.cluster.pki import Credentials, write_kubeconfig
+from webhook.cluster.proxy_component import ProxyProcess, ProxySettings
 from webhook.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,7 @@ COMPONENTS: dict[str, str] = {
     "controllers": "webhook.cluster.controllers.run:run_controllers",
     "kubelet": "webhook.cluster.kubelet.run:run_kubelet",
     "webhook": "webhook.cluster.webhook_component:run_webhook",
+    "proxy": "webhook.cluster.proxy_component:run_proxy",
     "reconciler": "webhook.release.component:run_reconciler",
 }
 
@@ -89,6 +94,7 @@ class Cluster:
     history_size: int = 50_000
     bookmark_interval: float = 10.0
     ready_timeout: float = 10.0
+    proxy: ProxySettings | None = None  # run canarist proxy too (component "proxy")
     api: ClusterAPI = field(init=False)
     server: APIServer = field(init=False)
     started: list[str] = field(default_factory=list)
@@ -103,6 +109,8 @@ class Cluster:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        wanted = self.proxy is not None and "proxy" not in self.without
+        self.proxy_process = ProxyProcess(self.proxy) if wanted and self.proxy else None
 
     @property
     def url(self) -> str:
@@ -115,8 +123,9 @@ class Cluster:
             self.kubeconfig = Path(self._tmp.name, "kubeconfig")
         write_kubeconfig(self.kubeconfig, self.server.url, self.creds)
         readiness: list[asyncio.Event] = []
+        proxy_ready = asyncio.Event()
         for name, spec in COMPONENTS.items():
-            if name in self.without:
+            if name in self.without or (name == "proxy" and self.proxy_process is None):
                 continue
             runner = _run_gc if name == "gc" else _load(spec)
             if runner is None:
@@ -128,6 +137,10 @@ class Cluster:
             extra: dict[str, Any] = {}
             if "kubeconfig" in params:
                 extra["kubeconfig"] = self.kubeconfig
+            if name == "proxy":
+                extra["proxy"], ready = self.proxy_process, proxy_ready
+            if "proxy_admin_url" in params:  # (known before the proxy listens)
+                extra["proxy_admin_url"] = self.proxy_process and self.proxy_process.admin_url
             if "ready" in params:
                 run = runner(self.api, self._stop, ready=ready, **extra)  # type: ignore[call-arg]
                 readiness.append(ready)
