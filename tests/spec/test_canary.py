@@ -299,3 +299,27 @@ def test_nginx_header_route_can_be_replaced_after_removal() -> None:
         }
     ).spec
     assert len(spec.steps) == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "refs"),
+    [
+        ("web", (VirtualServiceRef("web"),)),
+        # Argo Rollouts' name.namespace: a VirtualService of another namespace
+        ("web.mesh", (VirtualServiceRef("web", (), "mesh"),)),
+        ("web.mesh:primary; other", (
+            VirtualServiceRef("web", ("primary",), "mesh"), VirtualServiceRef("other"))),
+    ],
+)
+def test_virtual_service_in_another_namespace(text: str, refs: tuple[VirtualServiceRef]) -> None:
+    ann = {"canarist.io/traffic-router": "istio", "canarist.io/istio-virtual-service": text}
+    assert parse_canary_spec(ann).spec.options.istio_virtual_services == refs
+
+
+@pytest.mark.parametrize("text", ["web.mesh.svc", "Web.mesh", "web.", ".mesh"])
+def test_a_virtual_service_reference_is_name_or_name_dot_namespace(text: str) -> None:
+    ann = {"canarist.io/traffic-router": "istio", "canarist.io/istio-virtual-service": text}
+    assert problems_of(ann) == [
+        f'canarist.io/istio-virtual-service: invalid VirtualService "{text}": write NAME, or '
+        "NAME.NAMESPACE for one in another namespace (lowercase letters, digits and '-')"
+    ]

@@ -45,6 +45,7 @@ from webhook.release.stepping import routes_at, weight_at
 from webhook.routers import build_routers
 from webhook.routers.offline import OfflineClient
 from webhook.spec import CanarySpec, Pause, Phase, ReleaseStatus, template_hash
+from webhook.spec.files import argo_message
 from webhook.spec.names import ENABLED_LABEL, PREFIX
 
 SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation")
@@ -128,14 +129,9 @@ def render(
     objects = load_documents(text, source)
     deployments = [o for o in objects if _released(o)]
     if not deployments:
-        raise ConfigError(
-            [
-                Problem(
-                    source,
-                    "no Deployment with the canarist.io/enabled label or canarist annotations",
-                )
-            ]
-        )
+        argo = [m for m in (argo_message(o, source) for o in objects) if m]
+        problem = "no Deployment with the canarist.io/enabled label or canarist annotations"
+        raise ConfigError([Problem(source, argo[0] if argo else problem)])
     client = OfflineClient(objects)
     for d in deployments:
         asyncio.run(_render_one(client, d, step=step, weight=weight, stable_hash=stable_hash))

@@ -155,6 +155,13 @@ def _steps(values: Mapping[str, str], problems: Problems, policy: Policy) -> lis
     raw = load_yaml(values[n.STEPS], n.STEPS, problems)
     if failed(raw):
         return []
+    if raw is None:  # an empty annotation (or a comment only)
+        problems.add(
+            n.STEPS,
+            "is empty: list the steps (e.g. - setWeight: 20), or remove the annotation for the "
+            "default steps",
+        )
+        return []
     return parse_steps_indexed(raw, n.STEPS, problems)
 
 
