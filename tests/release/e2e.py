@@ -56,12 +56,13 @@ def deployment(ns: str, annotations: dict[str, str], *, replicas: int = 4) -> JS
     }
 
 
-def service(ns: str, name: str = "web") -> JSON:
+def service(ns: str, name: str = "web", service_type: str = "ClusterIP") -> JSON:
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "namespace": ns},
         "spec": {
+            "type": service_type,
             "selector": {"app": "web"},
             "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
         },
@@ -175,13 +176,14 @@ async def harness(
     objects: str = "",
     replicas: int = 4,
     start: bool = True,
+    service_type: str = "ClusterIP",
 ) -> AsyncIterator[Harness]:
     ns = f"rel{next(_names)}"
     opts = ClientOptions(kubeconfig=str(cluster.kubeconfig), namespace=ns)
     async with connect(opts) as client:
         await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         h = Harness(cluster, client, ns)
-        await client.create(service(ns))
+        await client.create(service(ns, service_type=service_type))
         await h.create_all(objects)
         await client.create(deployment(ns, annotations, replicas=replicas))
         try:

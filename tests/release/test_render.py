@@ -166,3 +166,57 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert ("VirtualService", "web") in out
     assert main(["render", "-f", str(path), "--step", "7"]) == 2
     assert "--step: Deployment web has steps 0..3, got 7" in capsys.readouterr().err
+
+
+DESTINATION_RULE = """
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http:
+  - name: primary
+    route: [{destination: {host: web, subset: stable}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web-dr, namespace: shop}
+spec:
+  host: web
+  subsets: [{name: stable, labels: {app: web}}, {name: canary, labels: {app: web}}]
+"""
+
+
+def test_istio_subset_level_shows_the_service_untouched_and_no_canary_service() -> None:
+    """As the live run (issue 8, defect 2): only the DestinationRule carries the hashes."""
+    options = "canarist.io/istio-virtual-service: web:primary\n    " \
+              "canarist.io/istio-destination-rule: web-dr"
+    out = docs(render(manifest("istio", options, DESTINATION_RULE), step=0))
+    assert ("Service", "web") not in out and ("Service", "web-canary") not in out
+    rule = out[("DestinationRule", "web-dr")]
+    subsets = {s["name"]: s["labels"] for s in rule["spec"]["subsets"]}
+    assert subsets["stable"]["rollouts-pod-template-hash"] == "oldhash123"
+    assert subsets["canary"]["rollouts-pod-template-hash"] != "oldhash123"
+
+
+def test_a_nodeport_stable_service_gets_a_nodeport_canary_service() -> None:
+    text = manifest("alb", "canarist.io/alb-ingress: web\n    canarist.io/alb-service-port: '80'")
+    text = text.replace("spec: {selector: {app: web}, ports: [{port: 80}]}",
+                        "spec: {type: NodePort, selector: {app: web}, "
+                        "ports: [{port: 80, nodePort: 30080}]}")
+    text += """
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: shop}
+spec:
+  rules:
+  - http:
+      paths:
+      - {path: /*, pathType: ImplementationSpecific,
+         backend: {service: {name: web, port: {name: use-annotation}}}}
+"""
+    canary = docs(render(text, step=0))[("Service", "web-canary")]
+    assert canary["spec"]["type"] == "NodePort"
+    assert canary["spec"]["ports"] == [{"port": 80}]

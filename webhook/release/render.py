@@ -37,7 +37,14 @@ from webhook.release.ops import (
     RouteTraffic,
 )
 from webhook.release.routing import release_target
-from webhook.release.services import Pin, canary_service_ops, find_stable, pin_patch
+from webhook.release.services import (
+    Pin,
+    canary_service_ops,
+    find_stable,
+    has_canary_service,
+    pin_patch,
+    pins_services,
+)
 from webhook.release.stepping import routes_at, scale_override_at, weight_at
 from webhook.routers import build_routers
 from webhook.routers.offline import OfflineClient
@@ -161,15 +168,16 @@ async def _render_one(
     count = _canary_count(spec, view.replicas, index, w)
     ops: list[Op] = []
     choice = find_stable(world, spec.stable_service, spec.canary_service)
-    if choice.service is None and spec.traffic_routed:
+    if choice.service is None and pins_services(spec):
         raise ConfigError([Problem(f"Deployment {view.name}", choice.problem)])
     if choice.service is not None:
-        if spec.traffic_routed:
+        if pins_services(spec):
             patch = pin_patch(choice.service, Pin(HASH_LABEL, stable), view.name)
             if patch:
                 ops.append(patch)
-        name = spec.canary_service_for(choice.service.name)
-        ops.extend(canary_service_ops(world, choice.service, name, Pin(HASH_LABEL, new)))
+        if has_canary_service(spec):
+            name = spec.canary_service_for(choice.service.name)
+            ops.extend(canary_service_ops(world, choice.service, name, Pin(HASH_LABEL, new)))
     ops.append(CreateCanary(canary_body(view, count)))
     if spec.traffic_routed:
         ops.append(

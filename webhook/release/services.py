@@ -23,8 +23,32 @@ from webhook.release.names import (
 )
 from webhook.release.ops import CreateService, PatchServiceSelector
 from webhook.routers.base import Owner
+from webhook.spec import CanarySpec
 
 PIN_KEYS = (HASH_LABEL, POD_TEMPLATE_HASH)
+
+
+def subset_level_only(spec: CanarySpec) -> bool:
+    """Every router splits by Istio DestinationRule subsets: the pods of both revisions stay
+    behind the one Service the subsets live on, which canarist leaves as it is (Argo Rollouts:
+    in subset-level splitting "this Service is not modified by the rollout controller"), and no
+    canary Service is needed."""
+    return (
+        spec.traffic_routed
+        and spec.options.istio_destination_rule is not None
+        and all(router == "istio" for router in spec.routers)
+    )
+
+
+def pins_services(spec: CanarySpec) -> bool:
+    """The release pins the stable Service to the stable pods (and needs one): every traffic
+    router but a subset-level-only Istio split. With router ``none`` the user's Service keeps
+    selecting both revisions."""
+    return spec.traffic_routed and not subset_level_only(spec)
+
+
+def has_canary_service(spec: CanarySpec) -> bool:
+    return not subset_level_only(spec)
 
 
 @dataclass(frozen=True)
@@ -142,27 +166,47 @@ _DROP_SPEC = (
     "loadBalancerSourceRanges",
     "loadBalancerClass",
     "healthCheckNodePort",
-    "externalTrafficPolicy",
     "allocateLoadBalancerNodePorts",
     "ipFamilies",
     "ipFamilyPolicy",
 )
+NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+
+
+def canary_service_type(stable: ServiceView) -> str:
+    """The canary Service's type: ``NodePort`` when the stable Service has node ports (a
+    ``NodePort`` or ``LoadBalancer`` one: an ALB in instance mode sends to node ports, and a
+    second cloud load balancer is not wanted), else ``ClusterIP``."""
+    kind = str((stable.raw.get("spec") or {}).get("type") or "ClusterIP")
+    return "NodePort" if kind in NODE_PORT_TYPES else "ClusterIP"
+
+
+def canary_ports(stable: ServiceView) -> list[dict[str, Any]]:
+    """The stable Service's ports without its node port numbers (the API server allocates the
+    canary's own; reusing the stable's would be refused as already allocated)."""
+    out = []
+    for port in (stable.raw.get("spec") or {}).get("ports") or ():
+        out.append({k: copy.deepcopy(v) for k, v in dict(port).items() if k != "nodePort"})
+    return out
 
 
 def canary_service_body(
     stable: ServiceView, name: str, namespace: str, owner: Owner, pin: Pin
 ) -> dict[str, Any]:
-    """A ClusterIP copy of the stable Service: same ports and selector (plus the pin), none of
-    the cluster-assigned or load-balancer fields, owned by the user's Deployment."""
+    """A copy of the stable Service: same ports and selector (plus the pin), the type of
+    ``canary_service_type``, none of the cluster-assigned or load-balancer fields (a headless
+    stable Service gives a headless canary), owned by the user's Deployment."""
     raw = stable.raw
     spec = copy.deepcopy(dict(raw.get("spec") or {}))
+    headless = spec.get("clusterIP") == "None"
     for key in _DROP_SPEC:
         spec.pop(key, None)
-    ports = []
-    for port in spec.get("ports") or ():
-        ports.append({k: v for k, v in dict(port).items() if k != "nodePort"})
-    spec["ports"] = ports
-    spec["type"] = "ClusterIP"
+    spec["ports"] = canary_ports(stable)
+    spec["type"] = canary_service_type(stable)
+    if spec["type"] not in NODE_PORT_TYPES:
+        spec.pop("externalTrafficPolicy", None)
+    if headless:
+        spec["clusterIP"] = "None"
     spec["selector"] = pin.selector(original_selector(stable))
     meta = raw.get("metadata") or {}
     return {
@@ -194,10 +238,16 @@ def canary_service_ops(
         return [CreateService(canary_service_body(stable, name, d.namespace, owner, pin))]
     if d.uid in existing.owner_uids:
         want = pin.selector(original_selector(stable))
-        if dict(existing.selector) == want:
+        kind = canary_service_type(stable)
+        retype = str((existing.raw.get("spec") or {}).get("type") or "ClusterIP") != kind
+        if dict(existing.selector) == want and not retype:
             return []
         remove = tuple(k for k in existing.selector if k not in want)
         changed = {k: v for k, v in want.items() if existing.selector.get(k) != v}
-        return [PatchServiceSelector(name, changed, remove)]
+        if not retype:
+            return [PatchServiceSelector(name, changed, remove)]
+        # made by an earlier version as ClusterIP beside a NodePort stable Service
+        return [PatchServiceSelector(name, changed, remove, service_type=kind,
+                                     ports=tuple(canary_ports(stable)))]
     patch = pin_patch(existing, pin, d.name)
     return [patch] if patch else []
