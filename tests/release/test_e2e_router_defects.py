@@ -4,13 +4,18 @@ test is named after the defect it keeps fixed and failed on the code before the 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
+
 import pytest
 
-from tests.routers.user_objects import ALB, ISTIO
+from tests.routers.ingress_nginx_rules import check
+from tests.routers.user_objects import ALB, ISTIO, NGINX, PROXY, UserSetup
 from webhook.cluster.runtime import RunningCluster
 from webhook.kube.protocol import JSON, ObjectRef
 from webhook.release.names import HASH_LABEL, MANAGED_BY_ANNOTATION
 from webhook.spec import Phase
+from webhook.spec.routetable import ROUTE_TABLE_KEY, parse_route_table
 
 from .e2e import Harness, harness
 
@@ -115,3 +120,128 @@ async def test_alb_canary_service_keeps_the_stable_services_nodeport_type(
         assert [(p["port"], p["targetPort"]) for p in ports] == [(80, 8080)]
         assert all(30000 <= p["nodePort"] <= 32767 for p in ports)
         assert {p["nodePort"] for p in stable["spec"]["ports"]} == stable_ports
+
+
+ING = "networking.k8s.io/v1"
+P = "nginx.ingress.kubernetes.io/"
+
+
+async def canary_ingress(h: Harness) -> JSON | None:
+    return await h.get("Ingress", "web-web-canary", ING)
+
+
+async def test_nginx_header_only_testing_works_at_weight_0(
+    release_cluster: RunningCluster,
+) -> None:
+    """Issue 8, defect 5. A static ``canary-by-header`` (Argo users' way) routes while the weight
+    is 0: the canary Ingress exists at ``canary-weight: "0"`` during the release (Argo Rollouts
+    keeps it so), and is removed when the release ends (#4751 stays fixed)."""
+    steps = (
+        "- setCanaryScale: {replicas: 1}\n- pause: {}\n"
+        "- setHeaderRoute: {name: beta, match: [{headerName: X-Beta, headerValue: {exact: 'on'}}]}"
+        "\n- pause: {}\n- setWeight: 20\n- pause: {}\n"
+    )
+    annotations = {
+        "canarist.io/traffic-router": "nginx",
+        "canarist.io/steps": steps,
+        "canarist.io/scale-down-delay": "0",
+        "canarist.io/nginx-annotations": json.dumps({"canary-by-header": "X-Canary"}),
+        **NGINX.options,
+    }
+    async with harness(release_cluster, annotations, objects=NGINX.objects) as h:
+        await h.set_version("v2")
+        await h.wait("first pause", lambda s, d: s.step == 1 and s.phase == Phase.PAUSED)
+        ing = await canary_ingress(h)
+        assert ing is not None, "no canary Ingress at weight 0: the static header routes nothing"
+        ann = ing["metadata"]["annotations"]
+        assert (ann[P + "canary-weight"], ann[P + "canary-by-header"]) == ("0", "X-Canary")
+
+        await h.annotate("promote")
+        await h.wait("header route", lambda s, d: s.step == 3 and s.header_routes == ("beta",))
+        ann = ((await canary_ingress(h)) or {})["metadata"]["annotations"]
+        assert (ann[P + "canary-weight"], ann[P + "canary-by-header"]) == ("0", "X-Beta")
+        assert ann[P + "canary-by-header-value"] == "on"
+
+        await h.annotate("promote")
+        await h.wait("weight 20", lambda s, d: s.step == 5 and s.weight == 20)
+        await h.annotate("promote")
+        await h.wait("promoted", lambda s, d: s.phase == Phase.HEALTHY and s.weight == 0,
+                     within=30)
+        await h.wait_for("canary Ingress deleted", lambda: _no_canary_ingress(h))
+
+
+async def _no_canary_ingress(h: Harness) -> bool:
+    return await canary_ingress(h) is None
+
+
+async def nginx_sticky(h: Harness, max_age: int) -> None:
+    stable, canary = await h.get("Ingress", "web", ING), await canary_ingress(h)
+    assert stable is not None and canary is not None
+    check(stable, canary, cookie="canarist-web", max_age=max_age)
+
+
+async def alb_sticky(h: Harness, max_age: int) -> None:
+    ing = await h.get("Ingress", "web", ING)
+    assert ing is not None
+    action = json.loads(ing["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.web"])
+    assert action["ForwardConfig"]["TargetGroupStickinessConfig"] == {
+        "Enabled": True, "DurationSeconds": max_age
+    }
+
+
+async def proxy_sticky(h: Harness, max_age: int) -> None:
+    cm = await h.get("ConfigMap", "web-canarist-routes")
+    assert cm is not None
+    (route,) = parse_route_table(cm["data"][ROUTE_TABLE_KEY]).routes
+    assert route.sticky is not None
+    assert (route.sticky.cookie, route.sticky.max_age) == ("canarist-web", max_age)
+
+
+StickyCheck = Callable[[Harness, int], Awaitable[None]]
+STICKY_CASES: list[tuple[str, str, UserSetup, str, int, StickyCheck]] = [
+    ("nginx", "nginx", NGINX, "true; max-age=2h", 7200, nginx_sticky),
+    ("nginx-default", "nginx", NGINX, "true", 3600, nginx_sticky),
+    ("alb", "alb", ALB, "true; max-age=2h", 7200, alb_sticky),
+    ("proxy", "proxy", PROXY, "true; max-age=2h", 7200, proxy_sticky),
+]
+
+
+@pytest.mark.parametrize(
+    ("router", "user", "sticky", "max_age", "check_sticky"),
+    [c[1:] for c in STICKY_CASES],
+    ids=[c[0] for c in STICKY_CASES],
+)
+async def test_sticky_cookie_max_age_is_configurable_and_nginx_uses_cookie_affinity(
+    release_cluster: RunningCluster,
+    router: str,
+    user: UserSetup,
+    sticky: str,
+    max_age: int,
+    check_sticky: StickyCheck,
+) -> None:
+    """Issue 8, defect 10. ``canarist.io/sticky: "true; max-age=2h"`` gives the cookie a max age
+    of 7200 s (default 3600) with every router that keeps clients on a version; for ingress-nginx
+    that is cookie session affinity on both Ingresses (``canary-by-cookie`` only obeys
+    ``always``/``never``), checked against ingress-nginx's documented rules; the stable Ingress
+    is given back as the user wrote it when the release ends."""
+    annotations = {
+        "canarist.io/traffic-router": router,
+        "canarist.io/steps": WEIGHTS,
+        "canarist.io/scale-down-delay": "0",
+        "canarist.io/sticky": sticky,
+        **user.options,
+    }
+    async with harness(release_cluster, annotations, objects=user.objects) as h:
+        before = await h.get("Ingress", "web", ING)
+        await h.set_version("v2")
+        await h.wait("weight 20", lambda s, d: s.step == 1 and s.weight == 20)
+        await check_sticky(h, max_age)
+        for _ in range(2):
+            await h.annotate("promote")
+            await h.wait("next pause or the end", lambda s, d: s.step >= 3 or s.weight == 0)
+        await h.wait("promoted", lambda s, d: s.phase == Phase.HEALTHY, within=30)
+        if router == "nginx":
+            await h.wait_for("canary Ingress deleted", lambda: _no_canary_ingress(h))
+            after = await h.get("Ingress", "web", ING)
+            assert before is not None and after is not None
+            assert after["metadata"].get("annotations") == before["metadata"].get("annotations")
