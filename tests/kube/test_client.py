@@ -10,7 +10,7 @@ import pytest
 from tests.kube.conftest import configmap, deployment, new_namespace
 from webhook.cluster.runtime import RunningCluster
 from webhook.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound
-from webhook.kube.client import KubeClient, SyncClient
+from webhook.kube.client import KubeClient, SyncClient, connect
 from webhook.kube.config import ClientOptions
 from webhook.kube.protocol import ObjectClient, ObjectRef
 
@@ -210,3 +210,29 @@ def test_sync_client_and_bad_token(sync_client: SyncClient, ns: str,
         assert err.value.status == 401
     finally:
         c.close()
+
+
+async def test_served_versions_of_a_group_from_discovery(
+    client: KubeClient, options: ClientOptions
+) -> None:
+    group = f"versions-{options.namespace}.example.com"
+    assert await client.served_versions(group) == ()
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {"name": name, "served": served, "storage": name == "v1",
+                 "schema": {"openAPIV3Schema": {"type": "object"}}}
+                for name, served in (("v1", True), ("v1beta1", True), ("v1alpha1", False))
+            ],
+        },
+    }
+    await client.create(crd)
+    assert await client.served_versions(group) == ()  # cached for a while, like kinds
+    async with connect(options) as fresh:
+        assert sorted(await fresh.served_versions(group)) == ["v1", "v1beta1"]

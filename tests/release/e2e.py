@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from webhook.spec import ReleaseStatus
 from webhook.spec.names import STATUS
 
 CRDS = Path(__file__).resolve().parent.parent / "data" / "crds"
+OLD_CRDS = CRDS.parent / "crds-old"
 _names = itertools.count()
 
 
@@ -161,11 +162,12 @@ class Harness:
             await self.client.create(obj)
 
 
-async def install_crds(cluster: RunningCluster) -> None:
+async def install_crds(cluster: RunningCluster, crds: Iterable[JSON | Path] = ()) -> None:
+    """Install ``crds`` (files or objects), by default every CRD of ``tests/data/crds``."""
     opts = ClientOptions(kubeconfig=str(cluster.kubeconfig))
     async with connect(opts) as client:
-        for path in sorted(CRDS.glob("*.yaml")):
-            await client.create(yaml.safe_load(path.read_text()))
+        for crd in list(crds) or sorted(CRDS.glob("*.yaml")):
+            await client.create(yaml.safe_load(crd.read_text()) if isinstance(crd, Path) else crd)
 
 
 @asynccontextmanager

@@ -220,3 +220,28 @@ spec:
     canary = docs(render(text, step=0))[("Service", "web-canary")]
     assert canary["spec"]["type"] == "NodePort"
     assert canary["spec"]["ports"] == [{"port": 80}]
+
+
+def test_smi_renders_the_version_the_cluster_serves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As the live run (issue 8, defect 3): the newest version the CRD serves, here told by
+    --api-versions (or by the CRD in the file), with the root Service."""
+    text = "\n".join(
+        line for line in manifest("smi", "canarist.io/smi-root-service: apex").splitlines()
+        if "setHeaderRoute" not in line
+    )
+    path = tmp_path / "d.yaml"
+    path.write_text(text)
+    assert main(["render", "-f", str(path), "--step", "0",
+                 "--api-versions", "split.smi-spec.io/v1alpha1,split.smi-spec.io/v1alpha2"]) == 0
+    split = docs(capsys.readouterr().out)[("TrafficSplit", "web")]
+    assert split["apiVersion"] == "split.smi-spec.io/v1alpha2"
+    assert split["spec"]["service"] == "apex"
+    crd = (Path(__file__).parent.parent / "data" / "crds-old" /
+           "linkerd-smi.trafficsplit.crd.yaml").read_text()
+    split = docs(render(text + "\n---\n" + crd, step=0))[("TrafficSplit", "web")]
+    assert split["apiVersion"] == "split.smi-spec.io/v1alpha2"
+    assert docs(render(text, step=0))[("TrafficSplit", "web")]["apiVersion"].endswith("v1alpha4")
+    with pytest.raises(ConfigError, match=r"--api-versions\[0\]: must be GROUP/VERSION"):
+        render(text, api_versions=["v1alpha2"])

@@ -12,6 +12,8 @@ thread pool wins on keeping one code path for synchronous callers (``certs ensur
 
 Semantics beyond the protocol:
 
+- ``served_versions(group)``: the versions of an API group the server serves (discovery, cached
+  like kinds), for routers that write the newest version a CRD serves (SMI).
 - ``get`` answers ``None`` for a missing object and for a kind the server does not serve;
   ``create``/``replace``/``patch`` of a kind that is not served raise ``NotFound`` saying so.
 - ``list`` with ``namespace=""`` lists every namespace; list items get ``apiVersion`` and
@@ -72,6 +74,9 @@ class SyncClient:
 
     def _require(self, api_version: str, kind: str) -> Resource:
         return self.resolver.require(api_version, kind)
+
+    def served_versions(self, group: str) -> tuple[str, ...]:
+        return self.resolver.group_versions(group)
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -303,6 +308,9 @@ class KubeClient:
 
     async def get(self, ref: ObjectRef, *, subresource: str = "") -> JSON | None:
         return await self._run(self.sync.get, ref, subresource=subresource)
+
+    async def served_versions(self, group: str) -> tuple[str, ...]:
+        return await self._run(self.sync.served_versions, group)
 
     async def list(
         self,

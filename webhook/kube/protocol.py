@@ -68,3 +68,9 @@ class ObjectClient(Protocol):
     async def delete(self, ref: ObjectRef) -> bool:
         """Delete (background propagation); ``False`` when it was already gone."""
         ...
+
+    async def served_versions(self, group: str) -> tuple[str, ...] | None:
+        """The versions of API group ``group`` the server serves (empty: none — e.g. its
+        CustomResourceDefinition is not installed); ``None`` when that cannot be known (an
+        offline preview told nothing about the cluster)."""
+        ...

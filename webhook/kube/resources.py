@@ -142,6 +142,7 @@ class Resolver:
         self._lock = threading.Lock()
         self._served: dict[str, dict[str, Resource]] = {}
         self._missing: dict[str, float] = {}  # api_version -> when the cached answer expires
+        self._groups: dict[str, tuple[float, tuple[str, ...]]] = {}  # group -> (expiry, versions)
 
     def resolve(self, api_version: str, kind: str) -> Resource | None:
         """The resource serving ``kind``, or None when the server does not serve it."""
@@ -167,6 +168,24 @@ class Resolver:
             self._missing[api_version] = self._clock() + self._ttl
         return None
 
+    def group_versions(self, group: str) -> tuple[str, ...]:
+        """The versions the server serves of ``group`` (its ``APIGroup`` document, ``GET
+        /apis/{group}``), cached for ``negative_ttl`` seconds so a CRD installed or changed
+        later is seen without a restart; empty when the group is not served."""
+        with self._lock:
+            cached = self._groups.get(group)
+            if cached is not None and cached[0] > self._clock():
+                return cached[1]
+        doc = self._fetch(f"/apis/{quote(group, safe='')}") if group else None
+        versions: list[str] = []
+        for item in (doc or {}).get("versions") or ():
+            version = item.get("version") if isinstance(item, Mapping) else None
+            if isinstance(version, str) and version and version not in versions:
+                versions.append(version)
+        with self._lock:
+            self._groups[group] = (self._clock() + self._ttl, tuple(versions))
+        return tuple(versions)
+
     def require(self, api_version: str, kind: str) -> Resource:
         found = self.resolve(api_version, kind)
         if found is None:
@@ -178,6 +197,7 @@ class Resolver:
         with self._lock:
             self._served.pop(api_version, None)
             self._missing.pop(api_version, None)
+            self._groups.pop(split_api_version(api_version)[0], None)
 
 
 def not_served(api_version: str, kind: str) -> str:

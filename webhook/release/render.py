@@ -11,6 +11,8 @@ The same code as in a cluster writes the objects: the release engine's builders 
 routers, over an in-memory API (``webhook.routers.offline.OfflineClient``). Printed as YAML
 documents: the user's Deployment as canarist leaves it (hash stamped, held, status), the pinned
 stable Service, the canary Service and Deployment, and every routing object created or changed.
+What the cluster serves (the SMI TrafficSplit version) comes from ``--api-versions`` and the
+CustomResourceDefinitions in FILE.
 """
 
 from __future__ import annotations
@@ -128,8 +130,18 @@ def render(
     weight: int | None = None,
     stable_hash: str | None = None,
     source: str = "FILE",
+    api_versions: Sequence[str] = (),
 ) -> str:
+    """``api_versions`` (``group/version``, as ``helm template --api-versions``) say what the
+    cluster serves where a router writes the newest version it serves (SMI); so do the
+    CustomResourceDefinitions in ``text``. Without either, the published CRD's is assumed."""
     objects = load_documents(text, source)
+    for i, item in enumerate(api_versions):
+        group, _, version = item.rpartition("/")
+        if not group or not version:
+            raise ConfigError(
+                [Problem(f"--api-versions[{i}]", f"must be GROUP/VERSION, got {item!r}")]
+            )
     deployments = [o for o in objects if _released(o)]
     if not deployments:
         raise ConfigError(
@@ -140,7 +152,7 @@ def render(
                 )
             ]
         )
-    client = OfflineClient(objects)
+    client = OfflineClient(objects, api_versions=api_versions)
     for d in deployments:
         asyncio.run(_render_one(client, d, step=step, weight=weight, stable_hash=stable_hash))
     return _dump(client.changed())

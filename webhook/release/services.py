@@ -51,6 +51,13 @@ def has_canary_service(spec: CanarySpec) -> bool:
     return not subset_level_only(spec)
 
 
+def root_services(spec: CanarySpec) -> tuple[str, ...]:
+    """Root Services the options name (``smi-root-service``, ``alb-root-service``): the ones
+    clients call, never the stable Service unless configured as such."""
+    opts = spec.options
+    return tuple(name for name in (opts.smi_root_service, opts.alb_root_service) if name)
+
+
 @dataclass(frozen=True)
 class Pin:
     key: str
@@ -101,7 +108,8 @@ class StableChoice:
 def find_stable(world: World, configured: str | None, canary: str | None = None) -> StableChoice:
     """The stable Service: the configured one, else the one Service (not created by canarist,
     not the configured canary Service) whose own selector matches the pods. A Service ``X`` and
-    a ``X-canary`` that both match are taken as a stable/canary pair made by hand."""
+    a ``X-canary`` that both match are taken as a stable/canary pair made by hand; a root Service
+    a router option names is not the stable one when another matches."""
     d = world.deployment
     if configured:
         svc = world.service(configured)
@@ -109,6 +117,7 @@ def find_stable(world: World, configured: str | None, canary: str | None = None)
             return StableChoice(None, f"stable Service {configured!r} not found")
         return StableChoice(svc)
     labels = _template_labels(d)
+    roots = root_services(world.spec) if world.spec is not None else ()
     candidates = []
     for svc in world.services:
         if (d.uid and d.uid in svc.owner_uids) or svc.name == canary:
@@ -121,6 +130,8 @@ def find_stable(world: World, configured: str | None, canary: str | None = None)
     candidates = [
         s for s in candidates if not (s.name.endswith("-canary") and s.name[:-7] in names_)
     ]
+    if len(candidates) > 1:  # a root Service clients call (SMI's apex) selects every pod too
+        candidates = [s for s in candidates if s.name not in roots] or candidates
     if len(candidates) == 1:
         return StableChoice(candidates[0])
     if not candidates:

@@ -44,10 +44,17 @@ def _now() -> str:
 
 
 class OfflineClient:
-    def __init__(self, objects: Iterable[JSON] = (), *, clock: Callable[[], str] = _now) -> None:
+    def __init__(
+        self,
+        objects: Iterable[JSON] = (),
+        *,
+        clock: Callable[[], str] = _now,
+        api_versions: Iterable[str] = (),
+    ) -> None:
         self._objects: dict[Key, JSON] = {}
         self._version = 0
         self._clock = clock
+        self._api_versions = tuple(api_versions)
         self._loaded: dict[Key, str] = {}
         self.writes: list[tuple[str, ObjectRef]] = []
         for obj in objects:
@@ -84,6 +91,23 @@ class OfflineClient:
         return [ObjectRef("", k[1], k[2], k[3]) for k in self._loaded if k not in self._objects]
 
     # --- ObjectClient ----------------------------------------------------------------------------
+
+    async def served_versions(self, group: str) -> tuple[str, ...] | None:
+        """What the cluster is said to serve of ``group``: the ``api_versions`` given (``group/
+        version``, as ``helm template --api-versions``) and the served versions of the
+        CustomResourceDefinitions loaded; ``None`` when neither says anything of it."""
+        out = [v for g, _, v in (a.rpartition("/") for a in self._api_versions) if g == group]
+        for (g, kind, _, _), crd in self._objects.items():
+            spec = crd.get("spec") or {}
+            if g != "apiextensions.k8s.io" or kind != "CustomResourceDefinition":
+                continue
+            if spec.get("group") != group:
+                continue
+            for version in spec.get("versions") or ():
+                name = version.get("name") if isinstance(version, dict) else None
+                if isinstance(name, str) and version.get("served", True) and name not in out:
+                    out.append(name)
+        return tuple(out) if out else None
 
     async def get(self, ref: ObjectRef) -> JSON | None:
         obj = self._objects.get(_key(ref))
