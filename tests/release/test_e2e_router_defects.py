@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.routers.ingress_nginx_rules import check
-from tests.routers.user_objects import ALB, ISTIO, NGINX, PROXY, UserSetup
+from tests.routers.user_objects import ALB, GATEWAY_API, ISTIO, NGINX, PROXY, UserSetup
 from webhook.cluster.runtime import RunningCluster, start_in_thread
 from webhook.kube.protocol import JSON, ObjectRef
 from webhook.release.names import HASH_LABEL, MANAGED_BY_ANNOTATION
@@ -345,3 +345,77 @@ async def test_smi_names_the_versions_a_crd_serves_when_none_is_supported(
 async def _warnings(h: Harness, reason: str) -> list[JSON]:
     events = await h.client.list("v1", "Event", h.ns)
     return [e for e in events if e.get("type") == "Warning" and e.get("reason") == reason]
+
+
+GATEWAY_STEPS = (
+    "- setWeight: 20\n"
+    "- setHeaderRoute: {name: beta, match: [{headerName: X-Canary, headerValue: {exact: 'yes'}}]}\n"
+    "- setMirrorRoute: {name: shadow, match: [{method: {exact: GET}}]}\n"
+    "- pause: {}\n- setWeight: 50\n- pause: {}\n"
+)
+
+
+async def http_route(h: Harness) -> JSON:
+    route = await h.get("HTTPRoute", "web", "gateway.networking.k8s.io/v1")
+    assert route is not None
+    return route
+
+
+async def test_gateway_api_rules_do_not_pile_up_on_a_crd_without_rule_names(
+    old_crds_cluster: RunningCluster,
+) -> None:
+    """Issue 8, defect 4. Gateway API v1.1's HTTPRoute has no ``rules[].name``: the API server
+    dropped the name canarist relied on, the header and mirror rules stayed after each release
+    and piled up. Rules are now found by their shape; release after release only the user's rule
+    is left (with the canary backend at weight 0, as after any release), and nothing the CRD
+    lacks is written (no unknown-field warning)."""
+    annotations = {
+        "canarist.io/traffic-router": "gateway-api",
+        "canarist.io/steps": GATEWAY_STEPS,
+        "canarist.io/scale-down-delay": "0",
+        **GATEWAY_API.options,
+    }
+    async with harness(old_crds_cluster, annotations, objects=GATEWAY_API.objects) as h:
+        ends = []
+        for version in ("v2", "v3"):
+            await h.set_version(version)
+            await h.wait("routes in force", lambda s, d: s.step == 3 and s.mirror == "shadow"
+                         and s.header_routes == ("beta",))
+            rules = (await http_route(h))["spec"]["rules"]
+            assert len(rules) == 3 and not any("name" in r for r in rules), rules
+            await h.annotate("promote")
+            await h.wait("weight 50", lambda s, d: s.step == 5 and s.weight == 50)
+            assert len((await http_route(h))["spec"]["rules"]) == 3
+            await h.annotate("promote")
+            await h.wait("promoted", lambda s, d: s.phase == Phase.HEALTHY and s.weight == 0
+                         and s.stable_hash == s.canary_hash, within=30)
+            (rule,) = (await http_route(h))["spec"]["rules"]  # the user's, and only it
+            assert [(r["name"], r["weight"]) for r in rule["backendRefs"]] == [
+                ("web", 100), ("web-canary", 0)
+            ]
+            ends.append(await http_route(h))
+        assert ends[0]["spec"] == ends[1]["spec"]
+        assert not await _warnings(h, "APIWarning")
+
+
+async def test_api_server_warnings_on_canarists_writes_become_warning_events(
+    release_cluster: RunningCluster,
+) -> None:
+    """Issue 8, defect 4: a warning the API server returns on a write of the reconciler (here
+    the admission webhook's, when the promotion unpauses the Deployment) is a Warning Event on
+    the Deployment, where ``kubectl describe`` shows it."""
+    annotations = {
+        "canarist.io/traffic-router": "proxy",
+        "canarist.io/steps": "- setWeight: 50\n",
+        "canarist.io/traffic-split": "web-split",  # an option of a router not selected
+        "canarist.io/scale-down-delay": "0",
+    }
+    async with harness(release_cluster, annotations) as h:
+        await h.set_version("v2")
+        events = await h.wait_for("an APIWarning Event", lambda: _warnings(h, "APIWarning"))
+        (event,) = events
+        assert event["involvedObject"]["name"] == "web"
+        assert "PATCH /apis/apps/v1/namespaces/" in event["message"]
+        assert 'canarist.io/traffic-split is ignored: traffic router "smi" is not selected' in (
+            event["message"]
+        )

@@ -245,3 +245,17 @@ def test_smi_renders_the_version_the_cluster_serves(
     assert docs(render(text, step=0))[("TrafficSplit", "web")]["apiVersion"].endswith("v1alpha4")
     with pytest.raises(ConfigError, match=r"--api-versions\[0\]: must be GROUP/VERSION"):
         render(text, api_versions=["v1alpha2"])
+
+
+def test_gateway_api_renders_no_rule_names_for_a_crd_without_them() -> None:
+    """As the live run (issue 8, defect 4): with the cluster's HTTPRoute CRD in the file (here
+    Gateway API v1.1's), the header rule is written without the name the CRD would drop."""
+    text = manifest("gateway-api", "canarist.io/http-route: web", HTTP_ROUTE)
+    rules = docs(render(text, step=2))[("HTTPRoute", "web")]["spec"]["rules"]
+    assert [r.get("name") for r in rules] == [None, "beta"]
+    crd = (Path(__file__).parent.parent / "data" / "crds-old" /
+           "gateway-api-v1.1.0.httproutes.yaml").read_text()
+    route = docs(render(text + "\n---\n" + crd, step=2))[("HTTPRoute", "web")]
+    assert [r.get("name") for r in route["spec"]["rules"]] == [None, None]
+    shapes = json.loads(route["metadata"]["annotations"]["canarist.io/managed-by"])["web"]
+    assert list(shapes["shapes"]) == ["beta"]

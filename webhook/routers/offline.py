@@ -92,18 +92,34 @@ class OfflineClient:
 
     # --- ObjectClient ----------------------------------------------------------------------------
 
+    async def schema(self, api_version: str, kind: str) -> JSON | None:
+        """The schema of a CustomResourceDefinition loaded for ``kind`` (None: none loaded)."""
+        group, _, version = api_version.rpartition("/")
+        for crd in self._crds(group):
+            spec = crd.get("spec") or {}
+            if (spec.get("names") or {}).get("kind") != kind:
+                continue
+            for v in spec.get("versions") or ():
+                if isinstance(v, dict) and v.get("name") == version:
+                    found = (v.get("schema") or {}).get("openAPIV3Schema")
+                    return copy.deepcopy(found) if isinstance(found, dict) else None
+        return None
+
+    def _crds(self, group: str) -> list[JSON]:
+        return [
+            crd
+            for (g, kind, _, _), crd in self._objects.items()
+            if g == "apiextensions.k8s.io" and kind == "CustomResourceDefinition"
+            and (crd.get("spec") or {}).get("group") == group
+        ]
+
     async def served_versions(self, group: str) -> tuple[str, ...] | None:
         """What the cluster is said to serve of ``group``: the ``api_versions`` given (``group/
         version``, as ``helm template --api-versions``) and the served versions of the
         CustomResourceDefinitions loaded; ``None`` when neither says anything of it."""
         out = [v for g, _, v in (a.rpartition("/") for a in self._api_versions) if g == group]
-        for (g, kind, _, _), crd in self._objects.items():
-            spec = crd.get("spec") or {}
-            if g != "apiextensions.k8s.io" or kind != "CustomResourceDefinition":
-                continue
-            if spec.get("group") != group:
-                continue
-            for version in spec.get("versions") or ():
+        for crd in self._crds(group):
+            for version in (crd.get("spec") or {}).get("versions") or ():
                 name = version.get("name") if isinstance(version, dict) else None
                 if isinstance(name, str) and version.get("served", True) and name not in out:
                     out.append(name)
