@@ -259,3 +259,38 @@ def test_gateway_api_renders_no_rule_names_for_a_crd_without_them() -> None:
     assert [r.get("name") for r in route["spec"]["rules"]] == [None, None]
     shapes = json.loads(route["metadata"]["annotations"]["canarist.io/managed-by"])["web"]
     assert list(shapes["shapes"]) == ["beta"]
+
+
+P = "nginx.ingress.kubernetes.io/"
+NGINX_INGRESS = """
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: shop}
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: shop.example.com
+    http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
+"""
+
+
+def test_nginx_static_header_at_weight_0_and_sticky_affinity() -> None:
+    """As the live run (issue 8, defects 5 and 10): at a weight-0 step the canary Ingress
+    exists for the static header; sticky is cookie affinity on both Ingresses."""
+    options = (
+        "canarist.io/nginx-ingress: web\n    "
+        "canarist.io/nginx-annotations: '{\"canary-by-header\": \"X-Static\"}'\n    "
+        "canarist.io/sticky: 'true; max-age=2h'"
+    )
+    text = manifest("nginx", options, NGINX_INGRESS).replace(
+        "      - setWeight: 20\n", "      - setCanaryScale: {replicas: 1}\n", 1
+    )
+    out = docs(render(text, step=0))
+    canary = out[("Ingress", "web-web-canary")]["metadata"]["annotations"]
+    assert canary[P + "canary-weight"] == "0" and canary[P + "canary-by-header"] == "X-Static"
+    assert P + "canary-by-cookie" not in canary
+    stable = out[("Ingress", "web")]["metadata"]["annotations"]
+    for ann in (canary, stable):
+        assert ann[P + "affinity"] == "cookie" and ann[P + "session-cookie-max-age"] == "7200"
