@@ -142,6 +142,11 @@ class Harness:
             await asyncio.sleep(0.03)
         raise AssertionError(f"timed out waiting for {what}")
 
+    async def warning_events(self, reason: str) -> list[JSON]:
+        """The Warning Events with ``reason`` in the namespace."""
+        events = await self.client.list("v1", "Event", self.ns)
+        return [e for e in events if e.get("type") == "Warning" and e.get("reason") == reason]
+
     # --- acting like a user ----------------------------------------------------------------------
 
     async def set_version(self, version: str, **env: str) -> None:
