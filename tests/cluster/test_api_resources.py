@@ -11,6 +11,7 @@ from kubernetes.dynamic import DynamicClient
 
 from webhook.cluster.admission.attributes import Attributes
 from webhook.cluster.admission.match import resource_matches, rule_matches, webhook_matches
+from webhook.cluster.auth.user import UserInfo
 from webhook.cluster.resources import BUILTINS
 
 POD_SPEC = {"containers": [{"name": "c", "image": "i"}]}
@@ -86,7 +87,7 @@ MWC = next(r for r in BUILTINS if r.kind == "MutatingWebhookConfiguration")
 def attrs(op: str = "CREATE", rt: Any = DEPLOY, sub: str = "",
           old: dict[str, Any] | None = None) -> Attributes:
     return Attributes(op, rt, rt.version, sub, "shop" if rt.namespaced else "", "web", old,
-                      "u", False)
+                      UserInfo("u"), False)
 
 
 RULE = {"operations": ["CREATE", "UPDATE"], "apiGroups": ["apps"], "apiVersions": ["v1"],

@@ -54,6 +54,7 @@ from webhook.cluster.admission.attributes import ADMIN, Attributes
 from webhook.cluster.apply.fields import list_kinds
 from webhook.cluster.apply.managed import DEFAULT_MANAGER, track_update
 from webhook.cluster.apply.verb import server_side_apply
+from webhook.cluster.auth.user import UserInfo, as_user
 from webhook.cluster.core import SYSTEM_NAMESPACES, APICore, WriteHook
 from webhook.cluster.deletion import POLICIES, DeleteVerbs
 from webhook.cluster.kinds.common import invalid, required
@@ -87,7 +88,7 @@ class ClusterAPI(DeleteVerbs):
         obj: Mapping[str, Any],
         *,
         dry_run: bool = False,
-        user: str = ADMIN,
+        user: str | UserInfo = ADMIN,
         version: str | None = None,
         warnings: Warnings | None = None,
         field_validation: str | None = None,
@@ -108,8 +109,9 @@ class ClusterAPI(DeleteVerbs):
             raise st.bad_request("resourceVersion should not be set on objects to be created")
         strat.default(new)
         self._namespace_active(rt, ns)
-        attrs = Attributes("CREATE", rt, version, "", ns, str(md.get("name") or ""), None, user,
-                           dry_run, {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"})
+        attrs = Attributes("CREATE", rt, version, "", ns, str(md.get("name") or ""), None,
+                           as_user(user), dry_run,
+                           {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"})
         admitted = await self._admit(attrs, new, warnings)
         assert admitted is not None
         if admitted is not new:
@@ -174,7 +176,7 @@ class ClusterAPI(DeleteVerbs):
         *,
         subresource: str | None = None,
         dry_run: bool = False,
-        user: str = ADMIN,
+        user: str | UserInfo = ADMIN,
         version: str | None = None,
         warnings: Warnings | None = None,
         name: str | None = None,
@@ -210,7 +212,7 @@ class ClusterAPI(DeleteVerbs):
         *,
         subresource: str | None = None,
         dry_run: bool = False,
-        user: str = ADMIN,
+        user: str | UserInfo = ADMIN,
         version: str | None = None,
         warnings: Warnings | None = None,
         field_validation: str | None = None,
@@ -250,7 +252,7 @@ class ClusterAPI(DeleteVerbs):
 
     async def apply(self, resource: str, namespace: str | None, name: str, config: Any, *,
                     manager: str | None, force: bool = False, dry_run: bool = False,
-                    user: str = ADMIN, version: str | None = None,
+                    user: str | UserInfo = ADMIN, version: str | None = None,
                     warnings: Warnings | None = None, field_validation: str | None = None,
                     subresource: str | None = None) -> tuple[dict[str, Any], bool]:
         """Server-side apply of ``config`` by ``manager``: (the object, whether it was created)."""
@@ -270,7 +272,7 @@ class ClusterAPI(DeleteVerbs):
         sub: str,
         is_put: bool,
         dry_run: bool,
-        user: str,
+        user: str | UserInfo,
         warnings: Warnings | None,
         *,
         manager: str | None = None,
@@ -295,7 +297,7 @@ class ClusterAPI(DeleteVerbs):
         else:
             strat.prepare_update(new, old)
         _keep_system_fields(new, old)
-        attrs = Attributes("UPDATE", rt, version, sub, ns, name, old, user, dry_run,
+        attrs = Attributes("UPDATE", rt, version, sub, ns, name, old, as_user(user), dry_run,
                            {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"})
         admitted = await self._admit(attrs, new, warnings)
         assert admitted is not None
@@ -345,7 +347,7 @@ class ClusterAPI(DeleteVerbs):
         scale: Any,
         is_put: bool,
         dry_run: bool,
-        user: str,
+        user: str | UserInfo,
         warnings: Warnings | None,
         manager: str | None = None,
     ) -> dict[str, Any]:
@@ -362,8 +364,9 @@ class ClusterAPI(DeleteVerbs):
                 invalid("spec.replicas", replicas, "must be greater than or equal to 0")
                 if isinstance(replicas, int) else required("spec.replicas")
             ])
-        attrs = Attributes("UPDATE", rt, version, "scale", ns, name, scale_of(rt, old), user,
-                           dry_run, {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"},
+        attrs = Attributes("UPDATE", rt, version, "scale", ns, name, scale_of(rt, old),
+                           as_user(user), dry_run,
+                           {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"},
                            kind=("autoscaling", "v1", "Scale"))
         admitted = await self._admit(attrs, clone(dict(scale)), warnings)
         assert admitted is not None
