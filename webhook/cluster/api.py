@@ -55,7 +55,7 @@ from webhook.cluster.apply.fields import list_kinds
 from webhook.cluster.apply.managed import DEFAULT_MANAGER, track_update
 from webhook.cluster.apply.verb import server_side_apply
 from webhook.cluster.auth.user import UserInfo, as_user
-from webhook.cluster.core import SYSTEM_NAMESPACES, APICore, WriteHook
+from webhook.cluster.core import SYSTEM_NAMESPACES, APICore, CreateRequest, WriteHook
 from webhook.cluster.deletion import POLICIES, DeleteVerbs
 from webhook.cluster.kinds.common import invalid, required
 from webhook.cluster.meta import clone, generated_name, metadata, new_uid, now
@@ -98,6 +98,10 @@ class ClusterAPI(DeleteVerbs):
     ) -> dict[str, Any]:
         rt, version = self.resolve(resource, version)
         ns = self._scope(rt, namespace)
+        creator = self.creators.get((rt.key, subresource or ""))
+        if creator is not None:
+            return await creator(CreateRequest(rt, version, ns, name or "", obj, as_user(user),
+                                               dry_run, warnings))
         if subresource:
             if rt.key == "pods" and subresource == "binding" and name:
                 return await self._bind(ns, name, obj, dry_run)
@@ -131,6 +135,7 @@ class ClusterAPI(DeleteVerbs):
         else:
             md.pop("generation", None)
         name = str(md.get("name") or "")
+        self.check_write(rt, ns, "", new, None, as_user(user))
         causes = strat.validate(new)
         if causes:
             raise st.invalid(rt, name, causes)
@@ -322,6 +327,8 @@ class ClusterAPI(DeleteVerbs):
         if strat.uses_generation():
             gen = int(old_md.get("generation") or 1)
             md["generation"] = gen + 1 if (not sub and strat.generation_changed(new, old)) else gen
+        if not sub:
+            self.check_write(rt, ns, name, new, old, as_user(user))
         causes = (strat.validate_status_update(new, old) if sub == "status"
                   else strat.validate_update(new, old))
         if causes:
