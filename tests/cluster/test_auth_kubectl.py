@@ -17,6 +17,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from tests.cluster.conftest import deployment, kubectl, raw
+from webhook.cluster import apiservice
 from webhook.cluster.runtime import RunningCluster
 
 RBAC = "rbac.authorization.k8s.io"
@@ -294,6 +295,7 @@ def test_what_a_pod_needs_to_reach_the_api_server(api_cluster: RunningCluster, n
     host = eps["endpoints"][0]["addresses"][0]
     port = eps["ports"][0]["port"]
     assert f"https://{host}:{port}" == api_cluster.url
+    assert apiservice.address(api_cluster.api) == (host, port)
     # what an in-pod client does: trust ca.crt, dial the endpoint as kubernetes.default.svc
     ctx = ssl.create_default_context(cadata=cm["data"]["ca.crt"])
     with socket.create_connection((host, port), timeout=10) as sock, \
@@ -348,3 +350,23 @@ def test_reviews_through_the_official_client(api_client: k8s.ApiClient, ns: str,
     token_sub = next(r for r in core["resources"] if r["name"] == "serviceaccounts/token")
     assert token_sub["verbs"] == ["create"] and token_sub["kind"] == "TokenRequest"
     assert token_sub["group"] == "authentication.k8s.io"
+
+
+def test_a_protobuf_subject_access_review_keeps_its_extra(api_cluster: RunningCluster,
+                                                          ns: str) -> None:
+    from tests.cluster.protobuf_encode import encode
+
+    kubectl(api_cluster, "create", "clusterrole", f"scoped-{ns}", "--verb=get",
+            "--resource=pods", check=True)
+    kubectl(api_cluster, "create", "clusterrolebinding", f"scoped-{ns}",
+            f"--clusterrole=scoped-{ns}", f"--group=g-{ns}", check=True)
+    body = encode({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                   "spec": {"user": "u", "groups": [f"g-{ns}"],
+                            "extra": {"scopes": {"items": ["a", "b"]}},
+                            "resourceAttributes": {"verb": "get", "resource": "pods"}}})
+    code, _, out = raw(api_cluster, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                       body, {"Content-Type": "application/vnd.kubernetes.protobuf"})
+    review = json.loads(out)
+    assert code == 201, review
+    assert review["spec"]["extra"] == {"scopes": ["a", "b"]}
+    assert review["status"]["allowed"] is True

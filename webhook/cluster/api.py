@@ -41,7 +41,11 @@ Semantics worth knowing for in-process callers, all as upstream:
   with ``create("pods", ns, {"target": {"kind": "Node", "name": n}}, subresource="binding",
   name=pod)`` (the scheduler's pods/binding);
 - pods created by a ReplicaSet go through the admission chain like any create; pass
-  ``user="system:serviceaccount:kube-system:replicaset-controller"``.
+  ``user="system:serviceaccount:kube-system:replicaset-controller"`` (a name, or a
+  ``webhook.cluster.auth.user.UserInfo``). In-process calls are never authorized: the
+  user is what admission sees. A ServiceAccount token (TokenRequest) is
+  ``create("serviceaccounts", ns, token_request, subresource="token", name=sa)``
+  (``webhook.cluster.auth.tokenrequest``).
 """
 
 from __future__ import annotations

@@ -37,6 +37,16 @@ def endpoint_slice(host: str, port: int) -> dict[str, Any]:
             "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
 
 
+def address(api: ClusterAPI) -> tuple[str, int] | None:
+    """(host, port) of the API server as the ``kubernetes`` EndpointSlice gives it: what a
+    pod's ``KUBERNETES_SERVICE_HOST``/``_PORT`` are set to."""
+    eps = api.store.get("endpointslices.discovery.k8s.io", NAMESPACE, NAME) or {}
+    try:
+        return str(eps["endpoints"][0]["addresses"][0]), int(eps["ports"][0]["port"])
+    except (TypeError, KeyError, IndexError, ValueError):
+        return None
+
+
 async def publish(api: ClusterAPI, host: str, port: int) -> None:
     """Create (or point at this server) the Service and its EndpointSlice."""
     svc = service()

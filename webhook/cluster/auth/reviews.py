@@ -40,6 +40,11 @@ def _body(req: CreateRequest) -> dict[str, Any]:
         raise st.bad_request(f"the kind in the data ({body['kind']}) does not match the "
                              f"expected kind ({rt.kind})")
     obj: dict[str, Any] = {**body, "apiVersion": want, "kind": rt.kind}
+    spec = obj.get("spec")
+    if isinstance(spec, Mapping) and isinstance(spec.get("extra"), Mapping):
+        # a protobuf body carries each extra value as ExtraValue{items}; JSON as the list
+        obj["spec"] = {**spec, "extra": {k: v["items"] if isinstance(v, Mapping) and isinstance(
+            v.get("items"), list) else v for k, v in spec["extra"].items()}}
     model = model_for(want, rt.kind)
     report = DecodeReport()
     if model is not None:

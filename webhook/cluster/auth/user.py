@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 AUTHENTICATED = "system:authenticated"
@@ -98,6 +99,11 @@ def as_user(user: str | UserInfo) -> UserInfo:
     """The user info of an in-process caller that names itself with a string."""
     if isinstance(user, UserInfo):
         return user
+    return _named(user)
+
+
+@lru_cache(maxsize=256)
+def _named(user: str) -> UserInfo:
     if user == ADMIN_NAME:
         return ADMIN_USER
     sa = split_sa_username(user)
