@@ -42,10 +42,10 @@ Semantics worth knowing for in-process callers, all as upstream:
   name=pod)`` (the scheduler's pods/binding);
 - pods created by a ReplicaSet go through the admission chain like any create; pass
   ``user="system:serviceaccount:kube-system:replicaset-controller"`` (a name, or a
-  ``webhook.cluster.auth.user.UserInfo``). In-process calls are never authorized: the
-  user is what admission sees. A ServiceAccount token (TokenRequest) is
-  ``create("serviceaccounts", ns, token_request, subresource="token", name=sa)``
-  (``webhook.cluster.auth.tokenrequest``).
+  ``webhook.cluster.auth.user.UserInfo``). Calls naming their user with a string are never
+  authorized (a UserInfo, as the HTTP layer passes, gets RBAC's escalation checks);
+- a ServiceAccount token (TokenRequest) is ``create("serviceaccounts", ns, token_request,
+  subresource="token", name=sa)`` (``webhook.cluster.auth.tokenrequest``).
 """
 
 from __future__ import annotations
@@ -139,7 +139,8 @@ class ClusterAPI(DeleteVerbs):
         else:
             md.pop("generation", None)
         name = str(md.get("name") or "")
-        self.check_write(rt, ns, "", new, None, as_user(user))
+        if isinstance(user, UserInfo):  # a requester; names are in-process, never checked
+            self.check_write(rt, ns, "", new, None, user)
         causes = strat.validate(new)
         if causes:
             raise st.invalid(rt, name, causes)
@@ -331,8 +332,8 @@ class ClusterAPI(DeleteVerbs):
         if strat.uses_generation():
             gen = int(old_md.get("generation") or 1)
             md["generation"] = gen + 1 if (not sub and strat.generation_changed(new, old)) else gen
-        if not sub:
-            self.check_write(rt, ns, name, new, old, as_user(user))
+        if not sub and isinstance(user, UserInfo):
+            self.check_write(rt, ns, name, new, old, user)
         causes = (strat.validate_status_update(new, old) if sub == "status"
                   else strat.validate_update(new, old))
         if causes:
