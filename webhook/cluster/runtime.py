@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from webhook.cluster import apiservice
 from webhook.cluster.admission.chain import AdmissionChain
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.gc import GarbageCollector
@@ -105,6 +106,7 @@ class Cluster:
                               bookmark_interval=self.bookmark_interval)
         self.api.admission = AdmissionChain(self.api)
         self.creds = Credentials.generate()
+        self.api.auth.publish_root_ca(self.creds.ca.cert_pem)
         self.server = APIServer(self.api, self.creds, port=self.port)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -118,12 +120,12 @@ class Cluster:
 
     async def start(self) -> None:
         await self.server.start()
+        await apiservice.publish(self.api, self.server.host, self.server.port)
         if self.kubeconfig is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="canarist-cluster-")
             self.kubeconfig = Path(self._tmp.name, "kubeconfig")
         write_kubeconfig(self.kubeconfig, self.server.url, self.creds)
         readiness: list[asyncio.Event] = []
-        proxy_ready = asyncio.Event()
         for name, spec in COMPONENTS.items():
             if name in self.without or (name == "proxy" and self.proxy_process is None):
                 continue
@@ -138,7 +140,7 @@ class Cluster:
             if "kubeconfig" in params:
                 extra["kubeconfig"] = self.kubeconfig
             if name == "proxy":
-                extra["proxy"], ready = self.proxy_process, proxy_ready
+                extra["proxy"] = self.proxy_process
             if "proxy_admin_url" in params:  # (known before the proxy listens)
                 extra["proxy_admin_url"] = self.proxy_process and self.proxy_process.admin_url
             if "ready" in params:
