@@ -100,7 +100,13 @@ class ClusterAPI(DeleteVerbs):
         if subresource:
             if rt.key == "pods" and subresource == "binding" and name:
                 return await self._bind(ns, name, obj, dry_run)
+            if rt.key == "pods" and subresource == "eviction" and name:
+                from webhook.cluster.eviction import evict  # it uses the controllers' package
+
+                return await evict(self, ns, name, obj, dry_run=dry_run, user=user,
+                                   warnings=warnings)
             raise st.method_not_allowed("create", f"{rt.kind}/{subresource}")
+        self._check_writer(rt, user, "create")
         strat = self.strategy(rt)
         new = self._decode(rt, version, obj, ns, None, field_validation, warnings)
         md = new["metadata"]
@@ -118,7 +124,6 @@ class ClusterAPI(DeleteVerbs):
         md = metadata(new)
         if not applied:  # only server-side apply starts a managedFields record
             md.pop("managedFields", None)
-        strat.prepare_create(new)
         for f in (*_SYSTEM_FIELDS, "selfLink", "resourceVersion"):
             md.pop(f, None)
         if not md.get("name") and md.get("generateName"):
@@ -128,11 +133,13 @@ class ClusterAPI(DeleteVerbs):
             md["generation"] = 1
         else:
             md.pop("generation", None)
+        strat.prepare_create(new)  # after the system fields: a Job's selector needs its uid
         name = str(md.get("name") or "")
         causes = strat.validate(new)
         if causes:
             raise st.invalid(rt, name, causes)
-        if self.store.get(rt.key, ns, name) is not None:
+        await self._validate_admission(attrs, new, warnings)
+        if self.stored(rt, ns, name) is not None:
             raise st.already_exists(rt, name)
         if dry_run:
             return self._out(rt, new, version)
@@ -276,6 +283,7 @@ class ClusterAPI(DeleteVerbs):
         manager: str | None = None,
         applied: bool = False,
     ) -> dict[str, Any]:
+        self._check_writer(rt, user, "update")
         strat = self.strategy(rt)
         old = self._existing(rt, ns, name)
         md, old_md = metadata(new), metadata(old)
@@ -324,6 +332,10 @@ class ClusterAPI(DeleteVerbs):
                   else strat.validate_update(new, old))
         if causes:
             raise st.invalid(rt, name, causes)
+        await self._validate_admission(attrs, new, warnings)
+        if metadata(self._existing(rt, ns, name)).get("resourceVersion") != old_md.get(
+                "resourceVersion"):
+            raise _ChangedMeanwhile()  # a validating webhook took its time
         if new == old:
             return self._out(rt, old, version)
         if dry_run:

@@ -36,10 +36,13 @@ def _storage_hash(rt: ResourceType) -> str:
     return hashlib.sha256(rt.key.encode()).hexdigest()[:11]
 
 
+# subresources that take another kind, and their verbs (the others: get, patch, update)
+_SUB_KINDS = {"scale": ("autoscaling", "v1", "Scale"), "eviction": ("policy", "v1", "Eviction")}
+_SUB_VERBS_OF = {"eviction": ["create"]}
+
+
 def _sub_kind(rt: ResourceType, sub: str, version: str) -> tuple[str, str, str]:
-    if sub == "scale":
-        return "autoscaling", "v1", "Scale"
-    return rt.group, version, rt.kind
+    return _SUB_KINDS.get(sub, (rt.group, version, rt.kind))
 
 
 def api_versions(address: str) -> dict[str, Any]:
@@ -98,8 +101,8 @@ def resource_list(registry: ResourceRegistry, group: str, version: str) -> dict[
         for sub in sorted(rt.subresources):
             g, v, k = _sub_kind(rt, sub, version)
             item = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
-                    "kind": k, "verbs": _SUB_VERBS}
-            if sub == "scale":
+                    "kind": k, "verbs": _SUB_VERBS_OF.get(sub, _SUB_VERBS)}
+            if sub in _SUB_KINDS:
                 item.update(group=g, version=v)
             resources.append(item)
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": _gv(group, version),
@@ -141,7 +144,7 @@ def _aggregated_resource(rt: ResourceType, version: str) -> dict[str, Any]:
     for sub in sorted(rt.subresources):
         g, v, k = _sub_kind(rt, sub, version)
         subs.append({"subresource": sub, "responseKind": {"group": g, "version": v, "kind": k},
-                     "verbs": _SUB_VERBS})
+                     "verbs": _SUB_VERBS_OF.get(sub, _SUB_VERBS)})
     if subs:
         entry["subresources"] = subs
     return entry

@@ -152,11 +152,15 @@ def validate_pod_spec(spec: Any, path: str, *, restart: list[str] | None = None)
     return out
 
 
-def validate_template(template: Any, path: str) -> list[Cause]:
+def validate_template(template: Any, path: str, *, restart: list[str] | None = None
+                      ) -> list[Cause]:
+    """A pod template; its restartPolicy must be one of ``restart`` (default: Always, as
+    Deployments and ReplicaSets want)."""
     if not isinstance(template, dict):
         return [required(path)]
     md = template.get("metadata") or {}
     out = validate_labels(f"{path}.metadata.labels", md.get("labels"))
     out += validate_annotations(f"{path}.metadata.annotations", md.get("annotations"))
-    out += validate_pod_spec(template.get("spec"), f"{path}.spec", restart=["Always"])
+    out += validate_pod_spec(template.get("spec"), f"{path}.spec",
+                             restart=restart or ["Always"])
     return out
