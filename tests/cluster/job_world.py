@@ -6,7 +6,7 @@ import itertools
 from typing import Any
 
 from webhook.cluster.controllers.objects import format_time
-from webhook.cluster.kinds.batch import JobStrategy, TRACKING_FINALIZER
+from webhook.cluster.kinds.batch import TRACKING_FINALIZER, JobStrategy
 from webhook.cluster.resources import ResourceRegistry
 
 T0 = 1_800_000_000.0

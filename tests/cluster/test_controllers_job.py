@@ -76,10 +76,10 @@ CASES: list[tuple[str, dict[str, Any], Any, int, int, str | None]] = [
 def test_assess(spec: dict[str, Any], pods: Any, create: int, delete: int,
                 finished: str | None) -> None:
     spec = dict(spec)
-    completions = spec.pop("completions", 1) if "completions" in spec else 1
-    j = job(**({"completions": completions} if completions is not None else {}), **spec)
-    if completions is None:
-        j["spec"].pop("completions", None)
+    completions = spec.pop("completions", 1)
+    if completions is not None:
+        spec["completions"] = completions
+    j = job("j", **spec)
     a = assess(j, pods(j))
     assert (a.create, len(a.delete)) == (create, delete)
     assert (a.finished or {}).get("type") == finished
@@ -134,7 +134,7 @@ def test_success_is_recorded_then_counted_then_complete() -> None:
     t = jc.track(j, [done], a, now=T0 + 10)
     assert t.flush and t.remove_finalizer == [done]
     assert t.status["uncountedTerminatedPods"] == {"succeeded": [done["metadata"]["uid"]]}
-    met = [c for c in t.status["conditions"] if c["type"] == "SuccessCriteriaMet"][0]
+    met = next(c for c in t.status["conditions"] if c["type"] == "SuccessCriteriaMet")
     assert (met["reason"], met["message"]) == jc.COMPLETIONS_REACHED
     # the finalizer is gone: counted, then Complete (nothing terminating)
     changed, finished = jc.settle(t.status, set(), t.final, 0, now=T0 + 11)
@@ -166,7 +166,7 @@ def test_failure_waits_for_the_terminating_pods_before_failed() -> None:
     assert a2.finished is not None and a2.finished["type"] == "Failed"
     t2 = jc.track(j2, [], a2, now=T0 + 20)
     assert jc.settle(t2.status, set(), t2.final, 0, now=T0 + 20) == (True, True)
-    failed_cond = [c for c in t2.status["conditions"] if c["type"] == "Failed"][0]
+    failed_cond = next(c for c in t2.status["conditions"] if c["type"] == "Failed")
     assert (failed_cond["reason"], failed_cond["message"]) == jc.BACKOFF_EXCEEDED
     assert "completionTime" not in t2.status
     assert jc.finished_events(j2, t2.final or {}) == [

@@ -379,6 +379,7 @@ class ClusterAPI(DeleteVerbs):
                            kind=("autoscaling", "v1", "Scale"))
         admitted = await self._admit(attrs, clone(dict(scale)), warnings)
         assert admitted is not None
+        await self._validate_admission(attrs, admitted, warnings)
         for _ in range(_WRITE_ATTEMPTS):
             # onto the object as it is now: it may have changed during the admission above
             current = self._existing(rt, ns, name)
