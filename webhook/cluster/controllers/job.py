@@ -17,7 +17,7 @@ One sync is three steps, with the API calls between them done by ``job_loop``:
 Indexed Jobs get their completion index in an annotation, a label, ``JOB_COMPLETION_INDEX`` and
 the hostname; ``completedIndexes`` lists the succeeded ones. Not implemented:
 ``podFailurePolicy``, ``successPolicy``, ``backoffLimitPerIndex`` (stored; the Job is run as if
-they were unset) and ``managedBy`` other than the built-in controller.
+they were unset). A Job whose ``managedBy`` names another controller is left to it.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ COMPLETIONS_REACHED = ("CompletionsReached", "Reached expected number of succeed
 BACKOFF_EXCEEDED = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
 DEADLINE_EXCEEDED = ("DeadlineExceeded", "Job was active longer than specified deadline")
 COMPLETION_INDEX_ENV = "JOB_COMPLETION_INDEX"
+MANAGED_BY = "kubernetes.io/job-controller"
 UNKNOWN_INDEX = -1
 
 

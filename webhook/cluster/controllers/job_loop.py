@@ -162,6 +162,8 @@ class JobController:
         if jc.is_finished(job):
             self.backoff.pop(key, None)
             return
+        if jc.spec_of(job).get("managedBy") not in (None, jc.MANAGED_BY):
+            return  # another controller runs it (managedByExternalController)
         mode = jc.spec_of(job).get("completionMode")
         if mode not in (None, "NonIndexed", "Indexed"):
             self.recorder.record(job, "Warning", "UnknownCompletionMode",
