@@ -114,7 +114,7 @@ BUILTINS: tuple[ResourceType, ...] = (
     _b("batch", "v1", "Job", "jobs", True, (), ["status"], ["all"]),
     _b("batch", "v1", "CronJob", "cronjobs", True, ["cj"], ["status"], ["all"]),
     _b("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ["pdb"], ["status"]),
-    replace(_b("events.k8s.io", "v1", "Event", "events", True, ["ev"]), storage="events"),
+    replace(_b("events.k8s.io", "v1", "Event", "events", True), storage="events"),
     _b("coordination.k8s.io", "v1", "Lease", "leases", True),
     _b(
         "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True,
