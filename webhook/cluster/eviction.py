@@ -25,6 +25,7 @@ from webhook.errors import APIStatusError
 
 if TYPE_CHECKING:
     from webhook.cluster.api import ClusterAPI
+    from webhook.cluster.core import CreateRequest
 
 PDBS = "poddisruptionbudgets.policy"
 SERVER = "system:apiserver"
@@ -58,13 +59,14 @@ def _check(eviction: Any, name: str) -> Mapping[str, Any]:
     return eviction
 
 
-async def evict(api: ClusterAPI, ns: str, name: str, body: Any, *, dry_run: bool, user: str,
-                warnings: list[str] | None) -> dict[str, Any]:
-    eviction = _check(body, name)
-    opts = _options(eviction, dry_run)
+async def evict(api: ClusterAPI, req: CreateRequest) -> dict[str, Any]:
+    ns, name, warnings = req.namespace, req.name, req.warnings
+    if not name:
+        raise st.method_not_allowed("create", "Pod/eviction")
+    eviction = _check(req.body, name)
+    opts = _options(eviction, req.dry_run)
     dry = bool(opts.get("dryRun"))
-    pods = api.resolve("pods")[0]
-    attrs = Attributes("CREATE", pods, "v1", "eviction", ns, name, None, user, dry,
+    attrs = Attributes("CREATE", req.rt, "v1", "eviction", ns, name, None, req.user, dry,
                        {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"},
                        kind=("policy", "v1", "Eviction"))
     admitted = await api.admit_and_validate(attrs, clone(dict(eviction)), warnings)

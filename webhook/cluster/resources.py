@@ -13,6 +13,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+CREATE_ONLY = ("create",)
+READ_ONLY = ("delete", "deletecollection", "get", "list", "watch")
+# Subresources that are only ever POSTed (their kind, and their verbs in discovery).
+CREATE_ONLY_SUBRESOURCES: dict[str, tuple[str, str, str]] = {
+    "token": ("authentication.k8s.io", "v1", "TokenRequest"),
+    "eviction": ("policy", "v1", "Eviction"),
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class ResourceType:
     schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     scale_paths: tuple[str, str, str] | None = None  # spec replicas, status replicas, selector
     crd_uid: str = ""
+    verbs: tuple[str, ...] = ALL_VERBS  # CREATE_ONLY for the reviews, which store nothing
     storage: str = ""  # the key of the resource whose store holds these objects, if another
 
     @property
@@ -77,6 +85,7 @@ def _b(
     short: Iterable[str] = (),
     sub: Iterable[str] = (),
     categories: Iterable[str] = (),
+    verbs: tuple[str, ...] = ALL_VERBS,
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -87,6 +96,7 @@ def _b(
         short_names=tuple(short),
         subresources=frozenset(sub),
         categories=tuple(categories),
+        verbs=verbs,
     )
 
 
@@ -97,14 +107,19 @@ BUILTINS: tuple[ResourceType, ...] = (
     _b("", "v1", "ConfigMap", "configmaps", True, ["cm"]),
     _b("", "v1", "Secret", "secrets", True),
     _b("", "v1", "Event", "events", True, ["ev"]),
-    _b("", "v1", "ServiceAccount", "serviceaccounts", True, ["sa"]),
+    _b("", "v1", "ServiceAccount", "serviceaccounts", True, ["sa"], ["token"]),
     _b("", "v1", "Endpoints", "endpoints", True, ["ep"]),
-    _b("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ["pvc"], ["status"]),
-    _b("", "v1", "PersistentVolume", "persistentvolumes", False, ["pv"], ["status"]),
+    # served for reading only (NotRunStrategy): listed by kubectl apply --prune's defaults
+    _b("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ["pvc"], ["status"],
+       verbs=READ_ONLY),
+    _b("", "v1", "PersistentVolume", "persistentvolumes", False, ["pv"], ["status"],
+       verbs=READ_ONLY),
     _b("", "v1", "ReplicationController", "replicationcontrollers", True, ["rc"],
-       ["status", "scale"], ["all"]),
-    _b("apps", "v1", "DaemonSet", "daemonsets", True, ["ds"], ["status"], ["all"]),
-    _b("apps", "v1", "StatefulSet", "statefulsets", True, ["sts"], ["status", "scale"], ["all"]),
+       ["status", "scale"], ["all"], verbs=READ_ONLY),
+    _b("apps", "v1", "DaemonSet", "daemonsets", True, ["ds"], ["status"], ["all"],
+       verbs=READ_ONLY),
+    _b("apps", "v1", "StatefulSet", "statefulsets", True, ["sts"], ["status", "scale"], ["all"],
+       verbs=READ_ONLY),
     _b("apps", "v1", "Deployment", "deployments", True, ["deploy"], ["status", "scale"], ["all"]),
     _b("apps", "v1", "ReplicaSet", "replicasets", True, ["rs"], ["status", "scale"], ["all"]),
     _b("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
@@ -132,6 +147,21 @@ BUILTINS: tuple[ResourceType, ...] = (
         "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
         False, ["crd", "crds"], ["status"], ["api-extensions"],
     ),
+    _b("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
+    _b("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    _b("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
+    _b("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
+    _b("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False,
+       verbs=CREATE_ONLY),
+    _b("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False, verbs=CREATE_ONLY),
+    _b("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews",
+       True, verbs=CREATE_ONLY),
+    _b("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
+       False, verbs=CREATE_ONLY),
+    _b("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", False,
+       verbs=CREATE_ONLY),
+    _b("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False,
+       verbs=CREATE_ONLY),
 )
 
 

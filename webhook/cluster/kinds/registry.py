@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from webhook.cluster.auth.rbac.strategies import (
+    ClusterRoleBindingStrategy,
+    ClusterRoleStrategy,
+    RoleBindingStrategy,
+    RoleStrategy,
+)
 from webhook.cluster.kinds.admissionreg import (
     MutatingWebhookConfigurationStrategy,
     ValidatingWebhookConfigurationStrategy,
@@ -54,6 +60,10 @@ STRATEGIES: dict[str, type[Strategy]] = {
     "validatingwebhookconfigurations.admissionregistration.k8s.io":
         ValidatingWebhookConfigurationStrategy,
     "customresourcedefinitions.apiextensions.k8s.io": CRDStrategy,
+    "roles.rbac.authorization.k8s.io": RoleStrategy,
+    "clusterroles.rbac.authorization.k8s.io": ClusterRoleStrategy,
+    "rolebindings.rbac.authorization.k8s.io": RoleBindingStrategy,
+    "clusterrolebindings.rbac.authorization.k8s.io": ClusterRoleBindingStrategy,
 }
 
 
