@@ -1,15 +1,20 @@
-"""Jobs and CronJobs on the embedded cluster through kubectl 1.32 and the official client, with
-the Job controller running and the test writing pod status the way a kubelet does (containers
-terminated with an exit code, phase Succeeded or Failed)."""
+"""Jobs and CronJobs on the embedded cluster through kubectl 1.32, the official client and
+Helm's Go library (a pre-install hook Job), with the Job controller running and the test
+writing pod status the way a kubelet does (containers terminated with an exit code, phase
+Succeeded or Failed)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import helm_sdkpy as helm
 import pytest
 
 from tests.cluster.conftest import kubectl, until
@@ -240,3 +245,62 @@ def test_cronjob_and_a_job_from_it(cluster: RunningCluster, ns: str) -> None:
     assert bad.returncode != 0
     assert ('spec.schedule: Invalid value: "61 * * * *": end of range (61) above maximum '
             "(59): 61") in bad.stderr
+
+
+HOOKED = Path(__file__).resolve().parent.parent / "data" / "charts" / "hooked"
+
+
+def helm_install(cluster: RunningCluster, ns: str, release: str,
+                 values: dict[str, Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    """``helm install --wait`` in a thread (it blocks on the hook); the outcome lands in the
+    returned dict as "release" or "error"."""
+    cfg = helm.Configuration(namespace=ns, kubeconfig=str(cluster.kubeconfig))
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["release"] = asyncio.run(helm.Install(cfg).run(
+                release, str(HOOKED), values=values, wait=True, timeout=60))
+        except Exception as exc:  # the hook's failure, as Helm reports it
+            outcome["error"] = str(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_helm_waits_for_a_pre_install_hook_job(cluster: RunningCluster, ns: str) -> None:
+    thread, outcome = helm_install(cluster, ns, "app", {})
+    pod = until(lambda: job_pods(cluster, ns, "app-setup"), "the hook Job's pod")[0]
+    time.sleep(0.5)
+    assert not outcome  # Helm is waiting for the hook
+    settings, _ = cluster.call(cluster.api.list("configmaps", ns))
+    assert "app-settings" not in [c["metadata"]["name"] for c in settings]  # not yet installed
+    run_to_end(cluster, ns, pod, 0)
+    thread.join(60)
+    assert outcome["release"]["info"]["status"] == "deployed", outcome
+    assert cluster.call(cluster.api.get("configmaps", ns, "app-settings"))["data"] == {
+        "ready": "yes"}
+    assert cluster.call(cluster.api.get("poddisruptionbudgets.policy", ns, "app"))
+
+    def hook_deleted() -> bool:  # helm.sh/hook-delete-policy: hook-succeeded
+        try:
+            get_job(cluster, ns, "app-setup")
+        except APIStatusError as exc:
+            return exc.status == 404
+        return False
+
+    until(hook_deleted, "the succeeded hook Job to be deleted")
+
+
+def test_helm_fails_the_install_when_its_hook_job_fails(cluster: RunningCluster,
+                                                        ns: str) -> None:
+    thread, outcome = helm_install(cluster, ns, "broken", {"command": ["false"]})
+    pod = until(lambda: job_pods(cluster, ns, "broken-setup"), "the hook Job's pod")[0]
+    run_to_end(cluster, ns, pod, 1)
+    thread.join(60)
+    assert "error" in outcome, outcome
+    assert "failed pre-install" in outcome["error"], outcome
+    assert f"Job/{ns}/broken-setup not ready. status: Failed" in outcome["error"], outcome
+    assert ("Failed", "True", "BackoffLimitExceeded") in conditions(
+        get_job(cluster, ns, "broken-setup"))  # kept: the hook did not succeed
