@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.cluster.job_world import T0, job, pod
+from webhook.cluster.controllers import cronjob as cjc
 from webhook.cluster.controllers import job as jc
 from webhook.cluster.controllers.objects import format_time
 from webhook.cluster.kinds.batch import TRACKING_FINALIZER
@@ -235,3 +236,67 @@ def test_ttl_after_finished() -> None:
     assert jc.ttl_remaining(j, T0 + 40) == 0
     assert jc.ttl_remaining(job(ttlSecondsAfterFinished=30), T0) is None
     assert jc.ttl_remaining(job(), T0) is None
+
+
+# --- CronJobs ---------------------------------------------------------------------------------
+
+
+def cronjob(schedule: str, created: float, **spec: Any) -> dict[str, Any]:
+    status = spec.pop("status", {})
+    return {"apiVersion": "batch/v1", "kind": "CronJob",
+            "metadata": {"name": "nightly", "namespace": "ns", "uid": "cj-1",
+                         "creationTimestamp": format_time(created)},
+            "spec": {"schedule": schedule, "concurrencyPolicy": "Allow",
+                     "successfulJobsHistoryLimit": 1, "failedJobsHistoryLimit": 1,
+                     "jobTemplate": {"metadata": {"labels": {"team": "a"}},
+                                     "spec": {"template": {"spec": {
+                                         "restartPolicy": "Never",
+                                         "containers": [{"name": "c", "image": "i"}]}}}},
+                     **spec},
+            "status": status}
+
+
+# 02:00 UTC on the day of T0
+BASE = 1_800_000_000.0 - (1_800_000_000 % 86400) + 2 * 3600
+
+
+@pytest.mark.parametrize(("schedule", "created", "now", "scheduled", "missed", "next_at"), [
+    ("0 3 * * *", BASE, BASE + 1800, None, 0, BASE + 3600),
+    ("0 3 * * *", BASE, BASE + 3600 + 5, BASE + 3600, 1, BASE + 3600 + 86400),
+    ("*/10 * * * *", BASE, BASE + 3 * 3600 + 7, BASE + 3 * 3600, 18, BASE + 3 * 3600 + 600),
+    ("@every 30s", BASE, BASE + 95, BASE + 90, 3, BASE + 120),
+])
+def test_cronjob_due(schedule: str, created: float, now: float, scheduled: float | None,
+                     missed: int, next_at: float) -> None:
+    d = cjc.due(cronjob(schedule, created), now)
+    assert (d.scheduled, d.missed, d.next_at, d.too_late) == (scheduled, missed, next_at, False)
+
+
+def test_cronjob_starting_deadline_and_last_schedule() -> None:
+    late = cjc.due(cronjob("0 3 * * *", BASE, startingDeadlineSeconds=60), BASE + 3600 + 120)
+    assert late.scheduled is None  # the window passed: nothing left to run
+    ran = cronjob("0 3 * * *", BASE, status={"lastScheduleTime": format_time(BASE + 3600)})
+    assert cjc.due(ran, BASE + 3600 + 5).scheduled is None
+
+
+def test_cronjob_job_and_status() -> None:
+    cj = cronjob("0 3 * * *", BASE, timeZone="Europe/Paris")
+    made = cjc.job_from_template(cj, BASE + 3600)
+    assert made["metadata"]["name"] == f"nightly-{int((BASE + 3600) // 60)}"
+    assert made["metadata"]["labels"] == {"team": "a"}
+    assert made["metadata"]["annotations"][cjc.SCHEDULED_AT].endswith("+01:00")
+    assert made["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
+    done = dict(made, metadata=dict(made["metadata"], uid="j1", resourceVersion="3"),
+                status={"startTime": format_time(BASE), "completionTime": format_time(BASE + 9),
+                        "conditions": [{"type": "Complete", "status": "True"}]})
+    running = dict(made, metadata=dict(made["metadata"], name="nightly-2", uid="j2"),
+                   status={"startTime": format_time(BASE + 60)})
+    old_done = dict(done, metadata=dict(done["metadata"], name="nightly-0", uid="j0"),
+                    status=dict(done["status"], startTime=format_time(BASE - 60)))
+    plan = cjc.track(dict(cj, status={"active": [cjc.reference(done)]}),
+                     [done, running, old_done])
+    assert [r["name"] for r in plan.status["active"]] == ["nightly-2"]
+    assert plan.status["lastSuccessfulTime"] == format_time(BASE + 9)
+    assert ("Normal", "SawCompletedJob",
+            f"Saw completed job: {made['metadata']['name']}, status: Complete") in plan.events
+    assert plan.delete_history == ["nightly-0"]  # one successful Job kept

@@ -304,3 +304,23 @@ def test_helm_fails_the_install_when_its_hook_job_fails(cluster: RunningCluster,
     assert f"Job/{ns}/broken-setup not ready. status: Failed" in outcome["error"], outcome
     assert ("Failed", "True", "BackoffLimitExceeded") in conditions(
         get_job(cluster, ns, "broken-setup"))  # kept: the hook did not succeed
+
+
+def test_a_cronjob_runs_on_its_schedule(cluster: RunningCluster, ns: str) -> None:
+    ok(cluster, "-n", ns, "create", "cronjob", "tick", "--image=demo:v1", "--schedule=@every 1s",
+       "--", "true")
+    cj = until(lambda: (c := cluster.call(cluster.api.get("cronjobs.batch", ns, "tick")))
+               .get("status", {}).get("active") and c, "the first scheduled Job", 20)
+    ref = cj["status"]["active"][0]
+    job = get_job(cluster, ns, ref["name"])
+    assert job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
+    assert "batch.kubernetes.io/cronjob-scheduled-timestamp" in job["metadata"]["annotations"]
+    assert cj["status"]["lastScheduleTime"]
+    pod = until(lambda: job_pods(cluster, ns, ref["name"]), "the scheduled Job's pod")[0]
+    run_to_end(cluster, ns, pod, 0)
+    until(lambda: cluster.call(cluster.api.get("cronjobs.batch", ns, "tick"))["status"].get(
+        "lastSuccessfulTime"), "the CronJob to see its Job complete")
+    until(lambda: ("Normal", "SawCompletedJob", f"Saw completed job: {ref['name']}, status: "
+                   "Complete") in events(cluster, ns, "tick"), "the SawCompletedJob event")
+    ok(cluster, "-n", ns, "patch", "cronjob", "tick", "--type=merge", "-p",
+       '{"spec":{"suspend":true}}')

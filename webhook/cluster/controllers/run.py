@@ -1,5 +1,6 @@
 """Start the workload controllers on shared informers: Deployment, ReplicaSet,
-EndpointSlice, Endpoints, Job (with the TTL-after-finished controller) and disruption."""
+EndpointSlice, Endpoints, Job (with the TTL-after-finished controller), CronJob and
+disruption."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from webhook.cluster.api import ClusterAPI
+from webhook.cluster.controllers.cronjob_loop import CronJobController
 from webhook.cluster.controllers.deployment_loop import DeploymentController
 from webhook.cluster.controllers.disruption_loop import DisruptionController
 from webhook.cluster.controllers.endpoints_loop import EndpointsController
@@ -18,7 +20,8 @@ from webhook.cluster.controllers.job_loop import JobController, TTLController
 from webhook.cluster.controllers.replicaset_loop import ReplicaSetController
 
 Controller = (DeploymentController | ReplicaSetController | EndpointSliceController
-              | EndpointsController | JobController | TTLController | DisruptionController)
+              | EndpointsController | JobController | TTLController | DisruptionController
+              | CronJobController)
 
 
 async def run_controllers(
@@ -42,6 +45,7 @@ async def run_controllers(
         JobController(api, informers, clock),
         TTLController(api, informers, clock),
         DisruptionController(api, informers, clock),
+        CronJobController(api, informers, clock),
     ]
     tasks = [asyncio.create_task(inf.run(), name=f"informer {inf.resource}")
              for inf in informers.all()]
