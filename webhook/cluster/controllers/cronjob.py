@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +38,8 @@ def zone(cj: Obj) -> dt.tzinfo:
     name = (cj.get("spec") or {}).get("timeZone")
     if not name:
         return dt.UTC
+    import zoneinfo  # only for a CronJob with a zone
+
     try:
         return zoneinfo.ZoneInfo(str(name))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -11,7 +11,6 @@ schedule parsed as robfig/cron does, the job template checked like a Job's spec.
 
 from __future__ import annotations
 
-import zoneinfo
 from typing import Any
 
 from webhook.cluster import cron
@@ -281,6 +280,8 @@ def _schedule_causes(spec: dict[str, Any]) -> list[Cause]:
                            "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"))
     tz = spec.get("timeZone")
     if tz is not None:
+        import zoneinfo  # only for a CronJob with a zone: keeps the API's start light
+
         try:
             zoneinfo.ZoneInfo(str(tz))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
