@@ -172,3 +172,19 @@ def test_helm_install_upgrade_uninstall(embedded_cluster: RunningCluster) -> Non
             ns, label_selector="owner=helm").items] == []
     finally:
         api.close()
+
+
+def test_an_eviction_sent_as_protobuf(api_cluster: RunningCluster, ns: str) -> None:
+    """client-go's Evict sends a policy/v1 Eviction in protobuf (what kubectl drain does)."""
+    api_cluster.call(api_cluster.api.create("pods", ns, {
+        "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}))
+    body = encode({"apiVersion": "policy/v1", "kind": "Eviction",
+                   "metadata": {"name": "p", "namespace": ns},
+                   "deleteOptions": {"gracePeriodSeconds": 0}})
+    code, _, out = raw(api_cluster, "POST", f"/api/v1/namespaces/{ns}/pods/p/eviction", body,
+                       {"Content-Type": PROTOBUF})
+    assert code == 201 and json.loads(out)["status"] == "Success", out
+    code, _, _ = raw(api_cluster, "GET", f"/api/v1/namespaces/{ns}/pods/p")
+    assert code == 404  # a pending pod is deleted whatever the budget
+    code, _, out = raw(api_cluster, "GET", f"/api/v1/namespaces/{ns}/pods/p/eviction")
+    assert code in (404, 405), out
