@@ -36,7 +36,9 @@ def dumps(obj: Any) -> bytes:
 
 
 def json_response(obj: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    resp = web.Response(body=dumps(obj), status=status, content_type="application/json")
+    # encoding/json's Encoder ends the body with a newline; clients compare error bodies
+    resp = web.Response(body=dumps(obj) + b"\n", status=status,
+                        content_type="application/json")
     for w in warnings or []:
         escaped = w.replace("\\", "\\\\").replace('"', '\\"')
         resp.headers.add("Warning", f'299 - "{escaped}"')
