@@ -107,6 +107,10 @@ def register_up(sub: Subparsers) -> None:
     p.add_argument("--without", action="append", default=[], metavar="COMPONENT",
                    help="leave a component out (gc, controllers, kubelet, webhook, reconciler); "
                    "repeatable or comma-separated")
+    p.add_argument("--image", action="append", default=[], metavar="REPO",
+                   help="another image repository whose containers run as canarist processes "
+                   "(besides ghcr.io/canarist/canarist), e.g. a locally built "
+                   "registry.example.com/canarist; repeatable or comma-separated")
     p.set_defaults(handler=cmd_up)
 
 
@@ -116,7 +120,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from webhook.cluster.up import run_up
 
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
-    return run_up(args.kubeconfig, args.port, args.without)
+    return run_up(args.kubeconfig, args.port, args.without, args.image)
 
 
 def register_demo(sub: Subparsers) -> None:

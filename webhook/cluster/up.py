@@ -20,13 +20,25 @@ def parse_without(values: list[str]) -> frozenset[str]:
     return check_components(names)
 
 
-def run_up(kubeconfig: str | None, port: int, without: list[str]) -> int:
+def parse_images(values: list[str]) -> tuple[str, ...]:
+    """``--image REPO`` (repeatable or comma-separated): repositories that run as canarist."""
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    bad = [n for n in names if any(c.isspace() for c in n) or n.startswith(("-", "/"))
+           or len(n) > 255]
+    if bad:
+        raise ConfigError([Problem("--image", f"not an image repository: {b!r}") for b in bad])
+    return tuple(names)
+
+
+def run_up(kubeconfig: str | None, port: int, without: list[str],
+           images: list[str] | None = None) -> int:
     if not 0 <= port <= 65535:
         raise ConfigError([Problem("--port", f"must be between 0 and 65535, got {port}")])
     cluster_kwargs = {
         "port": port,
         "kubeconfig": Path(kubeconfig) if kubeconfig else DEFAULT_KUBECONFIG,
         "without": parse_without(without),
+        "images": parse_images(images or []),
     }
     try:
         import uvloop
