@@ -10,6 +10,7 @@ import json
 import ssl
 import time
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
@@ -66,11 +67,11 @@ print(json.dumps(out), flush=True)
 
 
 @pytest.fixture(scope="module")
-def cluster() -> RunningCluster:
+def cluster() -> Iterator[RunningCluster]:
     from webhook.cluster.runtime import start_in_thread
 
     c = start_in_thread(without=frozenset({"webhook", "reconciler"}))
-    yield c  # type: ignore[misc]
+    yield c
     c.stop()
 
 
@@ -314,7 +315,8 @@ def test_the_api_server_is_reachable_from_a_pod_with_its_certificate(cluster):
 
 def test_logs_follow_tail_since_and_the_container_to_choose(cluster):
     ns = new_namespace(cluster)
-    code = "import time\nfor i in range(5):\n    print('line', i, flush=True)\n    time.sleep(0.4)\n"
+    code = ("import time\nfor i in range(5):\n    print('line', i, flush=True)\n"
+            "    time.sleep(0.4)\n")
     pod = python_pod("talk", code)
     pod["spec"]["containers"].append({"name": "quiet", "image": IMAGE,
                                       "command": ["python", "-c", "print('q')"]})

@@ -134,7 +134,7 @@ def plan(mounts: Sequence[Mountpoint], binds: Iterable[Bind], hide: Iterable[str
             rbinds.extend(below.get(c.id, []))
         else:
             rbinds.append(c.path)
-    hidden = tuple(h for h in hide if exists(h))
+    hidden = tuple(h for h in hide if exists(h) and not _under(realpath(h), "/tmp"))
     resolved.sort(key=lambda b: (b.target.count("/"), b.target))
     return RootPlan(tuple(overlays), tuple(rbinds), tuple(resolved), hidden)
 
