@@ -20,6 +20,7 @@ from webhook.cluster import status as st
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.http.paths import RequestInfo
 from webhook.cluster.http.podlogs import serve_log
+from webhook.cluster.http.portforward import serve_portforward
 from webhook.cluster.http.tables import to_table, wants_table
 from webhook.cluster.meta import metadata
 from webhook.cluster.patching import normalise_patch_type
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 ADMIN = "system:admin"
 # pods/log and pods/portforward: served with the node, as the API server proxies to the kubelet
 POD_STREAMS: dict[str, Callable[[web.Request, ClusterAPI, RequestInfo],
-                                Awaitable[web.StreamResponse]]] = {"log": serve_log}
+                                Awaitable[web.StreamResponse]]] = {"log": serve_log,
+                                                                   "portforward": serve_portforward}
 
 
 def dumps(obj: Any) -> bytes:
