@@ -41,7 +41,7 @@ from webhook.cluster.api import ClusterAPI
 from webhook.cluster.gc import GarbageCollector
 from webhook.cluster.http.server import APIServer
 from webhook.cluster.kubelet.addresses import AddressPool
-from webhook.cluster.kubelet.node import NodeConfig
+from webhook.cluster.kubelet.config import NodeConfig
 from webhook.cluster.pki import Credentials, write_kubeconfig
 from webhook.errors import ConfigError
 

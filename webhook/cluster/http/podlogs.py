@@ -12,6 +12,7 @@ or ``sinceTime``, ``limitBytes``. Errors are the API server's and the kubelet's 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +21,6 @@ from aiohttp import web
 
 from webhook.cluster import status as st
 from webhook.cluster.api import ClusterAPI
-from webhook.cluster.controllers.objects import parse_time
 from webhook.cluster.http.paths import RequestInfo
 from webhook.cluster.kubelet.logs import timestamp
 
@@ -75,9 +75,11 @@ async def serve_log(request: web.Request, api: ClusterAPI, info: RequestInfo
         raise st.bad_request("at most one of sinceTime or sinceSeconds may be specified")
     since = time.time() - since_seconds if since_seconds is not None else None
     if since_time:
-        since = parse_time(since_time)
-        if since is None:
-            raise st.bad_request(f'sinceTime: Invalid value: "{since_time}": must be RFC 3339')
+        try:
+            since = dt.datetime.fromisoformat(since_time).timestamp()
+        except ValueError as exc:
+            raise st.bad_request(f'sinceTime: Invalid value: "{since_time}": must be RFC 3339'
+                                 ) from exc
     if not (pod.get("spec") or {}).get("nodeName"):
         raise st.bad_request(f"pod {info.name} does not have a host assigned")
     if api.node is None:

@@ -43,8 +43,8 @@ class APIServer:
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port,
-                           ssl_context=self.creds.server_context())
+        ssl_context = self.creds.server_context()
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         if sockets:
@@ -52,7 +52,7 @@ class APIServer:
         for host in self.extra_hosts:
             try:
                 await web.TCPSite(self._runner, host, self.port,
-                                  ssl_context=self.creds.server_context()).start()
+                                  ssl_context=ssl_context).start()
             except OSError as exc:
                 log.warning("API server not served on %s:%s (pods cannot reach it there): %s",
                             host, self.port, exc)

@@ -18,8 +18,21 @@ also plays the scheduler of its single node: it binds every pending pod to itsel
 ``pods/binding``.
 """
 
+from typing import Any
+
 from webhook.cluster.kubelet.addresses import AddressPool
-from webhook.cluster.kubelet.node import NODE_NAME, NodeConfig
-from webhook.cluster.kubelet.run import run_kubelet
+from webhook.cluster.kubelet.config import NodeConfig
+
+NODE_NAME = "canarist-node"
 
 __all__ = ["NODE_NAME", "AddressPool", "NodeConfig", "run_kubelet"]
+
+
+def __getattr__(name: str) -> Any:
+    # the node itself is imported when first used: the runtime imports this package for the
+    # address pool and its config even when it runs without a kubelet
+    if name == "run_kubelet":
+        from webhook.cluster.kubelet.run import run_kubelet
+
+        return run_kubelet
+    raise AttributeError(name)

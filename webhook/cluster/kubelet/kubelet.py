@@ -22,8 +22,9 @@ from webhook.cluster.controllers.informer import Informer, Obj
 from webhook.cluster.controllers.objects import is_deleting, is_pod_terminal, meta
 from webhook.cluster.controllers.workqueue import Retry, WorkQueue, run_workers
 from webhook.cluster.kubelet.addresses import AddressPool
+from webhook.cluster.kubelet.config import NodeConfig
 from webhook.cluster.kubelet.logs import InstanceLog
-from webhook.cluster.kubelet.node import NODE_NAME, USER, NodeConfig, NodeContext
+from webhook.cluster.kubelet.node import NODE_NAME, USER, NodeContext
 from webhook.cluster.kubelet.pod_worker import PodWorker
 from webhook.cluster.kubelet.volumes import referenced
 from webhook.errors import APIStatusError

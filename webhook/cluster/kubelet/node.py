@@ -1,9 +1,7 @@
 """What every pod of the node shares: the API, caches of the objects pods read, the isolation
 this machine allows, the node's directories, event recorders and restart back-off.
 
-``NodeConfig`` is what ``canarist up`` (``webhook.cluster.runtime``) hands the kubelet:
-the address pool, where pods reach the API server, and the extra repositories of canarist's
-image (``--image``).
+``NodeConfig`` (``config``) is what ``canarist up`` hands the kubelet.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from webhook.cluster.api import ClusterAPI
 from webhook.cluster.controllers.informer import Informer
 from webhook.cluster.kubelet.addresses import AddressPool
 from webhook.cluster.kubelet.backoff import BackOff
+from webhook.cluster.kubelet.config import NodeConfig
 from webhook.cluster.kubelet.events import PodEvents
 from webhook.cluster.kubelet.images import canarist_repositories
 from webhook.cluster.kubelet.isolation import Isolation, detect
@@ -27,21 +26,9 @@ from webhook.cluster.kubelet.mounts import Mountpoint, parse_mountinfo
 from webhook.cluster.kubelet.state import NodeState
 from webhook.errors import APIStatusError
 
-NODE_NAME = "canarist-node"
+NODE_NAME = "canarist-node"  # also webhook.cluster.kubelet.NODE_NAME
 USER = f"system:node:{NODE_NAME}"
 SLICES = "endpointslices.discovery.k8s.io"
-
-
-@dataclass(frozen=True)
-class NodeConfig:
-    pool: AddressPool | None = None
-    api_host: str = ""       # where pods reach the API server when no Service says (node IP)
-    api_port: int = 0
-    canarist_images: tuple[str, ...] = ()
-    state_base: Path | None = None
-    isolation: Isolation | None = None  # None: what this machine allows
-    backoff_initial: float = 10.0
-    backoff_cap: float = 300.0
 
 
 def decide_api_endpoint(service: Mapping[str, Any] | None,

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.kubelet.addresses import AddressPool
+from webhook.cluster.kubelet.config import NodeConfig
 from webhook.cluster.kubelet.kubelet import Kubelet
-from webhook.cluster.kubelet.node import NodeConfig
 
 
 async def run_kubelet(
