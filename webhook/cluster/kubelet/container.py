@@ -162,14 +162,16 @@ class ContainerRunner:
             self.update(terminated=term, running_since=None, ready=False, started=None)
             await self._after_exit(128, term)
             return False
-        started_at = self.instance.started_at
-        self.update(running_since=started_at, terminated=None, ready=False,
-                  started=None if "startupProbe" not in self.spec else False,
-                  container_id=container_id(self.pod.uid, self.name, self.state.restart_count))
-        self.probes = ProbeRunner(self.pod, self)
-        if not self.probes.has_readiness():
-            self.update(ready=self.probes.started)
-        self.probes.start()
+        probes = None
+        if any(k in self.spec for k in ("startupProbe", "readinessProbe", "livenessProbe")):
+            probes = ProbeRunner(self.pod, self)
+        self.probes = probes
+        self.update(running_since=self.instance.started_at, terminated=None,
+                    ready=probes is None or (probes.started and not probes.has_readiness()),
+                    started=None if "startupProbe" not in self.spec else False,
+                    container_id=container_id(self.pod.uid, self.name, self.state.restart_count))
+        if probes is not None:
+            probes.start()
         return True
 
     async def _wait_instance(self) -> int:

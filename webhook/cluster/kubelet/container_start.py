@@ -129,15 +129,17 @@ async def _start_demo(pod: Any, runner: ContainerRunner, logs: ContainerLogs) ->
         raise StartFailure("CreateContainerError",
                            "the demo app runs on the node's own network and cannot share a "
                            "pod's network namespace with canarist's image")
-    field = "initContainers" if runner.init else "containers"
-    names = [str(c.get("name")) for c in (pod.pod.get("spec") or {}).get(field) or ()]
-    path = f"spec.{field}[{names.index(runner.name) if runner.name in names else 0}]"
-    try:
-        config = demo_config(runner.spec, path)
-    except InvalidInput as exc:
-        raise StartFailure("CreateContainerConfigError", str(exc)) from exc
     servers = pod.take_demo_servers(runner.name)
-    if servers is None:
+    if servers is not None:
+        config = servers.app.config  # parsed when the pod's address was bound
+    else:
+        field = "initContainers" if runner.init else "containers"
+        names = [str(c.get("name")) for c in (pod.pod.get("spec") or {}).get(field) or ()]
+        path = f"spec.{field}[{names.index(runner.name) if runner.name in names else 0}]"
+        try:
+            config = demo_config(runner.spec, path)
+        except InvalidInput as exc:
+            raise StartFailure("CreateContainerConfigError", str(exc)) from exc
         servers = new_servers(config, pod=pod.name, namespace=pod.namespace, ip=pod.ip,
                               clock=node.clock)
         try:

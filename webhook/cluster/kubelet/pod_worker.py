@@ -133,9 +133,12 @@ class PodWorker:
         self.node.events.record(self._pod, etype, reason, message, field_path)
 
     def update(self, pod: Mapping[str, Any]) -> None:
-        """A newer version of the pod (labels and annotations feed downward API volumes)."""
+        """A newer version of the pod: its labels and annotations feed downward API volumes
+        (the node's own status writes change neither, and wake nothing)."""
+        old, new = self._pod.get("metadata") or {}, pod.get("metadata") or {}
         self._pod = pod
-        self.poke()
+        if any(old.get(k) != new.get(k) for k in ("labels", "annotations")):
+            self.poke()
 
     def is_stopping(self) -> bool:
         return self.stopping
