@@ -422,3 +422,12 @@ def test_isolation_decision(platform, euid, missing, isolation):
     got, why = decide(platform, euid, missing)
     assert got is isolation
     assert bool(why) is (isolation is Isolation.HOST)
+
+
+async def test_confirming_isolation_tries_it_once_and_keeps_host_as_it_is():
+    from webhook.cluster.kubelet.isolation import confirm, detect
+
+    assert await confirm(Isolation.HOST, "why") == (Isolation.HOST, "why")
+    found, reason = detect()
+    confirmed, _ = await confirm(found, reason)
+    assert confirmed in (found, Isolation.HOST)

@@ -9,11 +9,14 @@
   container exits with the bind error and restarts with back-off); containers that mount
   volumes cannot start (``CreateContainerError`` saying why).
 
-``decide`` is the pure decision; ``detect`` feeds it the facts of this machine.
+``decide`` is the pure decision; ``detect`` feeds it the facts of this machine, and ``confirm``
+tries it once (root in a container without the privilege to make namespaces falls back to
+``HOST``, saying why).
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import os
 import shutil
@@ -44,3 +47,21 @@ def decide(platform: str, euid: int, missing: Iterable[str]) -> tuple[Isolation,
 def detect() -> tuple[Isolation, str]:
     euid = os.geteuid() if hasattr(os, "geteuid") else -1
     return decide(sys.platform, euid, [t for t in TOOLS if shutil.which(t) is None])
+
+
+async def confirm(isolation: Isolation, reason: str) -> tuple[Isolation, str]:
+    """Make a network and a mount namespace once; if the machine refuses, ``HOST``."""
+    if isolation is not Isolation.NAMESPACES:
+        return isolation, reason
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "unshare", "--net", "--uts", "--mount", "--propagation", "private", "--", "true",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+    except (OSError, TimeoutError) as exc:
+        return Isolation.HOST, f"namespaces cannot be made here: {exc}"
+    if proc.returncode != 0:
+        why = err.decode(errors="replace").strip() or f"exit code {proc.returncode}"
+        return Isolation.HOST, f"namespaces cannot be made here: {why}"
+    return isolation, reason

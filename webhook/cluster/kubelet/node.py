@@ -21,7 +21,7 @@ from webhook.cluster.kubelet.backoff import BackOff
 from webhook.cluster.kubelet.config import NodeConfig
 from webhook.cluster.kubelet.events import PodEvents
 from webhook.cluster.kubelet.images import canarist_repositories
-from webhook.cluster.kubelet.isolation import Isolation, detect
+from webhook.cluster.kubelet.isolation import Isolation, confirm, detect
 from webhook.cluster.kubelet.mounts import Mountpoint, parse_mountinfo
 from webhook.cluster.kubelet.state import NodeState
 from webhook.errors import APIStatusError
@@ -76,11 +76,13 @@ class NodeContext:
     services: Informer = field(init=False)
     state: NodeState | None = None
     mountinfo: list[Mountpoint] = field(default_factory=list)
+    _confirmed: bool = False
 
     def __post_init__(self) -> None:
         self.pool = self.config.pool or AddressPool()
         if self.config.isolation is not None:
-            self.isolation, self.isolation_reason = self.config.isolation, ""
+            self.isolation, self.isolation_reason = self.config.isolation, "as configured"
+            self._confirmed = True
         else:
             self.isolation, self.isolation_reason = detect()
         self.canarist_repos = canarist_repositories(self.config.canarist_images)
@@ -96,6 +98,13 @@ class NodeContext:
     @property
     def user(self) -> str:
         return USER
+
+    async def confirm_isolation(self) -> None:
+        """Before the first pod that needs them: can namespaces really be made here?"""
+        if not self._confirmed:
+            self._confirmed = True
+            self.isolation, self.isolation_reason = await confirm(self.isolation,
+                                                                  self.isolation_reason)
 
     def node_state(self) -> NodeState:
         """The node's directory, made on first use (only pods with volumes or processes)."""

@@ -174,6 +174,8 @@ class PodWorker:
 
     async def _sandbox(self) -> bool:
         node = self.node
+        if self.runs_processes:
+            await node.confirm_isolation()
         try:
             if self.runs_processes and node.isolation is Isolation.NAMESPACES:
                 ip = node.pool.take()
