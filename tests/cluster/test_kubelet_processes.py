@@ -340,3 +340,68 @@ def test_logs_follow_tail_since_and_the_container_to_choose(cluster):
     out = kubectl(cluster, "-n", ns, "logs", "talk", "-c", "app", "--previous")
     assert 'previous terminated container "app" in pod "talk" not found' in out.stderr
     assert json.loads(kubectl(cluster, "-n", ns, "get", "pod", "talk", "-o", "json").stdout)
+
+
+@needs_namespaces
+def test_the_api_server_calls_the_webhook_running_in_a_pod_through_its_service(cluster, tmp_path):
+    """canarist's admission webhook as a process in a pod (certificates from a mounted TLS
+    Secret), reached by the API server's admission chain through a Service and its
+    EndpointSlice at the pod's own address: an opted-in Deployment gets its hash label."""
+    from webhook.tls.files import generate
+
+    ns = new_namespace(cluster)
+    made = generate(str(tmp_path), "hook", ns, days=1, extra_sans=[], force=True)
+    files = {p.name: p.read_text() for p in made.paths}
+    create(cluster, ns, {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                         "metadata": {"name": "hook-tls"},
+                         "data": {k: base64.b64encode(files[k].encode()).decode()
+                                  for k in ("tls.crt", "tls.key")}}, "secrets")
+    create(cluster, ns, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hook"},
+                         "spec": {"selector": {"app": "hook"},
+                                  "ports": [{"port": 443, "targetPort": "https"}]}}, "services")
+    create(cluster, ns, {"apiVersion": "v1", "kind": "Pod",
+                         "metadata": {"name": "hook", "labels": {"app": "hook"}}, "spec": {
+        "volumes": [{"name": "certs", "secret": {"secretName": "hook-tls"}}],
+        "containers": [{"name": "webhook", "image": IMAGE, "args": [
+            "webhook", "--tls-cert", "/certs/tls.crt", "--tls-key", "/certs/tls.key"],
+            "ports": [{"name": "https", "containerPort": 8443}],
+            "readinessProbe": {"httpGet": {"path": "/readyz", "port": "https",
+                                           "scheme": "HTTPS"}, "periodSeconds": 1},
+            "volumeMounts": [{"name": "certs", "mountPath": "/certs"}]}]}})
+    wait_pod(cluster, ns, "hook", is_ready)
+    name = f"pod-hook-{ns}"
+    mwc = {"apiVersion": "admissionregistration.k8s.io/v1",
+           "kind": "MutatingWebhookConfiguration", "metadata": {"name": name},
+           "webhooks": [{
+               "name": "deployments.canarist.io", "sideEffects": "None",
+               "admissionReviewVersions": ["v1"], "failurePolicy": "Fail", "timeoutSeconds": 10,
+               "clientConfig": {"service": {"name": "hook", "namespace": ns, "path": "/mutate"},
+                                "caBundle": base64.b64encode(files["ca.crt"].encode()).decode()},
+               "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": ["apps"],
+                          "apiVersions": ["v1"], "resources": ["deployments"]}],
+               "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+               "objectSelector": {"matchLabels": {"canarist.io/enabled": "true"}}}]}
+    cluster.call(cluster.api.create("mutatingwebhookconfigurations.admissionregistration.k8s.io",
+                                    None, mwc))
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the EndpointSlice follows the pod's readiness
+            slices, _ = cluster.call(cluster.api.list("endpointslices.discovery.k8s.io", ns))
+            if any(ep.get("conditions", {}).get("ready") for s in slices
+                   for ep in s.get("endpoints") or ()):
+                break
+            assert time.monotonic() < deadline, slices
+            time.sleep(0.1)
+        dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+            "name": "web", "labels": {"canarist.io/enabled": "true"}}, "spec": {
+            "replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                         "spec": {"containers": [{"name": "app", "image": "demo:v1"}]}}}}
+        out = cluster.call(cluster.api.create("deployments.apps", ns, dep))
+        assert "rollouts-pod-template-hash" in out["spec"]["template"]["metadata"]["labels"]
+        reviews = [json.loads(line) for line in logs(cluster, ns, "hook").splitlines()
+                   if '"review"' in line]
+        assert [(r["outcome"], r["reason"]) for r in reviews] == [("mutated", "create")]
+    finally:
+        cluster.call(cluster.api.delete(
+            "mutatingwebhookconfigurations.admissionregistration.k8s.io", None, name))
