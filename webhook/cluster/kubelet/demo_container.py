@@ -2,7 +2,8 @@
 loopback address (cheap: no process, no namespace).
 
 ``bind_pod`` finds an address where every port of every demo container binds (an address
-another cluster on this machine already uses answers EADDRINUSE and the next one is tried).
+another cluster on this machine already uses answers EADDRINUSE, or EADDRNOTAVAIL when it is
+routed to a pod's namespace, and the next one is tried).
 """
 
 from __future__ import annotations
@@ -79,8 +80,10 @@ async def bind_pod(pool: AddressPool, containers: Sequence[tuple[DemoConfig, Seq
         except OSError as exc:
             for servers in bound:
                 await servers.close(0)
-            if exc.errno != errno.EADDRINUSE:
+            if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
                 pool.release(ip)
                 raise
-            last = exc  # taken by another cluster on this machine: never hand it out
+            # taken by another cluster on this machine (a socket on it, or a route to a pod's
+            # namespace there): never hand it out
+            last = exc
     raise OSError(errno.EADDRINUSE, "every address tried was in use") from last
