@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
@@ -29,6 +30,7 @@ from tests.cluster.podkit import (
     wait_event,
     wait_pod,
 )
+from tests.cluster.workloads import with_root_ca
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.kubelet import NodeConfig, run_kubelet
 from webhook.cluster.kubelet.isolation import Isolation, detect
@@ -167,19 +169,20 @@ class TokenAPI(ClusterAPI):
 
 @needs_namespaces
 async def test_projected_service_account_token_is_requested_bound_and_renewed(tmp_path):
-    api = TokenAPI()
+    api = with_root_ca(TokenAPI())
     api.issued = []
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(run_kubelet(api, stop, ready=ready, node=NodeConfig(
         state_base=tmp_path / "node")))
     try:
         await asyncio.wait_for(ready.wait(), 10)
-        await api.create("configmaps", "default", {"metadata": {"name": "kube-root-ca.crt"},
-                                                   "data": {"ca.crt": "CA"}})
+        await api.create("serviceaccounts", "default", {"metadata": {"name": "webhook"}})
+        ca = (await api.get("configmaps", "default", "kube-root-ca.crt"))["data"]["ca.crt"]
         code = ("import time\nd = '/var/run/secrets/kubernetes.io/serviceaccount/'\n"
                 "first = open(d + 'token').read()\n"
-                "print(first, open(d + 'ca.crt').read(), open(d + 'namespace').read(),"
-                " flush=True)\n"
+                "import hashlib\n"
+                "ca = hashlib.sha256(open(d + 'ca.crt', 'rb').read()).hexdigest()\n"
+                "print(first, ca, open(d + 'namespace').read(), flush=True)\n"
                 "for _ in range(200):\n    now = open(d + 'token').read()\n"
                 "    if now != first:\n        print('renewed', now, flush=True)\n        break\n"
                 "    time.sleep(0.1)\n")
@@ -206,7 +209,8 @@ async def test_projected_service_account_token_is_requested_bound_and_renewed(tm
         out = b"".join(ln.data for ln in api.node.container_log(  # type: ignore[union-attr]
             "default", "sa", "app", False).select()).decode()
         assert got["status"]["phase"] == "Succeeded", (got["status"], out)
-        assert out.splitlines()[0] == "token-1 CA default"
+        ca_sum = hashlib.sha256(ca.encode()).hexdigest()
+        assert out.splitlines()[0] == f"token-1 {ca_sum} default"
         assert out.splitlines()[1].startswith("renewed token-")
         first = api.issued[0]
         assert first["sa"] == "webhook"
@@ -221,13 +225,15 @@ async def test_projected_service_account_token_is_requested_bound_and_renewed(tm
 
 
 async def test_without_namespaces_processes_run_on_the_host_and_volumes_are_refused(tmp_path):
-    api = ClusterAPI()
+    api = with_root_ca(ClusterAPI())
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(run_kubelet(api, stop, ready=ready, node=NodeConfig(
         state_base=tmp_path / "node", isolation=Isolation.HOST)))
     try:
         await asyncio.wait_for(ready.wait(), 10)
-        await api.create("pods", "default", python_pod("plain", "import os; print(os.getcwd())"))
+        plain = python_pod("plain", "import os; print(os.getcwd())")
+        plain["spec"]["automountServiceAccountToken"] = False  # nothing to mount, so it runs
+        await api.create("pods", "default", plain)
         vol = python_pod("vol", "print(1)", volumeMounts=[{"name": "e", "mountPath": "/e"}])
         vol["spec"]["volumes"] = [{"name": "e", "emptyDir": {}}]
         await api.create("pods", "default", vol)

@@ -405,3 +405,41 @@ def test_the_api_server_calls_the_webhook_running_in_a_pod_through_its_service(c
     finally:
         cluster.call(cluster.api.delete(
             "mutatingwebhookconfigurations.admissionregistration.k8s.io", None, name))
+
+
+@needs_namespaces
+def test_a_pod_talks_to_the_api_server_as_its_service_account(cluster):
+    """The ServiceAccount token volume the admission plugin adds, filled by the kubelet through
+    TokenRequest: the official client's in-cluster config in the pod authenticates with it,
+    verifies the API server with kube-root-ca.crt, and RBAC decides what it may do."""
+    ns = new_namespace(cluster)
+    create(cluster, ns, {"metadata": {"name": "reader"}}, "serviceaccounts")
+    create(cluster, ns, _configmap(ns, "settings", {"mode": "canary"}), "configmaps")
+    create(cluster, ns, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                         "metadata": {"name": "read-settings"},
+                         "rules": [{"apiGroups": [""], "resources": ["configmaps"],
+                                    "verbs": ["get"], "resourceNames": ["settings"]}]},
+           "roles.rbac.authorization.k8s.io")
+    create(cluster, ns, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                         "metadata": {"name": "reader"},
+                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                     "name": "read-settings"},
+                         "subjects": [{"kind": "ServiceAccount", "name": "reader",
+                                       "namespace": ns}]},
+           "rolebindings.rbac.authorization.k8s.io")
+    code = ("import json\nfrom kubernetes import client, config\n"
+            "config.load_incluster_config()\n"
+            "ns = open('/var/run/secrets/kubernetes.io/serviceaccount/namespace').read()\n"
+            "v1 = client.CoreV1Api()\n"
+            "out = {'settings': v1.read_namespaced_config_map('settings', ns).data}\n"
+            "try:\n    v1.list_namespaced_secret(ns)\n    out['secrets'] = 'allowed'\n"
+            "except client.ApiException as e:\n    out['secrets'] = e.status\n"
+            "print(json.dumps(out))\n")
+    pod = python_pod("client", code)
+    pod["spec"]["serviceAccountName"] = "reader"
+    create(cluster, ns, pod)
+    done = wait_pod(cluster, ns, "client", phase_is("Succeeded", "Failed"))
+    assert done["status"]["phase"] == "Succeeded", logs(cluster, ns, "client")
+    assert json_log(cluster, ns, "client") == {"settings": {"mode": "canary"}, "secrets": 403}
+    volumes = [v["name"] for v in done["spec"]["volumes"]]
+    assert any(v.startswith("kube-api-access-") for v in volumes)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from webhook.cluster import apiservice
 from webhook.cluster.admission.chain import AdmissionChain
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.gc import GarbageCollector
@@ -106,6 +107,7 @@ class Cluster:
         # Pods reach the API server on the node's address (their own 127.0.0.1 is theirs).
         self.pool = AddressPool()
         self.creds = Credentials.generate(extra_ips=(self.pool.host_ip,))
+        self.api.auth.publish_root_ca(self.creds.ca.cert_pem)
         self.server = APIServer(self.api, self.creds, port=self.port,
                                 extra_hosts=(self.pool.host_ip,))
         self._stop = asyncio.Event()
@@ -118,6 +120,7 @@ class Cluster:
 
     async def start(self) -> None:
         await self.server.start()
+        await apiservice.publish(self.api, self.server.host, self.server.port)
         if self.kubeconfig is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="canarist-cluster-")
             self.kubeconfig = Path(self._tmp.name, "kubeconfig")

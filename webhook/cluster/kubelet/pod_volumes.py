@@ -111,6 +111,18 @@ class PodVolumes:
                 failures.append((name, str(exc)))
         return failures
 
+    def check(self) -> bool:
+        """For pods that only need their volumes checked: all there, right now?"""
+        w = self.worker
+        objs = Objects(w.pod, w.ip, w.node.pool.host_ip, w.node.secret(w.namespace),
+                       w.node.configmap(w.namespace), _AnyToken())
+        try:
+            for v in self.specs:
+                payload(v, objs)
+        except VolumeError:
+            return False
+        return True
+
     async def _project_one(self, v: Mapping[str, Any], name: str) -> None:
         w = self.worker
         tokens: Mapping[TokenSpec, str]

@@ -156,8 +156,8 @@ class PodWorker:
         if not await self._sandbox():
             self._spawn(self._retry_sandbox())
             return
-        if not self.runs_processes and not self.init_runners and not self.volumes.specs:
-            self._start_containers()  # demo pods: nothing to wait for
+        if not self.runs_processes and not self.init_runners and self.volumes.check():
+            self._start_containers()  # demo pods whose volumes are there: nothing to wait for
             return
         self.mark_dirty()
         self._spawn(self._main())
