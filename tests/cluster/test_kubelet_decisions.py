@@ -212,9 +212,7 @@ def test_go_quote(text, quoted):
     ("limits.ephemeral-storage", "1Gi", "100"),  # unset: the node's allocatable
 ])
 def test_resource_values(resource, divisor, value):
-    from decimal import Decimal
-
-    alloc = {"cpu": Decimal(2), "memory": Decimal(8 << 30), "ephemeral-storage": Decimal(100 << 30)}
+    alloc = {"cpu": 2, "memory": 8 << 30, "ephemeral-storage": 100 << 30}
     container = POD["spec"]["containers"][0]  # type: ignore[index]
     assert resource_value(container, resource, divisor, alloc) == value
 
@@ -431,3 +429,21 @@ async def test_confirming_isolation_tries_it_once_and_keeps_host_as_it_is():
     found, reason = detect()
     confirmed, _ = await confirm(found, reason)
     assert confirmed in (found, Isolation.HOST)
+
+
+@pytest.mark.parametrize(("text", "nanos"), [
+    ("1", 10 ** 9), ("500m", 5 * 10 ** 8), ("0.1", 10 ** 8), ("1.5Gi", 3 * 2 ** 29 * 10 ** 9),
+    ("2e3", 2 * 10 ** 12), ("1e-9", 1), ("1.5n", 2), ("128Mi", 2 ** 27 * 10 ** 9), ("1k", 10 ** 12),
+])
+def test_quantities_parse_exactly(text, nanos):
+    from webhook.cluster.kubelet.downward import parse_quantity
+
+    assert parse_quantity(text) == nanos
+
+
+@pytest.mark.parametrize("text", ["", "abc", "1..2", "1.2.3", "1e99999", ".", "1Xi"])
+def test_bad_quantities_are_refused(text):
+    from webhook.cluster.kubelet.downward import parse_quantity
+
+    with pytest.raises(FieldError):
+        parse_quantity(text)

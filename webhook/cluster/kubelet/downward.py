@@ -11,20 +11,19 @@ ones, divided by ``divisor`` and rounded up; an unset limit is the node's alloca
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 _KEYED = re.compile(r"^metadata\.(labels|annotations)\['(.*)'\]$")
+NANO = 10 ** 9
+# quantity suffixes as a multiple of 10^-9 (values are kept as integer billionths: exact)
 _SUFFIX = {
-    "Ki": Decimal(1024), "Mi": Decimal(1024) ** 2, "Gi": Decimal(1024) ** 3,
-    "Ti": Decimal(1024) ** 4, "Pi": Decimal(1024) ** 5, "Ei": Decimal(1024) ** 6,
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-    "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
-    "P": Decimal("1e15"), "E": Decimal("1e18"),
+    "Ki": NANO << 10, "Mi": NANO << 20, "Gi": NANO << 30, "Ti": NANO << 40, "Pi": NANO << 50,
+    "Ei": NANO << 60, "n": 1, "u": 10 ** 3, "m": 10 ** 6, "": NANO, "k": NANO * 10 ** 3,
+    "M": NANO * 10 ** 6, "G": NANO * 10 ** 9, "T": NANO * 10 ** 12, "P": NANO * 10 ** 15,
+    "E": NANO * 10 ** 18,
 }
 _QUANTITY = re.compile(
     r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
@@ -82,31 +81,40 @@ def field_value(pod: Mapping[str, Any], path: str, *, pod_ip: str, host_ip: str)
     raise FieldError(f"unsupported fieldPath: {path}")
 
 
-def parse_quantity(value: Any) -> Decimal:
-    """A resource quantity (``500m``, ``128Mi``, ``1.5``, ``2e3``) as a number."""
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def parse_quantity(value: Any) -> int:
+    """A resource quantity (``500m``, ``128Mi``, ``1.5``, ``2e3``) in billionths, rounded up."""
     text = str(value).strip()
     match = _QUANTITY.match(text)
-    if not match:
+    if not match or len(text) > 64:
         raise FieldError(f"quantities must match the regular expression "
                          f"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text!r}")
-    try:
-        return Decimal(match.group(1)) * _SUFFIX[match.group(2) or ""]
-    except InvalidOperation as exc:
-        raise FieldError(f"invalid quantity {text!r}") from exc
+    number, _, exponent = match.group(1).lower().partition("e")
+    whole, _, frac = number.partition(".")
+    if "." in frac or not (whole.strip("+-") or frac):
+        raise FieldError(f"invalid quantity {text!r}")
+    digits = int((whole + frac) or "0")
+    power = (int(exponent) if exponent else 0) - len(frac)
+    if abs(power) > 40:
+        raise FieldError(f"invalid quantity {text!r}")
+    scaled = digits * _SUFFIX[match.group(2) or ""]
+    return scaled * 10 ** power if power >= 0 else _ceil_div(scaled, 10 ** -power)
 
 
-def node_allocatable() -> dict[str, Decimal]:
+def node_allocatable() -> dict[str, int]:
     """What an unset limit stands for: this machine's CPUs, memory and a nominal disk."""
-    cpus = Decimal(os.cpu_count() or 1)
     try:
-        memory = Decimal(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
-        memory = Decimal(8 << 30)
-    return {"cpu": cpus, "memory": memory, "ephemeral-storage": Decimal(100 << 30)}
+        memory = 8 << 30
+    return {"cpu": os.cpu_count() or 1, "memory": memory, "ephemeral-storage": 100 << 30}
 
 
 def resource_value(container: Mapping[str, Any], resource: str, divisor: Any = None,
-                   allocatable: Mapping[str, Decimal] | None = None) -> str:
+                   allocatable: Mapping[str, int] | None = None) -> str:
     """``ExtractContainerResourceValue`` with the node's allocatable as the default limit."""
     kind, _, name = resource.partition(".")
     if kind not in ("limits", "requests") or name not in ("cpu", "memory", "ephemeral-storage"):
@@ -117,11 +125,10 @@ def resource_value(container: Mapping[str, Any], resource: str, divisor: Any = N
     if raw is None and kind == "requests":
         raw = (resources.get("limits") or {}).get(name)
     amount = parse_quantity(raw) if raw is not None else (
-        alloc[name] if kind == "limits" else Decimal(0))
-    div = parse_quantity(divisor) if divisor not in (None, "", 0, "0") else Decimal(1)
+        alloc[name] * NANO if kind == "limits" else 0)
+    div = parse_quantity(divisor) if divisor not in (None, "", 0, "0") else NANO
     if div <= 0:
         raise FieldError(f"invalid divisor {divisor!r}")
     if name == "cpu":  # in millicores, then rounded up (convertResourceCPUToString)
-        milli, div_milli = math.ceil(amount * 1000), math.ceil(div * 1000)
-        return str(math.ceil(Decimal(milli) / Decimal(div_milli)))
-    return str(math.ceil(math.ceil(amount) / div))
+        return str(_ceil_div(_ceil_div(amount, 10 ** 6), _ceil_div(div, 10 ** 6)))
+    return str(_ceil_div(_ceil_div(amount, NANO) * NANO, div))
