@@ -119,6 +119,10 @@ def register_up(sub: Subparsers) -> None:
     p.add_argument("--proxy-admin-listen", default="127.0.0.1:0", metavar="HOST:PORT",
                    help="the proxy's /metrics and /summary, which the reconciler's builtin "
                    "analysis provider reads (default 127.0.0.1:0: any free port)")
+    p.add_argument("--image", action="append", default=[], metavar="REPO",
+                   help="another image repository whose containers run as canarist processes "
+                   "(besides ghcr.io/canarist/canarist), e.g. a locally built "
+                   "registry.example.com/canarist; repeatable or comma-separated")
     p.set_defaults(handler=cmd_up)
 
 
@@ -133,7 +137,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     parse_listen(args.proxy_admin_listen, "--proxy-admin-listen")
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     proxy = ProxySettings(listen=args.proxy_listen, admin_listen=args.proxy_admin_listen)
-    return run_up(args.kubeconfig, args.port, args.without, proxy)
+    return run_up(args.kubeconfig, args.port, args.without, proxy, args.image)
 
 
 def register_demo(sub: Subparsers) -> None:
