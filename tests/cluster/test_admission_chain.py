@@ -48,14 +48,15 @@ def expose(cluster: RunningCluster, ns: str, port: int, name: str = "hook") -> N
 
 def register(cluster: RunningCluster, target_ns: str, client_config: dict[str, Any], *,
              failure: str = "Fail", timeout: int = 5, object_selector: dict[str, Any] | None
-             = None, name: str | None = None) -> str:
+             = None, name: str | None = None, resources: tuple[str, ...] = ("deployments",)
+             ) -> str:
     config = name or f"cfg-{next(_ids)}"
     body = {"apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingWebhookConfiguration", "metadata": {"name": config},
             "webhooks": [{
                 "name": f"{config}.canarist.test", "clientConfig": client_config,
                 "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": ["apps"],
-                           "apiVersions": ["v1"], "resources": ["deployments"]}],
+                           "apiVersions": ["v1"], "resources": list(resources)}],
                 "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": target_ns}},
                 "objectSelector": object_selector or {},
                 "failurePolicy": failure, "timeoutSeconds": timeout, "sideEffects": "None",
@@ -333,7 +334,7 @@ def test_a_conditional_update_is_a_conflict_when_the_object_moved_during_admissi
 
 def test_a_scale_waiting_for_admission_keeps_a_write_made_meanwhile(
         api_cluster: RunningCluster, webhook: FakeWebhook, hook_ns: str, ns: str) -> None:
-    register(api_cluster, ns, service_ref(webhook, hook_ns))
+    register(api_cluster, ns, service_ref(webhook, hook_ns), resources=("deployments/scale",))
     create(api_cluster, ns, deployment())
     webhook.delay = 0.4
     api = api_cluster.api
@@ -341,7 +342,7 @@ def test_a_scale_waiting_for_admission_keeps_a_write_made_meanwhile(
     async def race() -> dict[str, Any]:
         scale = {"metadata": {"name": "web"}, "spec": {"replicas": 4}}
         slow = asyncio.create_task(api.update(D, ns, scale, subresource="scale"))
-        await asyncio.sleep(0.2)  # the Deployment's write waits for the webhook
+        await asyncio.sleep(0.2)  # the scale waits for the webhook
         await _status_annotation_write(api, ns)
         await slow
         return await api.get(D, ns, "web")
@@ -349,3 +350,34 @@ def test_a_scale_waiting_for_admission_keeps_a_write_made_meanwhile(
     stored = api_cluster.call(race())
     assert stored["spec"]["replicas"] == 4
     assert stored["metadata"]["annotations"]["fast"] == "yes"
+
+
+@pytest.mark.parametrize("rule", ["deployments", "*", "deployments/status"])
+def test_a_rule_naming_the_main_resource_is_not_called_for_its_scale(
+        api_cluster: RunningCluster, webhook: FakeWebhook, hook_ns: str, ns: str,
+        rule: str) -> None:
+    """As kube-apiserver: a rule matches a subresource only when it names it."""
+    register(api_cluster, ns, service_ref(webhook, hook_ns), resources=(rule,))
+    create(api_cluster, ns, deployment())
+    before = len(webhook.received)
+    out = kubectl(api_cluster, "-n", ns, "scale", "deployment", "web", "--replicas=5")
+    assert out.returncode == 0, out.stderr
+    assert api_cluster.call(api_cluster.api.get(D, ns, "web"))["spec"]["replicas"] == 5
+    assert len(webhook.received) == before
+
+
+@pytest.mark.parametrize("rule", ["deployments/scale", "*/scale", "deployments/*", "*/*"])
+def test_a_rule_naming_the_scale_is_called_once_with_the_scale(
+        api_cluster: RunningCluster, webhook: FakeWebhook, hook_ns: str, ns: str,
+        rule: str) -> None:
+    create(api_cluster, ns, deployment())
+    register(api_cluster, ns, service_ref(webhook, hook_ns), resources=(rule,))
+    before = len(webhook.received)
+    webhook.answer = allow([{"op": "replace", "path": "/spec/replicas", "value": 3}])
+    out = kubectl(api_cluster, "-n", ns, "scale", "deployment", "web", "--replicas=5")
+    assert out.returncode == 0, out.stderr
+    calls = webhook.received[before:]
+    assert [(c["kind"]["kind"], c["subResource"], c["object"]["spec"]["replicas"])
+            for c in calls] == [("Scale", "scale", 5)]
+    assert calls[0]["requestKind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+    assert api_cluster.call(api_cluster.api.get(D, ns, "web"))["spec"]["replicas"] == 3

@@ -53,7 +53,8 @@ def hooks(api_cluster: RunningCluster, ca: trustme.CA) -> Iterator[tuple[str, Fa
 def validating(cluster: RunningCluster, target_ns: str, hook_ns: str,
                *hooks: tuple[str, FakeWebhook, str],
                operations: tuple[str, ...] = ("CREATE", "UPDATE", "DELETE"),
-               timeout: int = 5) -> str:
+               timeout: int = 5,
+               resources: tuple[str, ...] = ("deployments", "deployments/scale")) -> str:
     """One configuration with a webhook per (service name, fake, failurePolicy); the webhook
     names are ``<service>.<configuration>.canarist.test``."""
     config = f"vcfg-{next(_ids)}"
@@ -62,7 +63,7 @@ def validating(cluster: RunningCluster, target_ns: str, hook_ns: str,
         "clientConfig": {"service": {"name": svc, "namespace": hook_ns, "path": "/validate"},
                          "caBundle": fake.ca_bundle},
         "rules": [{"operations": list(operations), "apiGroups": ["apps"],
-                   "apiVersions": ["v1"], "resources": ["deployments", "deployments/scale"]}],
+                   "apiVersions": ["v1"], "resources": list(resources)}],
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": target_ns}},
         "failurePolicy": failure, "timeoutSeconds": timeout, "sideEffects": "None",
         "admissionReviewVersions": ["v1"]} for svc, fake, failure in hooks]
@@ -158,6 +159,20 @@ def test_updates_and_deletes_are_validated(api_cluster: RunningCluster,
     assert scaled["kind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}
     one.answer = allow()
     assert kubectl(api_cluster, "-n", ns, "delete", "deployment", "web").returncode == 0
+
+
+def test_a_scale_is_validated_only_by_rules_that_name_it(
+        api_cluster: RunningCluster, hooks: tuple[str, FakeWebhook, FakeWebhook],
+        ns: str) -> None:
+    hook_ns, one, two = hooks
+    assert create(api_cluster, ns, deployment())[0] == 201
+    validating(api_cluster, ns, hook_ns, ("one", one, "Fail"), resources=("deployments",))
+    validating(api_cluster, ns, hook_ns, ("two", two, "Fail"), resources=("*/scale",))
+    one.answer = deny("main resource only")
+    out = kubectl(api_cluster, "-n", ns, "scale", "deployment", "web", "--replicas=4")
+    assert out.returncode == 0, out.stderr
+    assert [r["operation"] for r in one.received] == []
+    assert [(r["kind"]["kind"], r["subResource"]) for r in two.received] == [("Scale", "scale")]
 
 
 def test_a_validating_configuration_is_validated(api_cluster: RunningCluster) -> None:

@@ -300,7 +300,11 @@ class ClusterAPI(DeleteVerbs):
         *,
         manager: str | None = None,
         applied: bool = False,
+        pre_admitted: bool = False,
     ) -> dict[str, Any]:
+        """``pre_admitted``: the request went through admission as a subresource already (a
+        ``/scale`` write: webhooks see the Scale, never the parent, as upstream's scale
+        storage), so neither admission phase runs again for the parent."""
         self._check_writer(rt, as_user(user).name, "update")
         strat = self.strategy(rt)
         old = self._existing(rt, ns, name)
@@ -323,7 +327,7 @@ class ClusterAPI(DeleteVerbs):
         _keep_system_fields(new, old)
         attrs = Attributes("UPDATE", rt, version, sub, ns, name, old, as_user(user), dry_run,
                            {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"})
-        admitted = await self._admit(attrs, new, warnings)
+        admitted = new if pre_admitted else await self._admit(attrs, new, warnings)
         assert admitted is not None
         if metadata(self._existing(rt, ns, name)).get("resourceVersion") != old_md.get(
                 "resourceVersion"):
@@ -352,7 +356,8 @@ class ClusterAPI(DeleteVerbs):
                   else strat.validate_update(new, old))
         if causes:
             raise st.invalid(rt, name, causes)
-        await self._validate_admission(attrs, new, warnings)
+        if not pre_admitted:
+            await self._validate_admission(attrs, new, warnings)
         if metadata(self._existing(rt, ns, name)).get("resourceVersion") != old_md.get(
                 "resourceVersion"):
             raise _ChangedMeanwhile()  # a validating webhook took its time
@@ -410,7 +415,7 @@ class ClusterAPI(DeleteVerbs):
             metadata(parent).pop("resourceVersion", None)
             try:
                 await self._write_update(rt, version, ns, name, parent, "", False, dry_run, user,
-                                         None, manager=manager)
+                                         None, manager=manager, pre_admitted=True)
             except _ChangedMeanwhile:
                 continue
             return (scale_of(rt, self._existing(rt, ns, name)) if not dry_run
