@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import time
 from typing import Any
 
 import pytest
@@ -130,6 +131,39 @@ def test_events_in_both_groups_share_one_store(embedded_cluster: RunningCluster,
     ok(embedded_cluster, "-n", ns, "delete", "events.v1.events.k8s.io", "e2")
     assert [e["metadata"]["name"] for e in embedded_cluster.call(api.list("events", ns))[0]
             if e["metadata"]["name"].startswith("e")] == ["e1"]
+
+
+def test_kubectl_get_events_prints_upstreams_columns(embedded_cluster: RunningCluster,
+                                                    ns: str) -> None:
+    api, now = embedded_cluster.api, time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 300))
+    embedded_cluster.call(api.create("events", ns, {
+        "metadata": {"name": "web.1"}, "type": "Warning", "reason": "BackOff",
+        "message": "Back-off restarting failed container app  ",
+        "involvedObject": {"kind": "Pod", "name": "web", "namespace": ns,
+                           "fieldPath": "spec.containers{app}"},
+        "source": {"component": "kubelet", "host": "canarist-node"},
+        "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 4}))
+    embedded_cluster.call(api.create("events.events.k8s.io", ns, {
+        "metadata": {"name": "web.2"}, "eventTime": stamp.replace("Z", ".000000Z"),
+        "reportingController": "example.com/ctl", "reportingInstance": "ctl-1",
+        "action": "Scaling", "reason": "Scaled", "type": "Normal", "note": "scaled to 3",
+        "regarding": {"kind": "Deployment", "name": "web", "namespace": ns}}))
+    table = ok(embedded_cluster, "-n", ns, "get", "events").splitlines()
+    assert table[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    rows = sorted(" ".join(line.split()) for line in table[1:])
+    assert rows == ["5m Normal Scaled deployment/web scaled to 3",
+                    "5m Warning BackOff pod/web Back-off restarting failed container app"]
+    wide = ok(embedded_cluster, "-n", ns, "get", "events", "-o", "wide").splitlines()
+    assert wide[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT", "SOURCE",
+                               "MESSAGE", "FIRST", "SEEN", "COUNT", "NAME"]
+    assert " ".join(wide[1].split()).endswith(
+        "spec.containers{app} kubelet, canarist-node Back-off restarting failed container "
+        "app 5m 4 web.1")
+    assert " ".join(wide[2].split()).endswith(
+        "example.com/ctl, ctl-1 scaled to 3 5m 1 web.2")
+    v1 = ok(embedded_cluster, "-n", ns, "get", "events.v1.events.k8s.io").splitlines()
+    assert v1[0].split() == table[0].split() and len(v1) == 3
 
 
 def test_network_policies_are_stored_and_validated(embedded_cluster: RunningCluster,

@@ -1,7 +1,9 @@
 """Server-side printing: ``meta.k8s.io/v1 Table`` responses, which ``kubectl get`` asks for.
 
 Columns follow the upstream printers (pkg/printers/internalversion) for the kinds people look
-at; every other kind gets NAME and AGE, as kube-apiserver's default table convertor does.
+at; every other kind gets NAME and AGE, as kube-apiserver's default table convertor does. The
+server prints wide (``GenerateOptions{Wide: true}``): every column has a cell, and kubectl
+hides the ones of priority 1 unless ``-o wide``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any
 
+from webhook.cluster.kinds.events import RENAMED as EVENTS_V1_NAMES
 from webhook.cluster.meta import metadata, parse_time
 
 Row = Callable[[dict[str, Any]], list[Any]]
@@ -45,6 +48,17 @@ def age(obj: dict[str, Any]) -> str:
     if not ts:
         return "<unknown>"
     return human_duration((_dt.datetime.now(_dt.UTC) - parse_time(ts)).total_seconds())
+
+
+def since(ts: Any) -> str:
+    """``translateTimestampSince``: ``<unknown>`` for an unset time."""
+    if not isinstance(ts, str) or not ts:
+        return "<unknown>"
+    try:
+        moment = parse_time(ts)
+    except ValueError:
+        return "<unknown>"
+    return human_duration((_dt.datetime.now(_dt.UTC) - moment).total_seconds())
 
 
 def _deploy(o: dict[str, Any]) -> list[Any]:
@@ -171,6 +185,35 @@ def _sa(o: dict[str, Any]) -> list[Any]:
     return [len(o.get("secrets") or [])]
 
 
+def _event(o: dict[str, Any]) -> list[Any]:
+    """printEvent, wide (the server's): the name is the last cell."""
+    first = since(o.get("firstTimestamp")) if o.get("firstTimestamp") else since(
+        o.get("eventTime"))
+    last = since(o.get("lastTimestamp")) if o.get("lastTimestamp") else first
+    count = o.get("count") or 0
+    series = o.get("series")
+    if isinstance(series, dict):
+        last, count = since(series.get("lastObservedTime")), series.get("count") or 0
+    elif not count:
+        count = 1  # singleton events of the new API have no count
+    involved = o.get("involvedObject") or {}
+    kind = str(involved.get("kind") or "").lower()
+    target = f"{kind}/{involved['name']}" if involved.get("name") else kind
+    source = o.get("source") or {}
+    component = source.get("component") or o.get("reportingComponent") or ""
+    instance = source.get("host") or o.get("reportingInstance") or ""
+    shown_source = ", ".join([component, *([instance] if instance else [])]) if (
+        component or instance) else ""
+    return [last, o.get("type", ""), o.get("reason", ""), target,
+            involved.get("fieldPath", ""), shown_source, str(o.get("message") or "").strip(),
+            first, int(count), metadata(o).get("name", "")]
+
+
+def _event_v1(o: dict[str, Any]) -> list[Any]:
+    """events.k8s.io Events print as the core Events they are stored as."""
+    return _event({EVENTS_V1_NAMES.get(k, k): v for k, v in o.items()})
+
+
 _S, _I = "string", "integer"
 _BINDING: tuple[list[tuple[str, str, int]], Row] = (
     [("Role", _S, 0), ("Age", _S, 0), ("Users", _S, 1), ("Groups", _S, 1),
@@ -200,6 +243,16 @@ COLUMNS: dict[str, tuple[list[tuple[str, str, int]], Row]] = {
 }
 
 
+_EVENT_COLUMNS = [("Last Seen", _S, 0), ("Type", _S, 0), ("Reason", _S, 0), ("Object", _S, 0),
+                  ("Subobject", _S, 1), ("Source", _S, 1), ("Message", _S, 0),
+                  ("First Seen", _S, 1), ("Count", _S, 1), ("Name", _S, 1)]
+# Kinds whose printer lays out every column itself, the name included (not first, no Age).
+LAYOUTS: dict[str, tuple[list[tuple[str, str, int]], Row]] = {
+    "events": (_EVENT_COLUMNS, _event),
+    "events.events.k8s.io": (_EVENT_COLUMNS, _event_v1),
+}
+
+
 def _partial(obj: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
             "metadata": metadata(obj)}
@@ -207,19 +260,20 @@ def _partial(obj: dict[str, Any]) -> dict[str, Any]:
 
 def to_table(resource: str, items: list[dict[str, Any]], list_meta: dict[str, Any],
              include_object: str = "Metadata") -> dict[str, Any]:
-    cols, row = COLUMNS.get(resource, ([], lambda o: []))
-    defs = [{"name": "Name", "type": "string", "format": "name", "priority": 0,
-             "description": "Name must be unique within a namespace."}]
-    defs += [{"name": n, "type": t, "format": "", "priority": p, "description": n}
-             for n, t, p in cols]
-    own_time = any(n in ("Age", "Created At") for n, _, _ in cols)
+    layout = LAYOUTS.get(resource)
+    cols, row = layout or COLUMNS.get(resource, ([], lambda o: []))
+    defs = [] if layout else [{"name": "Name", "type": "string", "format": "name", "priority": 0,
+                               "description": "Name must be unique within a namespace."}]
+    defs += [{"name": n, "type": t, "format": "name" if n == "Name" else "", "priority": p,
+              "description": n} for n, t, p in cols]
+    own_time = layout is not None or any(n in ("Age", "Created At") for n, _, _ in cols)
     if not own_time:
         defs.append({"name": "Age", "type": "string", "format": "", "priority": 0,
                      "description": "CreationTimestamp is a timestamp representing the server "
                                     "time when this object was created."})
     rows = []
     for obj in items:
-        cells = [metadata(obj).get("name", ""), *row(obj)]
+        cells = row(obj) if layout else [metadata(obj).get("name", ""), *row(obj)]
         if not own_time:
             cells.append(age(obj))
         shown: dict[str, Any] | None
