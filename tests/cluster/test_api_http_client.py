@@ -205,5 +205,20 @@ def test_discovery_documents(api_cluster: RunningCluster) -> None:
     ctype, agg = get("/apis", "application/json;g=apidiscovery.k8s.io;v=v2;"
                               "as=APIGroupDiscoveryList,application/json")
     assert "as=APIGroupDiscoveryList" in ctype and agg["kind"] == "APIGroupDiscoveryList"
+    _, core = get("/api/v1")  # the pod subresources served, as kube-apiserver lists them
+    pods = {r["name"]: (r.get("group", ""), r["kind"], r["verbs"]) for r in core["resources"]
+            if r["name"].startswith("pods/")}
+    assert pods == {"pods/binding": ("", "Binding", ["create"]),
+                    "pods/eviction": ("policy", "Eviction", ["create"]),
+                    "pods/log": ("", "Pod", ["get"]),
+                    "pods/portforward": ("", "PodPortForwardOptions", ["create", "get"]),
+                    "pods/status": ("", "Pod", ["get", "patch", "update"])}
+    _, core_agg = get("/api", "application/json;g=apidiscovery.k8s.io;v=v2;"
+                              "as=APIGroupDiscoveryList")
+    pod = next(r for r in core_agg["items"][0]["versions"][0]["resources"]
+               if r["resource"] == "pods")
+    assert [(s["subresource"], s["responseKind"]["kind"]) for s in pod["subresources"]] == [
+        ("binding", "Binding"), ("eviction", "Eviction"), ("log", "Pod"),
+        ("portforward", "PodPortForwardOptions"), ("status", "Pod")]
     _, root = get("/openapi/v3")
     assert "apis/apps/v1" in root["paths"]

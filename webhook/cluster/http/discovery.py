@@ -36,7 +36,23 @@ def _storage_hash(rt: ResourceType) -> str:
     return hashlib.sha256(rt.key.encode()).hexdigest()[:11]
 
 
+# Subresources served outside the object store (the node's streams, the scheduler's binding):
+# (their kind, their verbs) as kube-apiserver's discovery lists them.
+POD_EXTRAS: dict[str, tuple[tuple[str, str, str], list[str]]] = {
+    "binding": (("", "v1", "Binding"), ["create"]),
+    "log": (("", "v1", "Pod"), ["get"]),
+    "portforward": (("", "v1", "PodPortForwardOptions"), ["create", "get"]),
+}
+
+
+def _subs(rt: ResourceType) -> list[str]:
+    extra = POD_EXTRAS if rt.key == "pods" else {}
+    return sorted({*rt.subresources, *extra})
+
+
 def _sub_kind(rt: ResourceType, sub: str, version: str) -> tuple[str, str, str]:
+    if rt.key == "pods" and sub in POD_EXTRAS:
+        return POD_EXTRAS[sub][0]
     if sub == "scale":
         return "autoscaling", "v1", "Scale"
     if sub in CREATE_ONLY_SUBRESOURCES:
@@ -44,7 +60,9 @@ def _sub_kind(rt: ResourceType, sub: str, version: str) -> tuple[str, str, str]:
     return rt.group, version, rt.kind
 
 
-def _sub_verbs(sub: str) -> list[str]:
+def _sub_verbs(rt: ResourceType, sub: str) -> list[str]:
+    if rt.key == "pods" and sub in POD_EXTRAS:
+        return list(POD_EXTRAS[sub][1])
     return ["create"] if sub in CREATE_ONLY_SUBRESOURCES else _SUB_VERBS
 
 
@@ -101,10 +119,10 @@ def resource_list(registry: ResourceRegistry, group: str, version: str) -> dict[
         if rt.categories:
             entry["categories"] = list(rt.categories)
         resources.append(entry)
-        for sub in sorted(rt.subresources):
+        for sub in _subs(rt):
             g, v, k = _sub_kind(rt, sub, version)
             item = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
-                    "kind": k, "verbs": _sub_verbs(sub)}
+                    "kind": k, "verbs": _sub_verbs(rt, sub)}
             if (g, v) != (rt.group, version):
                 item.update(group=g, version=v)
             resources.append(item)
@@ -144,10 +162,10 @@ def _aggregated_resource(rt: ResourceType, version: str) -> dict[str, Any]:
     if rt.categories:
         entry["categories"] = list(rt.categories)
     subs = []
-    for sub in sorted(rt.subresources):
+    for sub in _subs(rt):
         g, v, k = _sub_kind(rt, sub, version)
         subs.append({"subresource": sub, "responseKind": {"group": g, "version": v, "kind": k},
-                     "verbs": _sub_verbs(sub)})
+                     "verbs": _sub_verbs(rt, sub)})
     if subs:
         entry["subresources"] = subs
     return entry
