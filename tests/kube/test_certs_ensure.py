@@ -169,6 +169,34 @@ def test_replicas_racing_converge_on_one_set(sync_client: SyncClient, ns: str, m
         assert (out / "tls.key").read_bytes() == stored.serving.key_pem
 
 
+def test_every_outlives_a_configuration_created_after_it(sync_client: SyncClient,
+                                                         ns: str) -> None:
+    """A chart's keeper may start before its MutatingWebhookConfiguration exists: the failed
+    rounds are reported and retried sooner than the interval, then the bundle is written."""
+    from webhook.kube.certs import keep_ensuring
+
+    name = f"later-{ns}"
+    failures: list[str] = []
+    reports: list[Any] = []
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 3:  # the chart's configuration appears after three failed rounds
+            sync_client.create({
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "MutatingWebhookConfiguration", "metadata": {"name": name},
+                "webhooks": [hook("deployments.canarist.io", SVC, ns)]})
+
+    keep_ensuring(sync_client, EnsureOptions(SVC, ns, webhook_config=name), 5.0,
+                  reports.append, sleep=nap, rounds=5, failed=lambda e: failures.append(str(e)))
+    assert failures == [f"mutatingwebhookconfiguration {name} not found"] * 3
+    assert naps == [1.0, 2.0, 4.0, 5.0]  # doubling up to the interval, then the interval
+    assert [r.webhooks for r in reports] == [("deployments.canarist.io",), ()]
+    bundle = mwc_of(sync_client, name)["webhooks"][0]["clientConfig"]["caBundle"]
+    assert base64.b64decode(bundle) == stored_of(secret_of(sync_client, ns)).bundle
+
+
 def test_bad_input(sync_client: SyncClient, ns: str, mwc: str, tmp_path: Path,
                    embedded_cluster: Any, capsys: pytest.CaptureFixture[str]) -> None:
     kc = embedded_cluster.kubeconfig

@@ -139,7 +139,8 @@ def _register_ensure(certs: Subparsers) -> None:
     e.add_argument("--ca-days", type=int, default=3650, metavar="N",
                    help="validity of the CA (default 3650)")
     e.add_argument("--every", type=float, metavar="SECONDS",
-                   help="keep running: check again this often (and at the planned renewal)")
+                   help="keep running: check again this often (and at the planned renewal); "
+                   "a failed check is retried after 1 s, doubling up to SECONDS")
     e.set_defaults(handler=cmd_certs_ensure)
 
 
@@ -168,7 +169,9 @@ def cmd_certs_ensure(args: argparse.Namespace) -> int:
             print("\n".join(ensure_certs(client, opts).lines(opts)))
         else:
             keep_ensuring(client, opts, args.every,
-                          lambda report: print("\n".join(report.lines(opts)), flush=True))
+                          lambda report: print("\n".join(report.lines(opts)), flush=True),
+                          failed=lambda exc: print(f"canarist: {exc} (trying again)",
+                                                   file=sys.stderr, flush=True))
     finally:
         client.close()
     return EXIT_OK

@@ -16,7 +16,8 @@ Every webhook replica (or an init container) runs it; they converge on one set o
    and only when different, so the webhook server's hot reload picks up a rotation.
 
 A second run with nothing due writes nothing. ``--every SECONDS`` keeps it running: it runs again
-at that interval or at the planned renewal time, whichever comes first.
+at that interval or at the planned renewal time, whichever comes first; a round that fails is
+reported and tried again soon (1 s, doubling up to the interval) rather than ending the process.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from webhook.errors import ConfigError, Conflict, NotFound, Problem, TLSConfigError
+from webhook.errors import (
+    CanaristError,
+    ConfigError,
+    Conflict,
+    NotFound,
+    Problem,
+    TLSConfigError,
+)
 from webhook.kube.client import SyncClient
 from webhook.kube.protocol import JSON, ObjectRef
 from webhook.tls import KeyPair, Lifetimes, Stored, ensure, next_check, service_names
@@ -243,13 +251,27 @@ def keep_ensuring(
     *,
     sleep: Callable[[float], None] = time.sleep,
     rounds: int | None = None,
+    failed: Callable[[CanaristError], None] = lambda exc: None,
 ) -> None:
-    """``--every``: ensure, report, sleep until the next round (or the planned renewal)."""
+    """``--every``: ensure, report, sleep until the next round (or the planned renewal).
+
+    A round that fails (the MutatingWebhookConfiguration not created yet — a chart's pods may
+    start before it —, the API server unreachable or refusing) is reported to ``failed`` and
+    tried again after 1 s, doubling up to ``every``: a keeper in a pod outlives what a later
+    round fixes, instead of exiting into a crash loop."""
     done = 0
+    retry = 1.0
     while rounds is None or done < rounds:
-        report = ensure_certs(client, opts)
-        emit(report)
+        try:
+            report = ensure_certs(client, opts)
+        except CanaristError as exc:
+            failed(exc)
+            pause, retry = min(retry, every), min(retry * 2, every)
+        else:
+            emit(report)
+            retry = 1.0
+            until_due = (report.next_check - dt.datetime.now(dt.UTC)).total_seconds()
+            pause = max(1.0, min(every, until_due))
         done += 1
-        until_due = (report.next_check - dt.datetime.now(dt.UTC)).total_seconds()
         if rounds is None or done < rounds:
-            sleep(max(1.0, min(every, until_due)))
+            sleep(pause)
