@@ -72,6 +72,32 @@ def test_set_element_order_orders_the_merged_list() -> None:
     assert [c["name"] for c in containers(smp(doc, patch))] == ["c", "b", "a"]
 
 
+def test_webhooks_merge_by_name_as_helm_upgrades_them() -> None:
+    """Helm's three-way patch of a MutatingWebhookConfiguration whose caBundle a controller
+    wrote: the webhooks merge by name, so the caBundle stays (it was a 500)."""
+    mwc = next(r for r in BUILTINS if r.kind == "MutatingWebhookConfiguration")
+    doc = {"webhooks": [{"name": "a.example.com", "timeoutSeconds": 5,
+                         "clientConfig": {"caBundle": "Q0E=", "service": {"name": "s"}}},
+                        {"name": "b.example.com"}]}
+    patch = {"$setElementOrder/webhooks": [{"name": "b.example.com"}, {"name": "a.example.com"}],
+             "webhooks": [{"name": "a.example.com", "timeoutSeconds": 10}]}
+    out = smp(doc, patch, mwc)
+    assert [w["name"] for w in out["webhooks"]] == ["b.example.com", "a.example.com"]
+    assert out["webhooks"][1] == {"name": "a.example.com", "timeoutSeconds": 10,
+                                  "clientConfig": {"caBundle": "Q0E=", "service": {"name": "s"}}}
+    sa = next(r for r in BUILTINS if r.kind == "ServiceAccount")
+    out = smp({"secrets": [{"name": "t1"}]}, {"secrets": [{"name": "t2"}]}, sa)
+    assert out["secrets"] == [{"name": "t1"}, {"name": "t2"}]
+
+
+def test_an_element_order_over_a_list_without_merge_key_is_not_a_crash() -> None:
+    doc = {"spec": {"template": {"spec": {"tolerations": [{"key": "a"}, {"key": "b"}]}}}}
+    patch = {"spec": {"template": {"spec": {
+        "$setElementOrder/tolerations": [{"key": "b"}, {"key": "a"}]}}}}
+    out = smp(doc, patch)
+    assert out["spec"]["template"]["spec"]["tolerations"] == [{"key": "a"}, {"key": "b"}]
+
+
 def test_retain_keys_clears_unlisted_fields() -> None:
     doc = {"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}}
     out = smp(doc, {"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}})

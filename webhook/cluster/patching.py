@@ -33,7 +33,10 @@ PATCH_TYPES = {
 MAX_JSON_PATCH_OPS = 10_000
 
 _NAME_KEYED = {"containers", "initContainers", "ephemeralContainers", "volumes",
-               "imagePullSecrets", "env", "resourceClaims"}
+               "imagePullSecrets", "env", "resourceClaims", "schedulingGates"}
+# top-level lists merged by name: (kind, field)
+_TOP_NAME_KEYED = {("MutatingWebhookConfiguration", "webhooks"),
+                   ("ValidatingWebhookConfiguration", "webhooks"), ("ServiceAccount", "secrets")}
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 
@@ -48,7 +51,7 @@ def patch_meta(path: tuple[str, ...], kind: str) -> tuple[str, str | None]:
         return "merge", "uid"
     if name == "finalizers" and parent == ("metadata",):
         return "merge", None
-    if name in _NAME_KEYED:
+    if name in _NAME_KEYED or (not parent and (kind, name) in _TOP_NAME_KEYED):
         return "merge", "name"
     if name == "volumeMounts":
         return "merge", "mountPath"
@@ -242,8 +245,11 @@ def _strip(elem: Any) -> Any:
 
 
 def _reorder(items: list[Any], order: list[Any], key: str | None) -> list[Any]:
+    """``$setElementOrder``: elements named in ``order`` first, in its order (only names and
+    numbers identify an element; others keep their place after them)."""
     def ident(e: Any) -> Any:
-        return e.get(key) if key and isinstance(e, Mapping) else e
+        got = e.get(key) if key and isinstance(e, Mapping) else e
+        return got if isinstance(got, str | int) else None
 
     wanted = [o.get(key) if key and isinstance(o, Mapping) else o for o in order]
     pos = {v: i for i, v in enumerate(wanted) if isinstance(v, str | int)}
