@@ -286,6 +286,34 @@ def test_nothing_is_left_when_pods_go_and_when_the_cluster_stops():
         assert start_time(pid) is None or not Path(f"/proc/{pid}").exists()
 
 
+def test_a_pod_in_its_grace_period_is_finished_when_the_node_stops():
+    """Deleted with a long grace period and deaf to SIGTERM, the process is still running when
+    the node stops: the node kills it then (it was out of the node's list of pods, and its
+    tasks were left pending when the loop closed)."""
+    c = start_in_thread(without=frozenset({"webhook", "reconciler", "controllers"}))
+    try:
+        ns = new_namespace(c)
+        body = python_pod("deaf", "import os, signal, time\n"
+                                  "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                                  "print(os.getpid(), flush=True)\ntime.sleep(600)")
+        body["spec"]["terminationGracePeriodSeconds"] = 600
+        body["spec"]["automountServiceAccountToken"] = False
+        create(c, ns, body)
+        wait_pod(c, ns, "deaf", lambda p: bool(logs(c, ns, "deaf").strip()))
+        pid = int(logs(c, ns, "deaf").split()[0])
+        c.call(c.api.delete("pods", ns, "deaf"))
+        wait_event(c, ns, "deaf", "Killing", "Stopping container app")
+        time.sleep(0.5)
+        assert Path(f"/proc/{pid}").exists()  # in its grace period
+        c.call(c.cluster.stop(), timeout=20)  # the loop (and the thread) still run
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and start_time(pid) is not None:
+            assert time.monotonic() < deadline, "the process outlived its node"
+            time.sleep(0.05)
+    finally:
+        c.stop()
+
+
 @needs_namespaces
 def test_what_a_dead_node_left_is_reaped_and_nothing_else(tmp_path):
     base = tmp_path / "kubelet"

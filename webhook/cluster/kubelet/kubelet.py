@@ -53,6 +53,9 @@ class Kubelet:
         self.pods = Informer(api, "pods")
         self.queue: WorkQueue[Key] = WorkQueue()
         self.workers: dict[Key, PodWorker] = {}
+        # workers taken out of ``workers`` and still stopping their pod (a grace period runs):
+        # when the node stops meanwhile, it finishes them with no grace
+        self.terminating: set[PodWorker] = set()
         self.pods.add_handler(self._on_pod)
         self.node.secrets.add_handler(self._on_object("secret"))
         self.node.configmaps.add_handler(self._on_object("configmap"))
@@ -112,9 +115,11 @@ class Kubelet:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
-            await asyncio.gather(*(w.terminate(0) for w in self.workers.values()),
+            await asyncio.gather(*(w.terminate(0) for w in [*self.workers.values(),
+                                                             *self.terminating]),
                                  return_exceptions=True)
             self.workers.clear()
+            self.terminating.clear()
             await self.node.events.close()
             await self.node.scheduler_events.close()
             if self.node.state is not None:
@@ -127,7 +132,7 @@ class Kubelet:
         if pod is None or (worker is not None and worker.uid != meta(pod).get("uid")):
             if worker is not None:
                 del self.workers[key]
-                await worker.terminate(0)
+                await self._stop_worker(worker, 0)
             if pod is None:
                 return
             worker = None
@@ -168,12 +173,17 @@ class Kubelet:
             pod, "Normal", "Scheduled",
             f"Successfully assigned {md.get('namespace')}/{md.get('name')} to {self.node_name}")
 
+    async def _stop_worker(self, worker: PodWorker, grace: float) -> None:
+        self.terminating.add(worker)
+        await worker.terminate(grace)
+        self.terminating.discard(worker)  # (not when cancelled: the node's stop finishes it)
+
     async def _terminate(self, key: Key, pod: Obj, worker: PodWorker | None) -> None:
         md = meta(pod)
         grace = float(md.get("deletionGracePeriodSeconds") or 0)
         if worker is not None:
             self.workers.pop(key, None)
-            await worker.terminate(grace)
+            await self._stop_worker(worker, grace)
         try:
             await self.api.delete("pods", key[0], key[1], grace_period_seconds=0,
                                   preconditions={"uid": md.get("uid")}, user=USER)

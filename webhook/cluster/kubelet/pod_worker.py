@@ -310,9 +310,12 @@ class PodWorker:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._writer
+        # each once, though a terminate interrupted by the node's stop is run again
         if self.net is not None:
-            await network.destroy(self.net)
+            net, self.net = self.net, None
+            await network.destroy(net)
         if self.ip:
-            self.node.pool.release(self.ip)
+            ip, self.ip = self.ip, ""
+            self.node.pool.release(ip)
         if self._pod_dir is not None and self.node.state is not None:
             self.node.state.remove_pod(self.uid)
