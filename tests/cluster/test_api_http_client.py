@@ -70,6 +70,26 @@ def test_invalid_object_gets_422_with_field_causes(api_client: k8s.ApiClient, ns
     assert body["details"]["kind"] == "Deployment" and body["details"]["group"] == "apps"
 
 
+def test_a_core_kinds_status_details_have_no_group(api_cluster: RunningCluster,
+                                                   ns: str) -> None:
+    """metav1.StatusDetails' group is omitempty: clients compare these bodies as text (the
+    official client's create_from_yaml reports them verbatim)."""
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "mock-2"},
+           "spec": {"ports": [{"port": 99}]}}
+    assert raw(api_cluster, "POST", f"/api/v1/namespaces/{ns}/services", svc)[0] == 201
+    code, _, body = raw(api_cluster, "POST", f"/api/v1/namespaces/{ns}/services", svc)
+    assert code == 409
+    assert body == (b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+                    b'"message":"services \\"mock-2\\" already exists","reason":"AlreadyExists",'
+                    b'"details":{"name":"mock-2","kind":"services"},"code":409}\n')
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}}
+    assert raw(api_cluster, "POST", f"/api/v1/namespaces/{ns}/configmaps", cm)[0] == 201
+    code, _, body = raw(api_cluster, "DELETE", f"/api/v1/namespaces/{ns}/configmaps/cm")
+    assert code == 200
+    assert json.loads(body)["details"] == {"name": "cm", "kind": "configmaps",
+                                           "uid": json.loads(body)["details"]["uid"]}
+
+
 def test_unsupported_patch_type_and_verb(api_cluster: RunningCluster, api_client: k8s.ApiClient,
                                          ns: str) -> None:
     core: Any = k8s.CoreV1Api(api_client)

@@ -59,16 +59,18 @@ def success(rt: ResourceType, name: str, uid: str) -> dict[str, Any]:
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": uid},
+        "details": {"name": name, **({"group": rt.group} if rt.group else {}),
+                    "kind": rt.plural, "uid": uid},
     }
 
 
-def _details(rt: ResourceType | None, name: str, kind: str | None = None) -> dict[str, Any]:
+def details_for(rt: ResourceType | None, name: str, kind: str | None = None) -> dict[str, Any]:
     d: dict[str, Any] = {}
     if name:
         d["name"] = name
     if rt is not None:
-        d["group"] = rt.group
+        if rt.group:  # metav1.StatusDetails: group is omitempty
+            d["group"] = rt.group
         d["kind"] = kind or rt.plural
     return d
 
@@ -80,7 +82,7 @@ def err(
 
 
 def not_found(rt: ResourceType, name: str) -> APIStatusError:
-    return err(404, "NotFound", f'{rt.qualified()} "{name}" not found', _details(rt, name))
+    return err(404, "NotFound", f'{rt.qualified()} "{name}" not found', details_for(rt, name))
 
 
 def namespace_not_found(ns: str) -> APIStatusError:
@@ -89,7 +91,7 @@ def namespace_not_found(ns: str) -> APIStatusError:
 
 def already_exists(rt: ResourceType, name: str) -> APIStatusError:
     return err(
-        409, "AlreadyExists", f'{rt.qualified()} "{name}" already exists', _details(rt, name)
+        409, "AlreadyExists", f'{rt.qualified()} "{name}" already exists', details_for(rt, name)
     )
 
 
@@ -102,7 +104,7 @@ def conflict(rt: ResourceType, name: str, why: str | None = None) -> APIStatusEr
         409,
         "Conflict",
         f'Operation cannot be fulfilled on {rt.qualified()} "{name}": {why}',
-        _details(rt, name),
+        details_for(rt, name),
     )
 
 
@@ -110,7 +112,7 @@ def invalid(rt: ResourceType, name: str, causes: list[Cause]) -> APIStatusError:
     """422 Invalid: ``Deployment.apps "web" is invalid: <field>: <detail>`` (one or a list)."""
     texts = [c.text() for c in causes]
     joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
-    details = _details(rt, name, kind=rt.kind)
+    details = details_for(rt, name, kind=rt.kind)
     details["causes"] = [
         {"reason": c.reason, "message": c.message, "field": c.field} for c in causes
     ]
@@ -124,7 +126,7 @@ def bad_request(message: str) -> APIStatusError:
 def forbidden(rt: ResourceType | None, name: str, why: str) -> APIStatusError:
     what = f'{rt.qualified()} "{name}"' if rt is not None else ""
     msg = f"{what} is forbidden: {why}" if what else why
-    return err(403, "Forbidden", msg, _details(rt, name))
+    return err(403, "Forbidden", msg, details_for(rt, name))
 
 
 def method_not_allowed(verb: str, what: str) -> APIStatusError:

@@ -30,8 +30,7 @@ def _conflict(rt: ResourceType, name: str, exc: ApplyConflicts) -> APIStatusErro
     causes = [{"reason": "FieldManagerConflict",
                "message": f'conflict with "{c.manager}" using {c.api_version}',
                "field": describe(c.path)} for c in exc.conflicts]
-    return st.err(409, "Conflict", str(exc), {"name": name, "group": rt.group, "kind": rt.plural,
-                                             "causes": causes})
+    return st.err(409, "Conflict", str(exc), {**st.details_for(rt, name), "causes": causes})
 
 
 def check_intent(config: Any, rt: ResourceType, version: str, name: str) -> dict[str, Any]:
