@@ -46,8 +46,9 @@ def main() -> int:
             print(up.stdout.readline().strip(), flush=True)
             env = dict(os.environ, KUBECONFIG=str(kubeconfig), PYTHONPATH=str(work))
             return subprocess.run(
+                # Some tests wait for a pod to run without a deadline: 120 s each at most.
                 [sys.executable, "-m", "pytest", "kubernetes/e2e_test", "-q", "-rfEs",
-                 "-p", "no:cacheprovider", *args.pytest_args],
+                 "-p", "no:cacheprovider", "--timeout", "120", *args.pytest_args],
                 cwd=work, env=env, check=False).returncode
         finally:
             up.send_signal(signal.SIGINT)
