@@ -136,7 +136,7 @@ def test_events_in_both_groups_share_one_store(embedded_cluster: RunningCluster,
 def test_kubectl_get_events_prints_upstreams_columns(embedded_cluster: RunningCluster,
                                                     ns: str) -> None:
     api, now = embedded_cluster.api, time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 300))
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 600))  # "10m" for a minute
     embedded_cluster.call(api.create("events", ns, {
         "metadata": {"name": "web.1"}, "type": "Warning", "reason": "BackOff",
         "message": "Back-off restarting failed container app  ",
@@ -152,16 +152,16 @@ def test_kubectl_get_events_prints_upstreams_columns(embedded_cluster: RunningCl
     table = ok(embedded_cluster, "-n", ns, "get", "events").splitlines()
     assert table[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     rows = sorted(" ".join(line.split()) for line in table[1:])
-    assert rows == ["5m Normal Scaled deployment/web scaled to 3",
-                    "5m Warning BackOff pod/web Back-off restarting failed container app"]
+    assert rows == ["10m Normal Scaled deployment/web scaled to 3",
+                    "10m Warning BackOff pod/web Back-off restarting failed container app"]
     wide = ok(embedded_cluster, "-n", ns, "get", "events", "-o", "wide").splitlines()
     assert wide[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT", "SOURCE",
                                "MESSAGE", "FIRST", "SEEN", "COUNT", "NAME"]
     assert " ".join(wide[1].split()).endswith(
         "spec.containers{app} kubelet, canarist-node Back-off restarting failed container "
-        "app 5m 4 web.1")
+        "app 10m 4 web.1")
     assert " ".join(wide[2].split()).endswith(
-        "example.com/ctl, ctl-1 scaled to 3 5m 1 web.2")
+        "example.com/ctl, ctl-1 scaled to 3 10m 1 web.2")
     v1 = ok(embedded_cluster, "-n", ns, "get", "events.v1.events.k8s.io").splitlines()
     assert v1[0].split() == table[0].split() and len(v1) == 3
 
