@@ -74,8 +74,38 @@ def decode(obj: dict[str, Any], model: str, *, prune: bool, report: DecodeReport
     _walk_model(obj, model, "", prune, report, _struct_name(model))
 
 
+@cache
 def _struct_name(model: str) -> str:
     return re.sub(r"^(CoreV1|EventsV1|V\d+(alpha\d+|beta\d+)?)", "", model)
+
+
+# What a client type string asks for, parsed once per type string (the walk is on every write).
+_LIST_OF, _MAP_OF, _ANY, _SCALAR, _MODEL = range(5)
+
+
+@cache
+def _shape(typ: str) -> tuple[int, str]:
+    m = _LIST.match(typ)
+    if m:
+        return _LIST_OF, m.group(1)
+    m = _DICT.match(typ)
+    if m:
+        return _MAP_OF, m.group(1)
+    if typ == "object":
+        return _ANY, ""
+    if typ in _GO_TYPES:
+        return _SCALAR, typ
+    return _MODEL, typ
+
+
+def _scalar_ok(value: Any, typ: str) -> bool:
+    if typ in ("str", "datetime", "bytes"):
+        return isinstance(value, str)
+    if typ == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return typ != "int" or not isinstance(value, float) or value.is_integer()
 
 
 def _walk_model(
@@ -85,58 +115,47 @@ def _walk_model(
     if fields is None:
         return
     for key in list(obj):
-        sub = f"{path}.{key}" if path else key
         typ = fields.get(key)
         if typ is None:
             if key in ("apiVersion", "kind") and not path:
                 continue
-            report.unknown.append(sub)
+            report.unknown.append(f"{path}.{key}" if path else key)
             if prune:
                 del obj[key]
             continue
         value = obj[key]
-        if value is None:
-            continue
-        _walk_value(value, typ, sub, prune, report, struct, key)
+        if value is not None:
+            _walk_value(value, typ, f"{path}.{key}" if path else key, prune, report, struct, key)
 
 
 def _walk_value(
     value: Any, typ: str, path: str, prune: bool, report: DecodeReport, struct: str, key: str
 ) -> None:
-    m = _LIST.match(typ)
-    if m:
+    shape, inner = _shape(typ)
+    if shape == _SCALAR:
+        if not _scalar_ok(value, inner):
+            _mismatch(report, value, _GO_TYPES[inner], struct, path)
+    elif shape == _MODEL:
+        if isinstance(value, dict):
+            _walk_model(value, inner, path, prune, report, _struct_name(inner))
+        else:
+            _mismatch(report, value, inner, struct, path)
+    elif shape == _LIST_OF:
         if not isinstance(value, list):
-            _mismatch(report, value, f"[]{m.group(1)}", struct, path)
+            _mismatch(report, value, f"[]{inner}", struct, path)
             return
         for i, item in enumerate(value):
             if item is not None:
-                _walk_value(item, m.group(1), f"{path}[{i}]", prune, report, struct, key)
-        return
-    m = _DICT.match(typ)
-    if m:
+                _walk_value(item, inner, f"{path}[{i}]", prune, report, struct, key)
+    elif shape == _MAP_OF:
         if not isinstance(value, dict):
-            _mismatch(report, value, f"map[string]{m.group(1)}", struct, path)
+            _mismatch(report, value, f"map[string]{inner}", struct, path)
             return
-        inner = m.group(1)
+        quantities = inner == "str" and key in _QUANTITY_MAPS
         for k, item in value.items():
-            if inner == "str" and key in _QUANTITY_MAPS and _json_type(item) == "number":
+            if item is None or (quantities and _json_type(item) == "number"):
                 continue
-            if item is not None:
-                _walk_value(item, inner, f"{path}[{k}]", prune, report, struct, key)
-        return
-    if typ == "object":
-        return
-    want = {"int": "number", "float": "number", "bool": "bool", "str": "string",
-            "datetime": "string", "bytes": "string"}.get(typ)
-    if want is not None:
-        got = _json_type(value)
-        if got != want or (typ == "int" and isinstance(value, float) and not value.is_integer()):
-            _mismatch(report, value, _GO_TYPES[typ], struct, path)
-        return
-    if not isinstance(value, dict):
-        _mismatch(report, value, typ, struct, path)
-        return
-    _walk_model(value, typ, path, prune, report, _struct_name(typ))
+            _walk_value(item, inner, f"{path}[{k}]", prune, report, struct, key)
 
 
 def _mismatch(report: DecodeReport, value: Any, go_type: str, struct: str, path: str) -> None:
