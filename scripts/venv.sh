@@ -21,4 +21,16 @@ ensure_venv() {
         fi
         touch "$stamp"
     fi
+    if [ "$extras" = test ]; then
+        ensure_chromium
+    fi
+}
+
+# The dashboard's browser tests run Debian's chromium through Playwright (executable_path);
+# Playwright's own browser download is never used.
+ensure_chromium() {
+    if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+        apt-get update -qq >/dev/null && \
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    fi
 }
