@@ -303,7 +303,11 @@ def _label(template: Mapping[str, Any] | None, key: str) -> str:
 
 def _spec(annotations: Mapping[str, Any], name: str) -> ParsedSpec | str:
     """The parsed spec, or the denial message; cached by the annotations it depends on."""
-    relevant = [(k, v) for k, v in annotations.items() if k.startswith(n.PREFIX) and k != n.STATUS]
+    relevant = [
+        (k, v)
+        for k, v in annotations.items()
+        if k.startswith(n.PREFIX) and k not in (n.STATUS, n.HISTORY)
+    ]
     if all(isinstance(v, str) for _, v in relevant):
         return _parse_cached(name, tuple(sorted(relevant)))
     return _parse(name, dict(relevant))
