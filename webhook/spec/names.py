@@ -33,6 +33,8 @@ HISTORY = "canarist.io/history"
 
 # Written by canarist on the objects it creates or changes (never by users).
 MANAGED_BY = "canarist.io/managed-by"
+# On the canary Deployment (and its pods): the user's Deployment it is the canary of.
+CANARY_OF_LABEL = "canarist.io/canary-of"
 ROUTE_TABLE_LABEL = "canarist.io/route-table"
 
 USER_ANNOTATIONS: tuple[str, ...] = (
