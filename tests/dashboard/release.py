@@ -78,10 +78,13 @@ class Cluster:
         })
         self.wait(ns, name, "adoption", lambda s, d: s.phase is not None)
 
-    def release(self, ns: str, name: str, version: str = "v2") -> ReleaseStatus:
-        """``kubectl set image``: the release runs to its first ``pause: {}``."""
+    def release(self, ns: str, name: str, version: str = "v2", **env: str) -> ReleaseStatus:
+        """``kubectl set image`` (and env): the release runs to its first ``pause: {}``."""
+        container: dict[str, Any] = {"name": "app", "image": f"demo:{version}"}
+        if env:
+            container["env"] = [{"name": k, "value": v} for k, v in env.items()]
         self.client.patch(self.ref(ns, name), {"spec": {"template": {"spec": {"containers": [
-            {"name": "app", "image": f"demo:{version}"}]}}}}, patch_type="strategic")
+            container]}}}}, patch_type="strategic")
         return self.wait(ns, name, "the first pause",
                          lambda s, d: s.phase is not None and s.phase.value == "Paused"
                          and s.step == 1 and s.weight == 20)

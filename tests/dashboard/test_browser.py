@@ -3,13 +3,20 @@ embedded cluster, with the admission webhook and the reconciler releasing for re
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.dashboard.release import Cluster, DashboardProcess
+from tests.proxy.test_process import Running
 from webhook.cluster.runtime import RunningCluster
 from webhook.kube.protocol import ObjectRef
 from webhook.spec.names import ACTION
@@ -224,6 +231,49 @@ def test_narrow_screen_and_keyboard(browser: Any, dashboard: DashboardProcess, k
         assert ACTION not in kube.annotations(ns, "web")
     finally:
         context.close()
+
+
+def test_request_and_error_rates_from_canarist_proxy(
+        page: Any, product: RunningCluster, kube: Cluster, tmp_path: Path) -> None:
+    """A real ``canarist proxy`` in front of the release's pods (the canary answers half its
+    requests with 500): the dashboard reads its admin ``/summary`` and draws both versions."""
+    ns = kube.namespace("rates")
+    kube.deploy(ns, "ratesweb")
+    status = kube.release(ns, "ratesweb", DEMO_ERROR_RATE="0.5")
+    pods = kube.client.list("v1", "Pod", ns)
+    by_hash: dict[str, list[str]] = {}
+    for p in pods:
+        version = p["metadata"]["labels"].get("rollouts-pod-template-hash", "")
+        by_hash.setdefault(version, []).append(f"{p['status']['podIP']}:8080")
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(yaml.safe_dump({"routes": [{
+        "name": "ratesweb", "stable": {"endpoints": by_hash[status.stable_hash]},
+        "canary": {"endpoints": by_hash[status.canary_hash]}, "weight": 50}]}))
+    proxy = Running(["--routes", str(routes), "--listen", "127.0.0.1:0",
+                     "--admin-listen", "127.0.0.1:0"]).started()
+    try:
+        admin = f"http://127.0.0.1:{proxy.admin}"
+        with DashboardProcess.run(product.kubeconfig, "--proxy-admin-url", admin) as d:
+            end = time.monotonic() + 60
+            while True:
+                for _ in range(20):
+                    with contextlib.suppress(urllib.error.HTTPError):
+                        urllib.request.urlopen(proxy.url + "/", timeout=10).read()
+                rates = d.get(f"/api/v1/releases/{ns}/ratesweb").json()["rates"]
+                samples = rates["samples"]
+                if samples and samples[-1][1] > 0 and samples[-1][4] > 0:
+                    break
+                assert time.monotonic() < end, rates
+                time.sleep(1)
+            assert rates["enabled"] and rates["route"] == "ratesweb" and rates["problem"] == ""
+            _, stable_req, stable_err, canary_req, canary_err = samples[-1]
+            assert stable_req > 0 and stable_err == 0 and canary_req > 0 and canary_err > 0
+            page.goto(detail_url(d, ns, "ratesweb"))
+            legend = page.locator("#d-rates .legend")
+            legend.get_by_text("canary errors/s").wait_for()
+            assert page.locator("#d-rates svg.rates path.canary-err").count() == 1
+    finally:
+        proxy.stop()
 
 
 def test_no_markup_from_the_cluster(page: Any, dashboard: DashboardProcess, kube: Cluster
