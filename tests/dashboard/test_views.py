@@ -128,7 +128,7 @@ def test_the_detail_page() -> None:
                                                      "measurements": [{"at": "t1", "phase":
                                                                        "Successful",
                                                                        "value": 0.99}]}]}})
-    analysis = "metrics: [{name: success-rate, provider: builtin, min: 0.95}]"
+    analysis = "{background: true, metrics: [{name: success-rate, provider: builtin, min: 0.95}]}"
     d = deployment(status=status, annotations={"canarist.io/steps": STEPS,
                                                "canarist.io/traffic-router": "proxy",
                                                "canarist.io/analysis": analysis})

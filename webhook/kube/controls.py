@@ -1,4 +1,5 @@
-"""The CLI controls: ``status``, ``list``, ``promote``, ``abort``, ``retry``, ``pause``, ``resume``.
+"""The CLI controls: ``status``, ``list``, ``promote``, ``abort``, ``retry``, ``pause``, ``resume``
+(``undo`` is in ``webhook.kube.undo``).
 
 ``webhook.cli`` parses the flags and calls ``run_status``, ``run_list`` or ``run_action``; each
 returns the exit code (``docs/cli.md``): 0 done; 1 the operation failed or was refused (or, for
@@ -56,7 +57,7 @@ def _deployment(ns: str, name: str) -> ObjectRef:
     return ObjectRef("apps/v1", "Deployment", ns, name)
 
 
-def _run(options: ClientOptions, err: TextIO,
+def run_body(options: ClientOptions, err: TextIO,
          body: Callable[[KubeClient], Coroutine[Any, Any, int]]) -> int:
     async def main() -> int:
         async with connect(options) as client:
@@ -102,7 +103,7 @@ def run_status(options: ClientOptions, name: str, *, watch: bool = False, output
         out.write(status_text(view) if output == "text" else _dump(view.to_json(), output))
         return EXIT_FAILED if view.status.phase == Phase.DEGRADED else EXIT_OK
 
-    return _run(options, err, body)
+    return run_body(options, err, body)
 
 
 async def _follow(client: KubeClient, ns: str, name: str, output: str,
@@ -189,7 +190,7 @@ def run_list(options: ClientOptions, *, all_namespaces: bool = False, output: st
             out.write(table(views, all_namespaces=all_namespaces))
         return EXIT_OK
 
-    return _run(options, err, body)
+    return run_body(options, err, body)
 
 
 # --- actions -------------------------------------------------------------------------------------
@@ -240,7 +241,7 @@ def run_action(options: ClientOptions, name: str, action: Action, *, out: TextIO
         print(result.message, file=out)
         return EXIT_OK
 
-    return _run(options, err, body)
+    return run_body(options, err, body)
 
 
 def _verb(action: Action) -> str:

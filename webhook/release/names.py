@@ -7,6 +7,7 @@ tell what it manages and restore what it changed.
 
 from __future__ import annotations
 
+from webhook.spec.hashing import POD_TEMPLATE_HASH
 from webhook.spec.names import CANARY_OF_LABEL, ENABLED_LABEL, HASH_LABEL, MANAGED_BY
 
 # On every object canarist creates or changes: the name of the user's Deployment it acts for.
@@ -14,8 +15,6 @@ MANAGED_BY_ANNOTATION = MANAGED_BY
 # On a Service canarist changed but did not create: its selector before the first change (JSON),
 # restored when the Deployment opts out or is deleted.
 ORIGINAL_SELECTOR = "canarist.io/original-selector"
-# Kubernetes' own per-ReplicaSet label.
-POD_TEMPLATE_HASH = "pod-template-hash"
 CANARY_SUFFIX = "-canary"
 
 __all__ = [
