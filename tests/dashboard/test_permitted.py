@@ -39,7 +39,7 @@ ALL = set(ACTIONS)
                                                  "undo"}),
     (dict(RELEASE, phase="Degraded", abortedAt="2026-01-01T00:00:00Z"), "bbb222",
      {"retry", "promote-full", "undo"}),
-    (dict(RELEASE, phase="Promoting", step=4), "bbb222", set()),
+    (dict(RELEASE, phase="Promoting", step=4), "bbb222", {"undo"}),  # undo = revert: allowed
     (dict(RELEASE, phase="Progressing", step=4), "bbb222", {"promote-full", "abort", "pause",
                                                              "undo"}),
     ({"phase": "Healthy", "step": 4, "steps": 4, "weight": 0, "stableHash": "aaa111",

@@ -6,6 +6,7 @@
 | ``GET /api/v1/releases?ns=&phase=&policy=&attention=1&q=`` | the rows of the list page |
 | ``GET /api/v1/releases/{namespace}/{name}`` | one release's detail page |
 | ``POST /api/v1/releases/{namespace}/{name}/{action}`` | ask for an action |
+| ``GET``/``POST /api/v1/releases/{namespace}/{name}/undo`` | what undo would do / do it |
 | ``GET /api/v1/stream``, ``GET /api/v1/releases/{ns}/{name}/stream`` | server-sent events |
 | ``GET /healthz`` | ``ok`` once the cache is in sync, else 503 |
 | ``GET /metrics`` | the dashboard's own figures, Prometheus text |
@@ -154,7 +155,7 @@ async def act(request: web.Request) -> web.Response:
     d = request.app[DASHBOARD]
     ns, name = target(request)
     action = request.match_info["action"]
-    if action not in ACTIONS:
+    if action not in ACTIONS or action == UNDO:  # (undo has its own route: ``undo``)
         return error(404, f"unknown action {action!r} (actions: {', '.join(ACTIONS)})")
     if d.options.read_only:
         return error(403, f"refused: {READ_ONLY}")
@@ -163,8 +164,6 @@ async def act(request: web.Request) -> web.Response:
         return error(400, "an action takes no body (or {})")
     token = request.get(TOKEN)
     client = await d.users.get(token) if d.users is not None and token else d.client
-    if action == UNDO:
-        return error(501, "undo is not available in this version of canarist")
     result = await request_action(client, ns, name, Action(action))
     if not result.done:
         return error(409, result.message)
@@ -172,6 +171,9 @@ async def act(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    from webhook.dashboard import undo
+
+    undo.add_routes(app)
     app.router.add_get("/", page)
     app.router.add_get("/releases/{namespace}/{name}", page)
     app.router.add_get("/healthz", healthz)

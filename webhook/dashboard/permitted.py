@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from webhook.kube.display import ReleaseView, refusal
-from webhook.spec import Action, Phase, Step
+from webhook.spec import Action, Step
 from webhook.spec.steps import describe_step
 
 UNDO = "undo"
@@ -83,10 +83,10 @@ def effect(view: ReleaseView, action: str, steps: tuple[Step, ...] | None,
 
 
 def undo_refusal(view: ReleaseView) -> str:
-    if not view.opted_in and view.status.phase is None:
-        return f"Deployment {view.namespace}/{view.name} is not managed by canarist"
-    if view.status.phase == Phase.PROMOTING:
-        return "the promotion is under way; wait for it to end"
+    """Undo is decided on fresh reads when asked (``webhook.kube.undo.plan_undo``: which
+    revision, or why none); here only what the cache already tells."""
+    if not view.opted_in:
+        return refusal(view, Action.PROMOTE)  # "not managed by canarist (label ...)"
     return ""
 
 

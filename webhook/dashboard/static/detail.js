@@ -38,6 +38,12 @@
       sec.appendChild(h("p", { class: "muted", text: "Images: " + (rev.images.join(", ") || "-") }));
       const ready = sets.reduce((n, s) => n + s.ready, 0), want = sets.reduce((n, s) => n + s.replicas, 0);
       sec.appendChild(h("p", { text: `${ready} of ${want} pods ready` + (sets.length > 1 ? ` in ${sets.length} ReplicaSets` : "") }));
+      if (rev.role === "previous" && numbers.length && d.actionsShown) {
+        const n = Math.max(...numbers);
+        const btn = h("button", { type: "button", "data-undo": n, text: `Undo to revision ${n}` });
+        btn.addEventListener("click", () => window.CanaristUndo(d, n));
+        sec.appendChild(btn);
+      }
       const pods = sets.flatMap((s) => s.pods);
       if (d.hidden && d.hidden.includes("pods")) {
         sec.appendChild(muted(h, "Pods hidden: you may not list pods in this namespace."));
