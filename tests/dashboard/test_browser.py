@@ -136,6 +136,23 @@ def test_undo_by_click_rolls_back_to_stable(page: Any, dashboard: DashboardProce
     assert kube.status(ns, "web").canary_hash == status.stable_hash
 
 
+def test_without_event_streams_the_page_polls(page: Any, dashboard: DashboardProcess,
+                                              kube: Cluster) -> None:
+    """A proxy that cannot hold a stream (here: every stream request fails): the page says it
+    polls, and still shows changes without a reload."""
+    ns = kube.namespace("poll")
+    kube.deploy(ns, "web")
+    kube.release(ns, "web")
+    page.route("**/stream", lambda route: route.abort())
+    page.goto(f"{dashboard.url}/?ns={ns}")
+    page.locator("#live").get_by_text("Polling every 5 s").wait_for()
+    row(page, f"{ns}/web").get_by_text("20%").wait_for()
+    page.evaluate("window.__sameDocument = true")
+    kube.annotate(ns, "web", "promote")
+    row(page, f"{ns}/web").get_by_text("50%").wait_for()
+    assert page.evaluate("window.__sameDocument") is True
+
+
 def test_the_weight_chart_has_a_point_per_weight_change(
         page: Any, dashboard: DashboardProcess, kube: Cluster) -> None:
     ns = kube.namespace("chart")
@@ -250,6 +267,17 @@ def test_narrow_screen_and_keyboard(browser: Any, dashboard: DashboardProcess, k
         page.keyboard.press("Escape")
         assert not page.locator("#confirm").is_visible()
         assert ACTION not in kube.annotations(ns, "web")
+        # a live update that changes no action keeps the buttons, and the keyboard focus
+        promote.focus()
+        uid = kube.deployment(ns, "web")["metadata"]["uid"]
+        kube.client.create({
+            "apiVersion": "v1", "kind": "Event", "metadata": {"name": "note", "namespace": ns},
+            "involvedObject": {"kind": "Deployment", "namespace": ns, "name": "web",
+                               "uid": uid, "apiVersion": "apps/v1"},
+            "reason": "Noted", "message": "a note", "type": "Normal", "count": 1,
+            "source": {"component": "someone"}})
+        page.locator("#d-events").get_by_text("a note").wait_for()
+        assert page.evaluate("document.activeElement.dataset.action") == "promote"
     finally:
         context.close()
 

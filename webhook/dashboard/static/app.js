@@ -9,7 +9,7 @@
   const POLL_MS = 5000;
   const state = {
     config: null, token: null, rows: new Map(), offset: 0, detail: null, range: null,
-    stream: null, poller: null, route: null,
+    stream: null, poller: null, route: null, drawn: null, actionsFor: null,
   };
 
   // --- small DOM helpers ----------------------------------------------------------------------
@@ -303,9 +303,22 @@
     const f = filters();
     const rows = [...state.rows.values()].filter((r) => matches(r, f))
       .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+    // keyed update: a row that did not change keeps its element (and the keyboard focus)
     const body = $("list").tBodies[0];
-    body.textContent = "";
-    for (const r of rows) body.appendChild(listRow(r));
+    const keys = rows.map((r) => r.key).join("\u0000");
+    if (body.dataset.keys === keys && state.drawn) {
+      rows.forEach((r, i) => {
+        const tr = body.rows[i];
+        if (state.drawn[i] !== r || tr.dataset.attention !== attentionOf(r).join(" ")) {
+          body.replaceChild(listRow(r), tr); // changed, or became stuck as time passed
+        }
+      });
+    } else {
+      body.textContent = "";
+      for (const r of rows) body.appendChild(listRow(r));
+      body.dataset.keys = keys;
+    }
+    state.drawn = rows;
     const total = state.rows.size;
     $("list-count").textContent = rows.length === total
       ? `${total} release${total === 1 ? "" : "s"}`
@@ -319,7 +332,7 @@
     const bar = h("span", { class: "bar", "aria-hidden": "true" }, h("span"));
     bar.firstChild.style.width = `${r.weight}%`;
     const weight = h("span", {}, `${r.weight}%`, r.setWeight !== null && r.setWeight !== r.weight ? ` of ${r.setWeight}%` : "", bar);
-    return h("tr", { "data-key": r.key, "data-phase": r.phase },
+    return h("tr", { "data-key": r.key, "data-phase": r.phase, "data-attention": attentionOf(r).join(" ") },
       cell("Namespace", r.namespace),
       cell("Name", h("a", { href, "data-nav": true, text: r.name })),
       cell("Phase", phaseBadge(r.phase), r.userPaused ? " (paused by user)" : "", r.pendingAction ? ` · ${r.pendingAction} pending` : ""),
@@ -391,14 +404,22 @@
 
   function drawActions(d) {
     const box = $("d-actions");
+    if (state.config.readOnly) { box.textContent = ""; return; } // read-only: no buttons at all
+    const shown = JSON.stringify([d.namespace, d.name, d.actions]);
+    if (box.dataset.shown === shown) {
+      // the same buttons: keep them (and the focus), only give them this document
+      state.actionsFor = d;
+      return;
+    }
+    box.dataset.shown = shown;
     box.textContent = "";
-    if (state.config.readOnly) return; // read-only: no buttons at all
+    state.actionsFor = d;
     for (const a of d.actions) {
       const reasonId = `why-${a.action}`;
       const btn = h("button", { type: "button", "data-action": a.action,
         "aria-disabled": a.allowed ? null : "true", "aria-describedby": a.allowed ? null : reasonId,
         title: a.allowed ? a.effect : `Not now: ${a.reason}` }, a.label);
-      btn.addEventListener("click", () => ask(d, a));
+      btn.addEventListener("click", () => ask(state.actionsFor || d, a));
       box.appendChild(btn);
       if (!a.allowed) box.appendChild(h("span", { id: reasonId, class: "sr-only", text: `${a.label} is not available: ${a.reason}` }));
     }
@@ -501,6 +522,7 @@
     }
   }
   setInterval(tick, 1000);
+  setInterval(() => { if (state.route && state.route.page === "list") drawList(); }, 30000);
 
   function drawPhases(d) {
     const box = $("d-phases");
