@@ -190,3 +190,13 @@ def test_heartbeats_keep_an_idle_stream_open(product: RunningCluster) -> None:
         if loop is not None and stop is not None:
             loop.call_soon_threadsafe(stop.set)
         thread.join(15)
+
+
+def test_sigterm_ends_open_streams_and_exits(product: RunningCluster) -> None:
+    with DashboardProcess.run(product.kubeconfig) as d, stream(d, "/api/v1/stream") as s:
+        assert s.event()["event"] == "snapshot"
+        t = time.monotonic()
+        d.proc.terminate()
+        assert d.proc.wait(15) == 0
+        assert time.monotonic() - t < 10
+        assert s.resp.readline() in (b"", b"\r\n", b"\n")  # the stream ended, it did not hang

@@ -70,6 +70,7 @@ class ReleaseCache:
                                transform=compact.event)
         self.events.add_index("object", involved)
         self.seq = 0
+        self.closing = False  # set by wake_all: waits return at once
         self.ring: deque[Batch] = deque(maxlen=RING)
         self._pending: set[Key] = set()
         self._changed = asyncio.Condition()
@@ -154,15 +155,17 @@ class ReleaseCache:
         return frozenset(keys)
 
     async def wait(self, seq: int, within: float) -> int:
-        """Wait until a batch newer than ``seq`` exists (at most ``within`` seconds); the
-        newest seq."""
+        """Wait until a batch newer than ``seq`` exists (at most ``within`` seconds, or until
+        ``wake_all``); the newest seq."""
         async with self._changed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait_for(lambda: self.seq > seq), within)
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: self.seq > seq or self.closing), within)
             return self.seq
 
     async def wake_all(self) -> None:
-        """Wake every waiting stream (at shutdown: they see the app closing and end)."""
+        """At shutdown: every waiting stream returns at once (and sees the app closing)."""
+        self.closing = True
         async with self._changed:
             self._changed.notify_all()
 
