@@ -60,22 +60,30 @@ class Cluster:
         return ObjectRef("apps/v1", "Deployment", ns, name)
 
     def deploy(self, ns: str, name: str, *, steps: str = STEPS, router: str = "proxy",
-               replicas: int = 2) -> None:
-        """A Service and an opted-in Deployment; returns once canarist adopted it."""
+               replicas: int = 2, adopt: bool = False) -> None:
+        """A Service and an opted-in Deployment; returns once canarist adopted it. With
+        ``adopt``, the Deployment runs first without canarist, then gets the label and the
+        annotations (its template, and so its pods, are never stamped)."""
         self.client.create({
             "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
             "spec": {"selector": {"app": name},
                      "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})
+        labels = {ENABLED_LABEL: "true"}
+        annotations = {"canarist.io/steps": steps, "canarist.io/traffic-router": router}
         self.client.create({
             "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": ns, "labels": {ENABLED_LABEL: "true"},
-                         "annotations": {"canarist.io/steps": steps,
-                                         "canarist.io/traffic-router": router}},
+            "metadata": {"name": name, "namespace": ns, "labels": {} if adopt else labels,
+                         "annotations": {} if adopt else annotations},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"containers": [{"name": "app", "image": "demo:v1",
                                                            "ports": [{"containerPort": 8080}]}]}}},
         })
+        if adopt:
+            self.wait(ns, name, "the pods", lambda s, d: (d.get("status") or {}).get(
+                "availableReplicas") == replicas)
+            self.client.patch(self.ref(ns, name), {"metadata": {"labels": labels,
+                                                                "annotations": annotations}})
         self.wait(ns, name, "adoption", lambda s, d: s.phase is not None)
 
     def release(self, ns: str, name: str, version: str = "v2", **env: str) -> ReleaseStatus:

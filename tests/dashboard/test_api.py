@@ -83,6 +83,20 @@ def test_one_release(dashboard: DashboardProcess, held: str, kube: Cluster) -> N
                             "--proxy-admin-url to see request and error rates"}
 
 
+def test_an_adopted_deployment_shows_its_unstamped_stable_revision(
+        dashboard: DashboardProcess, kube: Cluster) -> None:
+    ns = kube.namespace("adopted")
+    kube.deploy(ns, "web", adopt=True)
+    status = kube.release(ns, "web")
+    doc = dashboard.get(f"/api/v1/releases/{ns}/web").json()
+    roles = {r["role"]: r for r in doc["revisions"]}
+    assert roles["stable"]["hash"] == status.stable_hash  # the content hash, as canarist's
+    stable = roles["stable"]["replicaSets"][0]
+    assert (stable["replicas"], stable["ready"]) == (2, 2)
+    assert stable["pods"] == []  # (unstamped pods are not cached: counted by their ReplicaSet)
+    assert [p["ready"] for p in roles["canary"]["replicaSets"][0]["pods"]] == [True]
+
+
 def test_actions(dashboard: DashboardProcess, held: str, kube: Cluster) -> None:
     refused = dashboard.act(held, "api", "abort")
     assert refused.status == 409

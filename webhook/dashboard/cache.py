@@ -3,7 +3,9 @@
 ``ReleaseCache`` follows, across every namespace (or one, with ``namespace``):
 
 - Deployments (managed ones and canaries kept; others reduced to a stub by ``compact``),
-- ReplicaSets and Pods (only those carrying ``rollouts-pod-template-hash``: canarist's),
+- ReplicaSets (each reduced to its revision, counts and images),
+- Pods carrying ``rollouts-pod-template-hash`` (canarist's; the pods of a revision adopted
+  before its first release are counted by their ReplicaSet only),
 - Events about Deployments (``involvedObject.kind=Deployment``).
 
 It costs four watches whatever the number of browsers. Every change is mapped to the release
@@ -58,8 +60,10 @@ class ReleaseCache:
         self.deployments = Informer(client, "apps/v1", "Deployment", namespace=namespace,
                                     transform=compact.deployment)
         self.deployments.add_index("uid", uid_of)
+        # every ReplicaSet (small once compacted): the stable revision of a Deployment adopted
+        # before its first release carries no stamp
         self.replica_sets = Informer(client, "apps/v1", "ReplicaSet", namespace=namespace,
-                                     label_selector=HASH_LABEL, transform=compact.replica_set)
+                                     transform=compact.replica_set)
         self.replica_sets.add_index("uid", uid_of)
         self.replica_sets.add_index("owner", owners_of)
         self.pods = Informer(client, "v1", "Pod", namespace=namespace, label_selector=HASH_LABEL,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from webhook.spec.hashing import revision_hash
 from webhook.spec.names import CANARY_OF_LABEL, ENABLED_LABEL, HASH_LABEL, PREFIX, STATUS
 
 JSON = dict[str, Any]
@@ -104,13 +105,16 @@ def deployment(obj: JSON) -> JSON:
 
 
 def replica_set(obj: JSON) -> JSON:
+    """A ReplicaSet: its revision (canarist's hash: the stamp, else the template's content hash,
+    as the reconciler computes it for a revision adopted before its first release), counts,
+    images."""
     meta, spec, status = _map(obj.get("metadata")), _map(obj.get("spec")), _map(obj.get("status"))
     template = _map(spec.get("template"))
     labels = _map(meta.get("labels"))
     revision = _str(_map(meta.get("annotations")).get(REVISION))
     return {
         "metadata": _meta(obj, labels=False),
-        "hash": template_hash_label(template) or _str(labels.get(HASH_LABEL)),
+        "hash": revision_hash(template),
         "podTemplateHash": _str(labels.get("pod-template-hash")),
         "revision": int(revision) if revision.isdigit() else 0,
         "containers": containers(template),
