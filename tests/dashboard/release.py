@@ -232,3 +232,5 @@ class DashboardProcess(Dashboard):
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(5)
+                if proc.stdout is not None:
+                    proc.stdout.close()
