@@ -18,9 +18,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def product() -> Iterator[RunningCluster]:
-    """The embedded cluster with canarist's admission webhook and reconciler, as ``up`` runs."""
+    """The embedded cluster with canarist's admission webhook and reconciler, as ``up`` runs
+    (per module: its reconciler and pods do not outlive the dashboard's tests)."""
     cluster = start_in_thread()
     try:
         yield cluster
@@ -28,7 +29,7 @@ def product() -> Iterator[RunningCluster]:
         cluster.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kube(product: RunningCluster) -> Iterator[Cluster]:
     c = Cluster(product)
     try:
