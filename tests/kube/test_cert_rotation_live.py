@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from tests.kube.conftest import new_namespace
 from webhook.cluster.runtime import RunningCluster
@@ -96,9 +96,10 @@ def api(embedded_cluster: RunningCluster) -> Iterator[Any]:
 def test_rotation_under_continuous_admissions_fails_none(
         embedded_cluster: RunningCluster, api: Any, tmp_path: Path) -> None:
     ns = new_namespace(embedded_cluster, "rot")
-    core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
-    admission = k8s.AdmissionregistrationV1Api(api)
-    discovery = k8s.DiscoveryV1Api(api)
+    core: Any = k8s.CoreV1Api(api)
+    apps: Any = k8s.AppsV1Api(api)
+    admission: Any = k8s.AdmissionregistrationV1Api(api)
+    discovery: Any = k8s.DiscoveryV1Api(api)
     name = f"rotation-{ns}"
     admission.create_mutating_webhook_configuration(webhook_config(name, ns))
     core.create_namespaced_service(ns, {"metadata": {"name": SVC}, "spec": {
