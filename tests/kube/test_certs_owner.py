@@ -95,3 +95,17 @@ def test_follow_reads_adopts_and_issues_nothing(sync_client: SyncClient, ns: str
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def test_other_secrets_are_adopted_by_name(sync_client: SyncClient, ns: str) -> None:
+    name = make_mwc(sync_client, ns, f"others-{ns}")
+    sync_client.create({"apiVersion": "v1", "kind": "Secret",
+                        "metadata": {"name": "issuer-ca", "namespace": ns},
+                        "data": {"ca.crt": _b64(b"x")}})
+    report = ensure_certs(sync_client, EnsureOptions(SVC, ns, webhook_config=name,
+                                                     adopt=("issuer-ca", "not-there")))
+    assert report.secret == "created, adopted issuer-ca"
+    other = sync_client.get(ObjectRef("v1", "Secret", ns, "issuer-ca"))
+    assert other is not None and other["metadata"]["ownerReferences"][0]["name"] == name
+    assert ensure_certs(sync_client, EnsureOptions(
+        SVC, ns, webhook_config=name, adopt=("issuer-ca",))).secret == "unchanged"

@@ -65,6 +65,41 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def register_check_webhook(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "check-webhook",
+        help="check that every ready webhook replica holds a release (what helm test runs)",
+        description="Send every ready endpoint of the webhook's Service, over TLS verified with "
+        "the CA bundle and the Service's name, a dry-run admission of an opted-in Deployment "
+        "and then of a change to its image; the change must be held (spec.paused, warning). "
+        "Exit 0 when every replica held it, 1 otherwise (or with no ready replica).",
+    )
+    kube_flags(p, namespace="the webhook's namespace (default: the pod's, else the context's)")
+    p.add_argument("--service", default="canarist-webhook", metavar="NAME",
+                   help="the webhook's Service (default canarist-webhook)")
+    p.add_argument("--ca-file", required=True, metavar="FILE",
+                   help="PEM bundle of the CAs to trust (the caBundle)")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS")
+    p.set_defaults(handler=cmd_check_webhook)
+
+
+def cmd_check_webhook(args: argparse.Namespace) -> int:
+    from webhook.kube.client import connect_sync
+    from webhook.kube.webhookcheck import check
+
+    ca = read_bytes(args.ca_file)
+    client = connect_sync(client_options(args))
+    try:
+        answers = check(client, client.namespace, args.service, ca, args.timeout)
+    finally:
+        client.close()
+    for a in answers:
+        print(f"{a.endpoint}: {'ok' if a.ok else 'FAILED'}: {a.detail}")
+    if not answers:
+        print(f"no ready endpoint of service {client.namespace}/{args.service}")
+    return EXIT_OK if answers and all(a.ok for a in answers) else EXIT_FAILED
+
+
 def register_certs(sub: Subparsers) -> None:
     p = sub.add_parser("certs", help="issue the webhook's TLS certificates")
     certs = p.add_subparsers(dest="certs_command", metavar="COMMAND")
@@ -153,6 +188,9 @@ def cert_keeping_flags(p: argparse._ActionsContainer) -> None:
                    help="the Secret is issued by someone else (e.g. cert-manager): only read "
                    "it (and make the webhook configuration its owner); issue nothing and leave "
                    "the caBundle to its injector")
+    p.add_argument("--adopt-secret", action="append", default=[], metavar="NAME",
+                   help="another Secret the webhook configuration should own, so it goes "
+                   "with it (e.g. the CA cert-manager issues); repeatable")
 
 
 _LIFETIME = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -196,7 +234,8 @@ def ensure_options(args: argparse.Namespace, *, service: str, namespace: str, se
     return EnsureOptions(
         service=service, namespace=check_namespace(namespace), secret=secret,
         webhook_config=args.webhook_config or None, out=Path(out) if out else None,
-        extra_sans=split_names(args.extra_san), life=life, follow=args.follow)
+        extra_sans=split_names(args.extra_san), life=life, follow=args.follow,
+        adopt=tuple(split_names(args.adopt_secret)))
 
 
 def cmd_certs_ensure(args: argparse.Namespace) -> int:

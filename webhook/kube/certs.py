@@ -246,6 +246,7 @@ class EnsureOptions:
     extra_sans: Sequence[str] = ()
     life: Lifetimes = field(default_factory=Lifetimes)
     follow: bool = False  # someone else issues (cert-manager): read, adopt, write files only
+    adopt: Sequence[str] = ()  # other Secrets the configuration should own (cert-manager's CA)
 
 
 @dataclass(frozen=True)
@@ -290,6 +291,12 @@ def ensure_certs(client: SyncClient, opts: EnsureOptions, *, now: dt.datetime | 
         certs, step = ensure(store, names, moment, opts.life, published=published)
         if not store.writes:
             store.adopt(certs)
+    if owner is not None:
+        for name in opts.adopt:
+            other = SecretStore(client, opts.namespace, name, owner)
+            found = other.load()
+            if found is not None and other.adopt(found):
+                store.writes.append(f"adopted {name}")
     webhooks: tuple[str, ...] = ()
     if opts.webhook_config and not opts.follow:
         webhooks = tuple(_write_bundle(client, opts, certs.bundle, config))

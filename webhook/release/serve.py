@@ -1,8 +1,8 @@
 """``canarist reconcile``: the reconcile loop as a process, with leader election and metrics.
 
-- ``--leader-elect``: only the holder of the ``coordination.k8s.io`` Lease ``canarist-reconciler``
-  (in ``--lease-namespace``, owned by the ``--lease-owner`` Deployment) reconciles; the others
-  wait. A leader that loses the Lease stops its
+- ``--leader-elect``: only the holder of the ``coordination.k8s.io`` Lease ``--lease-name``
+  (default ``canarist-reconciler``, in ``--lease-namespace``, owned by the ``--lease-owner``
+  Deployment) reconciles; the others wait. A leader that loses the Lease stops its
   loop and stands for election again, so two never act at once for longer than the lease.
 - ``--metrics-address HOST:PORT``: ``/metrics`` (Prometheus text, ``webhook.release.metrics``)
   and ``/healthz`` (200 once the caches are synced, while this replica is running).
@@ -40,6 +40,7 @@ class ServeOptions:
     identity: str = ""
     metrics_address: str = ""  # "" = no metrics server
     lease_owner: str = ""  # Deployment (in lease_namespace) that owns the Lease
+    lease_name: str = LEASE_NAME
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -95,7 +96,7 @@ async def run(client: KubeClient, options: ServeOptions, stop: asyncio.Event) ->
         elector = LeaderElector(
             client,
             namespace=options.lease_namespace,
-            name=LEASE_NAME,
+            name=options.lease_name,
             identity=options.identity or default_identity(),
             owners=(owner,) if owner else (),
         )
