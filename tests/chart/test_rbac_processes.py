@@ -115,7 +115,7 @@ class Processes:
 def test_every_rule_is_used_and_nothing_is_denied(cluster: RunningCluster, tmp_path: Path,
                                                   case: str) -> None:
     ns, app, extra = CASES[case]
-    full = extra.get("fullnameOverride", "canarist")
+    full = str(extra.get("fullnameOverride", "canarist"))
     webhook, reconciler = sa_user(ns, f"{full}-webhook"), sa_user(ns, f"{full}-reconciler")
     audit = Audit({webhook, reconciler})
     cluster.api.auth.observers.append(audit)
