@@ -3,6 +3,12 @@
 Requests on one connection are served in order. A pipelined request that arrives while another
 is in flight is parsed and held (reading pauses) until its turn. After an accepted Upgrade the
 connection becomes a raw tunnel to the upstream.
+
+A request head is bounded where it is read: the parser is never fed more than the head's byte
+budget (``--max-head-bytes``), and the other limits are checked when the head ends or a read
+ends inside it. A refused request is answered (400, 408, 414, 431) and the connection closed
+the way nginx's lingering close does it: the write side is shut, what the client still sends
+is read and thrown away for up to ``LINGER_SECONDS``, so that the answer is not lost to a reset.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from typing import cast
 import httptools
 
 from webhook.proxy import headers as h
+from webhook.proxy.clientio import ClientIO
 from webhook.proxy.context import ProxyContext
 from webhook.proxy.exchange import Exchange
+from webhook.proxy.limits import Refusal, head_refusal, over_budget
 from webhook.proxy.plan import (
     MAX_CACHED_HEAD,
     PLANS,
@@ -28,6 +36,11 @@ from webhook.proxy.plan import (
 from webhook.proxy.upstream import UpstreamConn
 
 PAUSE_QUEUE = 4  # reasons for not reading the client: 1 body buffered, 2 upstream full, 4 queue
+LINGER_SECONDS = 5.0  # after a refusal, the longest wait for the client to stop sending
+
+
+class _Stop(Exception):
+    """Raised in a parser callback to stop parsing a refused request."""
 
 
 class _Held:
@@ -41,57 +54,60 @@ class _Held:
         self.complete = False
 
 
-class ClientConn(asyncio.Protocol):
+class ClientConn(ClientIO):
     __slots__ = (
-        "batching",
+        "checked",
         "chunk",
-        "ctx",
         "current",
+        "head_bytes",
+        "head_since",
         "headers",
+        "heads",
         "held",
-        "last_active",
+        "in_head",
         "last_head",
         "last_plan",
         "mid",
-        "out",
         "parser",
-        "paused",
-        "peer",
         "receiving",
-        "transport",
+        "refusal",
         "tunnel",
         "url",
         "whole",
     )
 
     def __init__(self, ctx: ProxyContext) -> None:
-        self.ctx = ctx
-        self.transport: asyncio.Transport | None = None
+        super().__init__(ctx)
         self.parser = httptools.HttpRequestParser(self)
-        self.peer = b""
         self.url = b""
         self.headers: h.Headers = []
         self.current: Exchange | None = None  # the request being answered
         self.receiving: Exchange | _Held | None = None  # the request whose body is arriving
         self.held: collections.deque[_Held] = collections.deque()
-        self.paused = 0
         self.tunnel: UpstreamConn | None = None
         self.mid = False  # the parser is inside a message (between its first byte and its end)
         self.chunk = b""  # the read being parsed
         self.whole = False  # the message being parsed started at the read's first byte
         self.last_plan: RequestPlan | None = None  # the plan of the last request sent upstream
         self.last_head = b""  # and the head it was sent with
-        self.last_active = 0.0
-        self.batching = False
-        self.out: list[bytes] = []
+        self.in_head = False  # the parser is inside a request head
+        self.head_bytes = 0  # bytes of that head fed to the parser (see _feed_head)
+        self.heads = 0  # heads completed on this connection
+        self.checked = 0  # header fields of the head in progress checked against the limits
+        self.head_since = 0.0  # waiting for a head to end since (loop time); 0: not waiting
+        self.refusal: bytes | None = None  # the answer to a refused request, once the one
+        # being answered is done
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]).encode() if peer else b"unknown"
-        self.last_active = self.ctx.loop.time()
-        self.ctx.clients.add(self)
+        ctx = self.ctx
+        if peer and ctx.trusted_networks:
+            self.trusted = ctx.trusts(str(peer[0]))
+        self.last_active = self.head_since = ctx.loop.time()  # the first head is awaited
+        ctx.clients.add(self)
 
     def data_received(self, data: bytes) -> None:
         if not self.mid and self.current is None and len(data) <= MAX_CACHED_HEAD:
@@ -107,6 +123,45 @@ class ClientConn(asyncio.Protocol):
                 and self.receiving.req_done:
             self.receiving.tunnel_data(data)
             return
+        if self.linger_until:
+            return  # refused: what the client still sends is thrown away
+        if self.in_head or not self.mid:
+            self._feed_head(data)
+            return
+        if self._feed(data):
+            # a head began inside this read, after a body: its bytes there (at most one read)
+            # are not counted, those of the next reads are
+            self._inside_head()
+
+    def _feed_head(self, data: bytes) -> None:
+        """Feed a read that starts inside a head (or before one): at most the head's budget."""
+        room = self.ctx.limits.head_bytes - self.head_bytes
+        piece = data if len(data) <= room else data[:room]
+        heads = self.heads
+        if self._feed(piece):
+            if self.heads == heads:  # the same head goes on
+                self.head_bytes += len(piece)
+                if len(piece) < len(data):
+                    self._refuse(over_budget(self.ctx.limits, self.url))
+                    return
+            self._inside_head()
+        if self.linger_until:
+            return
+        if len(piece) < len(data):
+            self.data_received(data[len(piece):])
+
+    def _inside_head(self) -> None:
+        """A read ended inside a head: check what arrived of it, and start its timer."""
+        refusal = head_refusal(self.ctx.limits, self.url, self.headers, self.checked)
+        if refusal is not None:
+            self._refuse(refusal)
+            return
+        self.checked = len(self.headers)
+        if not self.head_since:
+            self.head_since = self.ctx.loop.time()
+
+    def _feed(self, data: bytes) -> bool:
+        """Parse a read; True when it ended inside a request head."""
         self.chunk = data
         self.whole = not self.mid
         try:
@@ -118,7 +173,9 @@ class ClientConn(asyncio.Protocol):
                 if rest:
                     self.receiving.tunnel_data(rest)
         except httptools.HttpParserError as exc:
-            self._bad_request(str(exc))
+            if not self.linger_until:  # (else a callback stopped a refused request)
+                self._refuse((400, "Bad Request", f"malformed HTTP request: {exc}"))
+        return self.in_head and not self.linger_until
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.ctx.clients.discard(self)
@@ -147,6 +204,9 @@ class ClientConn(asyncio.Protocol):
     # -- httptools callbacks ---------------------------------------------------------------
     def on_message_begin(self) -> None:
         self.mid = True
+        self.in_head = True
+        self.head_bytes = 0
+        self.checked = 0
         self.url = b""
         self.headers = []
 
@@ -157,11 +217,25 @@ class ClientConn(asyncio.Protocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self.in_head = False
+        self.heads += 1
+        self.head_since = 0.0
+        chunk = self.chunk
+        headers = self.headers
+        limits = self.ctx.limits
+        # a head in one read shorter than a field's limit holds no field too long
+        if len(self.url) > limits.uri_bytes or len(headers) > limits.fields or (
+                (not self.whole or len(chunk) > limits.field_bytes)
+                and head_refusal(limits, self.url, headers, self.checked) is not None):
+            self._refuse(head_refusal(limits, self.url, headers, self.checked))
+            raise _Stop
         parser = self.parser
-        block = HeadBlock(self.headers)
+        block = HeadBlock(headers)
         plan = RequestPlan(parser.get_method(), self.url, block, parser.should_keep_alive(),
                            parser.get_http_version() == "1.1")
-        chunk = self.chunk
+        if plan.problem is not None:
+            self._refuse((400, "Bad Request", plan.problem))
+            raise _Stop
         if self.whole and chunk.endswith(b"\r\n\r\n") \
                 and chunk.find(b"\r\n\r\n") == len(chunk) - 4:  # this read was exactly this head
             remember(chunk, plan)
@@ -203,6 +277,7 @@ class ClientConn(asyncio.Protocol):
         ctx = self.ctx
         exchange = Exchange(self, plan, ctx.loop.time())
         self.last_active = exchange.start
+        self.head_since = 0.0
         self.current = exchange
         ctx.in_flight += 1
         exchange.req_done = True  # nothing follows the head
@@ -215,40 +290,8 @@ class ClientConn(asyncio.Protocol):
         """The head sent upstream for ``plan``, made once per plan and connection."""
         if plan is not self.last_plan:
             self.last_plan = plan
-            self.last_head = plan.upstream_head(self.peer)
+            self.last_head = plan.upstream_head(self.peer, self.trusted)
         return self.last_head
-
-    def write(self, data: bytes) -> None:
-        if self.batching:
-            self.out.append(data)
-        elif self.transport is not None:
-            self.transport.write(data)
-
-    def flush(self) -> None:
-        """End a batch: send what the batch wrote in one call."""
-        self.batching = False
-        out = self.out
-        if out:
-            self.out = []
-            if self.transport is not None:
-                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
-
-    def close(self) -> None:
-        self.flush()
-        if self.transport is not None:
-            self.transport.close()
-
-    def pause_reading(self, reason: int) -> None:
-        if not self.paused and self.transport is not None:
-            self.transport.pause_reading()
-        self.paused |= reason
-
-    def resume_reading(self, reason: int) -> None:
-        if not self.paused & reason:
-            return
-        self.paused &= ~reason
-        if not self.paused and self.transport is not None:
-            self.transport.resume_reading()
 
     def start_tunnel(self, conn: UpstreamConn) -> None:
         self.tunnel = conn
@@ -263,7 +306,13 @@ class ClientConn(asyncio.Protocol):
             self.held.clear()
             if self.receiving is exchange:
                 self.receiving = None
-            self.close()
+            if self.linger_until:  # refused while this request was answered
+                if self.refusal is not None:
+                    self.write(self.refusal)
+                    self.refusal = None
+                self.linger()
+            else:
+                self.close()
             self._settled()
             return
         if self.receiving is exchange:
@@ -298,9 +347,37 @@ class ClientConn(asyncio.Protocol):
         if ctx.in_flight == 0 and ctx.draining:
             ctx.idle_event.set()
 
-    def _bad_request(self, why: str) -> None:
-        if self.current is None:
-            self.write(h.simple_response(400, "Bad Request", f"malformed HTTP request: {why}",
+    def _refuse(self, refusal: Refusal | None) -> None:
+        """Answer a request that breaks the protocol or a limit, then close (lingering).
+
+        Nothing more is parsed. With no request in flight the answer goes at once; when the
+        refused request is the one being answered (its body is malformed) and no answer has
+        started, it gets this answer instead; when a later request is refused, the answer
+        follows the one in flight, which then ends the connection.
+        """
+        assert refusal is not None
+        status, reason, message = refusal
+        self.mid = True  # (so no read takes the planned-head shortcut either)
+        self.linger_until = self.ctx.loop.time() + LINGER_SECONDS
+        self.held.clear()
+        current = self.current
+        if current is None:
+            self.write(h.simple_response(status, reason, message, keep_alive=False))
+            self.linger()
+        elif self.receiving is current and not current.responded:
+            current.refuse(status, reason, message)
+        else:
+            if self.receiving is not current:
+                self.refusal = h.simple_response(status, reason, message, keep_alive=False)
+            current.keep_alive = False
+        self.receiving = None
+
+    def head_timed_out(self) -> None:
+        """The head did not arrive within the header timeout: 408 if part of it came (as
+        Apache's mod_reqtimeout does; nginx closes without one), then close."""
+        if self.mid and self.current is None and not self.linger_until:
+            self.write(h.simple_response(408, "Request Timeout", "request head not received "
+                                         f"within {self.ctx.options.header_timeout:g}s",
                                          keep_alive=False))
         self.close()
 

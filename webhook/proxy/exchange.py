@@ -172,7 +172,8 @@ class Exchange:
         has_body = bool(body) or self.head.content_length is not None or self.head.chunked
         plan = self.plan
         data = h.request_head(plan.method, plan.target, self.head, self.client.peer,
-                              MIRROR_HEADER, length=len(body) if has_body else None)
+                              MIRROR_HEADER, length=len(body) if has_body else None,
+                              trusted=self.client.trusted)
         self.ctx.mirror.submit(MirrorCopy(route.name, endpoint, data, body, plan.is_head))
 
     def tunnel_data(self, data: bytes) -> None:
@@ -340,6 +341,18 @@ class Exchange:
     def fail(self, status: int, reason: str, message: str) -> None:
         """An upstream failure answered by the proxy itself (502, 504)."""
         self.upstream_error = True
+        self.reply(status, reason, message)
+
+    def refuse(self, status: int, reason: str, message: str) -> None:
+        """The request turned out malformed (its body's framing) before any answer: drop the
+        upstream side (it got part of a broken request), answer, and end the connection."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.sink = None
+            conn.abort()
+        self.mirror_body = None
+        self.waiting_since = 0.0
+        self.keep_alive = False
         self.reply(status, reason, message)
 
     def reply(self, status: int, reason: str, message: str) -> None:

@@ -1,0 +1,81 @@
+"""The transport side of a client connection: batched writes, read pauses, lingering close."""
+
+from __future__ import annotations
+
+import asyncio
+
+from webhook.proxy.context import ProxyContext
+
+
+class ClientIO(asyncio.Protocol):
+    """What ``ClientConn`` does with its transport, apart from HTTP."""
+
+    __slots__ = (
+        "batching",
+        "ctx",
+        "last_active",
+        "linger_until",
+        "out",
+        "paused",
+        "peer",
+        "transport",
+        "trusted",
+    )
+
+    def __init__(self, ctx: ProxyContext) -> None:
+        self.ctx = ctx
+        self.transport: asyncio.Transport | None = None
+        self.peer = b""
+        self.trusted = False  # the peer is a trusted proxy (its X-Forwarded-* are kept)
+        self.paused = 0
+        self.last_active = 0.0
+        self.batching = False
+        self.out: list[bytes] = []
+        self.linger_until = 0.0  # refused: closed at this time at the latest; 0: not refused
+
+    def write(self, data: bytes) -> None:
+        if self.batching:
+            self.out.append(data)
+        elif self.transport is not None:
+            self.transport.write(data)
+
+    def flush(self) -> None:
+        """End a batch: send what the batch wrote in one call."""
+        self.batching = False
+        out = self.out
+        if out:
+            self.out = []
+            if self.transport is not None:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def close(self) -> None:
+        self.flush()
+        if self.transport is not None:
+            self.transport.close()
+
+    def pause_reading(self, reason: int) -> None:
+        if not self.paused and self.transport is not None:
+            self.transport.pause_reading()
+        self.paused |= reason
+
+    def resume_reading(self, reason: int) -> None:
+        if not self.paused & reason:
+            return
+        self.paused &= ~reason
+        if not self.paused and self.transport is not None:
+            self.transport.resume_reading()
+
+    def linger(self) -> None:
+        """Shut the write side once the answer is out; keep reading (and dropping) what the
+        client still sends until it closes or the housekeeper's ``linger_until``."""
+        self.flush()
+        transport = self.transport
+        if transport is None:
+            return
+        if self.paused:
+            self.paused = 0
+            transport.resume_reading()
+        if transport.can_write_eof():
+            transport.write_eof()
+        else:
+            transport.close()
