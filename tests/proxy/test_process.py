@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.admission.rawhttp import read_response
 from tests.proxy.conftest import Backend, routes_text, versions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,6 +112,12 @@ def test_a_bad_routes_file_refuses_to_start(tmp_path: Path) -> None:
     (["--workers", "0"], "--workers: must be between 1 and 64, got 0"),
     (["--listen", "nowhere"], "--listen: must be HOST:PORT"),
     (["--upstream-timeout", "0"], "--upstream-timeout: must be more than 0"),
+    (["--header-timeout", "0"], "--header-timeout: must be more than 0"),
+    (["--max-fields", "0"], "--max-fields: must be between 1 and 10000, got 0"),
+    (["--max-head-bytes", "4096"], "--max-head-bytes: must be at least --max-uri-bytes and "
+                                   "--max-field-bytes, got 4096"),
+    (["--trusted-proxies", "10.0.0.0/8,nope"],
+     "--trusted-proxies: 'nope' is not an IP address or CIDR block"),
 ])
 def test_bad_flags_are_refused(tmp_path: Path, args: list[str], message: str) -> None:
     routes = tmp_path / "routes.yaml"
@@ -160,6 +167,24 @@ async def test_file_changes_apply_within_2s_and_bad_ones_keep_the_last_good_tabl
     assert await versions(session, proxy.url + "/", 20) == {"canary": 20}
     routes.write_text(routes_text(backends, weight=0))
     await wait_version(session, proxy.url + "/", "stable", 2.0)
+
+
+async def test_limits_and_trusted_proxies_are_flags(
+    tmp_path: Path, backends: dict[str, Backend], spawn: list[Running],
+) -> None:
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(routes_text(backends))
+    proxy = start(spawn, routes, "--max-fields", "3", "--trusted-proxies", "10.0.0.0/8",
+                  "--trusted-proxies", "127.0.0.1,::1").started()
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: web\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n"
+                 b"GET / HTTP/1.1\r\nHost: web\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
+    first = await read_response(reader)
+    second = await read_response(reader)
+    writer.close()
+    assert (first[0], second[0]) == (200, 431)
+    seen = {k.lower(): v for k, v in backends["stable"].seen[-1].headers}
+    assert seen["x-forwarded-for"] == "192.0.2.1, 127.0.0.1"
 
 
 def rewrite_in_place(path: Path, text: str) -> None:
@@ -287,3 +312,46 @@ async def test_a_1gb_upload_and_a_large_download_keep_memory_bounded(
         assert got == 256 << 20
     growth_mib = (peak_rss_kib(proxy.proc.pid) - before) / 1024
     assert growth_mib < 48, f"proxy peak RSS grew by {growth_mib:.0f} MiB"
+
+
+def rss_kib(pid: int) -> int:
+    found = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    assert found
+    return int(found[1])
+
+
+@pytest.mark.slow
+async def test_huge_heads_are_refused_without_growing_memory(
+    tmp_path: Path, backends: dict[str, Backend], spawn: list[Running],
+    session: aiohttp.ClientSession,
+) -> None:
+    """Four clients each send a 64 MiB header: each gets 431 after the head's budget, and the
+    proxy's memory stays where it was (the parser is never fed more than 32 KiB of a head)."""
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(routes_text(backends))
+    proxy = start(spawn, routes).started()
+    async with session.get(proxy.url + "/") as r:
+        await r.read()
+    peak_before, rss_before = peak_rss_kib(proxy.proc.pid), rss_kib(proxy.proc.pid)
+    block = b"h" * (1 << 20)
+
+    async def huge_head() -> int:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        answer = asyncio.create_task(read_response(reader))
+        writer.write(b"GET / HTTP/1.1\r\nHost: web\r\nX-Huge: ")
+        try:
+            for _ in range(64):
+                writer.write(block)
+                await writer.drain()
+        except ConnectionError:
+            pass  # the proxy stopped listening (it answered long before)
+        status = (await answer)[0]
+        writer.close()
+        return status
+
+    assert await asyncio.gather(*(huge_head() for _ in range(4))) == [431] * 4
+    peak_growth = (peak_rss_kib(proxy.proc.pid) - peak_before) / 1024
+    held = (rss_kib(proxy.proc.pid) - rss_before) / 1024
+    assert peak_growth < 16, f"peak RSS grew by {peak_growth:.0f} MiB"
+    assert held < 8, f"RSS stayed {held:.0f} MiB above where it was"
+    assert backends["stable"].seen[1:] == []
