@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import re
@@ -56,6 +57,16 @@ class Running:
             if found:
                 return found
         raise AssertionError(f"no line matching {pattern!r}; log: {''.join(self.log)}")
+
+    def lines_for(self, seconds: float) -> list[str]:
+        """The lines logged in the next ``seconds``."""
+        deadline = time.monotonic() + seconds
+        got = []
+        while (left := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(queue.Empty):
+                got.append(self.lines.get(timeout=min(left, 0.1)))
+        self.log += got
+        return got
 
     def started(self, workers: int = 1) -> Running:
         if self.admin == 0:
@@ -208,6 +219,38 @@ async def test_sighup_reloads_at_once(
     proxy.proc.send_signal(signal.SIGHUP)
     proxy.wait_for("routes reloaded")
     assert (await versions(session, proxy.url + "/", 100)).get("canary") == 99
+
+
+# a table whose parsing raised an unexpected error (OverflowError from the regex engine), which
+# silently stopped the watcher: later edits and SIGHUP were ignored
+BREAKS_THE_PARSER = [{"name": "b", "match": [{"headerName": "X-A",
+                                              "headerValue": {"regex": "a{4294967296}"}}]}]
+
+
+async def test_the_file_watcher_survives_any_table(
+    tmp_path: Path, backends: dict[str, Backend], spawn: list[Running],
+    session: aiohttp.ClientSession,
+) -> None:
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(routes_text(backends, weight=0))
+    proxy = start(spawn, routes).started()
+    routes.write_text(routes_text(backends, weight=100, headerRoutes=BREAKS_THE_PARSER))
+    proxy.wait_for(rf"refused new routes: {re.escape(str(routes))}: .*keeping the last good "
+                   "table$")
+    later = proxy.lines_for(1.5)  # three polls: the same table is not logged again
+    assert not [line for line in later if "refused" in line or "Traceback" in line], later
+    assert await versions(session, proxy.url + "/", 20) == {"stable": 20}
+    # later edits apply
+    good = routes_text(backends, weight=100)
+    routes.write_text(good)
+    assert await wait_version(session, proxy.url + "/", "canary", 3.0) < 3.0
+    # and so does SIGHUP (a change polling cannot see: same size, inode and mtime)
+    stat = routes.stat()
+    rewrite_in_place(routes, good.replace('"weight": 100', '"weight":   0'))
+    os.utime(routes, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    proxy.proc.send_signal(signal.SIGHUP)
+    proxy.wait_for("routes reloaded")
+    assert await versions(session, proxy.url + "/", 20) == {"stable": 20}
 
 
 async def test_sigterm_drains_requests_in_flight(
