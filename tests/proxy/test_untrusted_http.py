@@ -276,3 +276,19 @@ async def test_a_silent_connection_is_closed_after_the_header_timeout(
         writer.write(head(b"Host: web"))
         assert (await read_response(reader))[0] == 200
         assert not await closed_by_peer(reader, 1.5)
+
+
+async def test_nothing_read_after_an_answer_that_closes_the_connection_is_forwarded(
+    backends: dict[str, Backend], make_proxy: ProxyFactory,
+) -> None:
+    """A 404 given before the request's body arrived closes the connection: a request behind
+    it in the same read is not sent upstream (it was, found by scripts/fuzz_proxy.py)."""
+    proxy = await make_proxy(routes_text(backends, hosts=["web"]))
+    assert await ask_keep(proxy.server.port, head(b"Host: web")) == 200  # one pooled upstream
+    got = await raw_exchange(proxy.server.port,
+                             b"POST / HTTP/1.1\r\nHost: nowhere\r\nContent-Length: 5\r\n\r\nhello"
+                             b"GET /after HTTP/1.1\r\nHost: web\r\n\r\n", until=b"HTTP/1.1 ",
+                             count=2, within=2)
+    assert got.startswith(b"HTTP/1.1 404 ") and got.count(b"HTTP/1.1 ") == 1
+    await asyncio.sleep(0.3)
+    assert [seen.path for seen in backends["stable"].seen] == ["/"]

@@ -173,7 +173,12 @@ class ClientConn(ClientIO):
                 if rest:
                     self.receiving.tunnel_data(rest)
         except httptools.HttpParserError as exc:
-            if not self.linger_until:  # (else a callback stopped a refused request)
+            last = self.held[-1].exchange if self.held else self.current
+            if not self.mid and last is not None and not last.keep_alive:
+                # bytes after a request that ends the connection: not for us to read
+                self.mid = True
+                self.linger_until = self.ctx.loop.time() + LINGER_SECONDS
+            elif not self.linger_until:  # (else a callback stopped a refused request)
                 self._refuse((400, "Bad Request", f"malformed HTTP request: {exc}"))
         return self.in_head and not self.linger_until
 
@@ -203,6 +208,8 @@ class ClientConn(ClientIO):
 
     # -- httptools callbacks ---------------------------------------------------------------
     def on_message_begin(self) -> None:
+        if self.linger_until:
+            raise _Stop  # the rest of a read that came after the connection ended
         self.mid = True
         self.in_head = True
         self.head_bytes = 0
@@ -350,27 +357,32 @@ class ClientConn(ClientIO):
     def _refuse(self, refusal: Refusal | None) -> None:
         """Answer a request that breaks the protocol or a limit, then close (lingering).
 
-        Nothing more is parsed. With no request in flight the answer goes at once; when the
-        refused request is the one being answered (its body is malformed) and no answer has
-        started, it gets this answer instead; when a later request is refused, the answer
-        follows the one in flight, which then ends the connection.
+        Nothing more is parsed. The requests before it are answered first: with none left the
+        answer goes at once; when the refused request is the one being answered (its body is
+        malformed) and no answer has started, it gets this answer instead; else the answer
+        follows the last request before it, which then ends the connection.
         """
         assert refusal is not None
         status, reason, message = refusal
         self.mid = True  # (so no read takes the planned-head shortcut either)
         self.linger_until = self.ctx.loop.time() + LINGER_SECONDS
-        self.held.clear()
+        if self.transport is None or self.transport.is_closing():
+            return  # closed after an answer already
         current = self.current
-        if current is None:
+        if self.held and self.receiving is self.held[-1]:
+            self.held.pop()  # refused while its body arrived: it never starts
+        refused_current = current is not None and self.receiving is current
+        self.receiving = None
+        last = self.held[-1].exchange if self.held else current
+        if last is None:
             self.write(h.simple_response(status, reason, message, keep_alive=False))
             self.linger()
-        elif self.receiving is current and not current.responded:
-            current.refuse(status, reason, message)
+        elif refused_current and not last.responded:
+            last.refuse(status, reason, message)
         else:
-            if self.receiving is not current:
+            if not refused_current:
                 self.refusal = h.simple_response(status, reason, message, keep_alive=False)
-            current.keep_alive = False
-        self.receiving = None
+            last.keep_alive = False
 
     def head_timed_out(self) -> None:
         """The head did not arrive within the header timeout: 408 if part of it came (as

@@ -31,7 +31,9 @@ class ClientIO(asyncio.Protocol):
         self.last_active = 0.0
         self.batching = False
         self.out: list[bytes] = []
-        self.linger_until = 0.0  # refused: closed at this time at the latest; 0: not refused
+        # refused or closed: nothing more is read, and the connection is closed at this time at
+        # the latest; 0: neither
+        self.linger_until = 0.0
 
     def write(self, data: bytes) -> None:
         if self.batching:
@@ -49,6 +51,8 @@ class ClientIO(asyncio.Protocol):
                 self.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def close(self) -> None:
+        if not self.linger_until:
+            self.linger_until = self.ctx.loop.time()  # nothing more is read
         self.flush()
         if self.transport is not None:
             self.transport.close()
