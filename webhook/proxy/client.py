@@ -25,7 +25,6 @@ from webhook.proxy.context import ProxyContext
 from webhook.proxy.exchange import Exchange
 from webhook.proxy.limits import Refusal, head_refusal, over_budget
 from webhook.proxy.plan import (
-    MAX_CACHED_HEAD,
     PLANS,
     HeadBlock,
     RequestPlan,
@@ -110,7 +109,7 @@ class ClientConn(ClientIO):
         ctx.clients.add(self)
 
     def data_received(self, data: bytes) -> None:
-        if not self.mid and self.current is None and len(data) <= MAX_CACHED_HEAD:
+        if not self.mid and self.current is None and len(data) <= self.ctx.fast_max:
             # a head seen before, whole and alone in this read: no need to parse it again
             plan = PLANS.get(data) or known(data)
             if plan is not None and self.tunnel is None:

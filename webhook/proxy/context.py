@@ -11,6 +11,7 @@ from webhook.proxy.balance import CANARY, STABLE
 from webhook.proxy.limits import HeadLimits, is_trusted, parse_networks
 from webhook.proxy.metrics import DEFAULT_WINDOW, Metrics
 from webhook.proxy.mirror import Mirror
+from webhook.proxy.plan import MAX_CACHED_HEAD
 from webhook.proxy.table import LiveTable
 from webhook.proxy.upstream import Pool
 
@@ -61,6 +62,10 @@ class ProxyContext:
         self.limits = HeadLimits(options.max_uri_bytes, options.max_field_bytes,
                                  options.max_fields, options.max_head_bytes)
         self.trusted_networks = parse_networks(options.trusted_proxies)
+        # the longest read that may start a planned head without the parser: one no longer
+        # than any limit cannot break one (a new request line before a known block included)
+        self.fast_max = min(MAX_CACHED_HEAD, options.max_uri_bytes, options.max_field_bytes,
+                            options.max_head_bytes)
         self.draining = False
         self.clients: set[ClientConn] = set()
         self.in_flight = 0
