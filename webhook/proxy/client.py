@@ -20,7 +20,7 @@ from typing import cast
 import httptools
 
 from webhook.proxy import headers as h
-from webhook.proxy.clientio import ClientIO
+from webhook.proxy.clientio import LINGER_SECONDS, ClientIO
 from webhook.proxy.context import ProxyContext
 from webhook.proxy.exchange import Exchange
 from webhook.proxy.limits import Refusal, head_refusal, over_budget
@@ -35,7 +35,6 @@ from webhook.proxy.plan import (
 from webhook.proxy.upstream import UpstreamConn
 
 PAUSE_QUEUE = 4  # reasons for not reading the client: 1 body buffered, 2 upstream full, 4 queue
-LINGER_SECONDS = 5.0  # after a refusal, the longest wait for the client to stop sending
 
 
 class _Stop(Exception):

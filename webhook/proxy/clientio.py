@@ -6,6 +6,8 @@ import asyncio
 
 from webhook.proxy.context import ProxyContext
 
+LINGER_SECONDS = 5.0  # after a refusal, the longest wait for the client to stop sending
+
 
 class ClientIO(asyncio.Protocol):
     """What ``ClientConn`` does with its transport, apart from HTTP."""
@@ -71,7 +73,8 @@ class ClientIO(asyncio.Protocol):
 
     def linger(self) -> None:
         """Shut the write side once the answer is out; keep reading (and dropping) what the
-        client still sends until it closes or the housekeeper's ``linger_until``."""
+        client still sends until it closes or for ``LINGER_SECONDS`` (the housekeeper)."""
+        self.linger_until = self.ctx.loop.time() + LINGER_SECONDS
         self.flush()
         transport = self.transport
         if transport is None:
