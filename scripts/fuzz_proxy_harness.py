@@ -181,6 +181,8 @@ class Harness:
                 continue
             client.data_received(piece)
             assert client.head_bytes <= limit, (client.head_bytes, limit)
+            # between heads the next one has its whole budget
+            assert client.in_head or client.head_bytes == 0, client.head_bytes
             assert len(client.url) <= 2 * limit + len(piece), len(client.url)
             self._answer()
         client.connection_lost(None)

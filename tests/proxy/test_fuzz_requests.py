@@ -39,6 +39,9 @@ FINDINGS = [
         "YXItRW5jb2RpbmdtcGxlUE9TVCAvYW55IEhUVFAvMS4xDQpIb3N0OiB2ZWINClRyYW5zZmVyLUVuY29kaW5n"
         "OiBjaHVua2VkDQoNCjMNCmFiYw0KMA0KWC1UcmFpbGVyOiAxDQoNCkhFQUQgLyBIVFRQLzEuMQ0KSG1UcnI6"
         "c3Q6IGEuZXhhci1FbmNvZG5dSG9zdA0KDToK"), [120]),
+    # a head over several reads left its byte count to the next head, whose budget shrank
+    (b"GET /=\r\n\r\n" + b"\xa8" * 4 + b"\xa0" + b"\xa8" * 5 + b"C /=" + b"\xa8" * 8 + b"\x00\x11",
+     [6, 1, 43, 50]),
 ]
 
 

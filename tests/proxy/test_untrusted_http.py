@@ -74,6 +74,22 @@ async def test_heads_at_the_limits_pass(
     assert len(backends["stable"].seen) == 3
 
 
+async def test_each_head_on_a_connection_has_the_whole_budget(
+    backends: dict[str, Backend], make_proxy: ProxyFactory,
+) -> None:
+    proxy = await make_proxy(routes_text(backends))
+    big = head(b"Host: web", *(b"X-N%d: " % i + b"c" * 7000 for i in range(4)))  # 28 KiB
+    second = head(b"Host: web", *(b"X-M%d: " % i + b"d" * 7000 for i in range(2)))  # 14 KiB
+    async with connected(proxy.server.port) as (reader, writer):
+        writer.write(big[:20000])  # over two reads
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        writer.write(big[20000:])
+        assert (await read_response(reader))[0] == 200
+        writer.write(second)  # in one read
+        assert (await read_response(reader))[0] == 200
+
+
 async def test_the_limits_are_options(
     backends: dict[str, Backend], make_proxy: ProxyFactory,
 ) -> None:

@@ -210,7 +210,6 @@ class ClientConn(ClientIO):
             raise _Stop  # the rest of a read that came after the connection ended
         self.mid = True
         self.in_head = True
-        self.head_bytes = 0
         self.checked = 0
         self.url = b""
         self.headers = []
@@ -223,6 +222,7 @@ class ClientConn(ClientIO):
 
     def on_headers_complete(self) -> None:
         self.in_head = False
+        self.head_bytes = 0  # (the next head's budget is whole from its first byte)
         self.heads += 1
         self.head_since = 0.0
         chunk = self.chunk
