@@ -99,4 +99,4 @@ def test_the_coverage_guided_fuzzer_runs_clean_for_a_few_seconds(tmp_path: Path)
     assert done.returncode == 0, done.stderr[-3000:]
     runs = [line for line in done.stderr.splitlines()
             if line.startswith("stat::number_of_executed_units")]
-    assert runs and int(runs[0].split(":")[-1]) > 1000, done.stderr[-2000:]
+    assert runs and int(runs[0].split(":")[-1]) > 200, done.stderr[-2000:]
