@@ -96,6 +96,9 @@ class Upstream:
         self.parser = httptools.HttpRequestParser(self)
         self.fed = 0
         self.requests: list[tuple[bytes, list[tuple[bytes, bytes]]]] = []
+        self.whole: list[bytes] = []  # each request that arrived whole: head and body, unchunked
+        self.url = b""
+        self.body = b""
         self.complete = 0  # requests that arrived whole
         self.answered = 0
         self.broken: str | None = None
@@ -106,17 +109,30 @@ class Upstream:
         self.parser = httptools.HttpRequestParser(self)
         self.fed = self.complete = self.answered = 0
         self.requests.clear()
+        self.whole.clear()
+        self.url = self.body = b""
+        self.headers = []
         self.broken = None
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self.requests.append((self.parser.get_method(), self.headers))
-        self.headers = []
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
 
     def on_message_complete(self) -> None:
         self.complete += 1
+        method, headers = self.requests[-1]
+        self.whole.append(b"\n".join([method, self.url, *(n + b": " + v for n, v in headers),
+                                      self.body]))
+        self.url = self.body = b""
+        self.headers = []
 
     def read(self) -> None:
         if self.broken is None and len(self.wire.data) > self.fed:
@@ -163,8 +179,9 @@ class Harness:
                         idle = self.ctx.pool.idle[endpoint]
 
     def run(self, data: bytes, cuts: list[int]) -> tuple[bytes, list[bytes], bool]:
-        """Feed ``data`` cut at ``cuts``; (what the client got, what each upstream got in
-        order, whether a head limit was hit). Checks the invariants on the way."""
+        """Feed ``data`` cut at ``cuts``; (what the client got, the requests the upstreams got
+        whole (chunked bodies unchunked: the proxy re-chunks what each read brings), whether a
+        head limit was hit). Checks the invariants on the way."""
         self._fill_pool()
         self.upstreams = [u for u in self.upstreams if u.conn.sink is None and not u.wire.closed]
         for u in self.upstreams:
@@ -180,9 +197,9 @@ class Harness:
             if not piece or wire.closed:
                 continue
             client.data_received(piece)
-            assert client.head_bytes <= limit, (client.head_bytes, limit)
+            assert 0 <= client.head_room <= limit, (client.head_room, limit)
             # between heads the next one has its whole budget
-            assert client.in_head or client.head_bytes == 0, client.head_bytes
+            assert client.in_head or client.head_room == limit, client.head_room
             assert len(client.url) <= 2 * limit + len(piece), len(client.url)
             self._answer()
         client.connection_lost(None)
@@ -197,7 +214,7 @@ class Harness:
                 assert u.broken in (None, "upgrade"), (u.broken, bytes(u.wire.data[:200]))
                 for _, headers in u.requests:
                     _check_upstream_headers(headers)
-            sent.append(bytes(u.wire.data))
+            sent += u.whole
         hit = any(s in out for s in LIMIT_STATUSES)
         return out, sent, hit
 

@@ -57,7 +57,7 @@ class ClientConn(ClientIO):
         "checked",
         "chunk",
         "current",
-        "head_bytes",
+        "head_room",
         "head_since",
         "headers",
         "heads",
@@ -89,7 +89,7 @@ class ClientConn(ClientIO):
         self.last_plan: RequestPlan | None = None  # the plan of the last request sent upstream
         self.last_head = b""  # and the head it was sent with
         self.in_head = False  # the parser is inside a request head
-        self.head_bytes = 0  # bytes of that head fed to the parser (see _feed_head)
+        self.head_room = ctx.limits.head_bytes  # what that head may still feed the parser
         self.heads = 0  # heads completed on this connection
         self.checked = 0  # header fields of the head in progress checked against the limits
         self.head_since = 0.0  # waiting for a head to end since (loop time); 0: not waiting
@@ -123,30 +123,38 @@ class ClientConn(ClientIO):
             return
         if self.linger_until:
             return  # refused: what the client still sends is thrown away
-        if self.in_head or not self.mid:
-            self._feed_head(data)
+        if self.in_head or not self.mid:  # this read starts inside a head, or before one
+            if len(data) > self.head_room:
+                self._feed_head(data)
+                return
+            heads = self.heads
+            if self._feed(data):
+                self._ends_in_head(data, heads)
             return
         if self._feed(data):
             # a head began inside this read, after a body: its bytes there (at most one read)
             # are not counted, those of the next reads are
             self._inside_head()
 
+    def _ends_in_head(self, data: bytes, heads: int) -> None:
+        """A read that started inside (or before) a head ended inside one."""
+        if self.heads == heads:  # the same head goes on: all of the read was head
+            self.head_room -= len(data)
+        self._inside_head()
+
     def _feed_head(self, data: bytes) -> None:
-        """Feed a read that starts inside a head (or before one): at most the head's budget."""
-        room = self.ctx.limits.head_bytes - self.head_bytes
-        piece = data if len(data) <= room else data[:room]
+        """A read longer than what the head in progress may still feed the parser."""
+        room = self.head_room
+        piece = data[:room]
         heads = self.heads
         if self._feed(piece):
-            if self.heads == heads:  # the same head goes on
-                self.head_bytes += len(piece)
-                if len(piece) < len(data):
-                    self._refuse(over_budget(self.ctx.limits, self.url))
-                    return
+            if self.heads == heads:  # the same head goes on: its budget is spent
+                self.head_room = 0
+                self._refuse(over_budget(self.ctx.limits, self.url))
+                return
             self._inside_head()
-        if self.linger_until:
-            return
-        if len(piece) < len(data):
-            self.data_received(data[len(piece):])
+        if not self.linger_until:
+            self.data_received(data[room:])
 
     def _inside_head(self) -> None:
         """A read ended inside a head: check what arrived of it, and start its timer."""
@@ -222,7 +230,7 @@ class ClientConn(ClientIO):
 
     def on_headers_complete(self) -> None:
         self.in_head = False
-        self.head_bytes = 0  # (the next head's budget is whole from its first byte)
+        self.head_room = self.ctx.limits.head_bytes  # (the next head's budget is whole)
         self.heads += 1
         self.head_since = 0.0
         chunk = self.chunk
