@@ -20,7 +20,7 @@ from typing import cast
 import httptools
 
 from webhook.proxy import headers as h
-from webhook.proxy.clientio import LINGER_SECONDS, ClientIO
+from webhook.proxy.clientio import LINGER_SECONDS, ClientIO, Held
 from webhook.proxy.context import ProxyContext
 from webhook.proxy.exchange import Exchange
 from webhook.proxy.limits import Refusal, head_refusal, over_budget
@@ -41,37 +41,11 @@ class _Stop(Exception):
     """Raised in a parser callback to stop parsing a refused request."""
 
 
-class _Held:
-    """A pipelined request parsed while an earlier one is still being answered."""
-
-    __slots__ = ("body", "complete", "exchange")
-
-    def __init__(self, exchange: Exchange) -> None:
-        self.exchange = exchange
-        self.body: list[bytes] = []
-        self.complete = False
-
-
 class ClientConn(ClientIO):
     __slots__ = (
-        "checked",
-        "chunk",
-        "current",
-        "head_room",
-        "head_since",
-        "headers",
-        "heads",
-        "held",
-        "in_head",
-        "last_head",
-        "last_plan",
-        "mid",
-        "parser",
-        "receiving",
-        "refusal",
-        "tunnel",
-        "url",
-        "whole",
+        "checked", "chunk", "current", "head_room", "head_since", "headers", "heads", "held",
+        "in_head", "last_head", "last_plan", "mid", "parser", "receiving", "refusal", "tunnel",
+        "url", "whole",
     )
 
     def __init__(self, ctx: ProxyContext) -> None:
@@ -80,8 +54,8 @@ class ClientConn(ClientIO):
         self.url = b""
         self.headers: h.Headers = []
         self.current: Exchange | None = None  # the request being answered
-        self.receiving: Exchange | _Held | None = None  # the request whose body is arriving
-        self.held: collections.deque[_Held] = collections.deque()
+        self.receiving: Exchange | Held | None = None  # the request whose body is arriving
+        self.held: collections.deque[Held] = collections.deque()
         self.tunnel: UpstreamConn | None = None
         self.mid = False  # the parser is inside a message (between its first byte and its end)
         self.chunk = b""  # the read being parsed
@@ -128,7 +102,15 @@ class ClientConn(ClientIO):
                 self._feed_head(data)
                 return
             heads = self.heads
-            if self._feed(data):
+            self.chunk = data  # (what _feed does, inline on the path of every new head)
+            self.whole = not self.mid
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserUpgrade as upgrade:
+                self._upgraded(data, upgrade.args[0])
+            except httptools.HttpParserError as exc:
+                self._parse_error(exc)
+            if self.in_head and not self.linger_until:
                 self._ends_in_head(data, heads)
             return
         if self._feed(data):
@@ -173,20 +155,27 @@ class ClientConn(ClientIO):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
-            rest = data[upgrade.args[0]:]
-            if isinstance(self.receiving, Exchange):
-                self.receiving.req_done = True
-                if rest:
-                    self.receiving.tunnel_data(rest)
+            self._upgraded(data, upgrade.args[0])
         except httptools.HttpParserError as exc:
-            last = self.held[-1].exchange if self.held else self.current
-            if not self.mid and last is not None and not last.keep_alive:
-                # bytes after a request that ends the connection: not for us to read
-                self.mid = True
-                self.linger_until = self.ctx.loop.time() + LINGER_SECONDS
-            elif not self.linger_until:  # (else a callback stopped a refused request)
-                self._refuse((400, "Bad Request", f"malformed HTTP request: {exc}"))
+            self._parse_error(exc)
         return self.in_head and not self.linger_until
+
+    def _upgraded(self, data: bytes, at: int) -> None:
+        """The parser stopped at ``at`` after an Upgrade request: the rest is the tunnel's."""
+        rest = data[at:]
+        if isinstance(self.receiving, Exchange):
+            self.receiving.req_done = True
+            if rest:
+                self.receiving.tunnel_data(rest)
+
+    def _parse_error(self, exc: httptools.HttpParserError) -> None:
+        last = self.held[-1].exchange if self.held else self.current
+        if not self.mid and last is not None and not last.keep_alive:
+            # bytes after a request that ends the connection: not for us to read
+            self.mid = True
+            self.linger_until = self.ctx.loop.time() + LINGER_SECONDS
+        elif not self.linger_until:  # (else a callback stopped a refused request)
+            self._refuse((400, "Bad Request", f"malformed HTTP request: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.ctx.clients.discard(self)
@@ -262,7 +251,7 @@ class ClientConn(ClientIO):
             self.ctx.in_flight += 1
             exchange.begin()
         else:
-            held = _Held(exchange)
+            held = Held(exchange)
             self.held.append(held)
             self.receiving = held
             self.pause_reading(PAUSE_QUEUE)
@@ -339,7 +328,7 @@ class ClientConn(ClientIO):
         elif self.paused:
             self.resume_reading(PAUSE_QUEUE)
 
-    def _start_held(self, held: _Held) -> None:
+    def _start_held(self, held: Held) -> None:
         exchange = held.exchange
         exchange.start = self.ctx.loop.time()
         self.current = exchange

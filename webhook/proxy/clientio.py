@@ -1,10 +1,15 @@
-"""The transport side of a client connection: batched writes, read pauses, lingering close."""
+"""The parts of a client connection apart from HTTP: its transport (batched writes, read
+pauses, lingering close) and the pipelined requests waiting their turn."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from webhook.proxy.context import ProxyContext
+
+if TYPE_CHECKING:
+    from webhook.proxy.exchange import Exchange
 
 LINGER_SECONDS = 5.0  # after a refusal, the longest wait for the client to stop sending
 
@@ -86,3 +91,14 @@ class ClientIO(asyncio.Protocol):
             transport.write_eof()
         else:
             transport.close()
+
+class Held:
+    """A pipelined request parsed while an earlier one is still being answered: its exchange,
+    and its body as it arrives, until its turn."""
+
+    __slots__ = ("body", "complete", "exchange")
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.body: list[bytes] = []
+        self.complete = False
