@@ -82,7 +82,8 @@ class ClientConn(ClientIO):
         ctx.clients.add(self)
 
     def data_received(self, data: bytes) -> None:
-        if not self.mid and self.current is None and len(data) <= self.ctx.fast_max:
+        size = len(data)
+        if not self.mid and self.current is None and size <= self.ctx.fast_max:
             # a head seen before, whole and alone in this read: no need to parse it again
             plan = PLANS.get(data) or known(data)
             if plan is not None and self.tunnel is None:
@@ -98,7 +99,7 @@ class ClientConn(ClientIO):
         if self.linger_until:
             return  # refused: what the client still sends is thrown away
         if self.in_head or not self.mid:  # this read starts inside a head, or before one
-            if len(data) > self.head_room:
+            if size > self.head_room:
                 self._feed_head(data)
                 return
             heads = self.heads
@@ -224,13 +225,12 @@ class ClientConn(ClientIO):
         self.head_since = 0.0
         chunk = self.chunk
         headers = self.headers
-        limits = self.ctx.limits
-        # a head in one read shorter than a field's limit holds no field too long
-        if len(self.url) > limits.uri_bytes or len(headers) > limits.fields or (
-                (not self.whole or len(chunk) > limits.field_bytes)
-                and head_refusal(limits, self.url, headers, self.checked) is not None):
-            self._refuse(head_refusal(limits, self.url, headers, self.checked))
-            raise _Stop
+        # a head that came in one read no longer than ``small_head`` breaks no limit
+        if not self.whole or len(chunk) > self.ctx.small_head:
+            refusal = head_refusal(self.ctx.limits, self.url, headers, self.checked)
+            if refusal is not None:
+                self._refuse(refusal)
+                raise _Stop
         parser = self.parser
         block = HeadBlock(headers)
         plan = RequestPlan(parser.get_method(), self.url, block, parser.should_keep_alive(),

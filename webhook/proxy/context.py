@@ -66,6 +66,10 @@ class ProxyContext:
         # than any limit cannot break one (a new request line before a known block included)
         self.fast_max = min(MAX_CACHED_HEAD, options.max_uri_bytes, options.max_field_bytes,
                             options.max_head_bytes)
+        # a head no longer than this breaks no limit: its target and each field are shorter
+        # than it, and a field line takes at least 4 bytes ("a:" CRLF)
+        self.small_head = min(options.max_uri_bytes, options.max_field_bytes - 2,
+                              4 * options.max_fields)
         self.draining = False
         self.clients: set[ClientConn] = set()
         self.in_flight = 0
