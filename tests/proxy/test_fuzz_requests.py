@@ -94,7 +94,7 @@ def test_the_coverage_guided_fuzzer_runs_clean_for_a_few_seconds(tmp_path: Path)
     ``tmp_path`` to become a regression case above)."""
     done = subprocess.run(
         [sys.executable, "scripts/fuzz_proxy.py", "-max_total_time=5", "-rss_limit_mb=1024",
-         f"-artifact_prefix={tmp_path}/", "-print_final_stats=1"],
+         f"-artifact_prefix={tmp_path}/", "-print_final_stats=1", str(tmp_path / "corpus")],
         cwd=ROOT, capture_output=True, text=True, timeout=90, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     runs = [line for line in done.stderr.splitlines()
