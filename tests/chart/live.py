@@ -72,8 +72,8 @@ class Audit:
     """Every authorization decision the API server made for the users of interest."""
 
     users: set[str]
-    seen: list[tuple[str, Request, Decision]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    seen: list[tuple[str, Request, Decision]] = field(default_factory=list, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __call__(self, request: Request, decision: Decision) -> None:
         if request.user.name in self.users:
