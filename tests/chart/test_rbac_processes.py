@@ -1,12 +1,12 @@
 """The chart's roles hold exactly what its components use, shown on the embedded API server with
 RBAC enforced: the chart's ServiceAccounts, roles and webhook configuration are applied, then
-``canarist webhook`` and two ``canarist reconcile`` run as processes with the chart's own
-arguments, each authenticated with its ServiceAccount's token. An opted-in Deployment is held
-by the webhook (through its Service), released by the reconciler through NGINX and the proxy
-router, promoted; the webhook renews its serving pair meanwhile. The API server's authorization
-decisions are recorded: nothing was denied, and every rule of every role was the only one to
-allow some request, so removing any rule would have failed the run. Then a rule is removed for
-real and the component is seen failing with the API server's 403."""
+``canarist webhook``, two ``canarist reconcile`` and ``canarist proxy`` run as processes with
+the chart's own arguments, each authenticated with its ServiceAccount's token. An opted-in
+Deployment is held by the webhook (through its Service), released by the reconciler through
+NGINX and the proxy router, promoted; the webhook renews its serving pair meanwhile. The API
+server's authorization decisions are recorded: nothing was denied, and every rule of every role
+was the only one to allow some request, so removing any rule would have failed the run. Then a
+rule is removed for real and the component is seen failing with the API server's 403."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ VALUES: dict[str, Any] = {
                      "checkInterval": 1},
     "reconciler": {"routers": {"ingress": True, "proxy": True, "istio": False,
                                "gatewayApi": False, "smi": False}},
+    "proxy": {"enabled": True},
 }
 CASES = {
     # release namespace, app namespace, values on top of VALUES
@@ -117,7 +118,8 @@ def test_every_rule_is_used_and_nothing_is_denied(cluster: RunningCluster, tmp_p
     ns, app, extra = CASES[case]
     full = str(extra.get("fullnameOverride", "canarist"))
     webhook, reconciler = sa_user(ns, f"{full}-webhook"), sa_user(ns, f"{full}-reconciler")
-    audit = Audit({webhook, reconciler})
+    proxy = sa_user(ns, f"{full}-proxy")
+    audit = Audit({webhook, reconciler, proxy})
     cluster.api.auth.observers.append(audit)
     objects = render({**VALUES, **extra}, namespace=ns)
     ok(cluster, "create", "namespace", ns)
@@ -126,7 +128,7 @@ def test_every_rule_is_used_and_nothing_is_denied(cluster: RunningCluster, tmp_p
               and "helm.sh/hook" not in (o["metadata"].get("annotations") or {})]
     ok(cluster, "apply", "-f", "-", stdin=yaml.safe_dump_all(served))
     # The Deployments exist (the Lease's owner), with no pods: the processes below are them.
-    for name in (f"{full}-webhook", f"{full}-reconciler"):
+    for name in (f"{full}-webhook", f"{full}-reconciler", f"{full}-proxy"):
         deploy = next(o for o in objects if o["kind"] == "Deployment"
                       and o["metadata"]["name"] == name)
         deploy["spec"]["replicas"] = 0
@@ -148,6 +150,12 @@ def test_every_rule_is_used_and_nothing_is_denied(cluster: RunningCluster, tmp_p
             "addressType": "IPv4",
             "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
             "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}]}))
+        proxy_kc = sa_kubeconfig(cluster, ns, f"{full}-proxy", tmp_path / "p.kc")
+        # In its pod --cluster means in-cluster config; here the kubeconfig names the cluster.
+        args = with_flag([a for a in container(objects, f"{full}-proxy")["args"]
+                          if a != "--cluster"], "--listen", f"127.0.0.1:{free_port()}")
+        procs.start("proxy", with_flag(args, "--admin-listen", f"127.0.0.1:{free_port()}"),
+                    proxy_kc)
         for i in range(2):
             args = container(objects, f"{full}-reconciler")["args"]
             procs.start(f"reconciler{i}", with_flag(args, "--metrics-address",
@@ -181,7 +189,7 @@ def test_every_rule_is_used_and_nothing_is_denied(cluster: RunningCluster, tmp_p
                 "tls.crt"] != first_pair, within=30)
         time.sleep(2)  # a few more renewals of the Lease and checks of the Secret
 
-        for user in (webhook, reconciler):
+        for user in (webhook, reconciler, proxy):
             assert audit.denied(user) == [], user
             assert unexercised(audit, objects, user) == [], user
         lease = get_json(cluster, "lease", f"{full}-reconciler", "-n", ns)
