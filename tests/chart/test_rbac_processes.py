@@ -231,3 +231,36 @@ def test_a_missing_rule_fails_the_component_with_a_403(cluster: RunningCluster,
     finally:
         procs.stop()
         kubectl(cluster, "delete", "mutatingwebhookconfiguration", "cut", "--ignore-not-found")
+
+
+def test_people_roles_view_and_edit(cluster: RunningCluster, tmp_path: Path) -> None:
+    """canarist-view follows releases and cannot steer them; canarist-edit can."""
+    objects = render({"fullnameOverride": "people"}, namespace="people-system")
+    roles = [o for o in objects if o["kind"] == "ClusterRole"
+             and o["metadata"]["name"] in ("people-view", "people-edit")]
+    assert len(roles) == 2
+    ok(cluster, "apply", "-f", "-", stdin=yaml.safe_dump_all(roles))
+    ok(cluster, "create", "namespace", "team")
+    ok(cluster, "-n", "team", "create", "deployment", "api", "--image=demo:v1")
+    ok(cluster, "-n", "team", "label", "deployment", "api", "canarist.io/enabled=true")
+    ok(cluster, "-n", "team", "annotate", "deployment", "api", 'canarist.io/status={"phase": '
+       '"Paused", "step": 1, "steps": 2, "weight": 50, "stableHash": "a", "canaryHash": "b"}')
+    results = {}
+    for who in ("viewer", "editor"):
+        ok(cluster, "-n", "team", "create", "serviceaccount", who)
+        role = "people-view" if who == "viewer" else "people-edit"
+        ok(cluster, "-n", "team", "create", "rolebinding", who, f"--clusterrole={role}",
+           f"--serviceaccount=team:{who}")
+        kc = sa_kubeconfig(cluster, "team", who, tmp_path / f"{who}.kc")
+        for command in ("status", "promote"):
+            out = subprocess.run([sys.executable, "-m", "webhook.cli", command, "api", "-n",
+                                  "team", "--kubeconfig", str(kc)], capture_output=True,
+                                 text=True, timeout=60, check=False)
+            results[(who, command)] = (out.returncode, out.stderr)
+    assert results[("viewer", "status")][0] == 0, results
+    assert results[("editor", "status")][0] == 0, results
+    code, err = results[("viewer", "promote")]
+    assert code == 1 and "forbidden" in err and 'cannot patch resource "deployments"' in err
+    assert results[("editor", "promote")][0] == 0, results
+    action = get_json(cluster, "deployment", "api", "-n", "team")["metadata"]["annotations"]
+    assert action["canarist.io/action"] == "promote"
