@@ -69,7 +69,8 @@ def test_an_alias_bomb_in_an_annotation_is_refused_at_once_with_its_path(fast: b
         ),
         (
             "- &s {setWeight: 10}\n",
-            "canarist.io/steps[0]: YAML anchors and aliases are not allowed (&s) at line 1, column 3",
+            "canarist.io/steps[0]: YAML anchors and aliases are not allowed (&s) "
+            "at line 1, column 3",
         ),
     ],
 )

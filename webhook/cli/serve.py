@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from webhook.cli.common import EXIT_OK, Subparsers, context_flag, kubeconfig_flag, namespace_flag
+from webhook.cli.common import (
+    EXIT_OK,
+    Subparsers,
+    context_flag,
+    integer_arg,
+    kubeconfig_flag,
+    namespace_flag,
+    number_arg,
+)
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
@@ -28,24 +36,24 @@ def register_proxy(sub: Subparsers) -> None:
     context_flag(p, "cluster mode: kubeconfig context to use")
     namespace_flag(p, "cluster mode: namespace to follow, or 'all' for every namespace "
                       "(default: the context's, else default)")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
+    p.add_argument("--workers", type=integer_arg, default=1, metavar="N",
                    help="worker processes sharing the port with SO_REUSEPORT (default 1)")
     p.add_argument("--admin-listen", metavar="HOST:PORT",
                    help="serve /metrics, /summary and /healthz here (default: off)")
     p.add_argument("--no-version-header", action="store_true",
                    help="do not add x-canarist-version to responses")
-    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="SECONDS")
-    p.add_argument("--upstream-timeout", type=float, default=60.0, metavar="SECONDS",
+    p.add_argument("--connect-timeout", type=number_arg, default=5.0, metavar="SECONDS")
+    p.add_argument("--upstream-timeout", type=number_arg, default=60.0, metavar="SECONDS",
                    help="longest wait for an upstream's response headers (then 504)")
-    p.add_argument("--keepalive-timeout", type=float, default=75.0, metavar="SECONDS")
-    p.add_argument("--drain-timeout", type=float, default=30.0, metavar="SECONDS",
+    p.add_argument("--keepalive-timeout", type=number_arg, default=75.0, metavar="SECONDS")
+    p.add_argument("--drain-timeout", type=number_arg, default=30.0, metavar="SECONDS",
                    help="on SIGTERM, longest wait for requests in flight")
-    p.add_argument("--mirror-timeout", type=float, default=2.0, metavar="SECONDS")
-    p.add_argument("--mirror-queue", type=int, default=1024, metavar="N",
+    p.add_argument("--mirror-timeout", type=number_arg, default=2.0, metavar="SECONDS")
+    p.add_argument("--mirror-queue", type=integer_arg, default=1024, metavar="N",
                    help="mirrored copies waiting to be sent; more are dropped and counted")
-    p.add_argument("--mirror-max-body", type=int, default=1 << 20, metavar="BYTES",
+    p.add_argument("--mirror-max-body", type=integer_arg, default=1 << 20, metavar="BYTES",
                    help="requests with larger bodies are not mirrored (counted as dropped)")
-    p.add_argument("--window", type=int, default=60, metavar="SECONDS",
+    p.add_argument("--window", type=integer_arg, default=60, metavar="SECONDS",
                    help="sliding window of the /summary endpoint")
     p.set_defaults(handler=cmd_proxy)
 
@@ -70,10 +78,10 @@ def register_webhook(sub: Subparsers) -> None:
     p.add_argument("--tls-key", required=True, metavar="FILE", help="PEM private key")
     p.add_argument("--listen", default="0.0.0.0:8443", metavar="HOST:PORT",
                    help="address to serve on (default 0.0.0.0:8443)")
-    p.add_argument("--drain-seconds", type=float, default=2.0, metavar="SECONDS",
+    p.add_argument("--drain-seconds", type=number_arg, default=2.0, metavar="SECONDS",
                    help="after SIGTERM, keep answering (closing every connection) this long "
                    "before the listener stops (default 2)")
-    p.add_argument("--reload-interval", type=float, default=2.0, metavar="SECONDS",
+    p.add_argument("--reload-interval", type=number_arg, default=2.0, metavar="SECONDS",
                    help="how often the certificate files are checked for changes (default 2)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.set_defaults(handler=cmd_webhook)
@@ -102,7 +110,7 @@ def register_up(sub: Subparsers) -> None:
     # Not the cluster flag: here --kubeconfig is where the embedded cluster writes its own.
     p.add_argument("--kubeconfig", metavar="PATH",
                    help="where to write the kubeconfig (default ~/.canarist/kubeconfig)")
-    p.add_argument("--port", type=int, default=0, metavar="N",
+    p.add_argument("--port", type=integer_arg, default=0, metavar="N",
                    help="API server port on 127.0.0.1 (default 0: any free port)")
     p.add_argument("--without", action="append", default=[], metavar="COMPONENT",
                    help="leave a component out (gc, controllers, kubelet, webhook, reconciler); "

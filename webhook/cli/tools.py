@@ -10,7 +10,9 @@ from webhook.cli.common import (
     EXIT_OK,
     Subparsers,
     client_options,
+    integer_arg,
     kube_flags,
+    number_arg,
     read_bytes,
     read_input,
     split_names,
@@ -76,7 +78,7 @@ def _register_generate(certs: Subparsers) -> None:
     g.add_argument("--service", required=True, help="the webhook's Service name")
     g.add_argument("--namespace", required=True, help="the Service's namespace")
     g.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
-    g.add_argument("--days", type=int, default=365, metavar="N",
+    g.add_argument("--days", type=integer_arg, default=365, metavar="N",
                    help="validity of the serving certificate (default 365; the CA gets 10 years)")
     _extra_san_flag(g)
     g.add_argument("--force", action="store_true", help="replace existing files")
@@ -119,11 +121,11 @@ def _register_ensure(certs: Subparsers) -> None:
                    help="MutatingWebhookConfiguration to patch (default canarist; '' to skip)")
     e.add_argument("--out", metavar="DIR", help="also write tls.crt, tls.key and ca.crt here")
     _extra_san_flag(e)
-    e.add_argument("--serving-days", type=int, default=90, metavar="N",
+    e.add_argument("--serving-days", type=integer_arg, default=90, metavar="N",
                    help="validity of the serving certificate (default 90; renewed after 2/3)")
-    e.add_argument("--ca-days", type=int, default=3650, metavar="N",
+    e.add_argument("--ca-days", type=integer_arg, default=3650, metavar="N",
                    help="validity of the CA (default 3650)")
-    e.add_argument("--every", type=float, metavar="SECONDS",
+    e.add_argument("--every", type=number_arg, metavar="SECONDS",
                    help="keep running: check again this often (and at the planned renewal)")
     e.set_defaults(handler=cmd_certs_ensure)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -265,14 +266,19 @@ def raw_text(value: Any) -> str:
     return str(value)
 
 
+INT32_MAX = 2**31 - 1  # Kubernetes' int32 fields; the default upper bound of ``integer``
+
+
 def integer(
     raw: Any,
     path: str,
     problems: Problems,
     *,
     low: int | None = None,
-    high: int | None = None,
+    high: int | None = INT32_MAX,
 ) -> int | None:
+    """An integer within ``low``..``high`` (YAML's ``10.0`` counts; ``.nan``, ``.inf`` and
+    strings do not)."""
     value: int
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
@@ -282,16 +288,24 @@ def integer(
         problems.add(path, f"must be an integer{_range(low, high)}, got {show(raw)}")
         return None
     if (low is not None and value < low) or (high is not None and value > high):
-        problems.add(path, f"must be{_range(low, high)}, got {value}")
+        problems.add(path, f"must be{_range(low, high)}, got {show(value)}")
         return None
     return value
 
 
 def number(raw: Any, path: str, problems: Problems) -> float | None:
+    """A finite number (``.nan`` and ``.inf`` are refused: no threshold holds against them)."""
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         problems.add(path, f"must be a number, got {show(raw)}")
         return None
-    return float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        problems.add(path, f"must be a finite number, got {show(raw)}")
+        return None
+    return value
 
 
 def boolean(raw: Any, path: str, problems: Problems) -> bool | None:

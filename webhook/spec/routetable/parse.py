@@ -196,7 +196,9 @@ def _backend(raw: Any, path: str, problems: Problems) -> Backend | None:
 def parse_endpoint(text: str) -> Endpoint | None:
     """``HOST:PORT`` or ``[IPv6]:PORT``; None when it is not one."""
     host, sep, port_text = text.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or len(port_text) > 5:
+    if not sep or not host or not port_text.isascii() or not port_text.isdigit():
+        return None
+    if len(port_text) > 5:
         return None
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
