@@ -25,8 +25,9 @@ def breakdown(body: bytes, repeat: int = 5, number: int = 1000) -> dict[str, flo
 
     from webhook.admission import jsoncodec, parse_review, review
     from webhook.admission.jsonlog import configure
-    from webhook.admission.mutate import _parse, decide
+    from webhook.admission.mutate import decide
     from webhook.admission.server import _log_review
+    from webhook.admission.speccache import parse as _parse
     from webhook.spec import yamltext
     from webhook.spec.hashing import canonical_form, form_hash
     from webhook.spec.status import ReleaseStatus

@@ -33,11 +33,12 @@ def quick(fn, *args, seconds: float = 2.0, **kwargs):
 
 
 def problems_of(text: str, fast: bool = True) -> list[str]:
+    """The problems of ``text`` as an annotation (of any size: the nesting is what is tested)."""
     problems = Problems()
     saved = yamltext.use_libyaml
     yamltext.use_libyaml = fast
     try:
-        value = yamltext.load_yaml(text, "canarist.io/steps", problems)
+        value = yamltext.load_yaml(text, "canarist.io/steps", problems, max_text=len(text))
     finally:
         yamltext.use_libyaml = saved
     assert yamltext.failed(value) == bool(problems)
@@ -109,6 +110,12 @@ def test_the_whole_spec_parse_refuses_the_bomb_in_every_yaml_annotation() -> Non
 def test_deep_nesting_is_refused_quickly(text: str, fast: bool) -> None:
     (problem,) = quick(problems_of, text, fast, seconds=1.0)
     assert "YAML is nested more than 64 levels deep" in problem
+
+
+def test_an_annotation_over_64_kib_is_refused_unread() -> None:
+    with pytest.raises(SpecError) as err:
+        quick(parse_canary_spec, {"canarist.io/steps": "[" * 65537}, seconds=0.1)
+    assert "canarist.io/steps: is 65537 characters, larger than 65536" in str(err.value)
 
 
 def test_nesting_up_to_the_limit_reads() -> None:
@@ -253,7 +260,7 @@ def test_problems_are_capped_and_counted() -> None:
 
 
 def test_a_mapping_with_many_unknown_keys_is_quick() -> None:
-    analysis = "{" + ", ".join(f"k{i}x{'y' * 50}: 1" for i in range(4_000)) + "}"
+    analysis = "{" + ", ".join(f"k{i}x{'y' * 50}: 1" for i in range(1_000)) + "}"
     with pytest.raises(SpecError) as err:
         quick(parse_canary_spec, {"canarist.io/analysis": analysis})
     assert "more problems" in str(err.value)

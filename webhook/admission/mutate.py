@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from webhook.admission.patch import Op, set_nested
@@ -22,10 +21,11 @@ from webhook.admission.review import (
     Status,
     bad_review,
     parse_review,
+    too_deep,
 )
-from webhook.errors import SpecError
+from webhook.admission.speccache import SpecCache, SpecLookup, parsing
 from webhook.spec import names as n
-from webhook.spec.canary import ParsedSpec, parse_canary_spec
+from webhook.spec.canary import ParsedSpec
 from webhook.spec.hashing import canonical_form, form_hash, template_hash
 from webhook.spec.problems import json_type
 from webhook.spec.status import Phase, ReleaseStatus
@@ -50,12 +50,37 @@ class Decision:
     reason: str  # a short word for logs: "create", "canary", "revert", "adopt", ...
 
 
-def review(body: bytes | str | JSONObject) -> Decision:
+DEFAULT_CACHE = SpecCache()  # the specs of ``review`` and ``decide`` called without a lookup
+_DEFAULT_LOOKUP = parsing(DEFAULT_CACHE)
+MAX_DEPTH = 100  # a template nested deeper is refused (no pod template comes near)
+
+
+def review(body: bytes | str | JSONObject, specs: SpecLookup | None = None) -> Decision:
     """Parse an AdmissionReview and decide; ``BadReview`` for an unusable body."""
-    return decide(parse_review(body))
+    return decide(parse_review(body), specs)
 
 
-def decide(req: ReviewRequest) -> Decision:
+def decide(req: ReviewRequest, specs: SpecLookup | None = None) -> Decision:
+    """The decision on one review. ``specs`` finds the parsed canary spec of the annotations
+    (default: parse, with a shared bounded cache); it may raise ``NeedsParse``."""
+    try:
+        return _decide(req, specs or _DEFAULT_LOOKUP)
+    except RecursionError:
+        path = too_deep(req.object, "request.object", MAX_DEPTH) or too_deep(
+            req.old_object, "request.oldObject", MAX_DEPTH
+        )
+        return deny(req, f"{path or 'request.object'}: nested more than {MAX_DEPTH} levels deep")
+
+
+_REASONS = {422: "Invalid", 500: "InternalError", 503: "ServiceUnavailable"}
+
+
+def deny(req: ReviewRequest, message: str, code: int = 422) -> Decision:
+    status = Status(code=code, reason=_REASONS.get(code, "Invalid"), message=message)
+    return Decision(ReviewResponse(req.uid, allowed=False, status=status), Outcome.DENIED, "")
+
+
+def _decide(req: ReviewRequest, specs: SpecLookup) -> Decision:
     if not _applies(req):
         return _allow(req, "ignored")
     obj = req.object or {}
@@ -65,10 +90,9 @@ def decide(req: ReviewRequest) -> Decision:
         return _allow(req, "not-opted-in")
     annotations = _map(meta, "annotations", "request.object.metadata") or {}
     name = _text(meta.get("name")) or req.name or _text(meta.get("generateName"))
-    parsed = _spec(annotations, name)
+    parsed = specs(annotations, name)
     if isinstance(parsed, str):
-        status = Status(code=422, reason="Invalid", message=parsed)
-        return Decision(ReviewResponse(req.uid, allowed=False, status=status), Outcome.DENIED, "")
+        return deny(req, parsed)
     namespace = req.namespace or _text(meta.get("namespace")) or "default"
     ctx = _Context(req, obj, annotations, parsed, f"{namespace}/{name}", namespace, name)
     if req.operation == "CREATE":
@@ -299,23 +323,3 @@ def _label(template: Mapping[str, Any] | None, key: str) -> str:
     labels = meta.get("labels") if isinstance(meta, dict) else None
     value = labels.get(key) if isinstance(labels, dict) else None
     return value if isinstance(value, str) else ""
-
-
-def _spec(annotations: Mapping[str, Any], name: str) -> ParsedSpec | str:
-    """The parsed spec, or the denial message; cached by the annotations it depends on."""
-    relevant = [(k, v) for k, v in annotations.items() if k.startswith(n.PREFIX) and k != n.STATUS]
-    if all(isinstance(v, str) for _, v in relevant):
-        return _parse_cached(name, tuple(sorted(relevant)))
-    return _parse(name, dict(relevant))
-
-
-@lru_cache(maxsize=512)
-def _parse_cached(name: str, relevant: tuple[tuple[str, str], ...]) -> ParsedSpec | str:
-    return _parse(name, dict(relevant))
-
-
-def _parse(name: str, annotations: Mapping[str, Any]) -> ParsedSpec | str:
-    try:
-        return parse_canary_spec(annotations, deployment=name)
-    except SpecError as exc:
-        return str(exc)

@@ -16,7 +16,7 @@ from typing import Any
 
 from webhook.admission import jsoncodec
 from webhook.errors import BadReview, Problem
-from webhook.spec.problems import json_type
+from webhook.spec.problems import json_type, show
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
@@ -146,7 +146,7 @@ def parse_review(body: bytes | str | JSONObject) -> ReviewRequest:
         raise bad_review("request", f"must be an object, {found}")
     uid = request.get("uid")
     if not isinstance(uid, str) or not uid:
-        found = "missing" if uid is None else f"got {json_type(uid)} {json.dumps(uid)}"
+        found = "missing" if uid is None else f"got {json_type(uid)} {show(uid)}"
         raise bad_review("request.uid", f"must be a non-empty string, {found}")
     operation = request.get("operation")
     if operation not in OPERATIONS:
@@ -177,12 +177,22 @@ def parse_review(body: bytes | str | JSONObject) -> ReviewRequest:
 
 
 def _show(value: Any) -> str:
-    text = (
-        json.dumps(value)
-        if isinstance(value, str | int | float | bool | None)
-        else json_type(value)
-    )
-    return text if len(text) <= 60 else text[:57] + "..."
+    return show(value) if isinstance(value, str | int | float | bool | None) else json_type(value)
+
+
+def too_deep(value: Any, path: str, limit: int) -> str | None:
+    """The path of a node of ``value`` nested more than ``limit`` levels, if there is one
+    (found without recursion, for a value too deep to be walked recursively)."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if depth > limit:
+            return where if len(where) <= 200 else where[:197] + "..."
+        if isinstance(node, dict):
+            stack.extend((v, f"{where}.{str(k)[:64]}", depth + 1) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(node))
+    return None
 
 
 def _expect(raw: JSONObject, key: str, want: str) -> None:

@@ -83,19 +83,36 @@ def register_webhook(sub: Subparsers) -> None:
                    "before the listener stops (default 2)")
     p.add_argument("--reload-interval", type=number_arg, default=2.0, metavar="SECONDS",
                    help="how often the certificate files are checked for changes (default 2)")
+    p.add_argument("--header-timeout", type=number_arg, default=10.0, metavar="SECONDS",
+                   help="close a connection that does not send a whole request head in this "
+                   "time, like nginx's client_header_timeout (default 10)")
+    p.add_argument("--spec-cache-bytes", type=integer_arg, default=16 << 20, metavar="BYTES",
+                   help="memory for parsed canary annotations, counted by their size "
+                   "(default 16777216)")
+    p.add_argument("--review-workers", type=integer_arg, default=2, metavar="N",
+                   help="threads deciding reviews that are not cheap: annotations not seen "
+                   "before, bodies over 64 KiB (default 2)")
+    p.add_argument("--review-budget", type=number_arg, default=2.0, metavar="SECONDS",
+                   help="time one review may take from its arrival; a YAML parse past it is "
+                   "stopped and the review denied (default 2)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.set_defaults(handler=cmd_webhook)
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:
-    from webhook.admission.config import ServerConfig, parse_listen
+    from webhook.admission.config import ServerConfig, check_limits, parse_listen
     from webhook.admission.jsonlog import configure
     from webhook.admission.server import run
 
     host, port = parse_listen(args.listen)
+    config = ServerConfig(
+        args.tls_cert, args.tls_key, host, port, drain_seconds=args.drain_seconds,
+        reload_interval=args.reload_interval, header_timeout=args.header_timeout,
+        spec_cache_bytes=args.spec_cache_bytes, review_workers=args.review_workers,
+        review_budget=args.review_budget)
+    check_limits(config)
     configure(args.log_level)
-    run(ServerConfig(args.tls_cert, args.tls_key, host, port, drain_seconds=args.drain_seconds,
-                     reload_interval=args.reload_interval))
+    run(config)
     return EXIT_OK
 
 
