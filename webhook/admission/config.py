@@ -33,6 +33,8 @@ class ServerConfig:
     # time a review may take from its arrival (its YAML parse stops past it).
     review_workers: int = 2
     review_budget: float = 2.0
+    # Who may change canarist.io/status (the reconciler); None: anyone (not protected).
+    trusted_users: frozenset[str] | None = None
 
 
 def parse_listen(text: str, flag: str = "--listen") -> tuple[str, int]:
@@ -62,6 +64,8 @@ def check_limits(config: ServerConfig) -> None:
             ("--review-budget", config.review_budget <= 0, "must be more than 0"),
             ("--review-workers", not 1 <= config.review_workers <= 64, "must be 1 to 64"),
             ("--spec-cache-bytes", config.spec_cache_bytes < 0, "must be 0 or more"),
+            ("--trusted-user", config.trusted_users is not None
+             and not all(config.trusted_users), "must not be empty"),
         )
         if bad
     ]

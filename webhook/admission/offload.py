@@ -38,9 +38,11 @@ SWITCH_INTERVAL = 0.0005
 class Decider:
     """Decides reviews for the server: ``await decider.review(body)``."""
 
-    def __init__(self, cache: SpecCache, workers: int = 2, budget: float = 2.0) -> None:
+    def __init__(self, cache: SpecCache, workers: int = 2, budget: float = 2.0,
+                 trusted: frozenset[str] | None = None) -> None:
         self.cache = cache
         self.budget = budget
+        self.trusted = trusted
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="canarist-review")
         self.slots = workers * 2
         self._semaphore: asyncio.Semaphore | None = None
@@ -89,7 +91,7 @@ class Decider:
 
     def _decide(self, req: ReviewRequest, specs: SpecLookup) -> Decision:
         try:
-            return decide(req, specs)
+            return decide(req, specs, trusted=self.trusted)
         except NeedsParse:
             raise
         except Exception as exc:  # a bug: deny with one log line, never an HTTP 500

@@ -53,6 +53,7 @@ class ReviewRequest:
     object: JSONObject | None = field(default=None, compare=False)
     old_object: JSONObject | None = field(default=None, compare=False)
     dry_run: bool = False
+    user: str = ""  # userInfo.username: who makes the request
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ def parse_review(body: bytes | str | JSONObject) -> ReviewRequest:
         object=obj,
         old_object=old,
         dry_run=_flag(request, "dryRun"),
+        user=_username(request),
     )
 
 
@@ -216,6 +218,15 @@ def _string(raw: JSONObject, key: str, path: str = "request") -> str:
     if not isinstance(value, str):
         raise bad_review(f"{path}.{key}", f"must be a string, got {json_type(value)}")
     return value
+
+
+def _username(request: JSONObject) -> str:
+    info = request.get("userInfo")
+    if info is None:
+        return ""
+    if not isinstance(info, dict):
+        raise bad_review("request.userInfo", f"must be an object, got {json_type(info)}")
+    return _string(info, "username", "request.userInfo")
 
 
 def _flag(request: JSONObject, key: str) -> bool:

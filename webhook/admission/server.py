@@ -62,7 +62,7 @@ def create_app(config: ServerConfig) -> web.Application:
     """The application; loads the certificate now so a bad one fails before listening."""
     app = web.Application(client_max_size=MAX_BODY)
     decider = Decider(SpecCache(config.spec_cache_bytes), config.review_workers,
-                      config.review_budget)
+                      config.review_budget, config.trusted_users)
     app[STATE] = State(config, ReloadingContext(config.cert_path, config.key_path), decider)
     app.router.add_post("/mutate", handle_mutate)
     app.router.add_get("/healthz", handle_healthz)
@@ -249,6 +249,7 @@ def serve(
     drain_seconds: float = 0.0,
     reload_interval: float = 2.0,
     shutdown_timeout: float = 10.0,
+    trusted_users: frozenset[str] | None = None,
 ) -> AbstractAsyncContextManager[Running]:
     """Serve the webhook in this event loop; yields a ``Running`` once listening.
 
@@ -266,6 +267,7 @@ def serve(
         drain_seconds=drain_seconds,
         reload_interval=reload_interval,
         shutdown_timeout=shutdown_timeout,
+        trusted_users=trusted_users,
     )
     return serving(config)
 
@@ -342,8 +344,14 @@ async def _serve_until_signalled(config: ServerConfig, tuned: bool = False) -> N
                     "cert": config.cert_path,
                     "json": jsoncodec.name(),
                     "malloc_tuned": tuned,
+                    "trusted_users": sorted(config.trusted_users or ()),
                 }
             },
         )
+        if config.trusted_users is None:
+            log.warning(
+                "no --trusted-user: anyone who can write a Deployment can change its "
+                "canarist.io/status; pass the reconciler's user name"
+            )
         await stop.wait()
     log.info("stopped")

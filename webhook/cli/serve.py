@@ -12,6 +12,7 @@ from webhook.cli.common import (
     kubeconfig_flag,
     namespace_flag,
     number_arg,
+    split_names,
 )
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -83,6 +84,10 @@ def register_webhook(sub: Subparsers) -> None:
                    "before the listener stops (default 2)")
     p.add_argument("--reload-interval", type=number_arg, default=2.0, metavar="SECONDS",
                    help="how often the certificate files are checked for changes (default 2)")
+    p.add_argument("--trusted-user", action="append", default=[], metavar="NAME",
+                   help="the user name of the reconciler (e.g. system:serviceaccount:canarist:"
+                   "canarist-reconciler), the only writer allowed to change canarist.io/status; "
+                   "repeatable or comma-separated (default: none, the status is not protected)")
     p.add_argument("--header-timeout", type=number_arg, default=10.0, metavar="SECONDS",
                    help="close a connection that does not send a whole request head in this "
                    "time, like nginx's client_header_timeout (default 10)")
@@ -105,11 +110,12 @@ def cmd_webhook(args: argparse.Namespace) -> int:
     from webhook.admission.server import run
 
     host, port = parse_listen(args.listen)
+    trusted = split_names(args.trusted_user)
     config = ServerConfig(
         args.tls_cert, args.tls_key, host, port, drain_seconds=args.drain_seconds,
         reload_interval=args.reload_interval, header_timeout=args.header_timeout,
         spec_cache_bytes=args.spec_cache_bytes, review_workers=args.review_workers,
-        review_budget=args.review_budget)
+        review_budget=args.review_budget, trusted_users=frozenset(trusted) if trusted else None)
     check_limits(config)
     configure(args.log_level)
     run(config)
