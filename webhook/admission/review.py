@@ -127,7 +127,9 @@ def load_body(body: bytes | str) -> JSONObject:
         raise bad_review("", f"body is not JSON: {exc.msg} at {where}") from None
     except jsoncodec.NotJSON as exc:
         raise bad_review("", f"body is not JSON: {exc.message}") from None
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise bad_review("", "body is nested too deeply to decode") from None
+    except ValueError as exc:
         raise bad_review("", f"body is not JSON: {type(exc).__name__}") from None
     if not isinstance(raw, dict):
         raise bad_review(
