@@ -15,7 +15,10 @@ status) and one log line; its traceback is logged once per place it comes from.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -33,6 +36,14 @@ INLINE_BODY = 64 * 1024  # larger bodies are decoded and decided in the pool
 # How long a busy pool thread keeps the GIL while the event loop waits for it (Python's default
 # is 5 ms, several of which add up in one review); set by ``server.run`` for the process.
 SWITCH_INTERVAL = 0.0005
+POOL_NICENESS = 10  # the pool threads' nice value on Linux
+
+
+def _lower_priority() -> None:
+    """A pool thread yields the CPU to the event loop's: the OS schedules threads, not the
+    GIL, and a costly review should wait rather than the reviews the loop answers."""
+    with contextlib.suppress(OSError, AttributeError):  # Linux: threads have their own nice
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), POOL_NICENESS)
 
 
 class Decider:
@@ -43,7 +54,8 @@ class Decider:
         self.cache = cache
         self.budget = budget
         self.trusted = trusted
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="canarist-review")
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="canarist-review",
+                                       initializer=_lower_priority)
         self.slots = workers * 2
         self._semaphore: asyncio.Semaphore | None = None
         self._inline: SpecLookup = cached_only(cache)
