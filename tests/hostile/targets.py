@@ -256,6 +256,23 @@ def proxy_configmap(case: Case, env: Env) -> None:
     assert ("web" in names) == (case.expect is None), names
 
 
+def api_yaml(case: Case, env: Env) -> None:
+    """The embedded API server reading the manifest as a YAML body (server-side apply): an
+    answer in time, never a 5xx; a body refused as YAML says why."""
+    from tests.cluster.conftest import raw
+
+    cluster = env.fixture("hostile_cluster")
+    ns = cluster.namespace()
+    path = f"/apis/apps/v1/namespaces/{ns}/deployments/web?fieldManager=hostile"
+    status, _, body = timed(lambda: raw(cluster.running, "PATCH", path, case.text().encode(),
+                                        {"Content-Type": "application/apply-patch+yaml"}), 15.0)
+    assert status < 500, body[:2000]
+    if status == 400:
+        refused(case, json.loads(body)["message"])
+    # and the API server still answers
+    assert raw(cluster.running, "GET", f"/api/v1/namespaces/{ns}")[0] == 200
+
+
 TARGETS: dict[str, tuple[Callable[[Case, Env], None], ...]] = {
     "steps": (spec, reconciler, webhook, mutate, validate),
     "analysis": (spec, reconciler, webhook, mutate, validate),
@@ -263,5 +280,5 @@ TARGETS: dict[str, tuple[Callable[[Case, Env], None], ...]] = {
     "annotations": (spec, reconciler, webhook, mutate, validate),
     "review": (webhook, mutate),
     "routes": (routes, proxy_file, proxy_router, proxy_configmap),
-    "manifest": (validate, render),
+    "manifest": (validate, render, api_yaml),
 }

@@ -94,7 +94,9 @@ def _construct_mapping(loader: Any, node: MappingNode, deep: bool = False) -> An
             continue
         if duplicate:
             mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", mark)
+            shown = repr(key[:61] + "..." if isinstance(key, str) and len(key) > 64 else key)
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {shown[:80]}",
+                                                    mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
