@@ -128,7 +128,7 @@ def load_body(body: bytes | str) -> JSONObject:
     except jsoncodec.NotJSON as exc:
         raise bad_review("", f"body is not JSON: {exc.message}") from None
     except RecursionError:
-        raise bad_review("", "body is nested too deeply to decode") from None
+        raise bad_review("", "body is not JSON: nested too deeply to decode") from None
     except ValueError as exc:
         raise bad_review("", f"body is not JSON: {type(exc).__name__}") from None
     if not isinstance(raw, dict):
