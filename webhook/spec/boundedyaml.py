@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.events import AliasEvent, CollectionStartEvent
+from yaml.events import AliasEvent, ScalarEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
@@ -110,9 +110,12 @@ class _Bounded(Composer):
 
         def check_event(self, *choices: Any) -> bool: ...
         def peek_event(self) -> Any: ...
+        def get_event(self) -> Any: ...
+        def descend_resolver(self, parent: Node | None, index: Any) -> None: ...
+        def ascend_resolver(self) -> None: ...
 
     def _reset_bounds(self) -> None:
-        self._path: list[str] = []
+        self._path: list[tuple[Node | None, Any]] = []
         self._depth = 0
         self._composed = 0
         self._added = 0  # nodes added by aliases
@@ -124,34 +127,50 @@ class _Bounded(Composer):
         return super().compose_document()
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
-        self._path.append(_segment(parent, index))
-        try:
-            if self.check_event(AliasEvent):
-                self._alias(self.peek_event())
-                aliased: Any = super().compose_node(parent, index)
-                return aliased  # type: ignore[no-any-return]
-            event = self.peek_event()
-            if event.anchor is not None and not self.limits.aliases:
-                self._refuse(f"anchors and aliases are not allowed (&{event.anchor})", event)
-            self._depth += 1
-            if self._depth > self.limits.depth and isinstance(event, CollectionStartEvent):
-                self._refuse(f"is nested more than {self.limits.depth} levels deep", event)
-            self._count(event)
-            before = self._composed + self._added
-            node: Any = super().compose_node(parent, index)
-            self._depth -= 1
-            if self.limits.aliases:
-                self._sizes[id(node)] = (self._composed + self._added - before, _height(self, node))
-            return node  # type: ignore[no-any-return]
-        finally:
-            self._path.pop()
+        path = self._path
+        path.append((parent, index))  # made into text only for a message (``where``)
+        event = self.peek_event()
+        anchor = event.anchor
+        if isinstance(event, AliasEvent):
+            self._alias(event)
+            self.get_event()
+            path.pop()
+            return self.anchors[anchor]
+        limits = self.limits
+        if anchor is not None:
+            if not limits.aliases:
+                self._refuse(f"anchors and aliases are not allowed (&{anchor})", event)
+            if anchor in self.anchors:
+                self._refuse(f"duplicate anchor &{anchor}", event)
+        self._depth += 1
+        self._composed += 1
+        if self._deadline is not None and self._composed % _CHECK_EVERY == 0:
+            self._check_time(event)
+        before = self._composed + self._added
+        self.descend_resolver(parent, index)
+        node: Node
+        if isinstance(event, ScalarEvent):
+            node = self.compose_scalar_node(anchor)
+        else:
+            if self._depth > limits.depth:
+                self._refuse(f"is nested more than {limits.depth} levels deep", event)
+            if isinstance(event, SequenceStartEvent):
+                node = self.compose_sequence_node(anchor)
+            else:
+                node = self.compose_mapping_node(anchor)
+        self.ascend_resolver()
+        self._depth -= 1
+        if limits.aliases:
+            self._sizes[id(node)] = (self._composed + self._added - before, _height(self, node))
+        path.pop()
+        return node
 
     def _alias(self, event: Any) -> None:
         if not self.limits.aliases:
             self._refuse(f"anchors and aliases are not allowed (*{event.anchor})", event)
         target = self.anchors.get(event.anchor)
         if target is None:
-            return  # PyYAML's own error: undefined alias
+            self._refuse(f"undefined alias *{event.anchor}", event)
         size = self._sizes.get(id(target))
         if size is None:
             self._refuse(f"recursive alias *{event.anchor}", event)
@@ -168,20 +187,15 @@ class _Bounded(Composer):
                 f"is nested more than {self.limits.depth} levels deep (*{event.anchor})", event
             )
 
-    def _count(self, event: Any) -> None:
-        self._composed += 1
-        if (
-            self._deadline is not None
-            and self._composed % _CHECK_EVERY == 0
-            and time.monotonic() > self._deadline
-        ):
+    def _check_time(self, event: Any) -> None:
+        if self._deadline is not None and time.monotonic() > self._deadline:
             raise OutOfTime("took too long to parse", event.start_mark, self.where())
 
     def _refuse(self, problem: str, event: Any) -> NoReturn:
         raise Refused(problem, event.start_mark, self.where())
 
     def where(self) -> str:
-        path = "".join(self._path)
+        path = "".join(_segment(parent, index) for parent, index in self._path)
         return path if len(path) <= _MAX_WHERE else path[: _MAX_WHERE - 3] + "..."
 
 
