@@ -2,6 +2,7 @@
 """Benchmark: canarist's /mutate against a bare aiohttp TLS handler, in one run, same load.
 
     .venv/bin/python scripts/bench/webhook.py [--rounds 3] [--duration 2] [--quick]
+    .venv/bin/python scripts/bench/webhook.py --before-root /tmp/before   # before/after a change
 
 Both servers run as separate processes with the same TLS setup (TLS 1.2+, ECDSA P-256, uvloop)
 and the same malloc thresholds (``webhook.admission.alloc``):
@@ -43,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from scripts.bench._common import ROOT, median_of, percentile, ratio, thread_cpu_ns
 from scripts.bench.webhook_hostile import hostile_requests, send_hostile
-from scripts.bench.webhook_profile import breakdown, codecs
+from scripts.bench.webhook_profile import codecs
 from webhook.tls.issue import issue_ca, issue_serving, service_names
 
 PAYLOAD = ROOT / "tests" / "data" / "reviews" / "22-update-new-canary.request.json"
@@ -302,7 +303,7 @@ async def bench(
         f"POST /mutate?timeout=10s HTTP/1.1\r\nHost: {SERVER_NAME}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-    names = ("bare", "canarist")
+    names = tuple(servers)  # bare, canarist and, with --before-root, before
     closed: dict[int, dict[str, list[dict[str, Any]]]] = {
         c: {n: [] for n in names} for c in args.concurrency
     }
@@ -330,6 +331,14 @@ async def bench(
             "ratio_p50": ratio(ours["p50_ms"], bare["p50_ms"]),
             "ratio_p99": ratio(ours["p99_ms"], bare["p99_ms"]),
         }
+        if "before" in servers:
+            before = _medians(closed[c]["before"])
+            results["closed_loop"][f"c={c}"] |= {
+                "before": before,
+                "ratio_server_cpu_vs_before": ratio(
+                    ours["server_cpu_us_per_request"], before["server_cpu_us_per_request"]
+                ),
+            }
     bare, ours = _medians(rated["bare"]), _medians(rated["canarist"])
     results["fixed_rate"] = {
         "rate": args.rate,
@@ -349,10 +358,8 @@ async def bench(
 
 
 def profile(body: bytes, root: Path) -> dict[str, float]:
-    """The in-process breakdown, of this checkout's canarist or of ``root``'s (in a process
-    that imports canarist from there)."""
-    if root.resolve() == ROOT:
-        return breakdown(body)
+    """The in-process breakdown of ``root``'s canarist, in a fresh process that imports it from
+    there (the same conditions for this checkout and another one)."""
     code = ("import json, sys; from scripts.bench.webhook_profile import breakdown; "
             "print(json.dumps(breakdown(sys.stdin.buffer.read())))")
     out = subprocess.run([sys.executable, "-c", code], input=body, capture_output=True,
@@ -374,6 +381,9 @@ def main() -> None:
     parser.add_argument("--server-root", type=Path, default=ROOT, metavar="DIR",
                         help="run canarist (server and in-process profile) from another "
                         "checkout, e.g. the main branch before a change (default: this one)")
+    parser.add_argument("--before-root", type=Path, metavar="DIR",
+                        help="also measure canarist from this checkout (the code before a "
+                        "change), alternating with the others in the same rounds")
     parser.add_argument("--serve-bare", nargs=3, metavar=("CERT", "KEY", "PORTFILE"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
@@ -397,9 +407,11 @@ def main() -> None:
         cert.write_bytes(serving.cert_pem)
         key.write_bytes(serving.key_pem)
         ctx = ssl.create_default_context(cadata=ca.cert_pem.decode())
-        names = ("bare", "canarist")
-        servers = [Server(n, str(cert), str(key), workdir, server_cpu, args.server_root)
-                   for n in names]
+        roots = {"bare": ROOT, "canarist": args.server_root}
+        if args.before_root is not None:
+            roots["before"] = args.before_root
+        servers = [Server(n, str(cert), str(key), workdir, server_cpu, root)
+                   for n, root in roots.items()]
         try:
             ports = {s.name: (s.port, s.proc.pid) for s in servers}
             results = uvloop.run(bench(args, ports, ctx))
@@ -408,6 +420,12 @@ def main() -> None:
                 s.stop()
     body = json.dumps(json.loads(PAYLOAD.read_text()), separators=(",", ":")).encode()
     results["review_cpu_us_in_process"] = profile(body, args.server_root)
+    if args.before_root is not None:
+        results["review_cpu_us_in_process_before"] = profile(body, args.before_root)
+        results["review_cpu_ratio_vs_before"] = {
+            k: ratio(v, results["review_cpu_us_in_process_before"].get(k, 0))
+            for k, v in results["review_cpu_us_in_process"].items()
+        }
     results["setup"] = {
         "python": platform.python_version(),
         "cpus": len(cpus),
