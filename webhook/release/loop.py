@@ -16,6 +16,10 @@ Which events wake which Deployment:
 - every ``resync`` seconds every released Deployment is reconciled with ``resync`` set, which
   re-applies routing a hand edit may have changed.
 
+A warning the API server returns on the writes of a reconcile (a field the CRD does not have,
+pruned; a deprecated version; an admission webhook's) becomes a ``Warning`` Event ``APIWarning``
+on the Deployment.
+
 At start, a Service still marked ``managed-by`` a Deployment that no longer exists (deleted while
 no reconciler ran) gets its selector back.
 """
@@ -32,6 +36,7 @@ from datetime import UTC, datetime
 
 from webhook.analysis import Measurer, decode_secret
 from webhook.errors import CanaristError, Conflict, KubeError, RouterError, Unavailable
+from webhook.kube import warnings as api_warnings
 from webhook.kube.client import KubeClient
 from webhook.kube.events import EventRecorder
 from webhook.kube.informer import Informer, key_of, owner_uids, start_all, stop_all
@@ -104,9 +109,9 @@ class Reconciler:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.tombstones: dict[Key, JSON] = {}
-        # resourceVersion a Deployment had when canarist last wrote it: while the cache still
-        # holds that version it has not seen the write, and a plan from it would be stale
-        self.written: dict[Key, str] = {}
+        # resourceVersions a Deployment had before canarist's last writes to it: while the cache
+        # still holds one of them it has not seen the last write, and a plan from it is stale
+        self.written: dict[Key, tuple[str, ...]] = {}
         self.resyncs: set[Key] = set()
         self.reconciles = 0
         self.measurer: Measurer | None = None
@@ -282,7 +287,7 @@ class Reconciler:
         if world is None:
             return None
         rv = world.deployment.resource_version
-        if self.written.get(key) == rv and not world.deployment.deleting:
+        if rv in self.written.get(key, ()) and not world.deployment.deleting:
             return None  # our last write has not reached the cache; its event will wake us
         self.written.pop(key, None)
         self.reconciles += 1
@@ -294,9 +299,14 @@ class Reconciler:
         if measuring.runs(world):
             world = await measuring.measure(world, now, self._measurer())
         result = plan(world, now)
-        await self.executor.run(result, world.deployment, routers.get)
+        with api_warnings.collect() as said:
+            try:
+                await self.executor.run(result, world.deployment, routers.get)
+            finally:
+                for text in said:  # e.g. a field the CRD does not have, pruned by the server
+                    self.events.record(world.deployment.raw, "Warning", "APIWarning", text)
         if self.executor.wrote_deployment:
-            self.written[key] = rv
+            self.written[key] = self.executor.superseded or (rv,)
         status = result.status if result.status is not None else world.status
         if world.deployment.deleting or not world.deployment.opted_in:
             self.metrics.set_release(*key, None)

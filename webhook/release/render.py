@@ -11,6 +11,8 @@ The same code as in a cluster writes the objects: the release engine's builders 
 routers, over an in-memory API (``webhook.routers.offline.OfflineClient``). Printed as YAML
 documents: the user's Deployment as canarist leaves it (hash stamped, held, status), the pinned
 stable Service, the canary Service and Deployment, and every routing object created or changed.
+What the cluster serves (the SMI TrafficSplit version) comes from ``--api-versions`` and the
+CustomResourceDefinitions in FILE.
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
 from webhook.errors import ConfigError, Problem
 from webhook.kube.protocol import JSON, ObjectRef, PatchType
-from webhook.release import scaling
+from webhook.release.bookkeeping import Books
 from webhook.release.canary import canary_body
+from webhook.release.draft import Ctx
 from webhook.release.execute import Executor
 from webhook.release.model import DeploymentView, observe
 from webhook.release.names import HASH_LABEL
@@ -36,12 +40,21 @@ from webhook.release.ops import (
     Plan,
     RouteTraffic,
 )
+from webhook.release.progress import settled
 from webhook.release.routing import release_target
-from webhook.release.services import Pin, canary_service_ops, find_stable, pin_patch
-from webhook.release.stepping import routes_at, scale_override_at, weight_at
+from webhook.release.services import (
+    Pin,
+    canary_service_ops,
+    find_stable,
+    has_canary_service,
+    pin_patch,
+    pins_services,
+)
+from webhook.release.stepping import routes_at, weight_at
 from webhook.routers import build_routers
 from webhook.routers.offline import OfflineClient
 from webhook.spec import CanarySpec, Pause, Phase, ReleaseStatus, boundedyaml, template_hash
+from webhook.spec.files import argo_message
 from webhook.spec.names import ENABLED_LABEL, PREFIX
 
 SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation")
@@ -122,19 +135,24 @@ def render(
     weight: int | None = None,
     stable_hash: str | None = None,
     source: str = "FILE",
+    api_versions: Sequence[str] = (),
 ) -> str:
+    """``api_versions`` (``group/version``, as ``helm template --api-versions``) say what the
+    cluster serves where a router writes the newest version it serves (SMI); so do the
+    CustomResourceDefinitions in ``text``. Without either, the published CRD's is assumed."""
     objects = load_documents(text, source)
+    for i, item in enumerate(api_versions):
+        group, _, version = item.rpartition("/")
+        if not group or not version:
+            raise ConfigError(
+                [Problem(f"--api-versions[{i}]", f"must be GROUP/VERSION, got {item!r}")]
+            )
     deployments = [o for o in objects if _released(o)]
     if not deployments:
-        raise ConfigError(
-            [
-                Problem(
-                    source,
-                    "no Deployment with the canarist.io/enabled label or canarist annotations",
-                )
-            ]
-        )
-    client = OfflineClient(objects)
+        argo = [m for m in (argo_message(o, source) for o in objects) if m]
+        problem = "no Deployment with the canarist.io/enabled label or canarist annotations"
+        raise ConfigError([Problem(source, argo[0] if argo else problem)])
+    client = OfflineClient(objects, api_versions=api_versions)
     for d in deployments:
         asyncio.run(_render_one(client, d, step=step, weight=weight, stable_hash=stable_hash))
     return _dump(client.changed())
@@ -159,18 +177,20 @@ async def _render_one(
         raise ConfigError([Problem(f"Deployment {d['metadata']['name']}", world.spec_error or "")])
     spec, view = world.spec, world.deployment
     index, w, routes = _state(spec, step, weight, view.name)
-    count = _canary_count(spec, view.replicas, index, w)
+    ctx = Ctx(world, spec, datetime.now(UTC))
+    count, stable_count = settled(ctx, index, view.replicas, weight)
     ops: list[Op] = []
     choice = find_stable(world, spec.stable_service, spec.canary_service)
-    if choice.service is None and spec.traffic_routed:
+    if choice.service is None and pins_services(spec):
         raise ConfigError([Problem(f"Deployment {view.name}", choice.problem)])
     if choice.service is not None:
-        if spec.traffic_routed:
+        if pins_services(spec):
             patch = pin_patch(choice.service, Pin(HASH_LABEL, stable), view.name)
             if patch:
                 ops.append(patch)
-        name = spec.canary_service_for(choice.service.name)
-        ops.extend(canary_service_ops(world, choice.service, name, Pin(HASH_LABEL, new)))
+        if has_canary_service(spec):
+            name = spec.canary_service_for(choice.service.name)
+            ops.extend(canary_service_ops(world, choice.service, name, Pin(HASH_LABEL, new)))
     ops.append(CreateCanary(canary_body(view, count)))
     if spec.traffic_routed:
         ops.append(
@@ -183,6 +203,9 @@ async def _render_one(
             )
         )
     paused = weight is None and index < len(spec.steps) and isinstance(spec.steps[index], Pause)
+    books = Books()
+    if stable_count != view.replicas:  # the user's count, kept while canarist lowers it
+        books = Books(replicas=view.replicas, stable_replicas=stable_count)
     status = ReleaseStatus(
         phase=Phase.PAUSED if paused else Phase.PROGRESSING,
         step=index,
@@ -193,7 +216,8 @@ async def _render_one(
         header_routes=routes.header_names,
         mirror=",".join(routes.mirror_names) or None,
     )
-    ops.append(PatchDeployment(paused=True, status=status))
+    replicas = stable_count if stable_count != view.replicas else None
+    ops.append(PatchDeployment(paused=True, replicas=replicas, status=books.into(status)))
     await client.replace(_stamped(client, d))
     target = release_target(view, spec, choice)
     routers = build_routers(target, client)
@@ -235,17 +259,6 @@ def _state(
             [Problem("--step", f"Deployment {name} has steps 0..{n - 1}, got {index}")]
         )
     return index, weight_at(spec.steps, index), routes_at(spec.steps, index)
-
-
-def _canary_count(spec: CanarySpec, replicas: int, index: int, weight: int) -> int:
-    if not spec.traffic_routed:
-        return scaling.canary_for_share(replicas, min(weight, 99))
-    override = scale_override_at(spec.steps, index)
-    if override is not None and override.replicas is not None:
-        return override.replicas
-    if override is not None and override.weight is not None:
-        return scaling.canary_for_weight(replicas, override.weight)
-    return scaling.canary_for_weight(replicas, weight)
 
 
 class _Dumper(yaml.SafeDumper):

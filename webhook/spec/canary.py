@@ -16,7 +16,7 @@ from webhook.spec import names as n
 from webhook.spec import options as o
 from webhook.spec.analysis import Analysis, parse_analysis
 from webhook.spec.capabilities import CAPABILITIES, Capability
-from webhook.spec.compat import check_steps
+from webhook.spec.compat import check_metrics_used, check_steps
 from webhook.spec.problems import Problems, show, suggest
 from webhook.spec.steps import (
     Pause,
@@ -29,6 +29,8 @@ from webhook.spec.yamltext import failed, load_yaml
 DEFAULT_STEPS: tuple[Step, ...] = (SetWeight(20), Pause(30.0), SetWeight(50), Pause(30.0))
 DEFAULT_ROUTERS: tuple[str, ...] = ("none",)
 DEFAULT_SCALE_DOWN_DELAY = 30.0
+# Routers that honour canarist.io/sticky (cookie affinity or target-group stickiness).
+STICKY_ROUTERS = frozenset({"nginx", "alb", "proxy"})
 
 
 class Action(StrEnum):
@@ -108,14 +110,17 @@ def parse_canary_spec(
     stable = get(n.STABLE_SERVICE, o.service_name)
     canary = get(n.CANARY_SERVICE, o.service_name)
     options = _options(values, problems, get)
+    dynamic = bool(get(n.DYNAMIC_STABLE_SCALE, o.parse_bool, False))
+    # with dynamic stable scale the old pods go as traffic leaves them (Argo: at once)
+    scale_down_default = 0.0 if dynamic else DEFAULT_SCALE_DOWN_DELAY
     spec = CanarySpec(
         steps=tuple(step for _, step in indexed),
         routers=routers,
         stable_service=stable,
         canary_service=canary,
         options=options,
-        dynamic_stable_scale=bool(get(n.DYNAMIC_STABLE_SCALE, o.parse_bool, False)),
-        scale_down_delay=get(n.SCALE_DOWN_DELAY, o.parse_delay, DEFAULT_SCALE_DOWN_DELAY),
+        dynamic_stable_scale=dynamic,
+        scale_down_delay=get(n.SCALE_DOWN_DELAY, o.parse_delay, scale_down_default),
         abort_scale_down_delay=get(
             n.ABORT_SCALE_DOWN_DELAY, o.parse_delay, DEFAULT_SCALE_DOWN_DELAY
         ),
@@ -124,7 +129,10 @@ def parse_canary_spec(
         action=get(n.ACTION, _action),
     )
     _cross_check(spec, values, problems, warnings)
-    check_steps(spec.routers, spec.analysis, indexed, problems)
+    invalid = spec.analysis is None and n.ANALYSIS in values
+    check_steps(spec.routers, spec.analysis, indexed, problems, analysis_invalid=invalid)
+    if spec.analysis is not None and n.ANALYSIS in values:
+        check_metrics_used(spec.analysis, indexed, problems)
     problems.raise_if_any(subject=f"Deployment {deployment}" if deployment else "")
     return ParsedSpec(spec, tuple(warnings))
 
@@ -148,6 +156,13 @@ def _steps(values: Mapping[str, str], problems: Problems, policy: Policy) -> lis
         return list(enumerate(policy.steps if policy.steps is not None else DEFAULT_STEPS))
     raw = load_yaml(values[n.STEPS], n.STEPS, problems)
     if failed(raw):
+        return []
+    if raw is None:  # an empty annotation (or a comment only)
+        problems.add(
+            n.STEPS,
+            "is empty: list the steps (e.g. - setWeight: 20), or remove the annotation for the "
+            "default steps",
+        )
         return []
     return parse_steps_indexed(raw, n.STEPS, problems)
 
@@ -186,6 +201,7 @@ def _options(
         traffic_split=get(
             n.TRAFFIC_SPLIT, lambda t, p, pr: o.object_name(t, p, pr, "TrafficSplit name")
         ),
+        smi_root_service=get(n.SMI_ROOT_SERVICE, o.service_name),
         proxy_hosts=get(n.PROXY_HOSTS, o.parse_hosts, ()),
     )
 
@@ -209,6 +225,16 @@ def _cross_check(
             n.CANARY_SERVICE,
             f"must differ from the stable Service, both are {show(spec.stable_service)}",
         )
+    if spec.sticky is not None:
+        ignoring = [r for r in routers if r not in STICKY_ROUTERS]
+        if ignoring:
+            warnings.append(
+                f"{n.STICKY} is ignored by traffic router {', '.join(ignoring)} (routers that "
+                f"keep a client on its version: {', '.join(sorted(STICKY_ROUTERS))})"
+            )
+    root = spec.options.smi_root_service
+    if root and root == spec.canary_service:
+        problems.add(n.SMI_ROOT_SERVICE, f"must not be the canary Service {show(root)}")
     if spec.dynamic_stable_scale and not spec.traffic_routed:
         problems.add(n.DYNAMIC_STABLE_SCALE, 'needs a traffic router other than "none"')
     if spec.dynamic_stable_scale and n.SCALE_DOWN_DELAY in values:

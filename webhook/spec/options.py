@@ -26,10 +26,12 @@ MAX_JSON = 64 * 1024  # as an annotation's YAML (webhook.spec.yamltext.MAX_TEXT)
 
 @dataclass(frozen=True)
 class VirtualServiceRef:
-    """An Istio VirtualService and the names of its routes to split (empty: the only route)."""
+    """An Istio VirtualService and the names of its routes to split (empty: the only route);
+    ``namespace`` "" is the Deployment's (Argo's ``name.namespace`` names another)."""
 
     name: str
     routes: tuple[str, ...] = ()
+    namespace: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,16 @@ class DestinationRuleRef:
     canary_subset: str = "canary"
 
 
+STICKY_MAX_AGE = 3600
+STICKY_MAX_AGE_LIMIT = 7 * 24 * 3600  # an ALB target group's stickiness takes 1 s to 7 days
+
+
 @dataclass(frozen=True)
 class Sticky:
-    """Keep a client on the version it first got, by cookie."""
+    """Keep a client on the version it first got, by a cookie living ``max_age`` seconds."""
 
     cookie: str
-    max_age: int = 3600
+    max_age: int = STICKY_MAX_AGE
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class RouterOptions:
     alb_root_service: str | None = None
     http_routes: tuple[str, ...] = ()
     traffic_split: str | None = None
+    smi_root_service: str | None = None
     proxy_hosts: tuple[str, ...] = ()
 
 
@@ -121,14 +128,15 @@ def parse_routers(text: str, path: str, problems: Problems) -> tuple[str, ...]:
 def parse_virtual_services(
     text: str, path: str, problems: Problems
 ) -> tuple[VirtualServiceRef, ...]:
-    """``name`` or ``name:route1,route2``; several VirtualServices separated by ``;``."""
+    """``name`` or ``name:route1,route2``, the name as ``name`` or Argo Rollouts'
+    ``name.namespace`` (a VirtualService in another namespace); several separated by ``;``."""
     refs = []
     for part in (p.strip() for p in text.split(";")):
         if not part:
             problems.add(path, f"empty VirtualService in {show(text)}")
             continue
-        name, _, routes_text = part.partition(":")
-        name_ok = object_name(name.strip(), path, problems, "VirtualService name")
+        written, _, routes_text = part.partition(":")
+        name, namespace = _name_namespace(written.strip(), path, problems)
         routes: tuple[str, ...] = ()
         if routes_text.strip():
             routes = tuple(r.strip() for r in routes_text.split(","))
@@ -137,9 +145,23 @@ def parse_virtual_services(
                     problems.add(path, f"empty route name in {show(part)}")
         elif ":" in part:
             problems.add(path, f"no route names after ':' in {show(part)}")
-        if name_ok:
-            refs.append(VirtualServiceRef(name_ok, routes))
+        if name:
+            refs.append(VirtualServiceRef(name, routes, namespace))
     return tuple(refs)
+
+
+def _name_namespace(text: str, path: str, problems: Problems) -> tuple[str | None, str]:
+    """``name`` or ``name.namespace``, each a DNS-1123 label (so, as in Argo Rollouts, a
+    VirtualService whose own name has a dot cannot be named)."""
+    parts = text.split(".")
+    if len(parts) <= 2 and all(len(p) <= 63 and _DNS1123_LABEL.match(p) for p in parts):
+        return parts[0], parts[1] if len(parts) == 2 else ""
+    problems.add(
+        path,
+        f"invalid VirtualService {show(text)}: write NAME, or NAME.NAMESPACE for one in another "
+        "namespace (lowercase letters, digits and '-')",
+    )
+    return None, ""
 
 
 def parse_destination_rule(text: str, path: str, problems: Problems) -> DestinationRuleRef | None:
@@ -222,15 +244,49 @@ def parse_delay(text: str, path: str, problems: Problems) -> float | None:
 
 
 def parse_sticky(text: str, deployment: str, path: str, problems: Problems) -> Sticky | None:
-    """``"true"`` (cookie ``canarist-<deployment>``), ``"false"``, or a cookie name."""
-    if text == "false":
+    """``"false"``, or ``"true"`` (cookie ``canarist-<deployment>``) or a cookie name, optionally
+    followed by ``; max-age=DURATION`` (whole seconds, 1s to 7 days; default 1h)."""
+    head, sep, rest = text.partition(";")
+    head = head.strip()
+    if head == "false":
+        if sep:
+            problems.add(path, f'"false" takes no max-age, got {show(text)}')
         return None
-    if text == "true":
-        return Sticky(f"canarist-{deployment}" if deployment else "canarist")
-    if _COOKIE.match(text):
-        return Sticky(text)
-    problems.add(path, f'must be "true", "false" or a cookie name, got {show(text)}')
-    return None
+    if head == "true":
+        cookie = f"canarist-{deployment}" if deployment else "canarist"
+    elif _COOKIE.match(head):
+        cookie = head
+    else:
+        problems.add(
+            path,
+            'must be "true", "false" or a cookie name, optionally followed by '
+            f'"; max-age=DURATION" (e.g. "true; max-age=2h"), got {show(text)}',
+        )
+        return None
+    if not sep:
+        return Sticky(cookie)
+    max_age = _max_age(rest, path, problems)
+    return None if max_age is None else Sticky(cookie, max_age)
+
+
+def _max_age(text: str, path: str, problems: Problems) -> int | None:
+    key, eq, value = text.strip().partition("=")
+    if key.strip().lower() != "max-age" or not eq:
+        problems.add(
+            path, f'after ";" only "max-age=DURATION" is allowed, got {show(text.strip())}'
+        )
+        return None
+    seconds = parse_duration(value.strip(), path, problems)
+    if seconds is None:
+        return None
+    if seconds != int(seconds) or not 1 <= seconds <= STICKY_MAX_AGE_LIMIT:
+        problems.add(
+            path,
+            f"max-age must be whole seconds from 1s to 7 days (168h; an ALB's stickiness "
+            f"limit, kept for every router), got {show(value.strip())}",
+        )
+        return None
+    return int(seconds)
 
 
 REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {

@@ -10,7 +10,7 @@ import base64
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import yaml
@@ -18,17 +18,24 @@ from aiohttp import web
 
 from webhook.cluster import status as st
 from webhook.cluster.api import ClusterAPI
+from webhook.cluster.auth.user import ADMIN_USER, UserInfo
 from webhook.cluster.http.paths import RequestInfo
+from webhook.cluster.http.podlogs import serve_log
+from webhook.cluster.http.portforward import serve_portforward
 from webhook.cluster.http.tables import to_table, wants_table
 from webhook.cluster.meta import metadata
 from webhook.cluster.patching import normalise_patch_type
 from webhook.cluster.protobuf import PROTOBUF, decode_object
-from webhook.cluster.resources import ResourceType
+from webhook.cluster.resources import CREATE_ONLY, CREATE_ONLY_SUBRESOURCES, ResourceType
 from webhook.errors import APIStatusError, WireFormatError
 from webhook.spec import boundedyaml
 
 log = logging.getLogger(__name__)
-ADMIN = "system:admin"
+USER_KEY = web.RequestKey("canarist.user", UserInfo)  # set by the server's authentication
+# pods/log and pods/portforward: served with the node, as the API server proxies to the kubelet
+POD_STREAMS: dict[str, Callable[[web.Request, ClusterAPI, RequestInfo],
+                                Awaitable[web.StreamResponse]]] = {"log": serve_log,
+                                                                   "portforward": serve_portforward}
 
 
 def dumps(obj: Any) -> bytes:
@@ -36,7 +43,9 @@ def dumps(obj: Any) -> bytes:
 
 
 def json_response(obj: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    resp = web.Response(body=dumps(obj), status=status, content_type="application/json")
+    # encoding/json's Encoder ends the body with a newline; clients compare error bodies
+    resp = web.Response(body=dumps(obj) + b"\n", status=status,
+                        content_type="application/json")
     for w in warnings or []:
         escaped = w.replace("\\", "\\\\").replace('"', '\\"')
         resp.headers.add("Warning", f'299 - "{escaped}"')
@@ -128,10 +137,16 @@ class ResourceHandlers:
         rt = self.api.registry.lookup(info.group, info.version, info.resource)
         if rt is None:
             raise st.err(404, "NotFound", "the server could not find the requested resource")
+        if rt.key == "pods" and info.name and info.subresource in POD_STREAMS:
+            return await POD_STREAMS[info.subresource](request, self.api, info)
         if info.subresource and info.subresource not in rt.subresources and not (
             rt.key == "pods" and info.subresource == "binding"
         ):
             raise st.err(404, "NotFound", "the server could not find the requested resource")
+        if request.method != "POST" and (rt.verbs == CREATE_ONLY or (
+                info.subresource in CREATE_ONLY_SUBRESOURCES)):
+            raise st.err(405, "MethodNotAllowed",
+                         "the server does not allow this method on the requested resource")
         if (not rt.namespaced and info.namespace) or (
             rt.namespaced and not info.namespace and (info.name or request.method == "POST")
         ):
@@ -156,7 +171,8 @@ class ResourceHandlers:
         q = request.query
         ns = info.namespace or None
         dry = _dry_run(q.getall("dryRun", []))
-        common: dict[str, Any] = {"dry_run": dry, "user": ADMIN, "version": info.version}
+        common: dict[str, Any] = {"dry_run": dry, "user": request.get(USER_KEY, ADMIN_USER),
+                                  "version": info.version}
         method = request.method
         if method == "POST":
             if info.name and not info.subresource:
