@@ -1,12 +1,13 @@
 """The status guard on the embedded cluster: its API server calls canarist's webhook (rules on
 ``deployments`` and ``deployments/status``) with the requester in ``userInfo``; the webhook
 trusts the reconciler's user, which is the admin user there (the reconciler runs with the
-cluster's admin kubeconfig). Other users are the in-process API's ``user=`` (the embedded API
-server maps every bearer token to the admin user so far, so kubectl cannot be another user)."""
+cluster's admin kubeconfig). Other users are the in-process API's ``user=``, or kubectl
+impersonating one (``--as alice``, allowed by a ClusterRoleBinding)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -133,3 +134,39 @@ def test_an_export_applied_mid_release_does_not_write_back_the_old_status(
     exported["metadata"].pop("resourceVersion")  # as kubectl apply of the file sends it
     cluster.call(cluster.api.update(DEPLOYMENTS, NS, exported, user="alice"))
     assert status(get(cluster, "export")) == mid
+
+
+def kubectl(cluster: RunningCluster, *args: str, stdin: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), *args],
+                          capture_output=True, text=True, input=stdin, timeout=60, check=False)
+
+
+def test_kubectl_apply_of_an_export_by_another_user_keeps_the_status(
+    cluster: RunningCluster,
+) -> None:
+    cluster.call(cluster.api.create(
+        "clusterrolebindings.rbac.authorization.k8s.io", None, {
+            "metadata": {"name": "guard-alice"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": "cluster-admin"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
+                          "name": "alice"}]}))
+    cluster.call(cluster.api.create(DEPLOYMENTS, NS, manifest("kubectl")))
+    digest = template_hash(get(cluster, "kubectl")["spec"]["template"])
+    reconciler_writes_status(cluster, "kubectl", {"phase": "Healthy", "stableHash": digest,
+                                                  "canaryHash": digest})
+    exported = kubectl(cluster, "get", "deploy", "kubectl", "-n", NS, "-o", "yaml")
+    assert exported.returncode == 0, exported.stderr
+    mid = {"phase": "Paused", "stableHash": digest, "canaryHash": "bcdfghjklm", "step": 1,
+           "weight": 20}
+    reconciler_writes_status(cluster, "kubectl", mid)
+    text = "\n".join(line for line in exported.stdout.splitlines()
+                     if "resourceVersion:" not in line)
+    applied = kubectl(cluster, "--as", "alice", "apply", "-f", "-", stdin=text)
+    assert applied.returncode == 0, applied.stderr
+    assert "the change by alice was undone" in applied.stderr
+    assert status(get(cluster, "kubectl")) == mid
+    # the same apply by the trusted user (the admin, the reconciler's user in canarist up) counts
+    assert kubectl(cluster, "apply", "-f", "-", stdin=text).returncode == 0
+    assert status(get(cluster, "kubectl"))["phase"] == "Healthy"  # type: ignore[index]

@@ -10,8 +10,9 @@ closed and times out after 5 s.
 
 Only the reconciler may change ``canarist.io/status`` (``--trusted-user``): its requests reach
 the API with the cluster's admin token, so the trusted user is the admin's name. (Anything else
-using that kubeconfig, kubectl included, is the same user; other identities are the ones the API
-is called with in-process, ``api.update(..., user=...)``.)
+using that kubeconfig, kubectl included, is the same user; another user is a ServiceAccount's
+token, an impersonated user, ``kubectl --as alice``, or the in-process ``api.update(...,
+user=...)``.)
 """
 
 from __future__ import annotations
