@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from webhook import __version__
-from webhook.cli import release, serve, tools
+from webhook.cli import convert, release, serve, tools
 from webhook.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Handler, Registrar
 from webhook.errors import CanaristError, InvalidInput
 
@@ -36,6 +36,7 @@ _REGISTRARS: tuple[Registrar, ...] = (
     release.register_status,
     release.register_list,
     release.register_actions,
+    convert.register_convert,
 )
 
 
