@@ -116,6 +116,8 @@ def _drop_annotations(obj: dict[str, Any], keys: Iterable[str], changes: list[tu
     for key in keys:
         if annotations.pop(key, None) is not None:
             changes.append((f"metadata.annotations.{key}", "Argo Rollouts' record: left out"))
+    if "annotations" in obj["metadata"] and not annotations:
+        del obj["metadata"]["annotations"]
 
 
 def _service(obj: dict[str, Any], owners: list[Owner], changes: list[tuple[str, str]]) -> None:
