@@ -75,8 +75,8 @@ def istio_http(vs: dict[str, Any], routes: list[str], stable: str, canary: str,
     stable and canary destinations weighted 100-W / W."""
     out = []
     weighted = None
-    for route in vs["spec"]["http"]:
-        route = json.loads(json.dumps(route))
+    for original in vs["spec"]["http"]:
+        route = json.loads(json.dumps(original))
         if not routes or route.get("name") in routes:
             for dest in route["route"]:
                 d = dest["destination"]
@@ -84,7 +84,8 @@ def istio_http(vs: dict[str, Any], routes: list[str], stable: str, canary: str,
                     key = d.get("subset")
                     stable_hit, canary_hit = key == subsets[0], key == subsets[1]
                 else:
-                    stable_hit, canary_hit = _short(d["host"]) == stable, _short(d["host"]) == canary
+                    host = _short(d["host"])
+                    stable_hit, canary_hit = host == stable, host == canary
                 if stable_hit:
                     dest["weight"] = 100 - state.weight
                 if canary_hit:
@@ -98,7 +99,7 @@ def istio_http(vs: dict[str, Any], routes: list[str], stable: str, canary: str,
         canary_dest["subset"] = subsets[1]
     if "port" in first:
         canary_dest["port"] = first["port"]
-    managed = []
+    managed: list[dict[str, Any]] = []
     for name, matches in state.headers.items():
         managed.append({"name": name, "match": [
             {"headers": {m["headerName"]: m["headerValue"]}} for m in matches],
@@ -153,11 +154,11 @@ def nginx_canary_ingress(stable_ingress: dict[str, Any], rollout: str, stable: s
         if key in src["spec"]:
             spec[key] = src["spec"][key]
     rules = []
-    for rule in src["spec"]["rules"]:
-        paths = rule["http"]["paths"]
+    for original in src["spec"]["rules"]:
+        paths = original["http"]["paths"]
         if not any(p["backend"]["service"]["name"] == stable for p in paths):
             continue
-        rule = json.loads(json.dumps(rule))
+        rule = json.loads(json.dumps(original))
         for p in rule["http"]["paths"]:
             if p["backend"]["service"]["name"] == stable:
                 p["backend"]["service"]["name"] = canary
@@ -210,8 +211,8 @@ def gateway_rules(route: dict[str, Any], stable: str, canary: str, state: StepSt
     """SetWeight on every rule holding both Services, then one rule per header route and split
     rule: its matches (or none) with the headers added, one backendRef, the canary."""
     rules = []
-    for rule in route["spec"]["rules"]:
-        rule = json.loads(json.dumps(rule))
+    for original in route["spec"]["rules"]:
+        rule = json.loads(json.dumps(original))
         for ref in rule["backendRefs"]:
             if ref["name"] == stable:
                 ref["weight"] = 100 - state.weight

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
+from typing import Any
 
 import yaml
 
@@ -42,10 +41,9 @@ def template(name: str, metrics: list[dict[str, Any]], *, args: list[Any] | None
 
 
 def service(name: str, app: str = "web", **extra: Any) -> dict[str, Any]:
-    obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "shop"},
-           "spec": {"selector": {"app": app}, "ports": [{"port": 80, "targetPort": 8080}]}}
-    obj["metadata"].update(extra)
-    return obj
+    meta: dict[str, Any] = {"name": name, "namespace": "shop", **extra}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+            "spec": {"selector": {"app": app}, "ports": [{"port": 80, "targetPort": 8080}]}}
 
 
 def run(*objects: dict[str, Any] | str) -> Conversion:
@@ -57,13 +55,13 @@ def deployments(conv: Conversion) -> list[dict[str, Any]]:
     return [o for o in conv.objects if o["kind"] == "Deployment"]
 
 
-def annotations(conv: Conversion, name: str = "web") -> dict[str, str]:
+def annotations_of(conv: Conversion, name: str = "web") -> dict[str, str]:
     d = next(o for o in deployments(conv) if o["metadata"]["name"] == name)
     return dict(d["metadata"]["annotations"])
 
 
 def parsed(conv: Conversion, key: str, name: str = "web") -> Any:
-    return yaml.safe_load(annotations(conv, name)[key])
+    return yaml.safe_load(annotations_of(conv, name)[key])
 
 
 def lines(conv: Conversion, outcome: Outcome | None = None) -> list[str]:

@@ -8,7 +8,7 @@ import pytest
 
 from webhook.spec import names, parse_canary_spec
 
-from .helpers import annotations, changed, parsed, refused, rollout, run, template
+from .helpers import annotations_of, changed, parsed, refused, rollout, run, template
 
 PROM = {"prometheus": {"address": "http://prometheus:9090", "query": "sum(up{job='{{args.job}}'})"}}
 
@@ -25,12 +25,13 @@ def step_analysis(*templates: str, args: list[Any] | None = None, **extra: Any) 
 
 
 def valid(conv) -> None:
-    parse_canary_spec(annotations(conv), deployment="web")
+    parse_canary_spec(annotations_of(conv), deployment="web")
 
 
 def test_a_step_analysis_names_the_templates_metrics_with_count_and_interval() -> None:
     conv = run(
-        rollout({"steps": [{"setWeight": 20}, step_analysis("t", args=[{"name": "job", "value": "web"}])]}),
+        rollout({"steps": [{"setWeight": 20},
+                           step_analysis("t", args=[{"name": "job", "value": "web"}])]}),
         template("t", [prom(interval="1m", count=5, failureLimit=1)], args=[{"name": "job"}]),
     )
     valid(conv)
@@ -90,7 +91,8 @@ def test_starting_step_follows_steps_that_were_split() -> None:
     [
         ({"name": "job", "valueFrom": {"podTemplateHashValue": "Latest"}},
          "is the Latest pod-template hash"),
-        ({"name": "job", "valueFrom": {"fieldRef": {"fieldPath": "status.alb.canaryTargetGroup.name"}}},
+        ({"name": "job", "valueFrom": {"fieldRef": {
+            "fieldPath": "status.alb.canaryTargetGroup.name"}}},
          "which Argo Rollouts writes at run time"),
         ({"name": "other", "value": "x"}, "arg 'job' has no value"),
     ],
@@ -100,7 +102,7 @@ def test_args_known_only_at_run_time_leave_the_metric_out(arg: dict[str, Any], w
                template("t", [prom()], args=[{"name": "job"}]))
     assert any(why in line for line in refused(conv))
     assert parsed(conv, names.STEPS) == [{"pause": {}}]
-    assert names.ANALYSIS not in annotations(conv)
+    assert names.ANALYSIS not in annotations_of(conv)
     valid(conv)
 
 
@@ -111,7 +113,7 @@ def test_namespace_field_ref_needs_a_namespace() -> None:
     assert any("the Rollout in the input has none" in line for line in refused(conv))
     conv = run(rollout({"steps": [step_analysis("t", args=[arg])]}),
                template("t", [prom()], args=[{"name": "job"}]))
-    assert conv.complete and "job='shop'" in annotations(conv)[names.ANALYSIS]
+    assert conv.complete and "job='shop'" in annotations_of(conv)[names.ANALYSIS]
 
 
 def test_secret_args_are_not_resolved() -> None:

@@ -30,7 +30,9 @@ def test_objects_keep_their_input_order_index_and_line() -> None:
 
 
 def test_a_list_is_flattened() -> None:
-    text = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: a}}\n- {apiVersion: v1, kind: Service, metadata: {name: b}}\n"
+    text = ("apiVersion: v1\nkind: List\nitems:\n"
+            "- {apiVersion: v1, kind: Service, metadata: {name: a}}\n"
+            "- {apiVersion: v1, kind: Service, metadata: {name: b}}\n")
     assert [d.obj["metadata"]["name"] for d in load([Source("l", text)])] == ["a", "b"]
 
 
@@ -75,7 +77,8 @@ def test_duplicate_keys_are_refused_with_the_line() -> None:
 
 
 def test_too_many_documents() -> None:
-    assert f"more than {MAX_DOCUMENTS} documents" in problems(f"{OBJ}---\n" * (MAX_DOCUMENTS + 1))[0]
+    found = problems(f"{OBJ}---\n" * (MAX_DOCUMENTS + 1))
+    assert f"more than {MAX_DOCUMENTS} documents" in found[0]
 
 
 def test_too_large() -> None:
@@ -104,8 +107,10 @@ def test_binary_and_sets_are_refused() -> None:
     ("text", "expected"),
     [
         ("- a\n", "in.yaml[0] (line 1): must be an object (a YAML mapping)"),
-        ("kind: Service\nmetadata: {name: a}\n", "in.yaml[0] (line 1).apiVersion: is required (a string)"),
-        ("apiVersion: v1\nkind: Service\n", "in.yaml[0] (line 1).metadata: is required (a mapping)"),
+        ("kind: Service\nmetadata: {name: a}\n",
+         "in.yaml[0] (line 1).apiVersion: is required (a string)"),
+        ("apiVersion: v1\nkind: Service\n",
+         "in.yaml[0] (line 1).metadata: is required (a mapping)"),
         ("apiVersion: v1\nkind: Service\nmetadata: {namespace: x}\n",
          "in.yaml[0] (line 1).metadata.name: is required (a string)"),
         ("apiVersion: v1\nkind: Service\nmetadata: {name: a, labels: {v: 1}}\n",

@@ -13,7 +13,7 @@ from webhook.errors import InvalidInput
 from webhook.spec import names as n
 from webhook.spec import parse_canary_spec
 
-from .helpers import annotations, changed, deployments, refused, rollout, run, service
+from .helpers import annotations_of, changed, deployments, refused, rollout, run, service
 
 SVC = {"canaryService": "web-canary", "stableService": "web"}
 
@@ -24,7 +24,8 @@ SVC = {"canaryService": "web-canary", "stableService": "web"}
         ({"istio": {"virtualService": {"name": "vs", "routes": ["primary"]}}},
          {n.TRAFFIC_ROUTER: "istio", n.ISTIO_VIRTUAL_SERVICE: "vs:primary"}),
         ({"istio": {"virtualServices": [
-            {"name": "a", "routes": ["p"], "tlsRoutes": [{"port": 443}], "tcpRoutes": [{"port": 3306}]},
+            {"name": "a", "routes": ["p"], "tlsRoutes": [{"port": 443}],
+             "tcpRoutes": [{"port": 3306}]},
             {"name": "b.other"}],
             "destinationRule": {"name": "dr", "canarySubsetName": "c", "stableSubsetName": "s"}}},
          {n.TRAFFIC_ROUTER: "istio", n.ISTIO_VIRTUAL_SERVICE: "a:p,tls:443,tcp:3306;b.other",
@@ -32,7 +33,8 @@ SVC = {"canaryService": "web-canary", "stableService": "web"}
         ({"istio": {"virtualService": {"name": "vs"},
                     "destinationRule": {"name": "dr", "canarySubsetName": "canary",
                                         "stableSubsetName": "stable"}}},
-         {n.TRAFFIC_ROUTER: "istio", n.ISTIO_VIRTUAL_SERVICE: "vs", n.ISTIO_DESTINATION_RULE: "dr"}),
+         {n.TRAFFIC_ROUTER: "istio", n.ISTIO_VIRTUAL_SERVICE: "vs",
+          n.ISTIO_DESTINATION_RULE: "dr"}),
         ({"nginx": {"stableIngresses": ["a", "b"],
                     "additionalIngressAnnotations": {"canary-by-header": "X-Canary",
                                                      "canary-by-header-value": "yes"},
@@ -64,7 +66,7 @@ def test_traffic_routing(routing: dict[str, Any] | None, expected: dict[str, str
     if routing is not None:
         canary["trafficRouting"] = routing
     conv = run(rollout(canary))
-    ann = annotations(conv)
+    ann = annotations_of(conv)
     got = {k: v for k, v in ann.items() if k not in (n.STEPS, n.STABLE_SERVICE, n.CANARY_SERVICE)}
     assert got == expected
     assert (ann[n.STABLE_SERVICE], ann[n.CANARY_SERVICE]) == ("web", "web-canary")
@@ -114,7 +116,7 @@ def test_deployment_fields_metadata_and_behaviour() -> None:
                                 "rollingUpdate": {"maxSurge": "50%", "maxUnavailable": 0}}
     assert (spec["replicas"], spec["minReadySeconds"], spec["revisionHistoryLimit"],
             spec["progressDeadlineSeconds"]) == (4, 5, 3, 120)
-    ann = annotations(conv)
+    ann = annotations_of(conv)
     assert (ann[n.SCALE_DOWN_DELAY], ann[n.ABORT_SCALE_DOWN_DELAY]) == ("1m30s", "720h")
     assert any("Argo's 0 keeps an aborted canary's pods" in line for line in changed(conv))
     assert [k for k in ann if k.startswith(n.PREFIX)][:2] == [n.STEPS, n.TRAFFIC_ROUTER]
@@ -151,7 +153,7 @@ def test_blue_green_stays_a_rollout_with_its_templates() -> None:
     assert any("canarist releases by canary steps" in line for line in refused(conv))
 
 
-WORKLOAD = {"apiVersion": "apps/v1", "kind": "Deployment",
+WORKLOAD: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "app", "namespace": "shop", "labels": {"x": "y"},
                          "resourceVersion": "12"},
             "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "app"}},
@@ -177,7 +179,7 @@ def test_workload_ref_annotates_the_deployment_in_place() -> None:
     assert d["spec"]["replicas"] == 5
     assert d["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}
     assert d["spec"]["template"] == WORKLOAD["spec"]["template"]
-    assert annotations(conv, "app")[n.STEPS] == "- setWeight: 20\n"
+    assert annotations_of(conv, "app")[n.STEPS] == "- setWeight: 20\n"
 
 
 def test_workload_ref_without_the_deployment_is_a_merge_patch() -> None:
@@ -193,8 +195,8 @@ def test_workload_ref_without_the_deployment_is_a_merge_patch() -> None:
                      "spec": {"replicas": 5, "strategy": {"rollingUpdate": {"maxSurge": 1}}}}
 
 
-ARGO_SERVICE = service("web", **{"annotations": {
-    "argo-rollouts.argoproj.io/managed-by-rollouts": "web"}})
+ARGO_SERVICE = service("web", annotations={
+    "argo-rollouts.argoproj.io/managed-by-rollouts": "web"})
 ARGO_SERVICE["spec"]["selector"]["rollouts-pod-template-hash"] = "6f7d9c"
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from webhook.spec import names, parse_canary_spec
 
-from .helpers import annotations, changed, parsed, refused, rollout, run
+from .helpers import annotations_of, changed, parsed, refused, rollout, run
 
 ISTIO = {"trafficRouting": {"istio": {"virtualService": {"name": "vs"}}},
          "canaryService": "web-canary", "stableService": "web"}
@@ -25,7 +25,8 @@ MIRROR = {"name": "m", "percentage": 35, "match": [{"method": {"exact": "GET"},
               {"pause": {"duration": 30}}],
          [{"setWeight": 20}, {"pause": {"duration": "1m"}}, {"pause": {}},
           {"pause": {"duration": 30}}]),
-        (ISTIO, [{"setCanaryScale": {"replicas": 2}}, {"setHeaderRoute": {"name": "h", "match": [HDR_A]}},
+        (ISTIO, [{"setCanaryScale": {"replicas": 2}},
+                 {"setHeaderRoute": {"name": "h", "match": [HDR_A]}},
                  {"setMirrorRoute": MIRROR}, {"setCanaryScale": {"matchTrafficWeight": True}},
                  {"setHeaderRoute": {"name": "h"}}],
          [{"setCanaryScale": {"replicas": 2}}, {"setHeaderRoute": {"name": "h", "match": [HDR_A]}},
@@ -44,7 +45,8 @@ MIRROR = {"name": "m", "percentage": 35, "match": [{"method": {"exact": "GET"},
         ({}, [{"setWeight": 10}, {"experiment": {"templates": []}}, {"plugin": {"name": "p"}}],
          [{"setWeight": 10}, {"pause": {}}, {"pause": {}}]),
         # Several actions in one step (APISIX's docs): one step each.
-        ({**ISTIO}, [{"setCanaryScale": {"weight": 10}, "setHeaderRoute": {"name": "h", "match": [HDR_A]}}],
+        (ISTIO, [{"setCanaryScale": {"weight": 10},
+                  "setHeaderRoute": {"name": "h", "match": [HDR_A]}}],
          [{"setCanaryScale": {"weight": 10}}, {"setHeaderRoute": {"name": "h", "match": [HDR_A]}}]),
         # maxTrafficWeight: weights in percent.
         ({"trafficRouting": {"nginx": {"stableIngress": "i"}, "maxTrafficWeight": 1000},
@@ -56,12 +58,12 @@ MIRROR = {"name": "m", "percentage": 35, "match": [{"method": {"exact": "GET"},
 def test_steps(canary: dict[str, Any], steps: list[Any], outcome: list[Any]) -> None:
     conv = run(rollout({**canary, "steps": steps}))
     assert parsed(conv, names.STEPS) == outcome
-    parse_canary_spec(annotations(conv), deployment="web")
+    parse_canary_spec(annotations_of(conv), deployment="web")
 
 
 def test_no_steps_is_an_empty_list() -> None:
     conv = run(rollout({}))
-    assert annotations(conv)[names.STEPS] == "[]\n"
+    assert annotations_of(conv)[names.STEPS] == "[]\n"
     assert conv.complete
 
 
