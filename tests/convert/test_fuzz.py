@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,10 @@ from webhook.convert import Source, convert, dump
 from webhook.errors import InvalidInput
 from webhook.spec.files import validate_file
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CONVERT_FUZZ_EXAMPLES=5000 (with pytest --timeout=1500) for a longer run than the suite's.
+EXAMPLES = int(os.environ.get("CONVERT_FUZZ_EXAMPLES", "300"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 DATA = Path(__file__).resolve().parent.parent / "data" / "argo"
 SEEDS = [
     [d for d in yaml.safe_load_all(p.read_text()) if d]

@@ -222,7 +222,8 @@ def test_what_argo_wrote_into_the_objects_is_taken_out() -> None:
     assert [r["name"] for r in vs_out["spec"]["http"]] == ["primary"]
     assert [s["labels"] for s in dr_out["spec"]["subsets"]] == [{"app": "web"}, {"app": "web"}]
     assert other_out == other  # not the Rollout's: untouched
-    assert len(changed(conv)) == 5
+    assert len(changed(conv)) == 4
+    assert "kubectl patch service web -n shop --type json -p " in changed(conv)[0]
 
 
 def test_objects_argo_created_are_left_out() -> None:

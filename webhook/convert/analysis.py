@@ -94,10 +94,15 @@ class _Builder:
     def _template_metrics(self, subject: str, tpl: Mapping[str, Any], args: dict[str, Arg],
                           run: _Run) -> None:
         spec = tpl.get("spec") or {}
-        dry = {d.get("metricName") for d in spec.get("dryRun") or () if isinstance(d, dict)}
-        for i, raw in enumerate(spec.get("metrics") or ()):
+        dry = {d.get("metricName") for d in _list(spec.get("dryRun")) if isinstance(d, dict)}
+        metrics = spec.get("metrics")
+        if not isinstance(metrics, list) or not metrics:
+            self.notes.refused(subject, "spec.metrics", "must be a list of metrics")
+            return
+        for i, raw in enumerate(metrics):
             path = index("spec.metrics", i)
             if not isinstance(raw, dict):
+                self.notes.refused(subject, path, "must be a mapping; left out")
                 continue
             if raw.get("name") in dry or ".*" in dry:
                 self.notes.refused(subject, path, "a dry-run metric never decided Argo's verdict; "
@@ -132,6 +137,10 @@ class _Builder:
             self.chosen.append(Converted({**c.metric, "name": name}, c.interval, c.count,
                                          c.failure_limit, c.error_limit))
         return next(m for m in self.chosen if m.metric["name"] == name)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def convert_analysis(

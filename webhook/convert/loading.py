@@ -104,6 +104,16 @@ def _text(loader: _Loader, node: yaml.ScalarNode) -> str:
     return str(loader.construct_scalar(node))
 
 
+def _str(loader: _Loader, node: yaml.ScalarNode) -> str:
+    value = str(loader.construct_scalar(node))
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Refused("a string holds a lone surrogate, which is not text", node.start_mark
+                       ) from None
+    return value
+
+
 def _float(loader: _Loader, node: yaml.ScalarNode) -> float:
     value = loader.construct_yaml_float(node)
     if not math.isfinite(value):
@@ -118,6 +128,7 @@ def _refuse(loader: _Loader, node: yaml.Node) -> None:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _text)  # as kubectl: a string
 _Loader.add_constructor("tag:yaml.org,2002:float", _float)
+_Loader.add_constructor("tag:yaml.org,2002:str", _str)
 _Loader.add_constructor("tag:yaml.org,2002:binary", _refuse)
 _Loader.add_constructor("tag:yaml.org,2002:set", _refuse)
 _Loader.add_constructor("tag:yaml.org,2002:omap", _refuse)

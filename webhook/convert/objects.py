@@ -17,6 +17,8 @@ objects as the user wrote them.
 from __future__ import annotations
 
 import copy
+import json
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,10 +129,22 @@ def _service(obj: dict[str, Any], owners: list[Owner], changes: list[tuple[str, 
                for o in owners):
         return
     selector = _dict(obj.get("spec")).get("selector")
+    ops = []
     if isinstance(selector, dict) and selector.pop(HASH_LABEL, None) is not None:
+        ops.append({"op": "remove", "path": f"/spec/selector/{HASH_LABEL}"})
+    if ARGO_MANAGED_BY in annotations:
+        ops.append({"op": "remove", "path": "/metadata/annotations/"
+                    + ARGO_MANAGED_BY.replace("~", "~0").replace("/", "~1")})
+    _drop_annotations(obj, (ARGO_MANAGED_BY,), [])
+    if ops:
+        ns = obj["metadata"].get("namespace")
+        command = (f"kubectl patch service {shlex.quote(name)}"
+                   + (f" -n {shlex.quote(ns)}" if ns else "") + " --type json -p "
+                   + shlex.quote(json.dumps(ops, separators=(",", ":"))))
         changes.append(("spec.selector", f"Argo Rollouts' {HASH_LABEL} pin left out: the "
-                        "Service selects the pods of every version until canarist pins it"))
-    _drop_annotations(obj, (ARGO_MANAGED_BY,), changes)
+                        "Service selects the pods of every version until canarist pins it; "
+                        "kubectl apply keeps what a controller added, so remove it with: "
+                        + command))
 
 
 def _destination_rule(obj: dict[str, Any], owners: list[Owner], changes: list[tuple[str, str]]
@@ -158,7 +172,8 @@ def _virtual_service(obj: dict[str, Any], owners: list[Owner], changes: list[tup
     spec = _dict(obj.get("spec"))
     http = spec.get("http")
     if managed and isinstance(http, list):
-        kept = [r for r in http if not (isinstance(r, dict) and r.get("name") in managed)]
+        kept = [r for r in http if not (isinstance(r, dict) and isinstance(r.get("name"), str)
+                                        and r["name"] in managed)]
         for r in http:
             if r not in kept:
                 changes.append(("spec.http", f"route {r.get('name')!r} left by Argo Rollouts "

@@ -52,22 +52,21 @@ def convert_rollout(doc: Doc, lookup: Lookup, find_deployment: Any, notes: Notes
     """``find_deployment(name, namespace) -> Doc | None``; bad input goes to ``problems``,
     each path prefixed with the document (``web.yaml[2].spec.strategy...``)."""
     local = Problems()
-    result = _convert(doc, lookup, find_deployment, notes, local)
+    result = _convert(doc, lookup, find_deployment, notes, local, problems)
     for p in local:
         problems.add(at(doc.where, p.path), p.message)
     return result
 
 
 def _convert(doc: Doc, lookup: Lookup, find_deployment: Any, notes: Notes,
-             problems: Problems) -> Result:
+             problems: Problems, outer: Problems) -> Result:
     rollout = doc.obj
     meta = rollout["metadata"]
     name, namespace = meta["name"], meta.get("namespace")
     subject = f"Rollout {namespace + '/' if namespace else ''}{name}"
-    where = ""
     spec = rollout.get("spec")
     if not isinstance(spec, dict):
-        problems.add(at(where, "spec"), "is required (a mapping)")
+        problems.add("spec", "is required (a mapping)")
         return Result()
     strategy: dict[str, Any] = spec["strategy"] if isinstance(spec.get("strategy"), dict) else {}
     if "blueGreen" in strategy:
@@ -78,9 +77,9 @@ def _convert(doc: Doc, lookup: Lookup, find_deployment: Any, notes: Notes,
         return Result()
     canary_raw = strategy.get("canary")
     if not isinstance(canary_raw, dict):
-        problems.add(at(where, "spec.strategy.canary"), "is required (a mapping)")
+        problems.add("spec.strategy.canary", "is required (a mapping)")
         return Result()
-    canary = convert_canary(canary_raw, at(where, "spec.strategy.canary"), rollout=rollout,
+    canary = convert_canary(canary_raw, "spec.strategy.canary", rollout=rollout,
                             lookup=lookup, notes=notes, subject=subject, problems=problems)
     if canary is None:
         notes.refused(subject, "spec.strategy.canary.trafficRouting", "no traffic router "
@@ -88,9 +87,11 @@ def _convert(doc: Doc, lookup: Lookup, find_deployment: Any, notes: Notes,
         return Result()
     _spec_notes(spec, notes, subject)
     if "workloadRef" in spec:
-        return _workload(spec, meta, canary, where, find_deployment, notes, subject, problems)
+        return _workload(spec, meta, canary, find_deployment, notes, subject, problems, outer)
     if not isinstance(spec.get("template"), dict) or not isinstance(spec.get("selector"), dict):
-        problems.add(at(where, "spec"), "needs template and selector (or workloadRef)")
+        problems.add("spec", "needs template and selector (or workloadRef)")
+        return Result()
+    if not _check_spec(spec, problems):
         return Result()
     dspec = {k: copy.deepcopy(spec[k]) for k in _COPIED if k in spec}
     for key in dspec:
@@ -103,6 +104,28 @@ def _convert(doc: Doc, lookup: Lookup, find_deployment: Any, notes: Notes,
         "spec": dspec,
     }
     return Result(deployment, None, canary)
+
+
+_COUNTS = {"replicas": 0, "minReadySeconds": 0, "revisionHistoryLimit": 0,
+           "progressDeadlineSeconds": 1}
+
+
+def _check_spec(spec: Mapping[str, Any], problems: Problems) -> bool:
+    """What a Deployment needs of the copied fields, so what is written is a Deployment."""
+    before = len(problems)
+    for key, low in _COUNTS.items():
+        value = spec.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < low):
+            problems.add(f"spec.{key}", f"must be an integer >= {low}")
+    template = spec["template"]
+    meta = template.get("metadata", {})
+    labels = meta.get("labels", {}) if isinstance(meta, dict) else None
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        problems.add("spec.template.metadata", "must be a mapping with labels (strings)")
+    if not isinstance(template.get("spec"), dict):
+        problems.add("spec.template.spec", "is required (a mapping)")
+    return len(problems) == before
 
 
 def _spec_notes(spec: Mapping[str, Any], notes: Notes, subject: str) -> None:
@@ -151,11 +174,13 @@ def _rolling(spec: dict[str, Any], canary: Canary) -> None:
                             "rollingUpdate": dict(canary.rolling_update)}
 
 
-def _workload(spec: Mapping[str, Any], meta: Mapping[str, Any], canary: Canary, where: str,
-              find_deployment: Any, notes: Notes, subject: str, problems: Problems) -> Result:
+def _workload(spec: Mapping[str, Any], meta: Mapping[str, Any], canary: Canary,
+              find_deployment: Any, notes: Notes, subject: str, problems: Problems,
+              outer: Problems) -> Result:
+    """``problems``: the Rollout's (relative paths); ``outer``: placed ones (the Deployment)."""
     ref = spec.get("workloadRef")
     if not isinstance(ref, dict) or not isinstance(ref.get("name"), str):
-        problems.add(at(where, "spec.workloadRef"), "must be a mapping with a name")
+        problems.add("spec.workloadRef", "must be a mapping with a name")
         return Result()
     if ref.get("kind", "Deployment") != "Deployment":
         notes.refused(subject, "spec.workloadRef.kind", f"canarist releases Deployments, not "
@@ -165,6 +190,9 @@ def _workload(spec: Mapping[str, Any], meta: Mapping[str, Any], canary: Canary, 
         notes.converted(subject, "spec.workloadRef.scaleDown", "not needed: the Deployment runs "
                         "its own pods again")
     replicas = spec.get("replicas", 1)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        problems.add("spec.replicas", "must be an integer >= 0")
+        return Result()
     found = find_deployment(ref["name"], meta.get("namespace"))
     if found is None:
         patch = _patch(replicas, canary)
@@ -174,6 +202,18 @@ def _workload(spec: Mapping[str, Any], meta: Mapping[str, Any], canary: Canary, 
                       f"{shlex.quote(ref['name'])}{where_ns} --type merge -p "
                       + shlex.quote(json.dumps(patch, separators=(",", ":"))))
         return Result(None, None, canary)
+    own = Problems()
+    dspec_in = found.obj.get("spec")
+    if not isinstance(dspec_in, dict) or not isinstance(dspec_in.get("template"), dict) or (
+            not isinstance(dspec_in.get("selector"), dict)):
+        own.add("spec", "needs template and selector")
+    else:
+        _check_spec(dspec_in, own)
+    for p in own:
+        outer.add(f"{found.where}.{p.path}", f"{p.message} (the Deployment of "
+                     f"{subject}'s workloadRef)")
+    if own:
+        return Result()
     base = copy.deepcopy(found.obj)
     out = {**base, "metadata": _metadata(base["metadata"], canary.annotations, notes, subject)}
     dspec = out.setdefault("spec", {})

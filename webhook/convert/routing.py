@@ -64,6 +64,15 @@ def _strings(raw: Any, path: str, problems: Problems) -> list[str]:
     return []
 
 
+def _list(raw: Any, path: str, ctx: _Ctx) -> list[Any]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        ctx.problems.add(path, "must be a list")
+        return []
+    return raw
+
+
 def convert_routing(raw: Any, path: str, *, stable: str | None, rollout: str,
                     namespace: str | None, notes: Notes, subject: str, problems: Problems
                     ) -> Routing:
@@ -105,7 +114,7 @@ def _istio(m: Mapping[str, Any], path: str, ctx: _Ctx) -> None:
     refs = []
     if "virtualService" in m:
         refs.append((at(path, "virtualService"), m["virtualService"]))
-    for i, vs in enumerate(m.get("virtualServices") or ()):
+    for i, vs in enumerate(_list(m.get("virtualServices"), at(path, "virtualServices"), ctx)):
         refs.append((index(at(path, "virtualServices"), i), vs))
     specs = []
     for vpath, vs in refs:
@@ -114,7 +123,7 @@ def _istio(m: Mapping[str, Any], path: str, ctx: _Ctx) -> None:
             continue
         routes = _strings(vs.get("routes") or [], at(vpath, "routes"), ctx.problems)
         for kind, key in (("tls", "tlsRoutes"), ("tcp", "tcpRoutes")):
-            for j, r in enumerate(vs.get(key) or ()):
+            for j, r in enumerate(_list(vs.get(key), at(vpath, key), ctx)):
                 rpath = index(at(vpath, key), j)
                 if not isinstance(r, dict) or not isinstance(r.get("port"), int):
                     ctx.notes.refused(ctx.subject, rpath, "canarist finds TLS and TCP routes "
@@ -248,7 +257,7 @@ def _gateway(m: Mapping[str, Any], path: str, ctx: _Ctx) -> None:
     routes = []
     if isinstance(m.get("httpRoute"), str):
         routes.append(m["httpRoute"])
-    for i, r in enumerate(m.get("httpRoutes") or ()):
+    for i, r in enumerate(_list(m.get("httpRoutes"), at(path, "httpRoutes"), ctx)):
         if isinstance(r, dict) and isinstance(r.get("name"), str):
             routes.append(r["name"])
             if r.get("useHeaderRoutes") is not True:
