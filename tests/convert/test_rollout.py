@@ -292,3 +292,14 @@ def test_a_weight_out_of_range_becomes_a_pause_with_the_reason() -> None:
         "Rollout shop/web: spec.strategy.canary.steps[0]: not convertible: canarist refuses the "
         "step (canarist.io/steps[0].setWeight: must be between 0 and 100, got 150); it becomes "
         "pause: {}; instead: rewrite the step as canarist.io/steps accepts it"]
+
+
+def test_what_argo_also_refuses_is_bad_input_at_its_field() -> None:
+    r = rollout({**SVC, "trafficRouting": {"smi": {}}, "dynamicStableScale": True,
+                 "scaleDownDelaySeconds": 5})
+    with pytest.raises(InvalidInput) as exc:
+        convert([Source("x.yaml", json.dumps(r))])
+    assert [str(p) for p in exc.value.problems] == [
+        "x.yaml[0].spec.strategy.canary.scaleDownDelaySeconds: cannot be combined with "
+        "canarist.io/dynamic-stable-scale: the old pods go as traffic leaves "
+        "(as canarist.io/scale-down-delay)"]

@@ -87,6 +87,11 @@ def convert_canary(m: Mapping[str, Any], path: str, *, rollout: Mapping[str, Any
                           subject=subject, problems=problems)
     _behaviour(m, path, out, notes, subject, problems)
     _analysis(m, path, steps, ann, rollout, lookup, notes, subject)
+    for key, annotation in (("dynamicStableScale", n.DYNAMIC_STABLE_SCALE),
+                            ("scaleDownDelaySeconds", n.SCALE_DOWN_DELAY),
+                            ("abortScaleDownDelaySeconds", n.ABORT_SCALE_DOWN_DELAY),
+                            ("analysis", n.ANALYSIS), ("steps", n.STEPS)):
+        sources.setdefault(annotation, at(path, key))
     for key, (why, instead) in _INSTEAD.items():
         if m.get(key) not in (None, False, {}, []):
             notes.refused(subject, at(path, key), why, instead)
