@@ -48,6 +48,22 @@ ROOTS = {
     "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration":
         "k8s.io.api.admissionregistration.v1.MutatingWebhookConfiguration",
     "meta.k8s.io/v1/DeleteOptions": "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
+    "rbac.authorization.k8s.io/v1/Role": "k8s.io.api.rbac.v1.Role",
+    "rbac.authorization.k8s.io/v1/ClusterRole": "k8s.io.api.rbac.v1.ClusterRole",
+    "rbac.authorization.k8s.io/v1/RoleBinding": "k8s.io.api.rbac.v1.RoleBinding",
+    "rbac.authorization.k8s.io/v1/ClusterRoleBinding": "k8s.io.api.rbac.v1.ClusterRoleBinding",
+    "authentication.k8s.io/v1/TokenRequest": "k8s.io.api.authentication.v1.TokenRequest",
+    "authentication.k8s.io/v1/TokenReview": "k8s.io.api.authentication.v1.TokenReview",
+    "authentication.k8s.io/v1/SelfSubjectReview":
+        "k8s.io.api.authentication.v1.SelfSubjectReview",
+    "authorization.k8s.io/v1/SubjectAccessReview":
+        "k8s.io.api.authorization.v1.SubjectAccessReview",
+    "authorization.k8s.io/v1/LocalSubjectAccessReview":
+        "k8s.io.api.authorization.v1.LocalSubjectAccessReview",
+    "authorization.k8s.io/v1/SelfSubjectAccessReview":
+        "k8s.io.api.authorization.v1.SelfSubjectAccessReview",
+    "authorization.k8s.io/v1/SelfSubjectRulesReview":
+        "k8s.io.api.authorization.v1.SelfSubjectRulesReview",
 }
 
 # Go pointer fields among the scalars: client-go writes them only when set, so a zero value
@@ -101,6 +117,7 @@ POINTERS = {
                       "ignoreStoreReadErrorWithClusterBreakingPotential"},
     "ObjectMeta": {"deletionGracePeriodSeconds"},
     "OwnerReference": {"controller", "blockOwnerDeletion"},
+    "TokenRequestSpec": {"expirationSeconds"},
 }
 
 # protobuf field names that are not the JSON name (go-to-protobuf took the Go field name)

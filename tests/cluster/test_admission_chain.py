@@ -185,6 +185,32 @@ def test_denial_and_warnings_reach_kubectl(api_cluster: RunningCluster, webhook:
     assert "Warning: release held for canary steps" in out.stderr
 
 
+def test_the_webhook_sees_who_asked_impersonated_or_by_token(
+        api_cluster: RunningCluster, webhook: FakeWebhook, hook_ns: str, ns: str) -> None:
+    register(api_cluster, ns, service_ref(webhook, hook_ns))
+    kubectl(api_cluster, "-n", ns, "create", "rolebinding", "devs-edit", "--clusterrole=edit",
+            "--group=devs", f"--serviceaccount={ns}:deployer", check=True)
+    manifest = json.dumps({**deployment("imp"), "metadata": {"name": "imp", "namespace": ns}})
+    out = kubectl(api_cluster, "apply", "-f", "-", "--as=jane", "--as-group=devs",
+                  "--as-uid=7", stdin=manifest)
+    assert out.returncode == 0, out.stderr
+    assert webhook.received[-1]["userInfo"] == {"username": "jane", "uid": "7",
+                                                "groups": ["devs", "system:authenticated"]}
+    kubectl(api_cluster, "-n", ns, "create", "sa", "deployer", check=True)
+    token = kubectl(api_cluster, "-n", ns, "create", "token", "deployer",
+                    check=True).stdout.strip()
+    out = kubectl(api_cluster, "-n", ns, "label", "deployment/imp", "by=token",
+                  "--token", token)
+    assert out.returncode == 0, out.stderr
+    seen = webhook.received[-1]
+    assert seen["operation"] == "UPDATE"
+    assert seen["userInfo"]["username"] == f"system:serviceaccount:{ns}:deployer"
+    assert seen["userInfo"]["groups"] == ["system:serviceaccounts",
+                                          f"system:serviceaccounts:{ns}", "system:authenticated"]
+    assert seen["userInfo"]["uid"] and seen["userInfo"]["extra"][
+        "authentication.kubernetes.io/credential-id"][0].startswith("JTI=")
+
+
 def test_object_selector_matches_object_or_old_object(api_cluster: RunningCluster,
                                                       webhook: FakeWebhook, hook_ns: str,
                                                       ns: str) -> None:

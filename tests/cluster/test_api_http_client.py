@@ -92,10 +92,11 @@ def test_label_and_field_selectors_and_paging(api_client: k8s.ApiClient, ns: str
     assert [c.metadata.name for c in even.items] == ["c0", "c2", "c4"]
     one = core.list_namespaced_config_map(ns, field_selector="metadata.name=c3")
     assert [c.metadata.name for c in one.items] == ["c3"]
-    page = core.list_namespaced_config_map(ns, limit=2)
+    page = core.list_namespaced_config_map(ns, limit=2, label_selector="parity")
     assert len(page.items) == 2 and page.metadata._continue
     assert page.metadata.remaining_item_count == 3
-    rest = core.list_namespaced_config_map(ns, limit=10, _continue=page.metadata._continue)
+    rest = core.list_namespaced_config_map(ns, limit=10, label_selector="parity",
+                                           _continue=page.metadata._continue)
     assert [c.metadata.name for c in page.items + rest.items] == [f"c{i}" for i in range(5)]
     with pytest.raises(ApiException) as err:
         core.list_namespaced_config_map(ns, label_selector="parity in ()")
@@ -141,11 +142,11 @@ def test_watch_410_reaches_the_client_as_an_error(api_cluster: RunningCluster,
 
 def test_watch_bookmarks_over_http(api_client: k8s.ApiClient, ns: str) -> None:
     core: Any = k8s.CoreV1Api(api_client)
-    resp = core.list_namespaced_config_map(ns, watch=True, allow_watch_bookmarks=True,
-                                           timeout_seconds=1, _preload_content=False)
+    resp = core.list_namespaced_secret(ns, watch=True, allow_watch_bookmarks=True,
+                                       timeout_seconds=1, _preload_content=False)
     events = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
     assert events and all(e["type"] == "BOOKMARK" for e in events)
-    assert events[0]["object"]["kind"] == "ConfigMap"
+    assert events[0]["object"]["kind"] == "Secret"
     assert events[0]["object"]["metadata"]["resourceVersion"].isdigit()
 
 

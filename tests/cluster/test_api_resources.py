@@ -11,6 +11,7 @@ from kubernetes.dynamic import DynamicClient
 
 from webhook.cluster.admission.attributes import Attributes
 from webhook.cluster.admission.match import resource_matches, rule_matches, webhook_matches
+from webhook.cluster.auth.user import UserInfo
 from webhook.cluster.resources import BUILTINS
 
 POD_SPEC = {"containers": [{"name": "c", "image": "i"}]}
@@ -60,7 +61,8 @@ def test_delete_collection_by_label(api_client: k8s.ApiClient, ns: str) -> None:
         core.create_namespaced_config_map(ns, {"metadata": {"name": f"c{i}", "labels": {
             "drop": "yes" if i < 3 else "no"}}})
     core.delete_collection_namespaced_config_map(ns, label_selector="drop=yes")
-    assert [c.metadata.name for c in core.list_namespaced_config_map(ns).items] == ["c3"]
+    left = core.list_namespaced_config_map(ns, label_selector="drop").items
+    assert [c.metadata.name for c in left] == ["c3"]
 
 
 @pytest.mark.parametrize(("pattern", "resource", "sub", "want"), [
@@ -86,7 +88,7 @@ MWC = next(r for r in BUILTINS if r.kind == "MutatingWebhookConfiguration")
 def attrs(op: str = "CREATE", rt: Any = DEPLOY, sub: str = "",
           old: dict[str, Any] | None = None) -> Attributes:
     return Attributes(op, rt, rt.version, sub, "shop" if rt.namespaced else "", "web", old,
-                      "u", False)
+                      UserInfo("u"), False)
 
 
 RULE = {"operations": ["CREATE", "UPDATE"], "apiGroups": ["apps"], "apiVersions": ["v1"],

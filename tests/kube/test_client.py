@@ -10,7 +10,8 @@ import pytest
 from tests.kube.conftest import configmap, deployment, new_namespace
 from webhook.cluster.runtime import RunningCluster
 from webhook.errors import Conflict, Forbidden, Invalid, InvalidInput, NotFound
-from webhook.kube.client import KubeClient, SyncClient
+from webhook.kube import warnings as api_warnings
+from webhook.kube.client import KubeClient, SyncClient, connect
 from webhook.kube.config import ClientOptions
 from webhook.kube.protocol import ObjectClient, ObjectRef
 
@@ -210,3 +211,62 @@ def test_sync_client_and_bad_token(sync_client: SyncClient, ns: str,
         assert err.value.status == 401
     finally:
         c.close()
+
+
+async def test_served_versions_of_a_group_from_discovery(
+    client: KubeClient, options: ClientOptions
+) -> None:
+    group = f"versions-{options.namespace}.example.com"
+    assert await client.served_versions(group) == ()
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {"name": name, "served": served, "storage": name == "v1",
+                 "schema": {"openAPIV3Schema": {"type": "object"}}}
+                for name, served in (("v1", True), ("v1beta1", True), ("v1alpha1", False))
+            ],
+        },
+    }
+    await client.create(crd)
+    assert await client.served_versions(group) == ()  # cached for a while, like kinds
+    async with connect(options) as fresh:
+        assert sorted(await fresh.served_versions(group)) == ["v1", "v1beta1"]
+
+
+async def test_warnings_of_the_api_server_are_collected_around_calls(
+    client: KubeClient, options: ClientOptions
+) -> None:
+    """A field a CRD does not have is pruned with upstream's warning (``unknown field``), and
+    ``warnings.collect`` hands it to the caller, also from the client's thread pool."""
+    group = f"warn-{options.namespace}.example.com"
+    await client.create({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"gadgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                "openAPIV3Schema": {"type": "object", "properties": {"spec": {
+                    "type": "object", "properties": {"size": {"type": "integer"}}}}}}}],
+        },
+    })
+    body = {"apiVersion": f"{group}/v1", "kind": "Gadget",
+            "metadata": {"name": "g", "namespace": options.namespace},
+            "spec": {"size": 1, "colour": "red"}}
+    async with connect(options) as fresh:
+        with api_warnings.collect() as said:
+            created = await fresh.create(body)
+        assert "colour" not in created["spec"]
+        assert said == [
+            f"POST /apis/{group}/v1/namespaces/{options.namespace}/gadgets: "
+            'unknown field "spec.colour"'
+        ]
+        await fresh.create(dict(body, metadata={"name": "h", "namespace": options.namespace}))

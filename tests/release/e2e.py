@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from webhook.spec import ReleaseStatus
 from webhook.spec.names import STATUS
 
 CRDS = Path(__file__).resolve().parent.parent / "data" / "crds"
+OLD_CRDS = CRDS.parent / "crds-old"
 _names = itertools.count()
 
 
@@ -56,12 +57,13 @@ def deployment(ns: str, annotations: dict[str, str], *, replicas: int = 4) -> JS
     }
 
 
-def service(ns: str, name: str = "web") -> JSON:
+def service(ns: str, name: str = "web", service_type: str = "ClusterIP") -> JSON:
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "namespace": ns},
         "spec": {
+            "type": service_type,
             "selector": {"app": "web"},
             "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
         },
@@ -140,6 +142,11 @@ class Harness:
             await asyncio.sleep(0.03)
         raise AssertionError(f"timed out waiting for {what}")
 
+    async def warning_events(self, reason: str) -> list[JSON]:
+        """The Warning Events with ``reason`` in the namespace."""
+        events = await self.client.list("v1", "Event", self.ns)
+        return [e for e in events if e.get("type") == "Warning" and e.get("reason") == reason]
+
     # --- acting like a user ----------------------------------------------------------------------
 
     async def set_version(self, version: str, **env: str) -> None:
@@ -160,11 +167,12 @@ class Harness:
             await self.client.create(obj)
 
 
-async def install_crds(cluster: RunningCluster) -> None:
+async def install_crds(cluster: RunningCluster, crds: Iterable[JSON | Path] = ()) -> None:
+    """Install ``crds`` (files or objects), by default every CRD of ``tests/data/crds``."""
     opts = ClientOptions(kubeconfig=str(cluster.kubeconfig))
     async with connect(opts) as client:
-        for path in sorted(CRDS.glob("*.yaml")):
-            await client.create(yaml.safe_load(path.read_text()))
+        for crd in list(crds) or sorted(CRDS.glob("*.yaml")):
+            await client.create(yaml.safe_load(crd.read_text()) if isinstance(crd, Path) else crd)
 
 
 @asynccontextmanager
@@ -175,13 +183,14 @@ async def harness(
     objects: str = "",
     replicas: int = 4,
     start: bool = True,
+    service_type: str = "ClusterIP",
 ) -> AsyncIterator[Harness]:
     ns = f"rel{next(_names)}"
     opts = ClientOptions(kubeconfig=str(cluster.kubeconfig), namespace=ns)
     async with connect(opts) as client:
         await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         h = Harness(cluster, client, ns)
-        await client.create(service(ns))
+        await client.create(service(ns, service_type=service_type))
         await h.create_all(objects)
         await client.create(deployment(ns, annotations, replicas=replicas))
         try:

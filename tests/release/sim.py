@@ -96,6 +96,9 @@ class Sim(Actors):
                     ann.pop(key, None)
                 else:
                     ann[key] = value
+            if op.service_type is not None:
+                svc["spec"]["type"] = op.service_type
+                svc["spec"]["ports"] = [dict(p) for p in op.ports]
         elif isinstance(op, CreateService):
             self.services.setdefault(op.name, copy.deepcopy(dict(op.body)))
         elif isinstance(op, DeleteService):

@@ -59,7 +59,7 @@ def test_release_steps_then_promotion() -> None:
     assert sim.services["web"]["metadata"]["annotations"][ORIGINAL_SELECTOR] == '{"app": "web"}'
     canary_svc = sim.services["web-canary"]
     assert canary_svc["spec"]["selector"] == {"app": "web", HASH_LABEL: v2}
-    assert canary_svc["spec"]["type"] == "ClusterIP"
+    assert canary_svc["spec"]["type"] == "NodePort"  # as the stable one, with its own ports
     assert "clusterIP" not in canary_svc["spec"]
     assert canary_svc["spec"]["ports"] == [{"port": 80, "targetPort": 8080}]
     assert canary_svc["metadata"]["ownerReferences"][0]["uid"] == "uid-web"

@@ -166,3 +166,131 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert ("VirtualService", "web") in out
     assert main(["render", "-f", str(path), "--step", "7"]) == 2
     assert "--step: Deployment web has steps 0..3, got 7" in capsys.readouterr().err
+
+
+DESTINATION_RULE = """
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web, namespace: shop}
+spec:
+  hosts: [web]
+  http:
+  - name: primary
+    route: [{destination: {host: web, subset: stable}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web-dr, namespace: shop}
+spec:
+  host: web
+  subsets: [{name: stable, labels: {app: web}}, {name: canary, labels: {app: web}}]
+"""
+
+
+def test_istio_subset_level_shows_the_service_untouched_and_no_canary_service() -> None:
+    """As the live run (issue 8, defect 2): only the DestinationRule carries the hashes."""
+    options = "canarist.io/istio-virtual-service: web:primary\n    " \
+              "canarist.io/istio-destination-rule: web-dr"
+    out = docs(render(manifest("istio", options, DESTINATION_RULE), step=0))
+    assert ("Service", "web") not in out and ("Service", "web-canary") not in out
+    rule = out[("DestinationRule", "web-dr")]
+    subsets = {s["name"]: s["labels"] for s in rule["spec"]["subsets"]}
+    assert subsets["stable"]["rollouts-pod-template-hash"] == "oldhash123"
+    assert subsets["canary"]["rollouts-pod-template-hash"] != "oldhash123"
+
+
+def test_a_nodeport_stable_service_gets_a_nodeport_canary_service() -> None:
+    text = manifest("alb", "canarist.io/alb-ingress: web\n    canarist.io/alb-service-port: '80'")
+    text = text.replace("spec: {selector: {app: web}, ports: [{port: 80}]}",
+                        "spec: {type: NodePort, selector: {app: web}, "
+                        "ports: [{port: 80, nodePort: 30080}]}")
+    text += """
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: shop}
+spec:
+  rules:
+  - http:
+      paths:
+      - {path: /*, pathType: ImplementationSpecific,
+         backend: {service: {name: web, port: {name: use-annotation}}}}
+"""
+    canary = docs(render(text, step=0))[("Service", "web-canary")]
+    assert canary["spec"]["type"] == "NodePort"
+    assert canary["spec"]["ports"] == [{"port": 80}]
+
+
+def test_smi_renders_the_version_the_cluster_serves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As the live run (issue 8, defect 3): the newest version the CRD serves, here told by
+    --api-versions (or by the CRD in the file), with the root Service."""
+    text = "\n".join(
+        line for line in manifest("smi", "canarist.io/smi-root-service: apex").splitlines()
+        if "setHeaderRoute" not in line
+    )
+    path = tmp_path / "d.yaml"
+    path.write_text(text)
+    assert main(["render", "-f", str(path), "--step", "0",
+                 "--api-versions", "split.smi-spec.io/v1alpha1,split.smi-spec.io/v1alpha2"]) == 0
+    split = docs(capsys.readouterr().out)[("TrafficSplit", "web")]
+    assert split["apiVersion"] == "split.smi-spec.io/v1alpha2"
+    assert split["spec"]["service"] == "apex"
+    crd = (Path(__file__).parent.parent / "data" / "crds-old" /
+           "linkerd-smi.trafficsplit.crd.yaml").read_text()
+    split = docs(render(text + "\n---\n" + crd, step=0))[("TrafficSplit", "web")]
+    assert split["apiVersion"] == "split.smi-spec.io/v1alpha2"
+    assert docs(render(text, step=0))[("TrafficSplit", "web")]["apiVersion"].endswith("v1alpha4")
+    with pytest.raises(ConfigError, match=r"--api-versions\[0\]: must be GROUP/VERSION"):
+        render(text, api_versions=["v1alpha2"])
+
+
+def test_gateway_api_renders_no_rule_names_for_a_crd_without_them() -> None:
+    """As the live run (issue 8, defect 4): with the cluster's HTTPRoute CRD in the file (here
+    Gateway API v1.1's), the header rule is written without the name the CRD would drop."""
+    text = manifest("gateway-api", "canarist.io/http-route: web", HTTP_ROUTE)
+    rules = docs(render(text, step=2))[("HTTPRoute", "web")]["spec"]["rules"]
+    assert [r.get("name") for r in rules] == [None, "beta"]
+    crd = (Path(__file__).parent.parent / "data" / "crds-old" /
+           "gateway-api-v1.1.0.httproutes.yaml").read_text()
+    route = docs(render(text + "\n---\n" + crd, step=2))[("HTTPRoute", "web")]
+    assert [r.get("name") for r in route["spec"]["rules"]] == [None, None]
+    shapes = json.loads(route["metadata"]["annotations"]["canarist.io/managed-by"])["web"]
+    assert list(shapes["shapes"]) == ["beta"]
+
+
+P = "nginx.ingress.kubernetes.io/"
+NGINX_INGRESS = """
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: shop}
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: shop.example.com
+    http:
+      paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
+"""
+
+
+def test_nginx_static_header_at_weight_0_and_sticky_affinity() -> None:
+    """As the live run (issue 8, defects 5 and 10): at a weight-0 step the canary Ingress
+    exists for the static header; sticky is cookie affinity on both Ingresses."""
+    options = (
+        "canarist.io/nginx-ingress: web\n    "
+        "canarist.io/nginx-annotations: '{\"canary-by-header\": \"X-Static\"}'\n    "
+        "canarist.io/sticky: 'true; max-age=2h'"
+    )
+    text = manifest("nginx", options, NGINX_INGRESS).replace(
+        "      - setWeight: 20\n", "      - setCanaryScale: {replicas: 1}\n", 1
+    )
+    out = docs(render(text, step=0))
+    canary = out[("Ingress", "web-web-canary")]["metadata"]["annotations"]
+    assert canary[P + "canary-weight"] == "0" and canary[P + "canary-by-header"] == "X-Static"
+    assert P + "canary-by-cookie" not in canary
+    stable = out[("Ingress", "web")]["metadata"]["annotations"]
+    for ann in (canary, stable):
+        assert ann[P + "affinity"] == "cookie" and ann[P + "session-cookie-max-age"] == "7200"

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from webhook.cluster.http import discovery
 from webhook.cluster.runtime import RunningCluster
 from webhook.errors import (
     APIStatusError,
@@ -76,6 +77,23 @@ class ClusterClient:
             )
         except NotFound:
             return None
+
+    async def schema(self, api_version: str, kind: str) -> JSON | None:
+        name, version = resource(api_version, kind)
+
+        async def read() -> JSON | None:
+            found = self.cluster.api.registry.get(name)
+            schema = found.schemas.get(version) if found is not None else None
+            return dict(schema) if schema is not None else None
+
+        return await self._call(read())
+
+    async def served_versions(self, group: str) -> tuple[str, ...]:
+        async def read() -> tuple[str, ...]:
+            doc = discovery.group_doc(self.cluster.api.registry, group) or {}
+            return tuple(v["version"] for v in doc.get("versions") or ())
+
+        return await self._call(read())
 
     async def list(
         self, api_version: str, kind: str, namespace: str, *, label_selector: str | None = None

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.routers.fixtures import client_with, obj, target
 from tests.routers.validation import assert_valid
+from webhook.cluster.schema import prune_and_default
 from webhook.errors import RouterError
 from webhook.kube.protocol import ObjectRef
 from webhook.routers import build_routers
@@ -23,6 +26,7 @@ from webhook.routers.gateway_api import (
     weigh,
 )
 from webhook.routers.gateway_match import header_matches, mirror_into
+from webhook.routers.gateway_rules import RouteFeatures, digest, route_features
 from webhook.spec import HeaderMatch, MirrorMatch, SetHeaderRoute, SetMirrorRoute, StringMatch
 
 B = Backends("shop", "web", "web-canary")
@@ -278,3 +282,137 @@ async def test_adapter_names_the_missing_route() -> None:
         RouterError, match=r"HTTPRoute shop/web not found \(named by canarist.io/http-route\)"
     ):
         await router.set_weight(10)
+
+
+# --- CRDs before rule names (Gateway API < v1.4) and mirror percentages (< v1.3) ----------------
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+CURRENT_CRD = DATA / "crds" / "gateway.networking.k8s.io_httproutes.yaml"
+V1_1_CRD = DATA / "crds-old" / "gateway-api-v1.1.0.httproutes.yaml"
+
+
+def httproute_schema(path: Path, version: str = "v1") -> dict[str, Any]:
+    crd = yaml.safe_load(path.read_text())
+    found = next(v for v in crd["spec"]["versions"] if v["name"] == version)
+    return dict(found["schema"]["openAPIV3Schema"])
+
+
+def v1_3_like() -> dict[str, Any]:
+    """The current schema without rule names: what v1.3 has (percent, no name)."""
+    schema = copy.deepcopy(httproute_schema(CURRENT_CRD))
+    rules = schema["properties"]["spec"]["properties"]["rules"]
+    del rules["items"]["properties"]["name"]
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        (None, RouteFeatures(True, True, known=False)),  # unknown: the newest assumed
+        (httproute_schema(CURRENT_CRD), RouteFeatures(True, True, known=True)),
+        (v1_3_like(), RouteFeatures(False, True, known=True)),
+        (httproute_schema(V1_1_CRD), RouteFeatures(False, False, known=True)),
+        ({"type": "object", "x-kubernetes-preserve-unknown-fields": True}, RouteFeatures()),
+    ],
+    ids=["unknown", "current", "v1.3", "v1.1", "schemaless"],
+)
+def test_route_features_from_the_crd_schema(
+    schema: dict[str, Any] | None, expected: RouteFeatures
+) -> None:
+    assert route_features(schema) == expected
+
+
+def stored(route: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """What an API server with ``schema`` keeps of a write (the embedded cluster's pruning and
+    defaulting code)."""
+    out = copy.deepcopy(route)
+    prune_and_default(out, schema)
+    return out
+
+
+OLD = httproute_schema(V1_1_CRD)
+UNKNOWN = RouteFeatures()  # the schema could not be read: names are written, then pruned
+
+
+@pytest.mark.parametrize("features", [route_features(OLD), UNKNOWN], ids=["known", "unknown"])
+def test_rules_without_names_are_found_by_shape_and_never_pile_up(features: RouteFeatures) -> None:
+    """Issue 8, defect 4, on the pure functions: every release's header and mirror rules are
+    found again on a v1.1 CRD (names pruned) and removed at its end."""
+    mirror = SetMirrorRoute("shadow", 100, (MirrorMatch(method=sm("exact", "GET")),))
+    route = stored(ROUTE, OLD)
+    user_rules = copy.deepcopy(route["spec"]["rules"])
+    for _ in range(3):  # three releases
+        route = stored(rebuild(route, B, "web", {"beta": header_builder(B, BETA, "w")}, 20,
+                               features), OLD)
+        route = stored(rebuild(route, B, "web", {"shadow": mirror_builder(B, mirror, "w",
+                                                                          features)},
+                               features=features), OLD)
+        for weight in (50, 100):
+            route = stored(rebuild(route, B, "web", {}, weight, features), OLD)
+        assert len(route["spec"]["rules"]) == 4
+        assert all("name" not in r for r in route["spec"]["rules"])
+        route = stored(rebuild(route, B, "web", {"beta": None, "shadow": None}, 0, features), OLD)
+        assert len(route["spec"]["rules"]) == 2
+    route = stored(released(route, B, "web", features), OLD)
+    assert route["spec"]["rules"] == user_rules
+    assert "annotations" not in route["metadata"]
+
+
+def test_a_route_read_back_without_its_names_stops_getting_names() -> None:
+    """Without a schema the names are written once; once the server dropped them, they are not
+    written again (no write, and no warning, on every reconcile)."""
+    route = stored(rebuild(copy.deepcopy(ROUTE), B, "web", {"beta": header_builder(B, BETA, "w")},
+                           10, UNKNOWN), OLD)
+    again = rebuild(copy.deepcopy(route), B, "web", {}, 10, UNKNOWN)
+    assert again["spec"] == route["spec"]
+
+
+def test_a_users_rule_like_a_managed_one_but_not_recorded_is_left_alone() -> None:
+    route = rebuild(copy.deepcopy(ROUTE), B, "web", {"beta": header_builder(B, BETA, "w")}, 10,
+                    route_features(OLD))
+    copied = copy.deepcopy(route["spec"]["rules"][-1])  # the user made the same rule by hand
+    route["spec"]["rules"].insert(1, copied)
+    route = rebuild(route, B, "web", {"beta": None}, 10, route_features(OLD))
+    assert copied in route["spec"]["rules"]  # one of the two identical rules stays
+    assert len(route["spec"]["rules"]) == 3
+
+
+def test_mirror_percentages_need_a_crd_that_has_them() -> None:
+    old = route_features(OLD)
+    with pytest.raises(RouterError, match=r"no requestMirror.percent \(Gateway API before v1.3\)"
+                                          r".* not 25%"):
+        mirror_builder(B, SHADOW, "HTTPRoute shop/web route 'shadow'", old)
+    every = SetMirrorRoute("shadow", 100, SHADOW.matches)
+    rule = mirror_builder(B, every, "w", old)("shadow", stored(ROUTE, OLD)["spec"]["rules"][1])
+    assert rule is not None
+    mirror = next(f for f in rule["filters"] if f["type"] == "RequestMirror")["requestMirror"]
+    assert mirror == {"backendRef": {"group": "", "kind": "Service", "name": "web-canary",
+                                     "port": 80}}
+    assert stored({"spec": {"rules": [rule]}}, OLD)["spec"]["rules"][0] == {
+        k: v for k, v in rule.items() if k != "name"
+    }  # nothing else of it is pruned
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ({"backendRefs": [{"name": "c"}]},
+         {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+          "backendRefs": [{"group": "", "kind": "Service", "name": "c", "weight": 1}]}),
+        ({"name": "beta", "matches": [{"headers": [{"name": "x", "value": "1"}]}],
+          "backendRefs": [{"name": "c", "weight": 1}]},
+         {"matches": [{"path": {"type": "PathPrefix", "value": "/"},
+                       "headers": [{"type": "Exact", "name": "x", "value": "1"}]}],
+          "backendRefs": [{"group": "", "kind": "Service", "name": "c", "weight": 1}]}),
+        ({"filters": [{"type": "RequestMirror", "requestMirror": {
+            "backendRef": {"name": "c"}, "percent": 30}}], "backendRefs": []},
+         {"filters": [{"type": "RequestMirror", "requestMirror": {
+             "backendRef": {"name": "c", "group": "", "kind": "Service"}}}], "backendRefs": []}),
+    ],
+    ids=["defaults", "name-and-header-type", "mirror-percent"],
+)
+def test_a_rule_keeps_its_digest_through_defaults_and_pruning(
+    written: dict[str, Any], kept: dict[str, Any]
+) -> None:
+    assert digest(written) == digest(kept)
+    assert digest(written) != digest({**kept, "backendRefs": [{"name": "d"}]})

@@ -5,14 +5,17 @@ from __future__ import annotations
 import copy
 import json
 import re
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from tests.routers.fixtures import UID, client_with, obj, target
+from tests.routers.ingress_nginx_rules import check
 from tests.routers.validation import assert_valid
 from webhook.errors import RouterError
 from webhook.kube.protocol import ObjectRef
-from webhook.routers import build_routers
+from webhook.routers import Router, build_routers
 from webhook.routers.nginx import (
     CanaryState,
     canary_ingress_name,
@@ -21,6 +24,7 @@ from webhook.routers.nginx import (
     read_state,
     with_header_route,
 )
+from webhook.routers.nginx_affinity import stable_with_affinity
 from webhook.spec import HeaderMatch, SetHeaderRoute, StringMatch
 from webhook.spec.names import MANAGED_BY
 
@@ -157,7 +161,7 @@ def test_one_header_route_at_a_time() -> None:
 def test_state_round_trips_through_the_object() -> None:
     state = with_header_route(CanaryState(35), exact("beta", "yes"), "here")
     out = desired_canary(STABLE, None, T, state)
-    assert read_state(out, "web") == state
+    assert read_state(out, "web") == replace(state, held=True)  # it exists: a release is on
     assert read_state(None, "web") == CanaryState()
 
 
@@ -183,7 +187,8 @@ def test_extra_annotations_sticky_and_static_header_routes() -> None:
     assert ann[P + "canary-by-header"] == "X-Static"  # a static header route, as Argo users pasted
     assert ann[P + "load-balance"] == "ewma" and ann["example.com/team"] == "web"
     assert ann[P + "canary-weight"] == "10" and ann[P + "canary-weight-total"] == "100"
-    assert ann[P + "canary-by-cookie"] == "beta-users"
+    assert P + "canary-by-cookie" not in ann  # not stickiness: it only obeys always/never
+    assert ann[P + "affinity"] == "cookie" and ann[P + "session-cookie-name"] == "beta-users"
     routed = desired_canary(
         STABLE, out, t, with_header_route(CanaryState(10), exact("h", "1"), "x")
     )
@@ -277,3 +282,119 @@ async def test_missing_stable_ingress_names_the_option() -> None:
         RouterError, match=r"Ingress shop/web not found \(named by canarist.io/nginx-ingress\)"
     ):
         await router.set_weight(10)
+
+
+STATIC_HEADER = json.dumps({"canary-by-header": "X-Canary"})
+
+
+@pytest.mark.parametrize(
+    ("extras", "state", "exists"),
+    [
+        ({}, CanaryState(0, held=True), False),
+        ({"canary-by-header": "X-Canary"}, CanaryState(0, held=True), True),
+        ({"canary-by-cookie": "beta"}, CanaryState(0, held=True), True),
+        ({"canary-by-header": "X-Canary"}, CanaryState(0, held=False), False),  # no release
+        ({"canary-by-header-value": "1"}, CanaryState(0, held=True), False),  # needs the header
+        ({"load-balance": "ewma"}, CanaryState(0, held=True), False),
+        ({}, CanaryState(1), True),
+    ],
+)
+def test_the_canary_ingress_exists_whenever_it_routes_anything(
+    extras: dict[str, str], state: CanaryState, exists: bool
+) -> None:
+    t = target({**ANN, "canarist.io/nginx-annotations": json.dumps(extras)})
+    out = desired_canary(STABLE, None, t, state)
+    assert (out is not None) is exists
+    if out is not None:
+        assert out["metadata"]["annotations"][P + "canary-weight"] == str(state.weight)
+
+
+async def test_static_routes_hold_the_canary_ingress_at_weight_0_until_the_release_ends() -> None:
+    """Each reconcile drives fresh routers in the loop's order (routes, hashes, weight; the
+    weight first when it goes down; ``remove_managed_routes`` after)."""
+    t = target({**ANN, "canarist.io/nginx-annotations": STATIC_HEADER})
+    client = client_with(STABLE)
+
+    def router() -> Router:
+        (one,) = build_routers(t, client)
+        return one
+
+    r = router()  # a release starts
+    await r.update_hash("v2", "v1")
+    await r.set_weight(0)
+    current = client.peek(CANARY_REF)
+    assert current is not None
+    ann = current["metadata"]["annotations"]
+    assert (ann[P + "canary-weight"], ann[P + "canary-by-header"]) == ("0", "X-Canary")
+    r = router()  # a resync mid-release
+    await r.update_hash("v2", "v1")
+    await r.set_weight(0)
+    await r.remove_managed_routes()
+    assert client.peek(CANARY_REF) is not None
+    r = router()
+    await r.set_header_route(exact("beta", "1"))
+    await r.update_hash("v2", "v1")
+    await r.set_weight(30)
+    r = router()  # promotion done: weight down first, then the hashes, then the routes go
+    await r.set_weight(0)
+    await r.update_hash("v2", "v2")
+    assert client.peek(CANARY_REF) is not None  # the header route is still in force
+    await r.remove_managed_routes()
+    assert client.peek(CANARY_REF) is None
+    r = router()  # a resync at rest does not make it again
+    await r.set_weight(0)
+    await r.update_hash("v2", "v2")
+    await r.remove_managed_routes()
+    assert client.peek(CANARY_REF) is None
+
+
+STICKY = {**ANN, "canarist.io/sticky": "true; max-age=2h"}
+
+
+def stable_with(annotations: dict[str, str]) -> dict[str, Any]:
+    out = copy.deepcopy(STABLE)
+    out["metadata"]["annotations"].update(annotations)
+    return out
+
+
+async def test_sticky_follows_ingress_nginxs_documented_affinity_rules() -> None:
+    client = client_with(STABLE)
+    (router,) = build_routers(target(STICKY), client)
+    await router.set_weight(20)
+    stable, canary = client.peek(ObjectRef.of(STABLE)), client.peek(CANARY_REF)
+    assert stable is not None and canary is not None
+    check(stable, canary, cookie="canarist-web", max_age=7200)
+    assert_valid(canary)
+    await router.set_weight(0)
+    await router.update_hash("v2", "v2")
+    assert client.peek(CANARY_REF) is None
+    back = client.peek(ObjectRef.of(STABLE))
+    assert back is not None
+    assert back["metadata"]["annotations"] == STABLE["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize(
+    ("theirs", "kept", "message"),
+    [
+        ({P + "affinity": "cookie"}, {P + "affinity": "cookie"}, None),
+        ({P + "session-cookie-name": "canarist-web"}, {}, None),
+        ({P + "session-cookie-name": "route"}, None, "has nginx.ingress.kubernetes.io/session-"
+         "cookie-name: 'route' and canarist.io/sticky asks for 'canarist-web'"),
+        ({P + "session-cookie-max-age": "60"}, None, "asks for '7200'"),
+    ],
+)
+def test_stable_affinity_adds_what_is_missing_and_refuses_to_overwrite(
+    theirs: dict[str, str], kept: dict[str, str] | None, message: str | None
+) -> None:
+    sticky = target(STICKY).spec.sticky
+    if message is not None:
+        with pytest.raises(RouterError, match=re.escape(message)):
+            stable_with_affinity(stable_with(theirs), "web", sticky)
+        return
+    out = stable_with_affinity(stable_with(theirs), "web", sticky)
+    ann = out["metadata"]["annotations"]
+    assert ann[P + "affinity"] == "cookie" and ann[P + "session-cookie-max-age"] == "7200"
+    ours = json.loads(ann[MANAGED_BY])["web"]["annotations"]
+    assert not set(ours) & set(theirs)  # the user's own are not recorded as canarist's
+    back = stable_with_affinity(out, "web", None)
+    assert back["metadata"]["annotations"] == stable_with(kept or theirs)["metadata"]["annotations"]

@@ -1,22 +1,28 @@
-"""smi (TrafficSplit v1alpha4), proxy (route-table ConfigMap), none, and build_routers."""
+"""smi (TrafficSplit v1alpha1–v1alpha4), proxy (route-table ConfigMap), none, and build_routers."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.routers.fixtures import UID, client_with, obj, target
 from tests.routers.validation import assert_valid
+from webhook.cluster.schema import prune_and_default, validate
 from webhook.errors import RouterError
 from webhook.kube.protocol import ObjectRef
 from webhook.routers import ROUTER_CLASSES, build_routers
 from webhook.routers.objects import Record
 from webhook.routers.offline import OfflineClient
 from webhook.routers.proxy import configmap_name, header_change, mirror_change, routes_of
-from webhook.routers.smi import desired_split
+from webhook.routers.smi import choose_version, desired_split
 from webhook.spec import (
     CAPABILITIES,
     ROUTERS,
@@ -80,6 +86,87 @@ async def test_smi_adapter_creates_updates_and_cleans_up() -> None:
     assert client.peek(SPLIT_REF) == split
     await router.cleanup()
     assert client.peek(SPLIT_REF) is None
+
+
+CRDS = Path(__file__).resolve().parent.parent / "data"
+PUBLISHED = CRDS / "crds" / "trafficsplit.crd.yaml"  # v1alpha4 served; v1alpha3, v1alpha2 kept
+LINKERD = CRDS / "crds-old" / "linkerd-smi.trafficsplit.crd.yaml"  # v1alpha1, v1alpha2 served
+
+
+def smi_schema(path: Path, version: str) -> dict[str, Any]:
+    crd = yaml.safe_load(path.read_text())
+    found = next(v for v in crd["spec"]["versions"] if v["name"] == version)
+    return dict(found["schema"]["openAPIV3Schema"])
+
+
+@pytest.mark.parametrize(
+    ("served", "version"),
+    [
+        (None, "v1alpha4"),  # offline, nothing said: the published CRD's
+        (("v1alpha4",), "v1alpha4"),
+        (("v1alpha2", "v1alpha1"), "v1alpha2"),  # Linkerd's SMI extension
+        (("v1alpha1",), "v1alpha1"),
+        (("v1alpha3", "v1alpha2", "v1beta1"), "v1alpha3"),
+    ],
+)
+def test_the_newest_served_version_is_written(served: tuple[str, ...] | None, version: str) -> None:
+    assert choose_version(served) == version
+
+
+@pytest.mark.parametrize(
+    ("served", "message"),
+    [
+        ((), "the API server does not serve split.smi-spec.io: install the TrafficSplit "
+             "CustomResourceDefinition"),
+        (("v1beta1", "v2"), "the API server serves split.smi-spec.io in v1beta1, v2 only; "
+                            "canarist writes TrafficSplit in v1alpha1, v1alpha2, v1alpha3, "
+                            "v1alpha4"),
+    ],
+)
+def test_no_supported_version_says_what_is_served(served: tuple[str, ...], message: str) -> None:
+    with pytest.raises(RouterError, match=re.escape(message)):
+        choose_version(served)
+
+
+ROOTED = target({"canarist.io/traffic-router": "smi", "canarist.io/smi-root-service": "apex"})
+
+
+@pytest.mark.parametrize(
+    ("version", "crd", "weights"),
+    [
+        ("v1alpha1", LINKERD, ["20", "80"]),  # quantities ("1 = 1000m"), as strings
+        ("v1alpha2", LINKERD, [20, 80]),  # "Weights must be whole numbers"
+        ("v1alpha3", PUBLISHED, [20, 80]),
+        ("v1alpha4", PUBLISHED, [20, 80]),
+    ],
+)
+def test_each_version_has_its_own_shape(version: str, crd: Path, weights: list[Any]) -> None:
+    current = desired_split(None, ROOTED, 0, "v1alpha4")
+    current["spec"]["matches"] = [{"kind": "HTTPRouteGroup", "name": "ab"}]  # v1alpha3+ only
+    out = desired_split(current, ROOTED, 20, version)
+    assert out["apiVersion"] == f"split.smi-spec.io/{version}"
+    assert out["spec"]["service"] == "apex"  # the root Service clients call
+    assert [b["service"] for b in out["spec"]["backends"]] == ["web-canary", "web"]
+    assert [b["weight"] for b in out["spec"]["backends"]] == weights
+    assert ("matches" in out["spec"]) is (version in ("v1alpha3", "v1alpha4"))
+    schema = smi_schema(crd, version)
+    pruned = copy.deepcopy(out)
+    assert prune_and_default(pruned, schema) == []  # nothing the CRD would drop
+    assert validate(out, schema) == []
+
+
+async def test_the_adapter_writes_what_the_cluster_serves() -> None:
+    linkerd = yaml.safe_load(LINKERD.read_text())
+    for client in (
+        OfflineClient([linkerd]),
+        OfflineClient(api_versions=["split.smi-spec.io/v1alpha2", "split.smi-spec.io/v1alpha1"]),
+    ):
+        (router,) = build_routers(ROOTED, client)
+        await router.set_weight(10)
+        (split,) = [o for o in client.changed() if o["kind"] == "TrafficSplit"]
+        assert split["apiVersion"] == "split.smi-spec.io/v1alpha2"
+        await router.cleanup()
+        assert not [o for o in client.changed() if o["kind"] == "TrafficSplit"]
 
 
 def test_default_traffic_split_name_is_the_deployments() -> None:

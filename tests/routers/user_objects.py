@@ -37,6 +37,20 @@ spec:
 """,
 )
 
+ISTIO_HOST = UserSetup(
+    {"canarist.io/istio-virtual-service": "web:primary"},
+    """
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web]
+  http:
+  - name: primary
+    route: [{destination: {host: web}}]
+""",
+)
+
 NGINX = UserSetup(
     {"canarist.io/nginx-ingress": "web"},
     """

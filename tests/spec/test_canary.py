@@ -60,6 +60,7 @@ def test_every_router_option_parses() -> None:
             "canarist.io/alb-root-service": "web-root",
             "canarist.io/http-route": "web-route",
             "canarist.io/traffic-split": "web-split",
+            "canarist.io/smi-root-service": "web-root",
             "canarist.io/proxy-hosts": "Web.Example.com, *.example.org",
             "canarist.io/sticky": "true",
             "canarist.io/scale-down-delay": "1m",
@@ -88,7 +89,7 @@ def test_every_router_option_parses() -> None:
         "web-root",
     )
     assert opts.http_routes == ("web-route",)
-    assert opts.traffic_split == "web-split"
+    assert (opts.traffic_split, opts.smi_root_service) == ("web-split", "web-root")
     assert opts.proxy_hosts == ("web.example.com", "*.example.org")
     assert spec.sticky == Sticky("canarist-web")
     assert (spec.scale_down_delay, spec.abort_scale_down_delay) == (60.0, 0.0)
@@ -291,3 +292,70 @@ def test_nginx_header_route_can_be_replaced_after_removal() -> None:
         }
     ).spec
     assert len(spec.steps) == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("true", Sticky("canarist-web", 3600)),
+        ("shop-v", Sticky("shop-v", 3600)),
+        ("false", None),
+        ("true; max-age=2h", Sticky("canarist-web", 7200)),
+        ("shop-v;Max-Age=600", Sticky("shop-v", 600)),
+        ("true; max-age=1s", Sticky("canarist-web", 1)),
+        ("true; max-age=168h", Sticky("canarist-web", 604800)),
+        ("true; max-age=1h30m", Sticky("canarist-web", 5400)),
+    ],
+)
+def test_sticky_cookie_and_max_age(text: str, expected: Sticky | None) -> None:
+    spec = parse_canary_spec(
+        {"canarist.io/sticky": text, "canarist.io/traffic-router": "proxy"}, deployment="web"
+    ).spec
+    assert spec.sticky == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("true; max-age=0", "max-age must be whole seconds from 1s to 7 days"),
+        ("true; max-age=169h", "max-age must be whole seconds from 1s to 7 days"),
+        ("true; max-age=1.5s", "max-age must be whole seconds from 1s to 7 days"),
+        ("true; max-age=soon", 'invalid duration "soon"'),
+        ("true; maxage=1h", 'after ";" only "max-age=DURATION" is allowed, got "maxage=1h"'),
+        ("true; max-age", 'after ";" only "max-age=DURATION" is allowed'),
+        ("false; max-age=1h", '"false" takes no max-age'),
+        ("a cookie; max-age=1h", 'optionally followed by "; max-age=DURATION"'),
+    ],
+)
+def test_bad_sticky_values_name_the_format(text: str, message: str) -> None:
+    found = problems_of({"canarist.io/sticky": text})
+    assert len(found) == 1 and found[0].startswith("canarist.io/sticky: ")
+    assert message in found[0]
+
+
+def test_sticky_warns_for_routers_that_ignore_it() -> None:
+    parsed = parse_canary_spec(
+        {
+            "canarist.io/sticky": "true",
+            "canarist.io/traffic-router": "istio,nginx",
+            "canarist.io/istio-virtual-service": "web",
+            "canarist.io/nginx-ingress": "web",
+        }
+    )
+    assert parsed.warnings == (
+        "canarist.io/sticky is ignored by traffic router istio (routers that keep a client on "
+        "its version: alb, nginx, proxy)",
+    )
+
+
+def test_smi_root_service_must_be_a_service_name_other_than_the_canary() -> None:
+    assert problems_of(
+        {"canarist.io/traffic-router": "smi", "canarist.io/smi-root-service": "Web_1"}
+    )[0].startswith('canarist.io/smi-root-service: invalid Service name "Web_1"')
+    assert problems_of(
+        {
+            "canarist.io/traffic-router": "smi",
+            "canarist.io/canary-service": "web-next",
+            "canarist.io/smi-root-service": "web-next",
+        }
+    ) == ['canarist.io/smi-root-service: must not be the canary Service "web-next"']

@@ -91,6 +91,11 @@ def register_render(sub: Subparsers) -> None:
     p.add_argument("--stable-hash", metavar="H",
                    help="hash of the stable revision (default: the hash label already on the "
                    "template when it differs from the new one, else 'stable')")
+    p.add_argument("--api-versions", action="append", default=[], metavar="GROUP/VERSION",
+                   help="an API version the cluster serves (repeatable, or comma-separated), "
+                   "as helm template's: e.g. split.smi-spec.io/v1alpha2 makes the SMI router "
+                   "write what Linkerd serves (default: the CRDs in FILE, else the published "
+                   "ones)")
     p.set_defaults(handler=cmd_render)
 
 
@@ -98,8 +103,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     from webhook.release.render import render
 
     text = read_input(args.filename)
+    versions = [v.strip() for item in args.api_versions for v in item.split(",") if v.strip()]
     sys.stdout.write(render(text, step=args.step, weight=args.weight,
-                            stable_hash=args.stable_hash, source=args.filename))
+                            stable_hash=args.stable_hash, source=args.filename,
+                            api_versions=versions))
     return EXIT_OK
 
 

@@ -41,7 +41,11 @@ Semantics worth knowing for in-process callers, all as upstream:
   with ``create("pods", ns, {"target": {"kind": "Node", "name": n}}, subresource="binding",
   name=pod)`` (the scheduler's pods/binding);
 - pods created by a ReplicaSet go through the admission chain like any create; pass
-  ``user="system:serviceaccount:kube-system:replicaset-controller"``.
+  ``user="system:serviceaccount:kube-system:replicaset-controller"`` (a name, or a
+  ``webhook.cluster.auth.user.UserInfo``). Calls naming their user with a string are never
+  authorized (a UserInfo, as the HTTP layer passes, gets RBAC's escalation checks);
+- a ServiceAccount token (TokenRequest) is ``create("serviceaccounts", ns, token_request,
+  subresource="token", name=sa)`` (``webhook.cluster.auth.tokenrequest``).
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ from webhook.cluster.admission.attributes import ADMIN, Attributes
 from webhook.cluster.apply.fields import list_kinds
 from webhook.cluster.apply.managed import DEFAULT_MANAGER, track_update
 from webhook.cluster.apply.verb import server_side_apply
-from webhook.cluster.core import SYSTEM_NAMESPACES, APICore, WriteHook
+from webhook.cluster.auth.user import UserInfo, as_user
+from webhook.cluster.core import SYSTEM_NAMESPACES, APICore, CreateRequest, WriteHook
 from webhook.cluster.deletion import POLICIES, DeleteVerbs
 from webhook.cluster.kinds.common import invalid, required
 from webhook.cluster.meta import clone, generated_name, metadata, new_uid, now
@@ -87,7 +92,7 @@ class ClusterAPI(DeleteVerbs):
         obj: Mapping[str, Any],
         *,
         dry_run: bool = False,
-        user: str = ADMIN,
+        user: str | UserInfo = ADMIN,
         version: str | None = None,
         warnings: Warnings | None = None,
         field_validation: str | None = None,
@@ -97,6 +102,10 @@ class ClusterAPI(DeleteVerbs):
     ) -> dict[str, Any]:
         rt, version = self.resolve(resource, version)
         ns = self._scope(rt, namespace)
+        creator = self.creators.get((rt.key, subresource or ""))
+        if creator is not None:
+            return await creator(CreateRequest(rt, version, ns, name or "", obj, as_user(user),
+                                               dry_run, warnings))
         if subresource:
             if rt.key == "pods" and subresource == "binding" and name:
                 return await self._bind(ns, name, obj, dry_run)
@@ -108,8 +117,9 @@ class ClusterAPI(DeleteVerbs):
             raise st.bad_request("resourceVersion should not be set on objects to be created")
         strat.default(new)
         self._namespace_active(rt, ns)
-        attrs = Attributes("CREATE", rt, version, "", ns, str(md.get("name") or ""), None, user,
-                           dry_run, {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"})
+        attrs = Attributes("CREATE", rt, version, "", ns, str(md.get("name") or ""), None,
+                           as_user(user), dry_run,
+                           {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"})
         admitted = await self._admit(attrs, new, warnings)
         assert admitted is not None
         if admitted is not new:
@@ -129,6 +139,8 @@ class ClusterAPI(DeleteVerbs):
         else:
             md.pop("generation", None)
         name = str(md.get("name") or "")
+        if isinstance(user, UserInfo):  # a requester; names are in-process, never checked
+            self.check_write(rt, ns, "", new, None, user)
         causes = strat.validate(new)
         if causes:
             raise st.invalid(rt, name, causes)
@@ -174,7 +186,7 @@ class ClusterAPI(DeleteVerbs):
         *,
         subresource: str | None = None,
         dry_run: bool = False,
-        user: str = ADMIN,
+        user: str | UserInfo = ADMIN,
         version: str | None = None,
         warnings: Warnings | None = None,
         name: str | None = None,
@@ -210,7 +222,7 @@ class ClusterAPI(DeleteVerbs):
         *,
         subresource: str | None = None,
         dry_run: bool = False,
-        user: str = ADMIN,
+        user: str | UserInfo = ADMIN,
         version: str | None = None,
         warnings: Warnings | None = None,
         field_validation: str | None = None,
@@ -250,7 +262,7 @@ class ClusterAPI(DeleteVerbs):
 
     async def apply(self, resource: str, namespace: str | None, name: str, config: Any, *,
                     manager: str | None, force: bool = False, dry_run: bool = False,
-                    user: str = ADMIN, version: str | None = None,
+                    user: str | UserInfo = ADMIN, version: str | None = None,
                     warnings: Warnings | None = None, field_validation: str | None = None,
                     subresource: str | None = None) -> tuple[dict[str, Any], bool]:
         """Server-side apply of ``config`` by ``manager``: (the object, whether it was created)."""
@@ -270,7 +282,7 @@ class ClusterAPI(DeleteVerbs):
         sub: str,
         is_put: bool,
         dry_run: bool,
-        user: str,
+        user: str | UserInfo,
         warnings: Warnings | None,
         *,
         manager: str | None = None,
@@ -295,7 +307,7 @@ class ClusterAPI(DeleteVerbs):
         else:
             strat.prepare_update(new, old)
         _keep_system_fields(new, old)
-        attrs = Attributes("UPDATE", rt, version, sub, ns, name, old, user, dry_run,
+        attrs = Attributes("UPDATE", rt, version, sub, ns, name, old, as_user(user), dry_run,
                            {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"})
         admitted = await self._admit(attrs, new, warnings)
         assert admitted is not None
@@ -320,6 +332,8 @@ class ClusterAPI(DeleteVerbs):
         if strat.uses_generation():
             gen = int(old_md.get("generation") or 1)
             md["generation"] = gen + 1 if (not sub and strat.generation_changed(new, old)) else gen
+        if not sub and isinstance(user, UserInfo):
+            self.check_write(rt, ns, name, new, old, user)
         causes = (strat.validate_status_update(new, old) if sub == "status"
                   else strat.validate_update(new, old))
         if causes:
@@ -345,7 +359,7 @@ class ClusterAPI(DeleteVerbs):
         scale: Any,
         is_put: bool,
         dry_run: bool,
-        user: str,
+        user: str | UserInfo,
         warnings: Warnings | None,
         manager: str | None = None,
     ) -> dict[str, Any]:
@@ -362,8 +376,9 @@ class ClusterAPI(DeleteVerbs):
                 invalid("spec.replicas", replicas, "must be greater than or equal to 0")
                 if isinstance(replicas, int) else required("spec.replicas")
             ])
-        attrs = Attributes("UPDATE", rt, version, "scale", ns, name, scale_of(rt, old), user,
-                           dry_run, {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"},
+        attrs = Attributes("UPDATE", rt, version, "scale", ns, name, scale_of(rt, old),
+                           as_user(user), dry_run,
+                           {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"},
                            kind=("autoscaling", "v1", "Scale"))
         admitted = await self._admit(attrs, clone(dict(scale)), warnings)
         assert admitted is not None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from webhook.cluster import status as st
 from webhook.cluster.admission.attributes import Admission, Attributes
+from webhook.cluster.auth.user import UserInfo
 from webhook.cluster.kinds import strategy_for
 from webhook.cluster.kinds.base import Strategy
 from webhook.cluster.meta import clone, metadata, new_uid, now
@@ -15,6 +17,9 @@ from webhook.cluster.scale import scale_of
 from webhook.cluster.selectors import SelectorError, parse_field_selector, parse_label_selector
 from webhook.cluster.store import Event, Store
 from webhook.cluster.watch import WatchFilter, WatchRequest, stream
+
+if TYPE_CHECKING:
+    from webhook.cluster.auth.install import AuthServices
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 Warnings = list[str]  # aliases: inside the class, ``list`` names the method
@@ -25,6 +30,31 @@ class WriteHook(Protocol):
     """Sees every committed write, synchronously (``after_write`` must not block)."""
 
     def after_write(self, rt: ResourceType, event: Event) -> None: ...
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """A POST to a resource that stores nothing (the reviews) or to a create-only
+    subresource (``serviceaccounts/token``)."""
+
+    rt: ResourceType
+    version: str
+    namespace: str
+    name: str  # the name in the URL ("" for a POST to a collection)
+    body: Any
+    user: UserInfo
+    dry_run: bool
+    warnings: list[str] | None
+
+
+# (resource, subresource or "") -> what answers its create
+Creator = Callable[[CreateRequest], Awaitable[dict[str, Any]]]
+# built-in mutating admission, run before the webhooks (upstream: ServiceAccount, ...)
+AdmissionPlugin = Callable[[Attributes, dict[str, Any] | None], Awaitable[dict[str, Any] | None]]
+# sees a main-resource write after admission, before validation; raises to refuse it
+# (rt, namespace, name in the URL, new object, old object or None, requester)
+WriteCheck = Callable[
+    [ResourceType, str, str, dict[str, Any], dict[str, Any] | None, UserInfo], None]
 
 
 class APICore:
@@ -41,9 +71,14 @@ class APICore:
         self.bookmark_interval = bookmark_interval
         self._strategies: dict[str, Strategy] = {}
         self._hooks: list[WriteHook] = []
+        self.creators: dict[tuple[str, str], Creator] = {}
+        self.plugins: list[AdmissionPlugin] = []
+        self.write_checks: list[WriteCheck] = []
+        from webhook.cluster.auth.install import install_auth
         from webhook.cluster.crds import CRDHook
 
         self.add_hook(CRDHook(self))
+        self.auth: AuthServices = install_auth(self)
         for ns in SYSTEM_NAMESPACES:
             self._seed_namespace(ns)
 
@@ -157,15 +192,26 @@ class APICore:
     async def _admit(
         self, attrs: Attributes, obj: dict[str, Any] | None, warnings: Warnings | None
     ) -> dict[str, Any] | None:
+        for plugin in self.plugins:
+            obj = await plugin(attrs, obj)
         if self.admission is None:
             return obj
         return await self.admission.mutate(attrs, obj, warnings if warnings is not None else [])
+
+    def check_write(self, rt: ResourceType, ns: str, url_name: str, new: dict[str, Any],
+                    old: dict[str, Any] | None, user: UserInfo) -> None:
+        for check in self.write_checks:
+            check(rt, ns, url_name, new, old, user)
 
     def _commit(self, rt: ResourceType, obj: dict[str, Any]) -> Event:
         ev = self.store.put(rt.key, obj)
         for hook in self._hooks:
             hook.after_write(rt, ev)
         return ev
+
+    def commit(self, rt: ResourceType, obj: dict[str, Any]) -> Event:
+        """Store a system-made object (taken over) as a controller's write would."""
+        return self._commit(rt, obj)
 
     def commit_removal(self, rt: ResourceType, ns: str, name: str) -> Event | None:
         ev = self.store.remove(rt.key, ns, name)
@@ -175,7 +221,7 @@ class APICore:
         return ev
 
     def _seed_namespace(self, name: str) -> None:
-        self.store.put("namespaces", {
+        self._commit(self.resolve("namespaces")[0], {
             "apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": name, "uid": new_uid(), "creationTimestamp": now(),
                          "labels": {"kubernetes.io/metadata.name": name}},

@@ -7,6 +7,7 @@ from typing import Any
 
 from webhook.cluster import status as st
 from webhook.cluster.admission.attributes import ADMIN, Attributes
+from webhook.cluster.auth.user import UserInfo, as_user
 from webhook.cluster.core import APICore
 from webhook.cluster.meta import at, clone, metadata
 from webhook.cluster.resources import ResourceType
@@ -27,7 +28,7 @@ class DeleteVerbs(APICore):
         grace_period_seconds: int | None = None,
         preconditions: Mapping[str, Any] | None = None,
         dry_run: bool = False,
-        user: str = ADMIN,
+        user: str | UserInfo = ADMIN,
         version: str | None = None,
         warnings: Warnings | None = None,
     ) -> dict[str, Any]:
@@ -46,7 +47,7 @@ class DeleteVerbs(APICore):
                          'values: "Foreground", "Background", "Orphan", "nil"')
         if grace_period_seconds is not None and grace_period_seconds < 0:
             grace_period_seconds = 1  # upstream: negative means "as soon as possible"
-        attrs = Attributes("DELETE", rt, version, "", ns, name, old, user, dry_run,
+        attrs = Attributes("DELETE", rt, version, "", ns, name, old, as_user(user), dry_run,
                            {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"})
         await self._admit(attrs, None, warnings)
         return self._delete_stored(rt, version, old, propagation_policy, grace_period_seconds,
@@ -109,7 +110,7 @@ class DeleteVerbs(APICore):
         propagation_policy: str | None = None,
         grace_period_seconds: int | None = None,
         dry_run: bool = False,
-        user: str = ADMIN,
+        user: str | UserInfo = ADMIN,
         version: str | None = None,
     ) -> dict[str, Any]:
         rt, version = self.resolve(resource, version)

@@ -14,12 +14,43 @@ _rng = random.Random()
 
 
 def clone(obj: Any) -> Any:
-    """A deep copy of a JSON-like value (dicts, lists, scalars): faster than copy.deepcopy."""
+    """A deep copy of a JSON-like value (dicts, lists, scalars): faster than copy.deepcopy.
+
+    Everything on the API's paths is copied here, so the walk is unrolled and compares exact
+    types (nested values are JSON: plain dicts and lists); the value itself may be any dict or
+    list subclass."""
     if isinstance(obj, dict):
-        return {k: clone(v) if isinstance(v, dict | list) else v for k, v in obj.items()}
+        return _clone_dict(obj)
     if isinstance(obj, list):
-        return [clone(v) if isinstance(v, dict | list) else v for v in obj]
+        return _clone_list(obj)
     return obj
+
+
+def _clone_dict(d: dict[Any, Any]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for k, v in d.items():
+        t = type(v)
+        if t is dict:
+            out[k] = _clone_dict(v)
+        elif t is list:
+            out[k] = _clone_list(v)
+        else:
+            out[k] = v
+    return out
+
+
+def _clone_list(items: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    append = out.append
+    for v in items:
+        t = type(v)
+        if t is dict:
+            append(_clone_dict(v))
+        elif t is list:
+            append(_clone_list(v))
+        else:
+            append(v)
+    return out
 
 
 def now() -> str:

@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+CREATE_ONLY = ("create",)
+# Subresources that are only ever POSTed (their kind, and their verbs in discovery).
+CREATE_ONLY_SUBRESOURCES: dict[str, tuple[str, str, str]] = {
+    "token": ("authentication.k8s.io", "v1", "TokenRequest"),
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class ResourceType:
     schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     scale_paths: tuple[str, str, str] | None = None  # spec replicas, status replicas, selector
     crd_uid: str = ""
+    verbs: tuple[str, ...] = ALL_VERBS  # CREATE_ONLY for the reviews, which store nothing
 
     @property
     def key(self) -> str:
@@ -71,6 +77,7 @@ def _b(
     short: Iterable[str] = (),
     sub: Iterable[str] = (),
     categories: Iterable[str] = (),
+    verbs: tuple[str, ...] = ALL_VERBS,
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -81,6 +88,7 @@ def _b(
         short_names=tuple(short),
         subresources=frozenset(sub),
         categories=tuple(categories),
+        verbs=verbs,
     )
 
 
@@ -91,7 +99,7 @@ BUILTINS: tuple[ResourceType, ...] = (
     _b("", "v1", "ConfigMap", "configmaps", True, ["cm"]),
     _b("", "v1", "Secret", "secrets", True),
     _b("", "v1", "Event", "events", True, ["ev"]),
-    _b("", "v1", "ServiceAccount", "serviceaccounts", True, ["sa"]),
+    _b("", "v1", "ServiceAccount", "serviceaccounts", True, ["sa"], ["token"]),
     _b("apps", "v1", "Deployment", "deployments", True, ["deploy"], ["status", "scale"], ["all"]),
     _b("apps", "v1", "ReplicaSet", "replicasets", True, ["rs"], ["status", "scale"], ["all"]),
     _b("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
@@ -110,6 +118,21 @@ BUILTINS: tuple[ResourceType, ...] = (
         "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
         False, ["crd", "crds"], ["status"], ["api-extensions"],
     ),
+    _b("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
+    _b("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    _b("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
+    _b("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
+    _b("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False,
+       verbs=CREATE_ONLY),
+    _b("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False, verbs=CREATE_ONLY),
+    _b("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews",
+       True, verbs=CREATE_ONLY),
+    _b("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
+       False, verbs=CREATE_ONLY),
+    _b("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", False,
+       verbs=CREATE_ONLY),
+    _b("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False,
+       verbs=CREATE_ONLY),
 )
 
 

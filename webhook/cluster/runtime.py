@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from webhook.cluster import apiservice
 from webhook.cluster.admission.chain import AdmissionChain
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.gc import GarbageCollector
@@ -99,6 +100,7 @@ class Cluster:
                               bookmark_interval=self.bookmark_interval)
         self.api.admission = AdmissionChain(self.api)
         self.creds = Credentials.generate()
+        self.api.auth.publish_root_ca(self.creds.ca.cert_pem)
         self.server = APIServer(self.api, self.creds, port=self.port)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -110,6 +112,7 @@ class Cluster:
 
     async def start(self) -> None:
         await self.server.start()
+        await apiservice.publish(self.api, self.server.host, self.server.port)
         if self.kubeconfig is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="canarist-cluster-")
             self.kubeconfig = Path(self._tmp.name, "kubeconfig")

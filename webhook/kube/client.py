@@ -12,6 +12,10 @@ thread pool wins on keeping one code path for synchronous callers (``certs ensur
 
 Semantics beyond the protocol:
 
+- ``served_versions(group)``: the versions of an API group the server serves (discovery, cached
+  like kinds), for routers that write the newest version a CRD serves (SMI); ``schema(
+  apiVersion, kind)``: the OpenAPI v3 schema the server publishes (a CRD's), for routers that
+  write only fields the installed CRD has (Gateway API rule names, mirror percentages).
 - ``get`` answers ``None`` for a missing object and for a kind the server does not serve;
   ``create``/``replace``/``patch`` of a kind that is not served raise ``NotFound`` saying so.
 - ``list`` with ``namespace=""`` lists every namespace; list items get ``apiVersion`` and
@@ -26,12 +30,13 @@ Semantics beyond the protocol:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from webhook.errors import Expired, InvalidInput, NotFound, Problem, Unavailable
+from webhook.errors import Expired, Forbidden, InvalidInput, NotFound, Problem, Unavailable
 from webhook.kube.config import ClientOptions, Connection, load
 from webhook.kube.limits import Backoff, TokenBucket
 from webhook.kube.protocol import JSON, ObjectRef, PatchType
@@ -72,6 +77,16 @@ class SyncClient:
 
     def _require(self, api_version: str, kind: str) -> Resource:
         return self.resolver.require(api_version, kind)
+
+    def served_versions(self, group: str) -> tuple[str, ...]:
+        return self.resolver.group_versions(group)
+
+    def schema(self, api_version: str, kind: str) -> JSON | None:
+        """``None`` also when the server will not show its OpenAPI to this client."""
+        try:
+            return self.resolver.schema(api_version, kind)
+        except Forbidden:
+            return None
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -282,8 +297,11 @@ class KubeClient:
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()  # the caller's (``warnings.collect``) in the thread
         try:
-            future = loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+            future = loop.run_in_executor(
+                self._pool, functools.partial(context.run, fn, *args, **kwargs)
+            )
         except RuntimeError as exc:  # the pool is shut down: a call racing aclose()
             raise Unavailable("the API client is closed") from exc
         return await future
@@ -303,6 +321,12 @@ class KubeClient:
 
     async def get(self, ref: ObjectRef, *, subresource: str = "") -> JSON | None:
         return await self._run(self.sync.get, ref, subresource=subresource)
+
+    async def served_versions(self, group: str) -> tuple[str, ...]:
+        return await self._run(self.sync.served_versions, group)
+
+    async def schema(self, api_version: str, kind: str) -> JSON | None:
+        return await self._run(self.sync.schema, api_version, kind)
 
     async def list(
         self,

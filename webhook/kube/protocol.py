@@ -68,3 +68,15 @@ class ObjectClient(Protocol):
     async def delete(self, ref: ObjectRef) -> bool:
         """Delete (background propagation); ``False`` when it was already gone."""
         ...
+
+    async def schema(self, api_version: str, kind: str) -> JSON | None:
+        """The OpenAPI v3 schema the server publishes for ``kind`` in ``api_version`` (for a
+        custom resource: its CRD's ``openAPIV3Schema``); ``None`` when it does not say (not
+        published, not allowed, an offline preview without the CRD)."""
+        ...
+
+    async def served_versions(self, group: str) -> tuple[str, ...] | None:
+        """The versions of API group ``group`` the server serves (empty: none — e.g. its
+        CustomResourceDefinition is not installed); ``None`` when that cannot be known (an
+        offline preview told nothing about the cluster)."""
+        ...

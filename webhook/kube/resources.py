@@ -122,6 +122,24 @@ def kinds_in(doc: Mapping[str, Any], api_version: str) -> dict[str, Resource]:
     return out
 
 
+def kinds_of_openapi(doc: Mapping[str, Any], group: str, version: str) -> dict[str, Any]:
+    """Kind -> schema, from an OpenAPI v3 group-version document's component schemas."""
+    out: dict[str, Any] = {}
+    schemas = (doc.get("components") or {}).get("schemas") or {}
+    for schema in schemas.values() if isinstance(schemas, Mapping) else ():
+        if not isinstance(schema, Mapping):
+            continue
+        for gvk in schema.get("x-kubernetes-group-version-kind") or ():
+            if (
+                isinstance(gvk, Mapping)
+                and gvk.get("group", "") == group
+                and gvk.get("version") == version
+                and isinstance(gvk.get("kind"), str)
+            ):
+                out[gvk["kind"]] = dict(schema)
+    return out
+
+
 # Fetch a discovery document by path; None when the group-version is not served (404).
 Fetch = Callable[[str], Mapping[str, Any] | None]
 
@@ -142,6 +160,8 @@ class Resolver:
         self._lock = threading.Lock()
         self._served: dict[str, dict[str, Resource]] = {}
         self._missing: dict[str, float] = {}  # api_version -> when the cached answer expires
+        self._groups: dict[str, tuple[float, tuple[str, ...]]] = {}  # group -> (expiry, versions)
+        self._schemas: dict[str, tuple[float, dict[str, Any]]] = {}  # api_version -> kinds
 
     def resolve(self, api_version: str, kind: str) -> Resource | None:
         """The resource serving ``kind``, or None when the server does not serve it."""
@@ -167,6 +187,40 @@ class Resolver:
             self._missing[api_version] = self._clock() + self._ttl
         return None
 
+    def group_versions(self, group: str) -> tuple[str, ...]:
+        """The versions the server serves of ``group`` (its ``APIGroup`` document, ``GET
+        /apis/{group}``), cached for ``negative_ttl`` seconds so a CRD installed or changed
+        later is seen without a restart; empty when the group is not served."""
+        with self._lock:
+            cached = self._groups.get(group)
+            if cached is not None and cached[0] > self._clock():
+                return cached[1]
+        doc = self._fetch(f"/apis/{quote(group, safe='')}") if group else None
+        versions: list[str] = []
+        for item in (doc or {}).get("versions") or ():
+            version = item.get("version") if isinstance(item, Mapping) else None
+            if isinstance(version, str) and version and version not in versions:
+                versions.append(version)
+        with self._lock:
+            self._groups[group] = (self._clock() + self._ttl, tuple(versions))
+        return tuple(versions)
+
+    def schema(self, api_version: str, kind: str) -> dict[str, Any] | None:
+        """The OpenAPI v3 component schema of ``kind`` (``GET /openapi/v3/apis/{group}/
+        {version}``, the one tagged ``x-kubernetes-group-version-kind``), cached for
+        ``negative_ttl`` seconds; None when the server publishes none."""
+        with self._lock:
+            cached = self._schemas.get(api_version)
+            if cached is not None and cached[0] > self._clock():
+                return cached[1].get(kind)
+        group, version = split_api_version(api_version)
+        path = f"/openapi/v3/apis/{group}/{version}" if group else f"/openapi/v3/api/{version}"
+        doc = self._fetch(path) if version else None
+        kinds = kinds_of_openapi(doc, group, version) if doc is not None else {}
+        with self._lock:
+            self._schemas[api_version] = (self._clock() + self._ttl, kinds)
+        return kinds.get(kind)
+
     def require(self, api_version: str, kind: str) -> Resource:
         found = self.resolve(api_version, kind)
         if found is None:
@@ -178,6 +232,7 @@ class Resolver:
         with self._lock:
             self._served.pop(api_version, None)
             self._missing.pop(api_version, None)
+            self._groups.pop(split_api_version(api_version)[0], None)
 
 
 def not_served(api_version: str, kind: str) -> str:

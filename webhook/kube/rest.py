@@ -34,12 +34,14 @@ from kubernetes.client.exceptions import ApiException
 
 from webhook import __version__
 from webhook.errors import KubeError, Unavailable
+from webhook.kube import warnings
 from webhook.kube.config import Connection
 from webhook.kube.limits import Backoff, TokenBucket
 from webhook.kube.statuses import error_for, retry_after
 
 log = logging.getLogger("canarist.kube")
 _WARNING = re.compile(r'^\s*\d{3}\s+\S+\s+"(?P<text>(?:[^"\\]|\\.)*)"')
+_UNESCAPE = re.compile(r"\\(.)")
 
 JSON_CT = "application/json"
 PATCH_CT = {
@@ -139,7 +141,7 @@ class Rest:
             self._count(req.method, 0)
             raise Unavailable(f"{req}: reading the answer failed: {exc}") from exc
         self._count(req.method, resp.status)
-        self._warnings(resp.headers)
+        self._warnings(req, resp.headers)
         return Reply(resp.status, bytes(data or b""), resp.headers.get("Retry-After"))
 
     def stream(self, req: Request, *, read_timeout: float) -> Any:
@@ -183,12 +185,14 @@ class Rest:
         with self._stats_lock:
             self.stats[(method, status)] += 1
 
-    def _warnings(self, headers: Mapping[str, str] | Any) -> None:
+    def _warnings(self, req: Request, headers: Mapping[str, str] | Any) -> None:
         getall = getattr(headers, "getlist", None)
         values = getall("Warning") if getall else []
         for value in values:
             m = _WARNING.match(value)
-            log.warning("API server: %s", m.group("text") if m else value)
+            text = _UNESCAPE.sub(r"\1", m.group("text")) if m else value
+            log.warning("API server: %s", text)
+            warnings.report(f"{req}: {text}")
 
     def writes(self) -> int:
         """Write requests answered so far (any status): the figure reconcile budgets count."""

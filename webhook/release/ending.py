@@ -28,8 +28,17 @@ from webhook.release.progress import (
     routes_for,
     stable_pin,
 )
-from webhook.release.services import Pin, canary_service_ops, find_stable, pin_patch
+from webhook.release.services import (
+    Pin,
+    canary_service_ops,
+    find_stable,
+    has_canary_service,
+    pin_patch,
+    pins_services,
+    subset_level_only,
+)
 from webhook.release.stepping import ActiveRoutes
+from webhook.release.teardown import restore_services
 from webhook.release.timefmt import after, parse, seconds_until
 from webhook.spec import Phase
 
@@ -63,15 +72,16 @@ def finish(ctx: Ctx, work: Work, draft: Draft) -> None:
     new = Pin(HASH_LABEL, d.hash)
     choice = find_stable(ctx.world, spec.stable_service, spec.canary_service)
     if choice.service is not None:
-        if ctx.routed:
+        if pins_services(spec):
             patch = pin_patch(choice.service, new, d.name)
             if patch:
                 draft.add(patch)
                 draft.event(
                     "ServiceSwitched", f"Service {choice.service.name} now selects {d.hash}"
                 )
-        name = spec.canary_service_for(choice.service.name)
-        draft.add(*canary_service_ops(ctx.world, choice.service, name, new))
+        if has_canary_service(spec):
+            name = spec.canary_service_for(choice.service.name)
+            draft.add(*canary_service_ops(ctx.world, choice.service, name, new))
     route(ctx, work, draft, weight=0, hashes=(d.hash, d.hash), routes=ActiveRoutes())
     work.set(
         phase=Phase.HEALTHY,
@@ -112,13 +122,14 @@ def aborted(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
     back = stable_pin(ctx, stable)
     choice = find_stable(ctx.world, spec.stable_service, spec.canary_service)
     if choice.service is not None:
-        if ctx.routed:
+        if pins_services(spec):
             patch = pin_patch(choice.service, back, d.name)
             if patch:
                 draft.add(patch)
-        pin = back if weight == 0 else canary_pin(ctx)
-        name = spec.canary_service_for(choice.service.name)
-        draft.add(*canary_service_ops(ctx.world, choice.service, name, pin))
+        if has_canary_service(spec):
+            pin = back if weight == 0 else canary_pin(ctx)
+            name = spec.canary_service_for(choice.service.name)
+            draft.add(*canary_service_ops(ctx.world, choice.service, name, pin))
     view = canary.view
     if view is not None and view.owned:
         count = view.replicas
@@ -200,6 +211,9 @@ def at_rest(ctx: Ctx, work: Work, draft: Draft) -> None:
 def rest_services(ctx: Ctx, draft: Draft, stable: str, weight: int) -> None:
     """Services canarist manages keep selecting the stable pods; nothing new is pinned."""
     spec, d = ctx.spec, ctx.d
+    if subset_level_only(spec):
+        restore_services(ctx.world, draft, delete_owned=True)
+        return
     choice = find_stable(ctx.world, spec.stable_service, spec.canary_service)
     if choice.service is None:
         return

@@ -77,6 +77,9 @@ def service_patch(op: PatchServiceSelector) -> JSON:
     selector: dict[str, str | None] = dict(op.set)
     selector.update(dict.fromkeys(op.remove))
     body: JSON = {"spec": {"selector": selector}}
+    if op.service_type is not None:
+        body["spec"]["type"] = op.service_type
+        body["spec"]["ports"] = [dict(p) for p in op.ports]
     if op.annotations:
         body["metadata"] = {"annotations": dict(op.annotations)}
     return body

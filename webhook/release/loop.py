@@ -16,6 +16,10 @@ Which events wake which Deployment:
 - every ``resync`` seconds every released Deployment is reconciled with ``resync`` set, which
   re-applies routing a hand edit may have changed.
 
+A warning the API server returns on the writes of a reconcile (a field the CRD does not have,
+pruned; a deprecated version; an admission webhook's) becomes a ``Warning`` Event ``APIWarning``
+on the Deployment.
+
 At start, a Service still marked ``managed-by`` a Deployment that no longer exists (deleted while
 no reconciler ran) gets its selector back.
 """
@@ -32,6 +36,7 @@ from datetime import UTC, datetime
 
 from webhook.analysis import Measurer, decode_secret
 from webhook.errors import CanaristError, Conflict, KubeError, RouterError, Unavailable
+from webhook.kube import warnings as api_warnings
 from webhook.kube.client import KubeClient
 from webhook.kube.events import EventRecorder
 from webhook.kube.informer import Informer, key_of, owner_uids, start_all, stop_all
@@ -294,7 +299,12 @@ class Reconciler:
         if measuring.runs(world):
             world = await measuring.measure(world, now, self._measurer())
         result = plan(world, now)
-        await self.executor.run(result, world.deployment, routers.get)
+        with api_warnings.collect() as said:
+            try:
+                await self.executor.run(result, world.deployment, routers.get)
+            finally:
+                for text in said:  # e.g. a field the CRD does not have, pruned by the server
+                    self.events.record(world.deployment.raw, "Warning", "APIWarning", text)
         if self.executor.wrote_deployment:
             self.written[key] = rv
         status = result.status if result.status is not None else world.status

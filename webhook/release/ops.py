@@ -19,12 +19,15 @@ from webhook.spec import ReleaseStatus, SetHeaderRoute, SetMirrorRoute
 @dataclass(frozen=True)
 class PatchServiceSelector:
     """Merge-patch a Service's selector: ``set`` these keys, delete ``remove``, and set (or with
-    ``None`` delete) ``annotations``."""
+    ``None`` delete) ``annotations``; with ``service_type``, change the type and write ``ports``
+    (without node port numbers: the API server keeps or allocates them)."""
 
     name: str
     set: Mapping[str, str]
     remove: tuple[str, ...] = ()
     annotations: Mapping[str, str | None] = field(default_factory=dict)
+    service_type: str | None = None
+    ports: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

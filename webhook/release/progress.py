@@ -26,10 +26,14 @@ from webhook.release.services import (
     StableChoice,
     canary_service_ops,
     find_stable,
+    has_canary_service,
     pin_for,
     pin_patch,
+    pins_services,
+    subset_level_only,
 )
 from webhook.release.stepping import ActiveRoutes, describe, routes_at, scale_override_at, weight_at
+from webhook.release.teardown import restore_services
 from webhook.release.timefmt import after, parse
 from webhook.spec import AnalysisStep, Pause, Phase, SetCanaryScale, SetWeight
 
@@ -62,8 +66,12 @@ class Canary:
 
 def stable_service(ctx: Ctx, draft: Draft, stable_pin: Pin) -> StableChoice:
     """Find the stable Service and pin it (traffic routers only: with ``none`` the user's Service
-    must keep selecting both revisions)."""
+    must keep selecting both revisions; with an Istio subset-level split it is the Service both
+    subsets live on, left as it is — one pinned by an earlier version is given back)."""
     choice = find_stable(ctx.world, ctx.spec.stable_service, ctx.spec.canary_service)
+    if subset_level_only(ctx.spec):
+        restore_services(ctx.world, draft, delete_owned=True)
+        return choice
     if choice.service is not None and ctx.routed:
         patch = pin_patch(choice.service, stable_pin, ctx.d.name)
         if patch:
@@ -76,7 +84,7 @@ def canary_service(
 ) -> None:
     """``create_only``: create the canary Service when it is missing. Otherwise: re-point an
     existing one (a missing one was created by the first call of the same plan)."""
-    if stable is None:
+    if stable is None or not has_canary_service(ctx.spec):
         return
     name = ctx.spec.canary_service_for(stable.name)
     exists = ctx.world.service(name) is not None
@@ -213,7 +221,7 @@ def steps(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
     replicas = ctx.replicas(work.books)
     cur, stable = ctx.d.hash, work.status.stable_hash
     choice = stable_service(ctx, draft, stable_pin(ctx, stable))
-    if choice.service is None and ctx.routed:
+    if choice.service is None and pins_services(ctx.spec):
         blocked(work, draft, choice.problem)
         return
     # the canary Service exists before any router refers to it; an existing one is re-pointed

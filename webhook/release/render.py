@@ -11,6 +11,8 @@ The same code as in a cluster writes the objects: the release engine's builders 
 routers, over an in-memory API (``webhook.routers.offline.OfflineClient``). Printed as YAML
 documents: the user's Deployment as canarist leaves it (hash stamped, held, status), the pinned
 stable Service, the canary Service and Deployment, and every routing object created or changed.
+What the cluster serves (the SMI TrafficSplit version) comes from ``--api-versions`` and the
+CustomResourceDefinitions in FILE.
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ from webhook.release.ops import (
     RouteTraffic,
 )
 from webhook.release.routing import release_target
-from webhook.release.services import Pin, canary_service_ops, find_stable, pin_patch
+from webhook.release.services import (
+    Pin,
+    canary_service_ops,
+    find_stable,
+    has_canary_service,
+    pin_patch,
+    pins_services,
+)
 from webhook.release.stepping import routes_at, scale_override_at, weight_at
 from webhook.routers import build_routers
 from webhook.routers.offline import OfflineClient
@@ -121,8 +130,18 @@ def render(
     weight: int | None = None,
     stable_hash: str | None = None,
     source: str = "FILE",
+    api_versions: Sequence[str] = (),
 ) -> str:
+    """``api_versions`` (``group/version``, as ``helm template --api-versions``) say what the
+    cluster serves where a router writes the newest version it serves (SMI); so do the
+    CustomResourceDefinitions in ``text``. Without either, the published CRD's is assumed."""
     objects = load_documents(text, source)
+    for i, item in enumerate(api_versions):
+        group, _, version = item.rpartition("/")
+        if not group or not version:
+            raise ConfigError(
+                [Problem(f"--api-versions[{i}]", f"must be GROUP/VERSION, got {item!r}")]
+            )
     deployments = [o for o in objects if _released(o)]
     if not deployments:
         raise ConfigError(
@@ -133,7 +152,7 @@ def render(
                 )
             ]
         )
-    client = OfflineClient(objects)
+    client = OfflineClient(objects, api_versions=api_versions)
     for d in deployments:
         asyncio.run(_render_one(client, d, step=step, weight=weight, stable_hash=stable_hash))
     return _dump(client.changed())
@@ -161,15 +180,16 @@ async def _render_one(
     count = _canary_count(spec, view.replicas, index, w)
     ops: list[Op] = []
     choice = find_stable(world, spec.stable_service, spec.canary_service)
-    if choice.service is None and spec.traffic_routed:
+    if choice.service is None and pins_services(spec):
         raise ConfigError([Problem(f"Deployment {view.name}", choice.problem)])
     if choice.service is not None:
-        if spec.traffic_routed:
+        if pins_services(spec):
             patch = pin_patch(choice.service, Pin(HASH_LABEL, stable), view.name)
             if patch:
                 ops.append(patch)
-        name = spec.canary_service_for(choice.service.name)
-        ops.extend(canary_service_ops(world, choice.service, name, Pin(HASH_LABEL, new)))
+        if has_canary_service(spec):
+            name = spec.canary_service_for(choice.service.name)
+            ops.extend(canary_service_ops(world, choice.service, name, Pin(HASH_LABEL, new)))
     ops.append(CreateCanary(canary_body(view, count)))
     if spec.traffic_routed:
         ops.append(

@@ -23,8 +23,39 @@ from webhook.release.names import (
 )
 from webhook.release.ops import CreateService, PatchServiceSelector
 from webhook.routers.base import Owner
+from webhook.spec import CanarySpec
 
 PIN_KEYS = (HASH_LABEL, POD_TEMPLATE_HASH)
+
+
+def subset_level_only(spec: CanarySpec) -> bool:
+    """Every router splits by Istio DestinationRule subsets: the pods of both revisions stay
+    behind the one Service the subsets live on, which canarist leaves as it is (Argo Rollouts:
+    in subset-level splitting "this Service is not modified by the rollout controller"), and no
+    canary Service is needed."""
+    return (
+        spec.traffic_routed
+        and spec.options.istio_destination_rule is not None
+        and all(router == "istio" for router in spec.routers)
+    )
+
+
+def pins_services(spec: CanarySpec) -> bool:
+    """The release pins the stable Service to the stable pods (and needs one): every traffic
+    router but a subset-level-only Istio split. With router ``none`` the user's Service keeps
+    selecting both revisions."""
+    return spec.traffic_routed and not subset_level_only(spec)
+
+
+def has_canary_service(spec: CanarySpec) -> bool:
+    return not subset_level_only(spec)
+
+
+def root_services(spec: CanarySpec) -> tuple[str, ...]:
+    """Root Services the options name (``smi-root-service``, ``alb-root-service``): the ones
+    clients call, never the stable Service unless configured as such."""
+    opts = spec.options
+    return tuple(name for name in (opts.smi_root_service, opts.alb_root_service) if name)
 
 
 @dataclass(frozen=True)
@@ -77,7 +108,8 @@ class StableChoice:
 def find_stable(world: World, configured: str | None, canary: str | None = None) -> StableChoice:
     """The stable Service: the configured one, else the one Service (not created by canarist,
     not the configured canary Service) whose own selector matches the pods. A Service ``X`` and
-    a ``X-canary`` that both match are taken as a stable/canary pair made by hand."""
+    a ``X-canary`` that both match are taken as a stable/canary pair made by hand; a root Service
+    a router option names is not the stable one when another matches."""
     d = world.deployment
     if configured:
         svc = world.service(configured)
@@ -85,6 +117,7 @@ def find_stable(world: World, configured: str | None, canary: str | None = None)
             return StableChoice(None, f"stable Service {configured!r} not found")
         return StableChoice(svc)
     labels = _template_labels(d)
+    roots = root_services(world.spec) if world.spec is not None else ()
     candidates = []
     for svc in world.services:
         if (d.uid and d.uid in svc.owner_uids) or svc.name == canary:
@@ -97,6 +130,8 @@ def find_stable(world: World, configured: str | None, canary: str | None = None)
     candidates = [
         s for s in candidates if not (s.name.endswith("-canary") and s.name[:-7] in names_)
     ]
+    if len(candidates) > 1:  # a root Service clients call (SMI's apex) selects every pod too
+        candidates = [s for s in candidates if s.name not in roots] or candidates
     if len(candidates) == 1:
         return StableChoice(candidates[0])
     if not candidates:
@@ -142,27 +177,47 @@ _DROP_SPEC = (
     "loadBalancerSourceRanges",
     "loadBalancerClass",
     "healthCheckNodePort",
-    "externalTrafficPolicy",
     "allocateLoadBalancerNodePorts",
     "ipFamilies",
     "ipFamilyPolicy",
 )
+NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+
+
+def canary_service_type(stable: ServiceView) -> str:
+    """The canary Service's type: ``NodePort`` when the stable Service has node ports (a
+    ``NodePort`` or ``LoadBalancer`` one: an ALB in instance mode sends to node ports, and a
+    second cloud load balancer is not wanted), else ``ClusterIP``."""
+    kind = str((stable.raw.get("spec") or {}).get("type") or "ClusterIP")
+    return "NodePort" if kind in NODE_PORT_TYPES else "ClusterIP"
+
+
+def canary_ports(stable: ServiceView) -> list[dict[str, Any]]:
+    """The stable Service's ports without its node port numbers (the API server allocates the
+    canary's own; reusing the stable's would be refused as already allocated)."""
+    out = []
+    for port in (stable.raw.get("spec") or {}).get("ports") or ():
+        out.append({k: copy.deepcopy(v) for k, v in dict(port).items() if k != "nodePort"})
+    return out
 
 
 def canary_service_body(
     stable: ServiceView, name: str, namespace: str, owner: Owner, pin: Pin
 ) -> dict[str, Any]:
-    """A ClusterIP copy of the stable Service: same ports and selector (plus the pin), none of
-    the cluster-assigned or load-balancer fields, owned by the user's Deployment."""
+    """A copy of the stable Service: same ports and selector (plus the pin), the type of
+    ``canary_service_type``, none of the cluster-assigned or load-balancer fields (a headless
+    stable Service gives a headless canary), owned by the user's Deployment."""
     raw = stable.raw
     spec = copy.deepcopy(dict(raw.get("spec") or {}))
+    headless = spec.get("clusterIP") == "None"
     for key in _DROP_SPEC:
         spec.pop(key, None)
-    ports = []
-    for port in spec.get("ports") or ():
-        ports.append({k: v for k, v in dict(port).items() if k != "nodePort"})
-    spec["ports"] = ports
-    spec["type"] = "ClusterIP"
+    spec["ports"] = canary_ports(stable)
+    spec["type"] = canary_service_type(stable)
+    if spec["type"] not in NODE_PORT_TYPES:
+        spec.pop("externalTrafficPolicy", None)
+    if headless:
+        spec["clusterIP"] = "None"
     spec["selector"] = pin.selector(original_selector(stable))
     meta = raw.get("metadata") or {}
     return {
@@ -194,10 +249,16 @@ def canary_service_ops(
         return [CreateService(canary_service_body(stable, name, d.namespace, owner, pin))]
     if d.uid in existing.owner_uids:
         want = pin.selector(original_selector(stable))
-        if dict(existing.selector) == want:
+        kind = canary_service_type(stable)
+        retype = str((existing.raw.get("spec") or {}).get("type") or "ClusterIP") != kind
+        if dict(existing.selector) == want and not retype:
             return []
         remove = tuple(k for k in existing.selector if k not in want)
         changed = {k: v for k, v in want.items() if existing.selector.get(k) != v}
-        return [PatchServiceSelector(name, changed, remove)]
+        if not retype:
+            return [PatchServiceSelector(name, changed, remove)]
+        # made by an earlier version as ClusterIP beside a NodePort stable Service
+        return [PatchServiceSelector(name, changed, remove, service_type=kind,
+                                     ports=tuple(canary_ports(stable)))]
     patch = pin_patch(existing, pin, d.name)
     return [patch] if patch else []

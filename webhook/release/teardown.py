@@ -39,7 +39,9 @@ def _unroute(world: World, draft: Draft) -> None:
         draft.event("WeightChanged", f"traffic weight updated from {status.weight} to 0")
 
 
-def _restore_services(world: World, draft: Draft, *, delete_owned: bool) -> None:
+def restore_services(world: World, draft: Draft, *, delete_owned: bool) -> None:
+    """Give the Services canarist pinned their selectors back; with ``delete_owned``, delete the
+    canary Service it created."""
     d = world.deployment
     for svc in world.services:
         if d.uid and d.uid in svc.owner_uids:
@@ -62,7 +64,7 @@ def opt_out(world: World) -> Plan:
     _unroute(world, draft)
     if canary is not None:
         draft.add(DeleteCanary(canary.name))
-    _restore_services(world, draft, delete_owned=True)
+    restore_services(world, draft, delete_owned=True)
     held = d.paused and (status.in_release or status.phase == Phase.PROMOTING)
     replicas = books.replicas if books.stable_replicas == d.replicas else None
     if held or replicas is not None:
@@ -78,5 +80,5 @@ def gone(world: World) -> Plan:
     """The Deployment is being deleted (or was): restore the shared objects canarist changed."""
     draft = Draft()
     _unroute(world, draft)
-    _restore_services(world, draft, delete_owned=False)
+    restore_services(world, draft, delete_owned=False)
     return draft.plan()

@@ -11,7 +11,9 @@ rule's matches, the header matches ANDed in, its filters, and one backendRef: th
 mirror route adds a rule with that rule's backends and weights, the mirror matches ANDed in, and
 a ``RequestMirror`` filter to the canary with ``percent``. Gateway API ranks rules by match
 specificity, so the more specific managed rules win. What canarist adds is recorded per
-Deployment in ``canarist.io/managed-by``.
+Deployment in ``canarist.io/managed-by``, with a digest of each rule's shape: rules are found by
+it where the installed CRD has no rule names (``gateway_rules``), and names and mirror
+percentages are written only where it has them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,17 @@ from collections.abc import Callable
 from typing import Any
 
 from webhook.errors import RouterError
-from webhook.kube.protocol import JSON
+from webhook.kube.protocol import JSON, ObjectClient
 from webhook.routers.adapter import RouterAdapter
+from webhook.routers.base import ReleaseTarget
 from webhook.routers.gateway_match import header_matches, mirror_matches
+from webhook.routers.gateway_rules import (
+    RouteFeatures,
+    digest,
+    find_managed,
+    names_dropped,
+    route_features,
+)
 from webhook.routers.matching import split_pair
 from webhook.routers.objects import (
     Record,
@@ -45,6 +55,7 @@ MAX_MATCHES_PER_RULE = 64
 MAX_MATCHES = 128
 
 Rule = dict[str, Any]
+ALL = RouteFeatures()
 # (rule name, split rule) -> managed rule or None (nothing to add for that rule)
 Builder = Callable[[str, Rule], Rule | None]
 
@@ -114,12 +125,16 @@ def weigh(rule: Rule, backends: Backends, weight: int) -> list[str]:
     return marks
 
 
-def split_rules(route: JSON, backends: Backends, managed: frozenset[str]) -> list[int]:
+def split_rules(
+    route: JSON, backends: Backends, managed: frozenset[int] = frozenset()
+) -> list[int]:
+    """Indexes of the rules that send to the stable Service, ``managed`` ones (another
+    Deployment's) left out."""
     rules = (route.get("spec") or {}).get("rules") or []
     found = [
         i
         for i, rule in enumerate(rules)
-        if rule.get("name") not in managed and backends.stable_ref(rule) is not None
+        if i not in managed and backends.stable_ref(rule) is not None
     ]
     if not found:
         raise RouterError(
@@ -143,18 +158,24 @@ def header_builder(backends: Backends, step: SetHeaderRoute, where: str) -> Buil
     return build
 
 
-def mirror_builder(backends: Backends, step: SetMirrorRoute, where: str) -> Builder:
+def mirror_builder(
+    backends: Backends, step: SetMirrorRoute, where: str, features: RouteFeatures = ALL
+) -> Builder:
+    if not features.mirror_percent and step.percentage < 100:
+        raise RouterError(
+            f"{where}: the HTTPRoute CRD installed has no requestMirror.percent (Gateway API "
+            f"before v1.3), so a mirror copies every request, not {step.percentage}%; mirror "
+            "100 percent or install the Gateway API CRDs v1.3 or later"
+        )
+
     def build(name: str, source: Rule) -> Rule | None:
         matches = mirror_matches(source.get("matches"), step.matches, where)
         if not matches:
             return None
-        mirror = {
-            "type": "RequestMirror",
-            "requestMirror": {
-                "backendRef": backends.canary_target(source),
-                "percent": step.percentage,
-            },
-        }
+        target: dict[str, Any] = {"backendRef": backends.canary_target(source)}
+        if features.mirror_percent:
+            target["percent"] = step.percentage
+        mirror = {"type": "RequestMirror", "requestMirror": target}
         return {
             "name": name,
             "matches": matches,
@@ -169,20 +190,29 @@ Updates = dict[str, Builder | None]
 
 
 def rebuild(
-    route: JSON, backends: Backends, owner: str, updates: Updates, weight: int | None = None
+    route: JSON,
+    backends: Backends,
+    owner: str,
+    updates: Updates,
+    weight: int | None = None,
+    features: RouteFeatures = ALL,
 ) -> JSON:
     """The HTTPRoute with this owner's managed rules rebuilt (``updates`` applied; kept mirror
-    rules follow their split rule's backends) and, when given, ``weight`` applied."""
+    rules follow their split rule's backends) and, when given, ``weight`` applied. Managed rules
+    are found by name or by shape (``gateway_rules``); names are written only where the CRD
+    keeps them."""
     records = Records.of(route)
     record = records.get(owner)
-    written = record.written
     spec = route.setdefault("spec", {})
     rules: list[Rule] = spec.get("rules") or []
-    existing = {r.get("name"): r for r in rules if r.get("name") in written}
-    rest = [r for r in rules if r.get("name") not in written]
-    split_at = split_rules(
-        {**route, "spec": {"rules": rest}}, backends, records.written_by_others(owner)
+    ours = find_managed(rules, record)
+    existing = {name: rules[i] for i, name in ours.items()}
+    rest = [r for i, r in enumerate(rules) if i not in ours]
+    theirs = frozenset(
+        i for other in records.others(owner).values() for i in find_managed(rest, other)
     )
+    named = features.rule_names and (features.known or not names_dropped(rules, ours))
+    split_at = split_rules({**route, "spec": {"rules": rest}}, backends, theirs)
     added = set(record.added)
     if weight is not None:
         for i in split_at:
@@ -202,16 +232,34 @@ def rebuild(
             else _refresh(existing.get(generated_name(name, j)), rest[i])
             for j, i in enumerate(split_at)
         ]
-        managed.append((name, per_split))
+        managed.append((name, [_named(r, generated_name(name, j), named)
+                               for j, r in enumerate(per_split)]))
     spec["rules"] = rest + [r for _, per in managed for r in per if r is not None]
     _check_limits(route)
     new_record = Record(
         routes=tuple(
-            (n, tuple(str(r["name"]) for r in per if r is not None)) for n, per in managed
+            (n, tuple(generated_name(n, j) for j, r in enumerate(per) if r is not None))
+            for n, per in managed
         ),
         added=tuple(sorted(added)),
+        shapes=tuple(
+            (generated_name(n, j), digest(r))
+            for n, per in managed
+            for j, r in enumerate(per)
+            if r is not None
+        ),
     )
     return store_record(route, owner, new_record)
+
+
+def _named(rule: Rule | None, name: str, named: bool) -> Rule | None:
+    """The rule with its name, or without one where the CRD has no rule names."""
+    if rule is None:
+        return None
+    rule = {"name": name, **{k: v for k, v in rule.items() if k != "name"}}
+    if not named:
+        del rule["name"]
+    return rule
 
 
 def _refresh(rule: Rule | None, source: Rule) -> Rule | None:
@@ -238,9 +286,11 @@ def _check_limits(route: JSON) -> None:
         )
 
 
-def released(route: JSON, backends: Backends, owner: str) -> JSON:
+def released(route: JSON, backends: Backends, owner: str, features: RouteFeatures = ALL) -> JSON:
     record = Records.of(route).get(owner)
-    route = rebuild(route, backends, owner, dict.fromkeys(record.route_names), weight=0)
+    route = rebuild(
+        route, backends, owner, dict.fromkeys(record.route_names), weight=0, features=features
+    )
     added = set(Records.of(route).get(owner).added)
     for i, rule in enumerate((route.get("spec") or {}).get("rules") or []):
         key = rule_key(i, rule)
@@ -257,6 +307,10 @@ class GatewayAPIRouter(RouterAdapter):
     name = "gateway-api"
     capabilities = capabilities
 
+    def __init__(self, target: ReleaseTarget, client: ObjectClient) -> None:
+        super().__init__(target, client)
+        self._features: RouteFeatures | None = None
+
     @property
     def backends(self) -> Backends:
         t = self.target
@@ -270,31 +324,45 @@ class GatewayAPIRouter(RouterAdapter):
                 required=HTTP_ROUTE,
             )
 
+    async def features(self) -> RouteFeatures:
+        """What the installed HTTPRoute CRD keeps, read once per router (per reconcile)."""
+        if self._features is None:
+            self._features = route_features(await self.client.schema(API_VERSION, "HTTPRoute"))
+        return self._features
+
     async def set_weight(self, weight: int) -> None:
-        await self._each(lambda r: rebuild(r, self.backends, self.owner, {}, weight))
+        f = await self.features()
+        await self._each(lambda r: rebuild(r, self.backends, self.owner, {}, weight, f))
 
     async def set_header_route(self, route: SetHeaderRoute) -> None:
+        f = await self.features()
+
         def change(obj: JSON) -> JSON:
             where = f"{describe(obj)} route {route.name!r}"
             builder = header_builder(self.backends, route, where) if route.matches else None
-            return rebuild(obj, self.backends, self.owner, {route.name: builder})
+            return rebuild(obj, self.backends, self.owner, {route.name: builder}, features=f)
 
         await self._each(change)
 
     async def set_mirror_route(self, route: SetMirrorRoute) -> None:
+        f = await self.features()
+
         def change(obj: JSON) -> JSON:
             where = f"{describe(obj)} route {route.name!r}"
-            builder = mirror_builder(self.backends, route, where) if route.matches else None
-            return rebuild(obj, self.backends, self.owner, {route.name: builder})
+            builder = mirror_builder(self.backends, route, where, f) if route.matches else None
+            return rebuild(obj, self.backends, self.owner, {route.name: builder}, features=f)
 
         await self._each(change)
 
     async def remove_managed_routes(self) -> None:
+        f = await self.features()
+
         def change(obj: JSON) -> JSON:
             names = Records.of(obj).get(self.owner).route_names
-            return rebuild(obj, self.backends, self.owner, dict.fromkeys(names))
+            return rebuild(obj, self.backends, self.owner, dict.fromkeys(names), features=f)
 
         await self._each(change)
 
     async def cleanup(self) -> None:
-        await self._each(lambda r: released(r, self.backends, self.owner))
+        f = await self.features()
+        await self._each(lambda r: released(r, self.backends, self.owner, f))

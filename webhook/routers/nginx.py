@@ -9,27 +9,30 @@ For each Ingress of ``canarist.io/nginx-ingress`` canarist owns ``<deployment>-<
   the extra annotations of ``canarist.io/nginx-annotations``, then canarist's own (which win):
   ``canary: "true"``, ``canary-weight``, a header route as ``canary-by-header`` with
   ``canary-by-header-value`` (exact) or ``canary-by-header-pattern`` (prefix and regex, anchored),
-  and ``canary-by-cookie`` with ``canarist.io/sticky``;
+  and with ``canarist.io/sticky`` cookie session affinity (``nginx_affinity``);
 - an ownerReference to the Deployment (garbage-collected with it).
 
-The canary Ingress exists only while it routes something: it is created when the weight rises
-above 0 or a header route is set, and **deleted** when the weight is back at 0 with no header
-route (end of a release, abort), on ``remove_managed_routes`` at weight 0 and on ``cleanup`` —
-never left behind (Argo Rollouts #4751). ingress-nginx takes one header per canary Ingress, so one
-header route at a time.
+The canary Ingress exists whenever it routes something: a weight above 0, a header route in
+force, or — during a release — static ``canary-by-header``/``canary-by-cookie`` annotations among
+the extras (then at ``canary-weight: "0"``, as Argo Rollouts keeps it). It is **deleted** when the
+release ends (``update_hash`` with equal hashes, weight 0, no header route), on
+``remove_managed_routes`` at weight 0 without static routes, and on ``cleanup`` — never left behind
+(Argo Rollouts #4751). ingress-nginx takes one header per canary Ingress, so one header route at a
+time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from webhook.errors import RouterError
-from webhook.kube.protocol import JSON
+from webhook.kube.protocol import JSON, ObjectClient, ObjectRef
 from webhook.routers.adapter import RouterAdapter
 from webhook.routers.base import ReleaseTarget
 from webhook.routers.matching import regex_escape
+from webhook.routers.nginx_affinity import canary_affinity, stable_with_affinity
 from webhook.routers.objects import (
     Record,
     Records,
@@ -55,6 +58,7 @@ BY_HEADER = NGINX_PREFIX + "canary-by-header"
 BY_HEADER_VALUE = NGINX_PREFIX + "canary-by-header-value"
 BY_HEADER_PATTERN = NGINX_PREFIX + "canary-by-header-pattern"
 BY_COOKIE = NGINX_PREFIX + "canary-by-cookie"
+STATIC_ROUTES = (BY_HEADER, BY_COOKIE)
 
 
 def canary_ingress_name(owner: str, stable_ingress: str) -> str:
@@ -64,18 +68,29 @@ def canary_ingress_name(owner: str, stable_ingress: str) -> str:
 @dataclass(frozen=True)
 class CanaryState:
     """What the canary Ingress carries: the weight and the header route in force (its name and
-    annotations)."""
+    annotations); ``held``: a release is on, so static routes keep the Ingress at weight 0."""
 
     weight: int = 0
     header_route: str | None = None
     header: tuple[tuple[str, str], ...] = ()
+    held: bool = False
 
-    @property
-    def routes_traffic(self) -> bool:
-        return self.weight > 0 or self.header_route is not None
+    def routes_traffic(self, target: ReleaseTarget) -> bool:
+        return (
+            self.weight > 0
+            or self.header_route is not None
+            or (self.held and has_static_routes(target))
+        )
+
+
+def has_static_routes(target: ReleaseTarget) -> bool:
+    """``canary-by-header``/``canary-by-cookie`` among ``canarist.io/nginx-annotations``: routes
+    that hold for the whole release."""
+    return any(key in STATIC_ROUTES for key, _ in target.spec.options.nginx_annotations)
 
 
 def read_state(current: JSON | None, owner: str) -> CanaryState:
+    """The state the canary Ingress carries; one that exists is held (a release made it)."""
     if current is None:
         return CanaryState()
     ann = meta(current).get("annotations") or {}
@@ -86,7 +101,7 @@ def read_state(current: JSON | None, owner: str) -> CanaryState:
     record = Records.of(current).get(owner)
     route = record.route_names[0] if record.route_names else None
     header = tuple((k, ann[k]) for k in (BY_HEADER, BY_HEADER_VALUE, BY_HEADER_PATTERN) if k in ann)
-    return CanaryState(weight, route, header if route else ())
+    return CanaryState(weight, route, header if route else (), held=True)
 
 
 def header_annotations(match: HeaderMatch) -> tuple[tuple[str, str], ...]:
@@ -104,7 +119,7 @@ def with_header_route(state: CanaryState, step: SetHeaderRoute, where: str) -> C
     if not step.matches:
         if state.header_route != step.name:
             return state
-        return CanaryState(state.weight)
+        return replace(state, header_route=None, header=())
     if state.header_route not in (None, step.name):
         raise RouterError(
             f"{where}: ingress-nginx takes one header route per canary Ingress and route "
@@ -116,7 +131,7 @@ def with_header_route(state: CanaryState, step: SetHeaderRoute, where: str) -> C
             f"{where}: ingress-nginx matches one header per route, route {step.name!r} has "
             f"{len(step.matches)}"
         )
-    return CanaryState(state.weight, step.name, header_annotations(step.matches[0]))
+    return replace(state, header_route=step.name, header=header_annotations(step.matches[0]))
 
 
 def _service_name(path: Any) -> str:
@@ -153,7 +168,7 @@ def desired_canary(
             f"canary {describe(current)} exists and is not owned by Deployment {owner.name!r}; "
             "rename or delete it"
         )
-    if not state.routes_traffic:
+    if not state.routes_traffic(target):
         return None
     name = canary_ingress_name(owner.name, str(meta(stable).get("name")))
     obj = current or new_object(API_VERSION, "Ingress", target.namespace, name, owner)
@@ -190,13 +205,19 @@ def _annotations(stable: JSON, target: ReleaseTarget, state: CanaryState) -> dic
             out.pop(key, None)
         out.update(dict(state.header))
     if target.spec.sticky is not None:
-        out[BY_COOKIE] = target.spec.sticky.cookie
+        out.update(canary_affinity(target.spec.sticky))
     return out
 
 
 class NginxRouter(RouterAdapter):
     name = "nginx"
     capabilities = capabilities
+
+    def __init__(self, target: ReleaseTarget, client: ObjectClient) -> None:
+        super().__init__(target, client)
+        # whether a release is on, as the last ``update_hash`` of this reconcile said (None: not
+        # called yet; an existing canary Ingress is then taken as made by a release)
+        self.held: bool | None = None
 
     async def _each(self, change: Callable[[CanaryState, str], CanaryState]) -> None:
         for name in self.target.spec.options.nginx_ingresses:
@@ -208,19 +229,39 @@ class NginxRouter(RouterAdapter):
             where = f"canary {canary_ref}"
 
             def compute(cur: JSON | None, stable: JSON = stable, where: str = where) -> JSON | None:
-                state = change(read_state(cur, self.owner), where)
+                state = read_state(cur, self.owner)
+                if self.held is not None:
+                    state = replace(state, held=self.held)
+                state = change(state, where)
                 return desired_canary(stable, cur, self.target, state)
 
-            await self.sync(canary_ref, compute)
+            canary = await self.sync(canary_ref, compute)
+            await self._stable_affinity(stable, canary is not None)
+
+    async def _stable_affinity(self, stable: JSON, canary_exists: bool) -> None:
+        """The stable Ingress carries canarist's cookie affinity exactly while a canary Ingress
+        does (ingress-nginx takes a canary's affinity from its main Ingress)."""
+        sticky = self.target.spec.sticky if canary_exists else None
+        if sticky is None and self.owner not in Records.of(stable).by_owner:
+            return  # nothing of ours there, nothing to add: no write, no read
+
+        def compute(cur: JSON | None) -> JSON | None:
+            return None if cur is None else stable_with_affinity(cur, self.owner, sticky)
+
+        await self.sync(ObjectRef.of(stable), compute, required=NGINX_INGRESS)
+
+    async def update_hash(self, canary_hash: str, stable_hash: str) -> None:
+        self.held = canary_hash != stable_hash  # equal hashes: no release (any more)
+        await self._each(lambda s, _: s)
 
     async def set_weight(self, weight: int) -> None:
-        await self._each(lambda s, _: CanaryState(weight, s.header_route, s.header))
+        await self._each(lambda s, _: replace(s, weight=weight))
 
     async def set_header_route(self, route: SetHeaderRoute) -> None:
         await self._each(lambda s, where: with_header_route(s, route, where))
 
     async def remove_managed_routes(self) -> None:
-        await self._each(lambda s, _: CanaryState(s.weight))
+        await self._each(lambda s, _: replace(s, header_route=None, header=()))
 
     async def cleanup(self) -> None:
         for name in self.target.spec.options.nginx_ingresses:
@@ -230,3 +271,8 @@ class NginxRouter(RouterAdapter):
                 return cur if cur is not None and not owned_by(cur, self.target.owner) else None
 
             await self.sync(ref, compute)
+            stable_ref = self.ref(API_VERSION, "Ingress", name)
+            await self.sync(
+                stable_ref,
+                lambda cur: None if cur is None else stable_with_affinity(cur, self.owner, None),
+            )

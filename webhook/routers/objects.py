@@ -95,12 +95,15 @@ class Record:
     ``routes`` maps each header/mirror route name (as the steps name it) to the names written
     for it in the object (an Istio route per split route: ``beta``, ``beta-1``...), in the order
     the routes were set. ``annotations`` lists annotation keys canarist wrote; ``added`` the
-    destinations or backends canarist added (to remove them when the Deployment goes).
+    destinations or backends canarist added (to remove them when the Deployment goes);
+    ``shapes`` a digest of each item written, by its name, to find it where the object's schema
+    has no field for the name (HTTPRoute rules before Gateway API v1.4).
     """
 
     routes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     annotations: tuple[str, ...] = ()
     added: tuple[str, ...] = ()
+    shapes: tuple[tuple[str, str], ...] = ()
 
     @property
     def route_names(self) -> tuple[str, ...]:
@@ -141,6 +144,8 @@ class Record:
             out["annotations"] = list(self.annotations)
         if self.added:
             out["added"] = list(self.added)
+        if self.shapes:
+            out["shapes"] = dict(self.shapes)
         return out
 
     @classmethod
@@ -152,10 +157,14 @@ class Record:
             isinstance(v, list) and all(isinstance(x, str) for x in v) for v in routes.values()
         ):
             raise RouterError(f"{where}.routes: must map route names to lists of names")
+        shapes = raw.get("shapes", {})
+        if not isinstance(shapes, dict) or not all(isinstance(v, str) for v in shapes.values()):
+            raise RouterError(f"{where}.shapes: must map names to digests")
         return cls(
             routes=tuple((str(k), tuple(v)) for k, v in routes.items()),
             annotations=_strings(raw.get("annotations", []), f"{where}.annotations"),
             added=_strings(raw.get("added", []), f"{where}.added"),
+            shapes=tuple((str(k), v) for k, v in shapes.items()),
         )
 
 

@@ -44,10 +44,17 @@ def _now() -> str:
 
 
 class OfflineClient:
-    def __init__(self, objects: Iterable[JSON] = (), *, clock: Callable[[], str] = _now) -> None:
+    def __init__(
+        self,
+        objects: Iterable[JSON] = (),
+        *,
+        clock: Callable[[], str] = _now,
+        api_versions: Iterable[str] = (),
+    ) -> None:
         self._objects: dict[Key, JSON] = {}
         self._version = 0
         self._clock = clock
+        self._api_versions = tuple(api_versions)
         self._loaded: dict[Key, str] = {}
         self.writes: list[tuple[str, ObjectRef]] = []
         for obj in objects:
@@ -84,6 +91,39 @@ class OfflineClient:
         return [ObjectRef("", k[1], k[2], k[3]) for k in self._loaded if k not in self._objects]
 
     # --- ObjectClient ----------------------------------------------------------------------------
+
+    async def schema(self, api_version: str, kind: str) -> JSON | None:
+        """The schema of a CustomResourceDefinition loaded for ``kind`` (None: none loaded)."""
+        group, _, version = api_version.rpartition("/")
+        for crd in self._crds(group):
+            spec = crd.get("spec") or {}
+            if (spec.get("names") or {}).get("kind") != kind:
+                continue
+            for v in spec.get("versions") or ():
+                if isinstance(v, dict) and v.get("name") == version:
+                    found = (v.get("schema") or {}).get("openAPIV3Schema")
+                    return copy.deepcopy(found) if isinstance(found, dict) else None
+        return None
+
+    def _crds(self, group: str) -> list[JSON]:
+        return [
+            crd
+            for (g, kind, _, _), crd in self._objects.items()
+            if g == "apiextensions.k8s.io" and kind == "CustomResourceDefinition"
+            and (crd.get("spec") or {}).get("group") == group
+        ]
+
+    async def served_versions(self, group: str) -> tuple[str, ...] | None:
+        """What the cluster is said to serve of ``group``: the ``api_versions`` given (``group/
+        version``, as ``helm template --api-versions``) and the served versions of the
+        CustomResourceDefinitions loaded; ``None`` when neither says anything of it."""
+        out = [v for g, _, v in (a.rpartition("/") for a in self._api_versions) if g == group]
+        for crd in self._crds(group):
+            for version in (crd.get("spec") or {}).get("versions") or ():
+                name = version.get("name") if isinstance(version, dict) else None
+                if isinstance(name, str) and version.get("served", True) and name not in out:
+                    out.append(name)
+        return tuple(out) if out else None
 
     async def get(self, ref: ObjectRef) -> JSON | None:
         obj = self._objects.get(_key(ref))

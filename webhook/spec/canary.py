@@ -29,6 +29,8 @@ from webhook.spec.yamltext import failed, load_yaml
 DEFAULT_STEPS: tuple[Step, ...] = (SetWeight(20), Pause(30.0), SetWeight(50), Pause(30.0))
 DEFAULT_ROUTERS: tuple[str, ...] = ("none",)
 DEFAULT_SCALE_DOWN_DELAY = 30.0
+# Routers that honour canarist.io/sticky (cookie affinity or target-group stickiness).
+STICKY_ROUTERS = frozenset({"nginx", "alb", "proxy"})
 
 
 class Action(StrEnum):
@@ -186,6 +188,7 @@ def _options(
         traffic_split=get(
             n.TRAFFIC_SPLIT, lambda t, p, pr: o.object_name(t, p, pr, "TrafficSplit name")
         ),
+        smi_root_service=get(n.SMI_ROOT_SERVICE, o.service_name),
         proxy_hosts=get(n.PROXY_HOSTS, o.parse_hosts, ()),
     )
 
@@ -209,6 +212,16 @@ def _cross_check(
             n.CANARY_SERVICE,
             f"must differ from the stable Service, both are {show(spec.stable_service)}",
         )
+    if spec.sticky is not None:
+        ignoring = [r for r in routers if r not in STICKY_ROUTERS]
+        if ignoring:
+            warnings.append(
+                f"{n.STICKY} is ignored by traffic router {', '.join(ignoring)} (routers that "
+                f"keep a client on its version: {', '.join(sorted(STICKY_ROUTERS))})"
+            )
+    root = spec.options.smi_root_service
+    if root and root == spec.canary_service:
+        problems.add(n.SMI_ROOT_SERVICE, f"must not be the canary Service {show(root)}")
     if spec.dynamic_stable_scale and not spec.traffic_routed:
         problems.add(n.DYNAMIC_STABLE_SCALE, 'needs a traffic router other than "none"')
     if spec.dynamic_stable_scale and n.SCALE_DOWN_DELAY in values:

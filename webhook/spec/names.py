@@ -20,6 +20,7 @@ ALB_SERVICE_PORT = "canarist.io/alb-service-port"
 ALB_ROOT_SERVICE = "canarist.io/alb-root-service"
 HTTP_ROUTE = "canarist.io/http-route"
 TRAFFIC_SPLIT = "canarist.io/traffic-split"
+SMI_ROOT_SERVICE = "canarist.io/smi-root-service"
 PROXY_HOSTS = "canarist.io/proxy-hosts"
 DYNAMIC_STABLE_SCALE = "canarist.io/dynamic-stable-scale"
 SCALE_DOWN_DELAY = "canarist.io/scale-down-delay"
@@ -47,6 +48,7 @@ USER_ANNOTATIONS: tuple[str, ...] = (
     ALB_ROOT_SERVICE,
     HTTP_ROUTE,
     TRAFFIC_SPLIT,
+    SMI_ROOT_SERVICE,
     PROXY_HOSTS,
     DYNAMIC_STABLE_SCALE,
     SCALE_DOWN_DELAY,
@@ -68,5 +70,6 @@ ROUTER_OPTIONS: dict[str, str] = {
     ALB_ROOT_SERVICE: "alb",
     HTTP_ROUTE: "gateway-api",
     TRAFFIC_SPLIT: "smi",
+    SMI_ROOT_SERVICE: "smi",
     PROXY_HOSTS: "proxy",
 }

@@ -40,12 +40,16 @@ class DestinationRuleRef:
     canary_subset: str = "canary"
 
 
+STICKY_MAX_AGE = 3600
+STICKY_MAX_AGE_LIMIT = 7 * 24 * 3600  # an ALB target group's stickiness takes 1 s to 7 days
+
+
 @dataclass(frozen=True)
 class Sticky:
-    """Keep a client on the version it first got, by cookie."""
+    """Keep a client on the version it first got, by a cookie living ``max_age`` seconds."""
 
     cookie: str
-    max_age: int = 3600
+    max_age: int = STICKY_MAX_AGE
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class RouterOptions:
     alb_root_service: str | None = None
     http_routes: tuple[str, ...] = ()
     traffic_split: str | None = None
+    smi_root_service: str | None = None
     proxy_hosts: tuple[str, ...] = ()
 
 
@@ -215,15 +220,49 @@ def parse_delay(text: str, path: str, problems: Problems) -> float | None:
 
 
 def parse_sticky(text: str, deployment: str, path: str, problems: Problems) -> Sticky | None:
-    """``"true"`` (cookie ``canarist-<deployment>``), ``"false"``, or a cookie name."""
-    if text == "false":
+    """``"false"``, or ``"true"`` (cookie ``canarist-<deployment>``) or a cookie name, optionally
+    followed by ``; max-age=DURATION`` (whole seconds, 1s to 7 days; default 1h)."""
+    head, sep, rest = text.partition(";")
+    head = head.strip()
+    if head == "false":
+        if sep:
+            problems.add(path, f'"false" takes no max-age, got {show(text)}')
         return None
-    if text == "true":
-        return Sticky(f"canarist-{deployment}" if deployment else "canarist")
-    if _COOKIE.match(text):
-        return Sticky(text)
-    problems.add(path, f'must be "true", "false" or a cookie name, got {show(text)}')
-    return None
+    if head == "true":
+        cookie = f"canarist-{deployment}" if deployment else "canarist"
+    elif _COOKIE.match(head):
+        cookie = head
+    else:
+        problems.add(
+            path,
+            'must be "true", "false" or a cookie name, optionally followed by '
+            f'"; max-age=DURATION" (e.g. "true; max-age=2h"), got {show(text)}',
+        )
+        return None
+    if not sep:
+        return Sticky(cookie)
+    max_age = _max_age(rest, path, problems)
+    return None if max_age is None else Sticky(cookie, max_age)
+
+
+def _max_age(text: str, path: str, problems: Problems) -> int | None:
+    key, eq, value = text.strip().partition("=")
+    if key.strip().lower() != "max-age" or not eq:
+        problems.add(
+            path, f'after ";" only "max-age=DURATION" is allowed, got {show(text.strip())}'
+        )
+        return None
+    seconds = parse_duration(value.strip(), path, problems)
+    if seconds is None:
+        return None
+    if seconds != int(seconds) or not 1 <= seconds <= STICKY_MAX_AGE_LIMIT:
+        problems.add(
+            path,
+            f"max-age must be whole seconds from 1s to 7 days (168h; an ALB's stickiness "
+            f"limit, kept for every router), got {show(value.strip())}",
+        )
+        return None
+    return int(seconds)
 
 
 REQUIRED_OPTIONS: dict[str, tuple[str, ...]] = {

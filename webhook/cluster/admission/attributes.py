@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from webhook.cluster.auth.user import ADMIN_NAME, UserInfo
 from webhook.cluster.resources import ResourceType
 
-ADMIN = "system:admin"
+ADMIN = ADMIN_NAME
 
 
 @dataclass(frozen=True)
@@ -19,21 +20,10 @@ class Attributes:
     namespace: str
     name: str  # "" on CREATE with generateName
     old: dict[str, Any] | None
-    user: str
+    user: UserInfo
     dry_run: bool
     options: dict[str, Any] = field(default_factory=dict)
     kind: tuple[str, str, str] | None = None  # (group, version, kind) when not the resource's own
-
-
-def user_info(user: str) -> dict[str, Any]:
-    """The userInfo kube-apiserver would send for a user name (groups as authenticators set)."""
-    groups = ["system:authenticated"]
-    if user == ADMIN:
-        groups = ["system:masters", "system:authenticated"]
-    elif user.startswith("system:serviceaccount:"):
-        ns = user.split(":")[2]
-        groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"]
-    return {"username": user, "groups": groups}
 
 
 class Admission(Protocol):

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from webhook.cluster.admission.attributes import Attributes, user_info
+from webhook.cluster.admission.attributes import Attributes
 
 
 class InvalidResponse(ValueError):
@@ -37,7 +37,7 @@ def build_request(attrs: Attributes, obj: Mapping[str, Any] | None) -> dict[str,
         "requestKind": kind_ref,
         "requestResource": res_ref,
         "operation": attrs.operation,
-        "userInfo": user_info(attrs.user),
+        "userInfo": attrs.user.to_json(),
         "object": obj,
         "oldObject": attrs.old,
         "dryRun": attrs.dry_run,

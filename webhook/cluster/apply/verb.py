@@ -20,6 +20,7 @@ from webhook.errors import APIStatusError
 
 if TYPE_CHECKING:
     from webhook.cluster.api import ClusterAPI
+    from webhook.cluster.auth.user import UserInfo
     from webhook.cluster.resources import ResourceType
 
 ATTEMPTS = 5
@@ -50,7 +51,8 @@ def check_intent(config: Any, rt: ResourceType, version: str, name: str) -> dict
 
 async def server_side_apply(
     api: ClusterAPI, rt: ResourceType, version: str, ns: str, name: str, config: Any, *,
-    manager: str | None, force: bool, dry_run: bool, user: str, warnings: list[str] | None,
+    manager: str | None, force: bool, dry_run: bool, user: str | UserInfo,
+    warnings: list[str] | None,
     field_validation: str | None, subresource: str | None,
 ) -> tuple[dict[str, Any], bool]:
     """(the object, whether it was created)."""

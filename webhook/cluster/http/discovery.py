@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from webhook.cluster.resources import ALL_VERBS, ResourceRegistry, ResourceType
+from webhook.cluster.resources import CREATE_ONLY_SUBRESOURCES, ResourceRegistry, ResourceType
 
 AGGREGATED_CT = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 _SUB_VERBS = ["get", "patch", "update"]
@@ -39,7 +39,13 @@ def _storage_hash(rt: ResourceType) -> str:
 def _sub_kind(rt: ResourceType, sub: str, version: str) -> tuple[str, str, str]:
     if sub == "scale":
         return "autoscaling", "v1", "Scale"
+    if sub in CREATE_ONLY_SUBRESOURCES:
+        return CREATE_ONLY_SUBRESOURCES[sub]
     return rt.group, version, rt.kind
+
+
+def _sub_verbs(sub: str) -> list[str]:
+    return ["create"] if sub in CREATE_ONLY_SUBRESOURCES else _SUB_VERBS
 
 
 def api_versions(address: str) -> dict[str, Any]:
@@ -87,7 +93,7 @@ def resource_list(registry: ResourceRegistry, group: str, version: str) -> dict[
             "singularName": rt.singular,
             "namespaced": rt.namespaced,
             "kind": rt.kind,
-            "verbs": list(ALL_VERBS),
+            "verbs": list(rt.verbs),
             "storageVersionHash": _storage_hash(rt),
         }
         if rt.short_names:
@@ -98,8 +104,8 @@ def resource_list(registry: ResourceRegistry, group: str, version: str) -> dict[
         for sub in sorted(rt.subresources):
             g, v, k = _sub_kind(rt, sub, version)
             item = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
-                    "kind": k, "verbs": _SUB_VERBS}
-            if sub == "scale":
+                    "kind": k, "verbs": _sub_verbs(sub)}
+            if (g, v) != (rt.group, version):
                 item.update(group=g, version=v)
             resources.append(item)
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": _gv(group, version),
@@ -131,7 +137,7 @@ def _aggregated_resource(rt: ResourceType, version: str) -> dict[str, Any]:
         "responseKind": {"group": rt.group, "version": version, "kind": rt.kind},
         "scope": "Namespaced" if rt.namespaced else "Cluster",
         "singularResource": rt.singular,
-        "verbs": list(ALL_VERBS),
+        "verbs": list(rt.verbs),
     }
     if rt.short_names:
         entry["shortNames"] = list(rt.short_names)
@@ -141,7 +147,7 @@ def _aggregated_resource(rt: ResourceType, version: str) -> dict[str, Any]:
     for sub in sorted(rt.subresources):
         g, v, k = _sub_kind(rt, sub, version)
         subs.append({"subresource": sub, "responseKind": {"group": g, "version": v, "kind": k},
-                     "verbs": _SUB_VERBS})
+                     "verbs": _sub_verbs(sub)})
     if subs:
         entry["subresources"] = subs
     return entry

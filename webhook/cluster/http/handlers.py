@@ -18,16 +18,17 @@ from aiohttp import web
 
 from webhook.cluster import status as st
 from webhook.cluster.api import ClusterAPI
+from webhook.cluster.auth.user import ADMIN_USER, UserInfo
 from webhook.cluster.http.paths import RequestInfo
 from webhook.cluster.http.tables import to_table, wants_table
 from webhook.cluster.meta import metadata
 from webhook.cluster.patching import normalise_patch_type
 from webhook.cluster.protobuf import PROTOBUF, decode_object
-from webhook.cluster.resources import ResourceType
+from webhook.cluster.resources import CREATE_ONLY, CREATE_ONLY_SUBRESOURCES, ResourceType
 from webhook.errors import APIStatusError, WireFormatError
 
 log = logging.getLogger(__name__)
-ADMIN = "system:admin"
+USER_KEY = web.RequestKey("canarist.user", UserInfo)  # set by the server's authentication
 
 
 def dumps(obj: Any) -> bytes:
@@ -127,6 +128,10 @@ class ResourceHandlers:
             rt.key == "pods" and info.subresource == "binding"
         ):
             raise st.err(404, "NotFound", "the server could not find the requested resource")
+        if request.method != "POST" and (rt.verbs == CREATE_ONLY or (
+                info.subresource in CREATE_ONLY_SUBRESOURCES)):
+            raise st.err(405, "MethodNotAllowed",
+                         "the server does not allow this method on the requested resource")
         if (not rt.namespaced and info.namespace) or (
             rt.namespaced and not info.namespace and (info.name or request.method == "POST")
         ):
@@ -151,7 +156,8 @@ class ResourceHandlers:
         q = request.query
         ns = info.namespace or None
         dry = _dry_run(q.getall("dryRun", []))
-        common: dict[str, Any] = {"dry_run": dry, "user": ADMIN, "version": info.version}
+        common: dict[str, Any] = {"dry_run": dry, "user": request.get(USER_KEY, ADMIN_USER),
+                                  "version": info.version}
         method = request.method
         if method == "POST":
             if info.name and not info.subresource:

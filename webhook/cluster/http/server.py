@@ -1,8 +1,8 @@
-"""The HTTPS API server: bearer-token auth, discovery, OpenAPI and the resource routes."""
+"""The HTTPS API server: authentication, impersonation and authorization of every request
+(``webhook.cluster.auth``), discovery, OpenAPI and the resource routes."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
@@ -10,8 +10,16 @@ from aiohttp import web
 
 from webhook.cluster import status as st
 from webhook.cluster.api import ClusterAPI
+from webhook.cluster.auth.impersonation import ImpersonationError
+from webhook.cluster.auth.tokens import TokenError
+from webhook.cluster.auth.user import ADMIN_USER
 from webhook.cluster.http import discovery, openapi
-from webhook.cluster.http.handlers import ResourceHandlers, json_response, status_response
+from webhook.cluster.http.handlers import (
+    USER_KEY,
+    ResourceHandlers,
+    json_response,
+    status_response,
+)
 from webhook.cluster.http.paths import parse_path
 from webhook.cluster.pki import Credentials
 from webhook.errors import APIStatusError
@@ -28,6 +36,7 @@ class APIServer:
         self.host = host
         self.port = port
         self.resources = ResourceHandlers(api)
+        api.auth.authenticator.add_static_token(creds.token, ADMIN_USER)
         self._runner: web.AppRunner | None = None
 
     @property
@@ -70,12 +79,18 @@ class APIServer:
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path not in _PUBLIC:
-            header = request.headers.get("Authorization", "")
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                token.strip().encode(), self.creds.token.encode()
-            ):
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
                 return json_response(st.unauthorized(), 401)
+            try:
+                request[USER_KEY] = self.api.auth.check(
+                    token.strip(), request.method, request.path, request.query,
+                    request.headers.items())
+            except TokenError:
+                return json_response(st.unauthorized(), 401)
+            except ImpersonationError as exc:
+                return web.Response(status=500, text=f'Internal Server Error: '
+                                                     f'"{request.path_qs}": {exc}')
         resp: web.StreamResponse = await handler(request)
         return resp
 
@@ -96,6 +111,10 @@ class APIServer:
             return web.Response(text="ok")
         if path == "/version":
             return json_response(discovery.VERSION_INFO)
+        if path == "/.well-known/openid-configuration":
+            return json_response(self.api.auth.openid_configuration(self.url))
+        if path == "/openid/v1/jwks":
+            return json_response(self.api.auth.signer().jwks())
         if path in ("/api", "/apis") and discovery.wants_aggregated(accept):
             doc = discovery.aggregated(reg, core=path == "/api")
             resp = json_response(doc)

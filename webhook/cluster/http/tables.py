@@ -84,7 +84,33 @@ def _ns(o: dict[str, Any]) -> list[Any]:
     return [(o.get("status") or {}).get("phase", "")]
 
 
+def _subjects(o: dict[str, Any], kind: str) -> str:
+    subjects = [s for s in o.get("subjects") or [] if isinstance(s, dict) and
+                s.get("kind") == kind]
+    if kind == "ServiceAccount":
+        return ", ".join(f"{s.get('namespace', '')}/{s.get('name', '')}" for s in subjects)
+    return ", ".join(str(s.get("name", "")) for s in subjects)
+
+
+def _binding(o: dict[str, Any]) -> list[Any]:
+    ref = o.get("roleRef") or {}
+    return [f"{ref.get('kind', '')}/{ref.get('name', '')}", age(o), _subjects(o, "User"),
+            _subjects(o, "Group"), _subjects(o, "ServiceAccount")]
+
+
+def _role(o: dict[str, Any]) -> list[Any]:
+    return [metadata(o).get("creationTimestamp") or ""]
+
+
+def _sa(o: dict[str, Any]) -> list[Any]:
+    return [len(o.get("secrets") or [])]
+
+
 _S, _I = "string", "integer"
+_BINDING: tuple[list[tuple[str, str, int]], Row] = (
+    [("Role", _S, 0), ("Age", _S, 0), ("Users", _S, 1), ("Groups", _S, 1),
+     ("ServiceAccounts", _S, 1)], _binding)
+_ROLE: tuple[list[tuple[str, str, int]], Row] = ([("Created At", "date", 0)], _role)
 COLUMNS: dict[str, tuple[list[tuple[str, str, int]], Row]] = {
     "deployments.apps": ([("Ready", _S, 0), ("Up-to-date", _I, 0), ("Available", _I, 0)], _deploy),
     "replicasets.apps": ([("Desired", _I, 0), ("Current", _I, 0), ("Ready", _I, 0)], _rs),
@@ -93,6 +119,12 @@ COLUMNS: dict[str, tuple[list[tuple[str, str, int]], Row]] = {
     "services": ([("Type", _S, 0), ("Cluster-IP", _S, 0), ("External-IP", _S, 0),
                   ("Port(s)", _S, 0)], _svc),
     "namespaces": ([("Status", _S, 0)], _ns),
+    "serviceaccounts": ([("Secrets", _I, 0)], _sa),
+    # upstream prints these with their own time column (no trailing Age)
+    "roles.rbac.authorization.k8s.io": _ROLE,
+    "clusterroles.rbac.authorization.k8s.io": _ROLE,
+    "rolebindings.rbac.authorization.k8s.io": _BINDING,
+    "clusterrolebindings.rbac.authorization.k8s.io": _BINDING,
 }
 
 
@@ -108,12 +140,16 @@ def to_table(resource: str, items: list[dict[str, Any]], list_meta: dict[str, An
              "description": "Name must be unique within a namespace."}]
     defs += [{"name": n, "type": t, "format": "", "priority": p, "description": n}
              for n, t, p in cols]
-    defs.append({"name": "Age", "type": "string", "format": "", "priority": 0,
-                 "description": "CreationTimestamp is a timestamp representing the server "
-                                "time when this object was created."})
+    own_time = any(n in ("Age", "Created At") for n, _, _ in cols)
+    if not own_time:
+        defs.append({"name": "Age", "type": "string", "format": "", "priority": 0,
+                     "description": "CreationTimestamp is a timestamp representing the server "
+                                    "time when this object was created."})
     rows = []
     for obj in items:
-        cells = [metadata(obj).get("name", ""), *row(obj), age(obj)]
+        cells = [metadata(obj).get("name", ""), *row(obj)]
+        if not own_time:
+            cells.append(age(obj))
         shown: dict[str, Any] | None
         if include_object == "None":
             shown = None

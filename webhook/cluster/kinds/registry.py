@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from webhook.cluster.auth.rbac.strategies import (
+    ClusterRoleBindingStrategy,
+    ClusterRoleStrategy,
+    RoleBindingStrategy,
+    RoleStrategy,
+)
 from webhook.cluster.kinds.admissionreg import MutatingWebhookConfigurationStrategy
 from webhook.cluster.kinds.base import Strategy
 from webhook.cluster.kinds.core import (
@@ -31,6 +37,10 @@ STRATEGIES: dict[str, type[Strategy]] = {
     "mutatingwebhookconfigurations.admissionregistration.k8s.io":
         MutatingWebhookConfigurationStrategy,
     "customresourcedefinitions.apiextensions.k8s.io": CRDStrategy,
+    "roles.rbac.authorization.k8s.io": RoleStrategy,
+    "clusterroles.rbac.authorization.k8s.io": ClusterRoleStrategy,
+    "rolebindings.rbac.authorization.k8s.io": RoleBindingStrategy,
+    "clusterrolebindings.rbac.authorization.k8s.io": ClusterRoleBindingStrategy,
 }
 
 
