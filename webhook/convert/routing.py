@@ -16,12 +16,13 @@ from typing import Any
 
 from webhook.convert.report import Notes
 from webhook.spec import names as n
+from webhook.spec.durations import format_duration
+from webhook.spec.options import STICKY_MAX_AGE
 from webhook.spec.problems import Problems, at, index
 
 NGINX_PREFIX = "nginx.ingress.kubernetes.io"
 ALB_PREFIX = "alb.ingress.kubernetes.io"
 GATEWAY_PLUGIN = "argoproj-labs/gatewayAPI"
-DEFAULT_STICKY_SECONDS = 3600
 _ELSEWHERE = ("route through the Gateway API (canarist.io/traffic-router: gateway-api; Emissary, "
               "Traefik, APISIX and most gateways implement it) or canarist's own proxy")
 _UNSUPPORTED = {"ambassador": _ELSEWHERE, "appMesh": _ELSEWHERE, "traefik": _ELSEWHERE,
@@ -210,14 +211,13 @@ def _alb(m: Mapping[str, Any], path: str, ctx: _Ctx) -> None:
         ann[n.ALB_ROOT_SERVICE] = str(m["rootService"])
     sticky = m.get("stickinessConfig")
     if isinstance(sticky, dict) and sticky.get("enabled") is True:
-        ann[n.STICKY] = "true"
         seconds = sticky.get("durationSeconds")
-        if seconds != DEFAULT_STICKY_SECONDS:
-            ctx.notes.changed(ctx.subject, at(path, "stickinessConfig.durationSeconds"),
-                              f"canarist's stickiness lasts {DEFAULT_STICKY_SECONDS}s, not "
-                              f"{seconds}s")
-        else:
-            ctx.notes.converted(ctx.subject, at(path, "stickinessConfig"), f"{n.STICKY}: true")
+        ann[n.STICKY] = "true"
+        if isinstance(seconds, int) and not isinstance(seconds, bool) and (
+                seconds != STICKY_MAX_AGE):
+            ann[n.STICKY] = f"true; max-age={format_duration(seconds)}"
+        ctx.notes.converted(ctx.subject, at(path, "stickinessConfig"),
+                            f"{n.STICKY}: {ann[n.STICKY]}")
     ctx.out.routers.append("alb")
     ctx.notes.converted(ctx.subject, path, f"{n.ALB_INGRESS}, {n.ALB_SERVICE_PORT}"
                         + (f", {n.ALB_ROOT_SERVICE}" if m.get("rootService") else ""))
@@ -229,13 +229,12 @@ def _smi(m: Mapping[str, Any], path: str, ctx: _Ctx) -> None:
         ctx.out.annotations[n.TRAFFIC_SPLIT] = str(name)
     ctx.out.traffic_split = str(name or ctx.rollout)
     root = m.get("rootService")
-    if root and root != ctx.stable:
-        ctx.notes.refused(ctx.subject, at(path, "rootService"), f"canarist's TrafficSplit "
-                          f"serves the stable Service ({ctx.stable}), not {root!r}",
-                          f"let clients call {ctx.stable}")
+    if root:
+        ctx.out.annotations[n.SMI_ROOT_SERVICE] = str(root)
     ctx.out.routers.append("smi")
     ctx.notes.converted(ctx.subject, path, "traffic router smi"
-                        + (f", {n.TRAFFIC_SPLIT}: {name}" if name else ""))
+                        + (f", {n.TRAFFIC_SPLIT}: {name}" if name else "")
+                        + (f", {n.SMI_ROOT_SERVICE}: {root}" if root else ""))
 
 
 def _plugins(raw: Any, path: str, ctx: _Ctx) -> None:
