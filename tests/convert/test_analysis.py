@@ -234,3 +234,15 @@ def test_templates_are_left_out_once_converted_or_kept_when_unused() -> None:
     kinds = [(o["kind"], o["metadata"]["name"]) for o in conv.objects]
     assert kinds == [("Deployment", "web"), ("AnalysisTemplate", "unused")]
     assert any("no Rollout in the input uses it" in line for line in refused(conv))
+
+
+@pytest.mark.parametrize(("extra", "noted"), [({"interval": "1m", "count": 0}, False),
+                                              ({"interval": "1m"}, False),
+                                              ({"interval": "1m", "count": 5}, True),
+                                              ({}, True)])
+def test_background_counts(extra: dict[str, Any], noted: bool) -> None:
+    """Argo's background metric with count 0 (or none, with an interval) runs until the rollout
+    ends, as canarist's; a fixed count (one measurement without interval) does not."""
+    conv = run(rollout({"analysis": {"templates": [{"templateName": "t"}]}, "steps": []}),
+               template("t", [prom(**extra)], args=[{"name": "job", "value": "x"}]))
+    assert any("until the release ends" in line for line in changed(conv)) is noted

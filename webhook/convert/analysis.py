@@ -241,7 +241,7 @@ def _background_notes(bg: _Run | None, steps: dict[int, _Run], notes: Notes, sub
                       ) -> None:
     if bg is None:
         return
-    if any(m.count is not None for m in bg.metrics):
+    if any(m.count not in (None, 0) for m in bg.metrics):  # 0: until the rollout ends
         notes.changed(subject, bg.path, "canarist measures background metrics until the "
                       "release ends, not a fixed count")
     only_steps = {m.metric["name"] for r in steps.values() for m in r.metrics} - {
