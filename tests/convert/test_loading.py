@@ -118,6 +118,8 @@ def test_binary_and_sets_are_refused() -> None:
         ("apiVersion: v1\nkind: Service\nmetadata: {name: a, annotations: [x]}\n",
          "in.yaml[0] (line 1).metadata.annotations: must be a mapping"),
         ("a: [\n", "in.yaml[0] (line 2, column 1): YAML does not parse: expected the node content"),
+        ("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n",
+         "in.yaml[0] (line 1): is a Kustomization, not a manifest: convert what it builds"),
     ],
 )
 def test_what_is_not_an_object(text: str, expected: str) -> None:

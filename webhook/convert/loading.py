@@ -201,6 +201,9 @@ def _check_object(obj: Any, where: str, line: int) -> None:
     at = f"{where} (line {line})"
     if not isinstance(obj, dict):
         raise InvalidInput([Problem(at, "must be an object (a YAML mapping)")])
+    if obj.get("kind") == "Kustomization":
+        raise InvalidInput([Problem(at, "is a Kustomization, not a manifest: convert what it "
+                                    "builds (kubectl kustomize DIR | canarist convert -f -)")])
     problems = []
     for key in ("apiVersion", "kind"):
         if not isinstance(obj.get(key), str) or not obj.get(key):
