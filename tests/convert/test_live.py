@@ -38,7 +38,7 @@ from webhook.release.render import render
 from webhook.spec import Phase, ReleaseStatus
 from webhook.spec.names import STATUS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # a busy machine
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "argo" / "istio-header-route"
 ARGO_HASH = "6f7d9c8b5d"  # the stable ReplicaSet's rollouts-pod-template-hash, as Argo names it
