@@ -246,3 +246,12 @@ def test_background_counts(extra: dict[str, Any], noted: bool) -> None:
     conv = run(rollout({"analysis": {"templates": [{"templateName": "t"}]}, "steps": []}),
                template("t", [prom(**extra)], args=[{"name": "job", "value": "x"}]))
     assert any("until the release ends" in line for line in changed(conv)) is noted
+
+
+def test_a_template_without_metrics_is_reported_as_such() -> None:
+    bad = template("t", [])
+    bad["spec"] = ["not", "a", "mapping"]
+    conv = run(rollout({"steps": [step_analysis("t")]}), bad)
+    assert any("spec.metrics: not convertible: must be a list of metrics" in line
+               for line in refused(conv)), refused(conv)
+    assert parsed(conv, names.STEPS) == [{"pause": {}}]

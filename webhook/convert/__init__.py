@@ -66,10 +66,12 @@ class _Catalog:
         def lookup(name: str, cluster: bool) -> tuple[str, Mapping[str, Any]] | None:
             kind = TEMPLATE_KINDS[1] if cluster else TEMPLATE_KINDS[0]
             doc = self.find(kind, name, namespace)
-            if doc is None or not isinstance(doc.obj.get("spec"), dict):
+            if doc is None:
                 return None
             self.used.setdefault(id(doc), []).append(user)
-            return subject_of(doc.obj), doc.obj
+            spec = doc.obj.get("spec")
+            # A template without a spec mapping is reported for its missing metrics.
+            return subject_of(doc.obj), {**doc.obj, "spec": spec if isinstance(spec, dict) else {}}
 
         return lookup
 

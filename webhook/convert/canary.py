@@ -101,7 +101,8 @@ def convert_canary(m: Mapping[str, Any], path: str, *, rollout: Mapping[str, Any
     if problems:
         return out
     ann[n.STEPS] = ""
-    out.annotations = {k: ann[k] for k in sorted(ann, key=_ORDER.index)}
+    out.annotations = {k: ann[k] for k in sorted(
+        ann, key=lambda k: _ORDER.index(k) if k in _ORDER else len(_ORDER))}
     for p in _settle(out.annotations, steps, at(path, "steps"), name, notes, subject):
         found = _PROBLEM_PATH.match(p.path)
         source = sources.get(found.group(1) if found else "", path)
