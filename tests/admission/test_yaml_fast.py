@@ -51,6 +51,7 @@ def assert_same_either_way(text: str) -> None:
 ANALYSIS = """\
 interval: 30s
 failureLimit: 2
+background: true
 metrics:
 - name: success-rate
   provider: builtin

@@ -67,9 +67,13 @@ async def test_route_override_and_a_route_without_canary_traffic(metrics):
 
 
 async def test_without_an_admin_url():
+    """The advice names a flag each program has: reconcile's, and up's own proxy."""
     async with Measurer() as measurer:
-        with pytest.raises(MeasurementError, match="--proxy-admin-url"):
+        with pytest.raises(MeasurementError) as err:
             await measurer.measure(builtin("success-rate"), CTX)
+    message = str(err.value)
+    assert "canarist reconcile --proxy-admin-url URL" in message
+    assert "canarist up gives its reconciler the proxy it runs" in message
 
 
 async def test_admin_error_answer():

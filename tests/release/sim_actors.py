@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from webhook.release.model import revision_hash
 from webhook.release.names import HASH_LABEL, POD_TEMPLATE_HASH
 from webhook.release.ops import (
     Event,
     Plan,
 )
 from webhook.spec import Phase, ReleaseStatus
+from webhook.spec.hashing import revision_hash
 from webhook.spec.names import ACTION, ENABLED_LABEL, STATUS
 
 JSON = dict[str, Any]

@@ -3,6 +3,7 @@ through ``webhook.analysis`` and the release passes the analysis step or aborts 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -86,3 +87,36 @@ async def test_a_failing_analysis_step_aborts_the_release(
         assert "0 is below min 1" in status.message
         assert status.weight == 0
         assert await h.selector("web-canary") == {"app": "web", "rollouts-pod-template-hash": v1}
+
+
+async def test_analysis_runs_in_the_background_unless_told_not_to(
+    release_cluster: RunningCluster, check: tuple[Check, str]
+) -> None:
+    """Issue: metrics written for an analysis step also ran in the background (``background``
+    defaulted to true) and aborted the release during an earlier pause. As Argo: no background
+    run without ``background: true`` (or ``startingStep``); the step measures when reached."""
+    state, url = check
+    state.passed = 0
+    analysis = (
+        "interval: 1s\ncount: 2\nmetrics:\n"
+        f"- name: smoke\n  provider: {{web: {{url: '{url}', jsonPath: '$.passed'}}}}\n  min: 1\n"
+    )
+    annotations = {
+        "canarist.io/traffic-router": "proxy",
+        "canarist.io/steps": (
+            "- setWeight: 20\n- pause: {}\n- analysis: {templates: [{templateName: smoke}]}\n"
+        ),
+        "canarist.io/analysis": analysis,
+    }
+    async with harness(release_cluster, annotations) as h:
+        await h.set_version("v2")
+        await h.wait("paused at 20%", lambda s, d: s.step == 1 and s.phase == Phase.PAUSED)
+        await asyncio.sleep(3)  # three intervals: a background run would have failed by now
+        status = await h.status()
+        assert (status.phase, status.step) == (Phase.PAUSED, 1), status.message
+        assert state.calls == 0
+        assert not (status.analysis or {}).get("background")
+        await h.annotate("promote")  # the analysis step measures, and its failure aborts
+        status = await h.wait("aborted", lambda s, d: s.phase == Phase.DEGRADED)
+        assert status.message.startswith("analysis of step 3 failed")
+        assert state.calls >= 1

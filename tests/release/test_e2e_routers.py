@@ -163,10 +163,12 @@ async def test_router_none_splits_by_replicas(release_cluster: RunningCluster) -
         await h.set_version("v2")
         status = await h.wait("20%", lambda s, d: s.step == 1 and s.weight == 20)
         assert (await h.canary() or {})["spec"]["replicas"] == 1  # 1 of 5 pods
+        assert (await h.deployment())["spec"]["replicas"] == 4
         assert await h.selector("web") == {"app": "web"}  # never pinned
         await h.annotate("promote")
         status = await h.wait("50%", lambda s, d: s.step == 3 and s.weight == 50)
-        assert (await h.canary() or {})["spec"]["replicas"] == 4  # 4 of 8 pods
+        assert (await h.canary() or {})["spec"]["replicas"] == 2  # 2 of 4 pods
+        assert (await h.deployment())["spec"]["replicas"] == 2
         await h.annotate("promote")
         status = await h.wait("promoted", lambda s, d: s.phase == Phase.HEALTHY, within=30)
         assert status.stable_hash == status.canary_hash

@@ -2,6 +2,7 @@
 
 Whatever happens (pods slow or fast, HPAs, actions, new revisions, reverts, time passing):
 - every weight a plan writes is within 0–100 and the stable side gets the rest;
+- with router ``none``, a plan never asks for more than ``R + maxSurge`` pods in all;
 - no weight above 0 ever goes to a canary without an available pod;
 - carrying out a plan twice leaves the objects as carrying it out once;
 - planning again right after a plan was carried out, with nothing else changed, asks for nothing
@@ -16,6 +17,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from webhook.release import scaling
+from webhook.release.bookkeeping import Books
+from webhook.release.replicas import user_total
 from webhook.spec import Phase
 
 from .sim import Sim
@@ -86,7 +90,7 @@ def play(sim: Sim, event: tuple[Any, ...]) -> bool:
         stable = sim.status.stable_hash
         for version in ("v1", "v2", "v3", "v4"):
             for adopted in (False, True):
-                from webhook.release.model import revision_hash
+                from webhook.spec.hashing import revision_hash
 
                 from .sim import pod_template
 
@@ -98,8 +102,21 @@ def play(sim: Sim, event: tuple[Any, ...]) -> bool:
     return bool(kind == "resync")
 
 
+def asked(sim: Sim) -> int:
+    """Pods asked for: the user's Deployment's and the canary's."""
+    return int(sim.d_spec["replicas"]) + (sim.canary_replicas() or 0)
+
+
 def check_round(sim: Sim, *, resync: bool) -> None:
+    before = asked(sim)
     p = sim.reconcile(resync=resync)
+    if "canarist.io/traffic-router" not in sim.annotations and sim.annotations.get(
+        "canarist.io/status"
+    ):
+        # router none asks for no more than R + maxSurge pods (or what was asked already)
+        total = user_total(sim.d_spec["replicas"], Books.of(sim.status)).replicas
+        surge = scaling.fenceposts(total, None, None)[0]
+        assert asked(sim) <= max(before, total + surge), p.ops
     once = sim.state()
     for op in p.ops:
         sim.apply_op(op)

@@ -13,27 +13,30 @@ from .test_release_flow import STEPS, proxy_sim
 
 
 def test_router_none_splits_by_pod_count_and_never_pins_the_users_service() -> None:
+    """Argo's basic canary: the split of R (or R + 1 with surge) pods nearest the weight."""
     sim = released(Sim({"canarist.io/steps": STEPS}, replicas=4))
     assert sim.selector("web") == {"app": "web"}
-    assert sim.canary_replicas() == 1  # 1 of 5 pods: 20%
+    assert (sim.canary_replicas(), sim.d_spec["replicas"]) == (1, 4)  # 1 of 5 pods: 20%
     status = sim.status
     assert (status.phase, status.step, status.weight) == (Phase.PAUSED, 1, 20)
     assert sim.router.writes == 0
     sim.advance(30)
     sim.run()
-    assert sim.canary_replicas() == 4  # 4 of 8 pods: 50%
+    assert (sim.canary_replicas(), sim.d_spec["replicas"]) == (2, 2)  # 2 of 4 pods: 50%
     assert sim.status.weight == 50
-    sim.set_replicas(6)  # an HPA resizes the Deployment: the canary follows
+    sim.set_replicas(6)  # an HPA resizes the Deployment: the new total
     sim.settle()
     sim.run()
-    assert sim.canary_replicas() == 6
+    assert (sim.canary_replicas(), sim.d_spec["replicas"]) == (3, 3)
     sim.annotate("promote")
     sim.reconcile()
     assert not sim.paused()  # no weight 100 with router none: the Deployment rolls out
     assert sim.phase() == Phase.PROMOTING
+    assert sim.d_spec["replicas"] == 3  # its 3 pods first; the canary's 3 move over after
     sim.settle()
     sim.run()
     assert sim.phase() == Phase.HEALTHY
+    assert (sim.canary_replicas(), sim.d_spec["replicas"]) == (0, 6)
     assert sim.selector("web") == {"app": "web"}
     assert sim.selector("web-canary")[HASH_LABEL] == sim.hash()
     sim.advance(30)
@@ -41,12 +44,24 @@ def test_router_none_splits_by_pod_count_and_never_pins_the_users_service() -> N
     assert sim.canary is None
 
 
-def test_router_none_abort_removes_the_canary_pods_at_once() -> None:
+def test_router_none_abort_gives_the_stable_pods_back_first() -> None:
     sim = released(Sim({"canarist.io/steps": STEPS}))
+    sim.advance(30)
+    sim.run()
+    assert (sim.canary_replicas(), sim.d_spec["replicas"]) == (2, 2)
     sim.annotate("abort")
-    sim.reconcile()
-    assert sim.canary_replicas() == 0
-    assert sim.status.phase == Phase.DEGRADED
+    first = sim.reconcile()
+    assert sim.status.phase == Phase.DEGRADED and sim.status.weight == 0
+    # the stable side back to 4 (within R + maxSurge = 5 pods asked for), and as much of the
+    # canary gone as keeps R - maxUnavailable = 3 of the pods available now: what shrinks is
+    # written before what grows, so the pods asked for never add up to more than 5
+    kinds = [type(op).__name__ for op in first.ops]
+    assert kinds.index("ScaleCanary") < kinds.index("PatchDeployment")
+    assert (sim.canary_replicas(), sim.d_spec["replicas"]) == (1, 4)
+    sim.settle()
+    sim.run()
+    assert (sim.canary_replicas(), sim.d_spec["replicas"]) == (0, 4)
+    assert sim.status.extra.get("replicas") is None  # nothing left to give back
 
 
 def test_an_hpa_resizing_mid_release_resizes_the_canary() -> None:

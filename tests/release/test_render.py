@@ -120,6 +120,37 @@ def test_router_none_never_pins_the_users_service() -> None:
     out = docs(render(text, step=0))
     assert ("Service", "web") not in out  # unchanged, so not printed
     assert out[("Deployment", "web-canary")]["spec"]["replicas"] == 1  # 1 of 5 pods: 20%
+    assert out[("Deployment", "web")]["spec"]["replicas"] == 4
+
+
+@pytest.mark.parametrize(
+    ("router", "options", "step", "counts"),
+    [
+        # dynamic stable scale: the R = 4 at 25% and 75% (stable, canary)
+        ("proxy", "canarist.io/dynamic-stable-scale: 'true'", 0, (3, 1)),
+        ("proxy", "canarist.io/dynamic-stable-scale: 'true'", 2, (1, 3)),
+        # without it the stable pods stay at R
+        ("proxy", "", 2, (4, 3)),
+        # router none (Argo's basic canary): 1 of 4 pods, then 3 of 4
+        ("none", "", 0, (3, 1)),
+        ("none", "", 2, (1, 3)),
+    ],
+)
+def test_the_stable_count_per_step(
+    router: str, options: str, step: int, counts: tuple[int, int]
+) -> None:
+    text = manifest(router, options).replace(
+        "- setHeaderRoute: {name: beta, match: "
+        '[{headerName: X-Canary, headerValue: {exact: "1"}}]}\n      ',
+        "",
+    )
+    text = text.replace("setWeight: 20", "setWeight: 25").replace("setWeight: 50", "setWeight: 75")
+    out = docs(render(text, step=step))
+    deployment, canary = out[("Deployment", "web")], out[("Deployment", "web-canary")]
+    assert (deployment["spec"]["replicas"], canary["spec"]["replicas"]) == counts
+    status = json.loads(deployment["metadata"]["annotations"]["canarist.io/status"])
+    if counts[0] != 4:
+        assert status["replicas"] == 4  # the user's count, kept while canarist lowers it
 
 
 def test_a_template_without_an_old_label_renders_against_stable() -> None:

@@ -29,43 +29,121 @@ def test_traffic_routed_canary_is_ceil_of_the_weight(replicas: int, weight: int,
 
 
 @pytest.mark.parametrize(
-    ("replicas", "weight", "pods", "share"),
+    ("replicas", "weight", "surge", "split"),
     [
-        (4, 20, 1, 20),  # 1/5
-        (4, 50, 4, 50),  # 4/8
-        (4, 80, 16, 80),  # 16/20
-        (4, 10, 1, 20),  # the smallest canary is one pod
-        (10, 10, 1, 9),  # 1/11 beats 2/12
-        (10, 25, 3, 23),  # 3/13 (23%) beats 4/14 (29%)
-        (9, 10, 1, 10),  # 1/10 exactly
-        (3, 40, 2, 40),  # 2/5
-        (0, 30, 1, 100),  # no stable pods: one canary pod
-        (5, 0, 0, 0),
+        # the issue's R = 5 at 20/40/60/80% (Argo's basic canary): 1/4, 2/3, 3/2, 4/1
+        (5, 20, 2, (1, 4)),
+        (5, 40, 2, (2, 3)),
+        (5, 60, 2, (3, 2)),
+        (5, 80, 2, (4, 1)),
+        # Argo's documented examples: 10 replicas at 10% and at 41%
+        (10, 10, 3, (1, 9)),
+        (10, 41, 3, (4, 6)),
+        # a split exactly halfway: one more pod when the Deployment may surge, else rounded up
+        (3, 50, 1, (2, 2)),
+        (3, 50, 0, (2, 1)),
+        # never 0 on either side for 1-99% unless one pod and no surge
+        (1, 5, 1, (1, 1)),
+        (1, 95, 1, (1, 1)),
+        (1, 5, 0, (0, 1)),
+        (1, 95, 0, (1, 0)),
+        (4, 0, 1, (0, 4)),
+        (4, 100, 1, (4, 0)),
+        (0, 50, 1, (0, 0)),
     ],
 )
-def test_none_router_picks_the_closest_share(
-    replicas: int, weight: int, pods: int, share: int
+def test_basic_canary_split_is_argos(
+    replicas: int, weight: int, surge: int, split: tuple[int, int]
 ) -> None:
-    assert scaling.canary_for_share(replicas, weight) == pods
-    assert scaling.share(replicas, pods) == share
+    assert scaling.approximate(replicas, weight, surge) == split
 
 
-@given(st.integers(1, 200), st.integers(1, 99))
-def test_none_router_share_is_the_closest_reachable(replicas: int, weight: int) -> None:
-    pods = scaling.canary_for_share(replicas, weight)
-    assert pods >= 1
-
-    def error(c: int) -> float:
-        return abs(c / (replicas + c) - weight / 100)
-
-    for other in (pods - 1, pods + 1):
-        if other >= 1:
-            assert error(pods) <= error(other) + 1e-12
+@given(st.integers(1, 200), st.integers(1, 99), st.integers(0, 5))
+def test_basic_canary_split_stays_near_the_total(replicas: int, weight: int, surge: int) -> None:
+    canary, stable = scaling.approximate(replicas, weight, surge)
+    assert replicas <= canary + stable <= replicas + min(surge, 1)
+    if replicas > 1 or surge > 0:
+        assert canary >= 1 and stable >= 1
+    assert abs(100 * canary / (canary + stable) - weight) <= 100 / replicas
 
 
-def test_none_router_refuses_a_share_of_100() -> None:
-    with pytest.raises(ValueError, match="promote"):
-        scaling.canary_for_share(4, 100)
+@pytest.mark.parametrize(
+    ("replicas", "surge", "unavailable", "fence"),
+    [
+        (5, None, None, (2, 1)),  # 25% of 5: surge rounds up, unavailable down
+        (4, None, None, (1, 1)),
+        (1, None, None, (1, 0)),
+        (10, 3, "10%", (3, 1)),
+        (10, "0%", "0%", (0, 1)),  # both 0: one pod may be unavailable (Kubernetes)
+        (10, "50%", 0, (5, 0)),
+        (10, "junk", None, (3, 2)),  # unreadable: the 25% default (the API server refuses it)
+    ],
+)
+def test_fenceposts_are_kubernetes(
+    replicas: int, surge: int | str | None, unavailable: int | str | None, fence: tuple[int, int]
+) -> None:
+    assert scaling.fenceposts(replicas, surge, unavailable) == fence
+
+
+S = scaling.Side
+
+
+@pytest.mark.parametrize(
+    ("weight", "fence", "stable", "canary", "counts"),
+    [
+        # R = 5, maxSurge 2, maxUnavailable 1: from rest to 20%, the canary pod is added and one
+        # stable pod goes at once (4 stay available)
+        (20, (2, 1), S(5, 5), S(0, 0), (1, 4)),
+        (40, (2, 1), S(4, 4), S(1, 1), (2, 3)),
+        (80, (2, 1), S(2, 2), S(3, 3), (4, 1)),
+        # no surge: the stable side makes room first, then the canary takes it
+        (20, (0, 1), S(5, 5), S(0, 0), (1, 4)),
+        (40, (0, 1), S(4, 4), S(1, 0), (1, 4)),  # 4 available: no room to make yet
+        (40, (0, 1), S(4, 4), S(1, 1), (2, 3)),
+        # the canary's new pods are not available yet: stable waits (4 must stay available)
+        (60, (2, 1), S(3, 3), S(2, 0), (3, 3)),
+        # abort from 2/3: stable grows first, the canary gives back as availability allows
+        (0, (2, 1), S(3, 3), S(2, 2), (1, 5)),
+        (0, (2, 1), S(5, 3), S(1, 1), (1, 5)),
+        (0, (2, 1), S(5, 5), S(1, 1), (0, 5)),
+        # nothing to do at the split
+        (40, (2, 1), S(3, 3), S(2, 2), (2, 3)),
+    ],
+)
+def test_basic_canary_moves_within_surge_and_unavailable(
+    weight: int,
+    fence: tuple[int, int],
+    stable: scaling.Side,
+    canary: scaling.Side,
+    counts: tuple[int, int],
+) -> None:
+    assert scaling.basic_counts(5, weight, fence, stable, canary) == counts
+
+
+@given(
+    st.integers(1, 12),
+    st.integers(0, 100),
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.data(),
+)
+def test_basic_canary_converges_within_its_bounds(
+    replicas: int, weight: int, surge: int, unavailable: int, data: st.DataObject
+) -> None:
+    """From any split that respects the bounds, pods that become available reach the target
+    split, never asking for more than R + surge pods."""
+    fence = (surge, unavailable if surge or unavailable else 1)
+    canary = data.draw(st.integers(0, replicas), label="canary")
+    stable = S(replicas - canary, replicas - canary)
+    own = S(canary, canary)
+    want = scaling.approximate(replicas, weight, surge)
+    for _ in range(4 * replicas + 4):
+        c, s = scaling.basic_counts(replicas, weight, fence, stable, own)
+        assert c + s <= replicas + surge
+        stable, own = S(s, s), S(c, c)
+        if (c, s) == want:
+            break
+    assert (own.spec, stable.spec) == want
 
 
 @pytest.mark.parametrize(

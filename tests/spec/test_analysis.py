@@ -19,7 +19,7 @@ interval: 10s
 failureLimit: 1
 consecutiveErrorLimit: 2
 count: 5
-background: false
+background: true
 startingStep: 2
 metrics:
 - name: success-rate
@@ -50,7 +50,7 @@ def test_full_analysis_parses() -> None:
         1,
         2,
     )
-    assert (analysis.count, analysis.background, analysis.starting_step) == (5, False, 2)
+    assert (analysis.count, analysis.background, analysis.starting_step) == (5, True, 2)
     assert analysis.metrics == (
         Metric("success-rate", BuiltinProvider("success-rate"), 0.95, None),
         Metric("p99", BuiltinProvider("latency-p99"), None, 250.0),
@@ -124,3 +124,66 @@ def test_invalid_analysis_is_reported_with_its_path(text: str, expected: str) ->
         parse_canary_spec({"canarist.io/analysis": text})
     problems = [str(p) for p in info.value.problems]
     assert any(expected in p for p in problems), problems
+
+
+SR = (
+    "metrics: [{name: success-rate, provider: builtin, min: 0.9}, "
+    "{name: p99, provider: {builtin: {metric: latency-p99}}, max: 250}]"
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "background", "starting"),
+    [
+        ("", False, 0),  # as Argo: no background analysis unless asked for
+        ("background: true\n", True, 0),
+        ("startingStep: 2\n", True, 2),  # a startingStep asks for it
+        ("background: true\nstartingStep: 1\n", True, 1),
+    ],
+)
+def test_background_analysis_only_when_asked(extra: str, background: bool, starting: int) -> None:
+    steps = "- setWeight: 10\n- analysis: {}\n"  # names every metric, so none is unused
+    spec = parse_canary_spec(
+        {"canarist.io/analysis": extra + SR, "canarist.io/steps": steps}
+    ).spec
+    assert spec.analysis is not None
+    assert (spec.analysis.background, spec.analysis.starting_step) == (background, starting)
+
+
+@pytest.mark.parametrize(
+    ("analysis", "steps", "problems"),
+    [
+        # a metric nothing measures: refused, with the ways out
+        (
+            SR,
+            "- setWeight: 10\n- analysis: {templates: [{templateName: success-rate}]}\n",
+            [
+                'canarist.io/analysis.metrics[1].name: metric "p99" is measured by no analysis '
+                "step and there is no background analysis: add `background: true` to measure it "
+                "during the whole release (or `startingStep: N` from step N on), or an analysis "
+                "step that names it (- analysis: {templates: [{templateName: p99}]}), or remove it"
+            ],
+        ),
+        ("background: true\n" + SR, "- setWeight: 10\n", []),
+        ("startingStep: 1\n" + SR, "- setWeight: 10\n", []),
+        (SR, "- setWeight: 10\n- analysis: {}\n", []),  # no templates: every metric
+        (  # (and the analysis step does not claim the metrics are missing)
+            "background: false\nstartingStep: 1\n" + SR,
+            "- analysis: {}\n",
+            [
+                "canarist.io/analysis.startingStep: applies to the background run, which "
+                "background: false turns off; remove one of them"
+            ],
+        ),
+    ],
+)
+def test_every_metric_is_measured_by_something(
+    analysis: str, steps: str, problems: list[str]
+) -> None:
+    ann = {"canarist.io/analysis": analysis, "canarist.io/steps": steps}
+    try:
+        parse_canary_spec(ann, deployment="web")
+        got: list[str] = []
+    except SpecError as exc:
+        got = [str(p) for p in exc.problems]
+    assert got == problems

@@ -36,6 +36,14 @@ def test_defaults_when_only_opted_in() -> None:
     assert parsed.warnings == ()
 
 
+def test_dynamic_stable_scale_removes_the_old_pods_at_once_after_promotion() -> None:
+    """Argo Rollouts scales the old ReplicaSets to 0 at once with dynamicStableScale (and
+    refuses a scaleDownDelaySeconds with it): the default delay is 0."""
+    ann = {"canarist.io/traffic-router": "proxy", "canarist.io/dynamic-stable-scale": "true"}
+    spec = parse_canary_spec(ann, deployment="web").spec
+    assert (spec.scale_down_delay, spec.abort_scale_down_delay) == (0.0, 30.0)
+
+
 def test_policy_defaults_apply_only_where_annotations_are_missing() -> None:
     policy = Policy(steps=(SetWeight(5),), routers=("proxy",))
     spec = parse_canary_spec({}, policy=policy).spec
@@ -292,6 +300,30 @@ def test_nginx_header_route_can_be_replaced_after_removal() -> None:
         }
     ).spec
     assert len(spec.steps) == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "refs"),
+    [
+        ("web", (VirtualServiceRef("web"),)),
+        # Argo Rollouts' name.namespace: a VirtualService of another namespace
+        ("web.mesh", (VirtualServiceRef("web", (), "mesh"),)),
+        ("web.mesh:primary; other", (
+            VirtualServiceRef("web", ("primary",), "mesh"), VirtualServiceRef("other"))),
+    ],
+)
+def test_virtual_service_in_another_namespace(text: str, refs: tuple[VirtualServiceRef]) -> None:
+    ann = {"canarist.io/traffic-router": "istio", "canarist.io/istio-virtual-service": text}
+    assert parse_canary_spec(ann).spec.options.istio_virtual_services == refs
+
+
+@pytest.mark.parametrize("text", ["web.mesh.svc", "Web.mesh", "web.", ".mesh"])
+def test_a_virtual_service_reference_is_name_or_name_dot_namespace(text: str) -> None:
+    ann = {"canarist.io/traffic-router": "istio", "canarist.io/istio-virtual-service": text}
+    assert problems_of(ann) == [
+        f'canarist.io/istio-virtual-service: invalid VirtualService "{text}": write NAME, or '
+        "NAME.NAMESPACE for one in another namespace (lowercase letters, digits and '-')"
+    ]
 
 
 @pytest.mark.parametrize(

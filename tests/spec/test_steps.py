@@ -213,3 +213,58 @@ def test_analysis_template_must_name_a_defined_metric() -> None:
 def test_too_many_steps_is_refused() -> None:
     problems = problems_of("\n".join("- setWeight: 1" for _ in range(101)))
     assert problems == ["canarist.io/steps: has 101 steps; at most 100 are allowed"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # an empty annotation says so (it said "must be a list, got null null")
+        (
+            "",
+            [
+                "canarist.io/steps: is empty: list the steps (e.g. - setWeight: 20), or remove "
+                "the annotation for the default steps"
+            ],
+        ),
+        ("# no steps yet\n", ["canarist.io/steps: is empty"]),
+        # a pasted canary block: the extra key named, and where it belongs
+        (
+            "steps:\n- setWeight: 20\nmaxSurge: 1\n",
+            [
+                "canarist.io/steps.maxSurge: is not part of the steps: Argo's canary.maxSurge "
+                "belongs in the Deployment's spec.strategy.rollingUpdate.maxSurge"
+            ],
+        ),
+        (
+            "steps: [{setWeight: 20}]\ntrafficRouting: {istio: {}}\nscaleDownDelaySeconds: 30\n",
+            [
+                "canarist.io/steps.trafficRouting: is not part of the steps: Argo's "
+                "canary.trafficRouting belongs in the annotation canarist.io/traffic-router",
+                "canarist.io/steps.scaleDownDelaySeconds: is not part of the steps: Argo's "
+                "canary.scaleDownDelaySeconds belongs in the annotation "
+                "canarist.io/scale-down-delay",
+            ],
+        ),
+        (
+            "canary:\n  steps: [{setWeight: 5}]\n",
+            [
+                "canarist.io/steps.canary: paste only the list under "
+                "spec.strategy.canary.steps, not the canary block"
+            ],
+        ),
+        (
+            "steps: [{setWeight: 5}]\nbogus: 1\n",
+            ['canarist.io/steps.bogus: unknown key "bogus": this annotation holds the list'],
+        ),
+    ],
+)
+def test_pasted_or_empty_steps_say_what_to_do(text: str, expected: list[str]) -> None:
+    got = problems_of(text)
+    assert len(got) == len(expected), got
+    for problem, start in zip(got, expected, strict=True):
+        assert problem.startswith(start), got
+
+
+def test_a_pasted_steps_key_alone_is_the_list() -> None:
+    spec = parse_canary_spec({"canarist.io/steps": "steps:\n- setWeight: 20\n"}).spec
+    assert spec.steps == (SetWeight(20),)

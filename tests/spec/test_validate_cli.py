@@ -82,3 +82,58 @@ def test_console_script_reads_stdin() -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+ROLLOUT = """
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: web}
+spec:
+  replicas: 4
+  strategy:
+    canary:
+      steps: [{setWeight: 20}, {pause: {}}]
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: app, image: "demo:v1"}]}
+"""
+TEMPLATE = """
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate}
+spec: {metrics: [{name: success-rate, provider: {prometheus: {query: x}}}]}
+"""
+
+
+@pytest.mark.parametrize("command", ["validate", "render", "mutate"])
+def test_a_rollout_is_named_with_what_to_do(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue: a file holding a Rollout said "no Deployment found"."""
+    path = tmp_path / "rollout.yaml"
+    path.write_text(ROLLOUT)
+    assert main([command, "-f", str(path)]) in (1, 2)
+    said = capsys.readouterr()
+    text = said.out + said.err
+    assert (
+        "Rollout web is an Argo Rollouts object (argoproj.io/v1alpha1), not a Deployment: "
+        "canarist releases plain Deployments. Turn it into an annotated Deployment with "
+        f"`canarist convert -f {path}`"
+    ) in text, text
+    assert "no Deployment found" not in text
+
+
+def test_argo_objects_beside_deployments_are_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_text(GOOD + "---" + TEMPLATE)
+    assert main(["validate", "-f", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("web: ok")
+    assert (
+        f"warning: {path}: AnalysisTemplate success-rate is an Argo Rollouts object "
+        "(argoproj.io/v1alpha1): its metrics belong in the Deployment's canarist.io/analysis "
+        "annotation"
+    ) in out

@@ -3,7 +3,8 @@
 Two kinds of run, as Argo Rollouts' background and step analyses:
 
 - **background**: every metric of ``canarist.io/analysis``, from step ``startingStep`` until the
-  release ends, when ``background`` is true (the default). It has no ``count``: it only ends
+  release ends, when asked for (``background: true`` or a ``startingStep``; as in Argo, not by
+  default). It has no ``count``: it only ends
   early by failing, or when the release ends (``terminate``).
 - **step**: an ``analysis`` step measures the metrics it names (``templates``; none named: all of
   them) ``count`` times, every ``interval`` (the step's own values override the annotation's),

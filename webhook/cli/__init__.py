@@ -1,12 +1,12 @@
 """Command line: argument parsing only, one function per subcommand.
 
 The subcommands are grouped in ``tools`` (validate, mutate, certs), ``serve`` (proxy, webhook,
-up, demo) and ``release`` (reconcile, render, status, list and the actions); the flags they share
-are in ``common``. Each ``cmd_*`` function imports the module that does the work lazily, so
-``canarist --help`` stays fast and the product never imports the embedded cluster unless asked
-to. Errors are mapped to exit codes in one place (``main``): 0 success, 1 an operation failed,
-2 bad input. The release controls (``status``, ``list``, ``promote``...) also return 3 when the
-Deployment does not exist.
+up, demo) and ``release`` (reconcile, render, status, list, the actions and undo); the flags
+they share are in ``common``. Each ``cmd_*`` function imports the module that does the work
+lazily, so ``canarist --help`` stays fast and the product never imports the embedded cluster
+unless asked to. Errors are mapped to exit codes in one place (``main``): 0 success, 1 an
+operation failed, 2 bad input. The release controls (``status``, ``list``, ``promote``...,
+``undo``) also return 3 when the Deployment does not exist.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ _REGISTRARS: tuple[Registrar, ...] = (
     release.register_status,
     release.register_list,
     release.register_actions,
+    release.register_undo,
     convert.register_convert,
 )
 

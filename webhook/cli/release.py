@@ -193,3 +193,35 @@ def cmd_action(args: argparse.Namespace) -> int:
 
     action = Action.PROMOTE_FULL if getattr(args, "full", False) else Action(args.action)
     return run_action(client_options(args), args.name, action)
+
+
+def register_undo(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "undo",
+        help="roll a Deployment back: mid-release to stable at once, at rest to the previous "
+        "revision through the steps",
+        description="Argo Rollouts' undo for a Deployment canarist releases. Mid-release, the "
+        "stable revision's template goes back (a fast rollback: no step runs). At rest, the "
+        "previous revision (or --to-revision N) is released through the canary steps; "
+        "--skip-steps skips them (promote-full). Revisions are those of the Deployment's "
+        "ReplicaSets, as kubectl rollout history lists them. Unlike kubectl rollout undo, it "
+        "works on a Deployment a release holds paused. Exit 1 when refused, 3 when the "
+        "Deployment does not exist.",
+    )
+    kube_flags(p)
+    p.add_argument("name", metavar="NAME", help="the Deployment")
+    p.add_argument("--to-revision", type=int, metavar="N",
+                   help="the revision to go back to (default: mid-release the stable one, at "
+                   "rest the previous one)")
+    p.add_argument("--skip-steps", action="store_true",
+                   help="release that revision with every step skipped (promote-full)")
+    p.set_defaults(handler=cmd_undo)
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from webhook.kube.undo import run_undo
+
+    if args.to_revision is not None and args.to_revision < 1:
+        raise InvalidInput(f"--to-revision: must be 1 or more, got {args.to_revision}")
+    return run_undo(client_options(args), args.name, to_revision=args.to_revision,
+                    skip_steps=args.skip_steps)

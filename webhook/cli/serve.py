@@ -94,10 +94,16 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 def register_up(sub: Subparsers) -> None:
     p = sub.add_parser(
         "up",
-        help="run the embedded cluster (API server, controllers, kubelet, webhook, reconciler)",
+        help="run the embedded cluster (API server, controllers, kubelet, webhook, proxy, "
+        "reconciler)",
         description="Start an in-process Kubernetes API server on 127.0.0.1 with its "
-        "controllers, kubelet and canarist's admission webhook; write a kubeconfig; print one "
-        "line with the API address and the kubeconfig path when ready; stop on SIGINT/SIGTERM.",
+        "components: gc (garbage collector), controllers (Deployment, ReplicaSet, "
+        "EndpointSlice), kubelet (pods as local HTTP servers), webhook (canarist's admission "
+        "webhook), proxy (canarist proxy in cluster mode, for Deployments with router proxy) "
+        "and reconciler (canarist's release reconciler, reading the proxy's admin endpoint for "
+        "the builtin analysis provider); write a kubeconfig; print one line with the API "
+        "address, the kubeconfig path and the proxy's addresses when ready; stop on "
+        "SIGINT/SIGTERM.",
     )
     # Not the cluster flag: here --kubeconfig is where the embedded cluster writes its own.
     p.add_argument("--kubeconfig", metavar="PATH",
@@ -105,18 +111,33 @@ def register_up(sub: Subparsers) -> None:
     p.add_argument("--port", type=int, default=0, metavar="N",
                    help="API server port on 127.0.0.1 (default 0: any free port)")
     p.add_argument("--without", action="append", default=[], metavar="COMPONENT",
-                   help="leave a component out (gc, controllers, kubelet, webhook, reconciler); "
-                   "repeatable or comma-separated")
+                   help="leave a component out (gc, controllers, kubelet, webhook, proxy, "
+                   "reconciler); repeatable or comma-separated")
+    p.add_argument("--proxy-listen", default="127.0.0.1:0", metavar="HOST:PORT",
+                   help="where the proxy serves traffic (default 127.0.0.1:0: any free port, "
+                   "printed on the ready line)")
+    p.add_argument("--proxy-admin-listen", default="127.0.0.1:0", metavar="HOST:PORT",
+                   help="the proxy's /metrics and /summary, which the reconciler's builtin "
+                   "analysis provider reads (default 127.0.0.1:0: any free port)")
+    p.add_argument("--image", action="append", default=[], metavar="REPO",
+                   help="another image repository whose containers run as canarist processes "
+                   "(besides ghcr.io/canarist/canarist), e.g. a locally built "
+                   "registry.example.com/canarist; repeatable or comma-separated")
     p.set_defaults(handler=cmd_up)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     import logging
 
+    from webhook.cluster.proxy_component import ProxySettings
     from webhook.cluster.up import run_up
+    from webhook.proxy.runner import parse_listen
 
+    parse_listen(args.proxy_listen, "--proxy-listen")
+    parse_listen(args.proxy_admin_listen, "--proxy-admin-listen")
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
-    return run_up(args.kubeconfig, args.port, args.without)
+    proxy = ProxySettings(listen=args.proxy_listen, admin_listen=args.proxy_admin_listen)
+    return run_up(args.kubeconfig, args.port, args.without, proxy, args.image)
 
 
 def register_demo(sub: Subparsers) -> None:

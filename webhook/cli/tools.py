@@ -31,7 +31,7 @@ def register_validate(sub: Subparsers) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     from webhook.spec.files import validate_file
 
-    report = validate_file(read_input(args.filename))
+    report = validate_file(read_input(args.filename), source=args.filename)
     sys.stdout.write(report.text)
     return EXIT_OK if report.ok else EXIT_FAILED
 
@@ -52,7 +52,22 @@ def cmd_mutate(args: argparse.Namespace) -> int:
 
     from webhook.admission import review
 
-    decision = review(read_bytes(args.filename))
+    data = read_bytes(args.filename)
+    try:
+        decision = review(data)
+    except InvalidInput as exc:
+        from webhook.spec.files import argo_in
+
+        advice = argo_in(data, args.filename)
+        if advice:
+            raise InvalidInput(f"{args.filename} is not an AdmissionReview: {advice}") from exc
+        raise
+    from webhook.spec.files import argo_message
+
+    obj = (json.loads(data).get("request") or {}).get("object")
+    advice = argo_message(obj)  # (the Rollout is not the file: convert -f FILE)
+    if advice:  # allowed untouched: the webhook is only called for Deployments
+        print(f"canarist: the review's object is not a Deployment: {advice}", file=sys.stderr)
     sys.stdout.write(json.dumps(decision.response.to_dict(), indent=2, ensure_ascii=False) + "\n")
     return EXIT_OK
 

@@ -5,11 +5,16 @@ HTTPS server and the components, each an ``async def run(api, stop_event)`` task
 
 - ``gc``: garbage collector and namespace cleaner (``webhook.cluster.gc``);
 - ``controllers``: Deployment/ReplicaSet/EndpointSlice (``controllers.run.run_controllers``);
-- ``kubelet``: pods as local HTTP servers (``kubelet.run.run_kubelet``);
+- ``kubelet``: the node: demo-app pods as local HTTP servers, pods of canarist's image as
+  processes (``kubelet.run.run_kubelet``; it gets a ``NodeConfig``: the pods' address pool,
+  the API server's address on the node, the ``images`` that run as canarist);
 - ``webhook``: canarist's admission webhook, served and registered
   (``webhook_component.run_webhook``);
+- ``proxy``: ``canarist proxy`` in cluster mode, in its own process, when the cluster is given
+  ``proxy=ProxySettings(...)`` (``proxy_component.run_proxy``; ``canarist up`` does);
 - ``reconciler``: canarist's release reconciler, a client of the API over HTTPS with the
-  kubeconfig passed to it (``webhook.release.component.run_reconciler``).
+  kubeconfig passed to it, and the proxy's admin address for the ``builtin`` analysis provider
+  when the proxy runs (``webhook.release.component.run_reconciler``).
 
 A component whose module is not there yet is skipped with a log line. ``--without NAME``
 (``Cluster(without={...})``) leaves one out, e.g. to run it as its own process.
@@ -39,7 +44,10 @@ from webhook.cluster.admission.chain import AdmissionChain
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.gc import GarbageCollector
 from webhook.cluster.http.server import APIServer
+from webhook.cluster.kubelet.addresses import AddressPool
+from webhook.cluster.kubelet.config import NodeConfig
 from webhook.cluster.pki import Credentials, write_kubeconfig
+from webhook.cluster.proxy_component import ProxyProcess, ProxySettings
 from webhook.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -54,6 +62,7 @@ COMPONENTS: dict[str, str] = {
     "controllers": "webhook.cluster.controllers.run:run_controllers",
     "kubelet": "webhook.cluster.kubelet.run:run_kubelet",
     "webhook": "webhook.cluster.webhook_component:run_webhook",
+    "proxy": "webhook.cluster.proxy_component:run_proxy",
     "reconciler": "webhook.release.component:run_reconciler",
 }
 
@@ -90,6 +99,8 @@ class Cluster:
     history_size: int = 50_000
     bookmark_interval: float = 10.0
     ready_timeout: float = 10.0
+    proxy: ProxySettings | None = None  # run canarist proxy too (component "proxy")
+    images: tuple[str, ...] = ()  # more repositories that run as canarist (``up --image``)
     api: ClusterAPI = field(init=False)
     server: APIServer = field(init=False)
     started: list[str] = field(default_factory=list)
@@ -99,12 +110,17 @@ class Cluster:
         self.api = ClusterAPI(history_size=self.history_size,
                               bookmark_interval=self.bookmark_interval)
         self.api.admission = AdmissionChain(self.api)
-        self.creds = Credentials.generate()
+        # Pods reach the API server on the node's address (their own 127.0.0.1 is theirs).
+        self.pool = AddressPool()
+        self.creds = Credentials.generate(extra_ips=(self.pool.host_ip,))
         self.api.auth.publish_root_ca(self.creds.ca.cert_pem)
-        self.server = APIServer(self.api, self.creds, port=self.port)
+        self.server = APIServer(self.api, self.creds, port=self.port,
+                                extra_hosts=(self.pool.host_ip,))
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        wanted = self.proxy is not None and "proxy" not in self.without
+        self.proxy_process = ProxyProcess(self.proxy) if wanted and self.proxy else None
 
     @property
     def url(self) -> str:
@@ -119,7 +135,7 @@ class Cluster:
         write_kubeconfig(self.kubeconfig, self.server.url, self.creds)
         readiness: list[asyncio.Event] = []
         for name, spec in COMPONENTS.items():
-            if name in self.without:
+            if name in self.without or (name == "proxy" and self.proxy_process is None):
                 continue
             runner = _run_gc if name == "gc" else _load(spec)
             if runner is None:
@@ -131,6 +147,14 @@ class Cluster:
             extra: dict[str, Any] = {}
             if "kubeconfig" in params:
                 extra["kubeconfig"] = self.kubeconfig
+            if name == "proxy":
+                extra["proxy"] = self.proxy_process
+            if "proxy_admin_url" in params:  # (known before the proxy listens)
+                extra["proxy_admin_url"] = self.proxy_process and self.proxy_process.admin_url
+            if "node" in params:
+                extra["node"] = NodeConfig(pool=self.pool, api_host=self.pool.host_ip,
+                                           api_port=self.server.port,
+                                           canarist_images=self.images)
             if "ready" in params:
                 run = runner(self.api, self._stop, ready=ready, **extra)  # type: ignore[call-arg]
                 readiness.append(ready)

@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from webhook.cluster.proxy_component import ProxySettings
 from webhook.cluster.runtime import Cluster, check_components
 from webhook.errors import ConfigError, Problem
 
@@ -20,13 +21,31 @@ def parse_without(values: list[str]) -> frozenset[str]:
     return check_components(names)
 
 
-def run_up(kubeconfig: str | None, port: int, without: list[str]) -> int:
+def parse_images(values: list[str]) -> tuple[str, ...]:
+    """``--image REPO`` (repeatable or comma-separated): repositories that run as canarist."""
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    bad = [n for n in names if any(c.isspace() for c in n) or n.startswith(("-", "/"))
+           or len(n) > 255]
+    if bad:
+        raise ConfigError([Problem("--image", f"not an image repository: {b!r}") for b in bad])
+    return tuple(names)
+
+
+def run_up(
+    kubeconfig: str | None,
+    port: int,
+    without: list[str],
+    proxy: ProxySettings | None = None,
+    images: list[str] | None = None,
+) -> int:
     if not 0 <= port <= 65535:
         raise ConfigError([Problem("--port", f"must be between 0 and 65535, got {port}")])
     cluster_kwargs = {
         "port": port,
         "kubeconfig": Path(kubeconfig) if kubeconfig else DEFAULT_KUBECONFIG,
         "without": parse_without(without),
+        "proxy": proxy or ProxySettings(),
+        "images": parse_images(images or []),
     }
     try:
         import uvloop
@@ -51,8 +70,12 @@ async def _serve(kwargs: dict[str, object]) -> None:
             raise ConfigError([Problem("--port", f"{kwargs['port']} is already in use")]) from exc
         raise
     components = ", ".join(cluster.started) or "none"
+    proxy = cluster.proxy_process
+    serving = ""
+    if proxy is not None and proxy.port:
+        serving = f"; proxy {proxy.address}, admin {proxy.admin_url}"
     print(f"canarist up: API server {cluster.url}, kubeconfig {cluster.kubeconfig} "
-          f"(components: {components})", flush=True)
+          f"(components: {components}){serving}", flush=True)
     try:
         await stop.wait()
     finally:

@@ -1,8 +1,8 @@
 """``canarist demo``: a release and an aborted release on the embedded cluster, with live traffic.
 
-1. An embedded cluster in this process (API server, webhook, controllers, pods as HTTP servers),
-   ``canarist proxy`` in cluster mode in its own process, and the reconciler (told where the
-   proxy's admin endpoint is, for the ``builtin`` analysis provider).
+1. An embedded cluster in this process (API server, webhook, controllers, pods as HTTP servers,
+   and its ``proxy`` component: ``canarist proxy`` in cluster mode in its own process), and the
+   reconciler (told where the proxy's admin endpoint is, for the ``builtin`` analysis provider).
 2. Deployment ``web`` (demo app v1, 4 replicas) behind the proxy; a load generator sends a steady,
    bounded stream of requests through the proxy and counts the answers by the version the pods
    report.
@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import sys
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from webhook.cluster.proxy_component import ProxySettings
 from webhook.cluster.runtime import Cluster
 from webhook.demo.load import Counts, Load
 from webhook.demo.view import Period, status_line, summary, traffic
@@ -145,59 +144,6 @@ class Screen:
             self._live = False
 
 
-class Proxy:
-    """``canarist proxy`` in cluster mode, in its own process."""
-
-    def __init__(self, kubeconfig: Path) -> None:
-        self.kubeconfig = kubeconfig
-        self.proc: asyncio.subprocess.Process | None = None
-        self.port = 0
-        self.admin = 0
-        self.log: deque[str] = deque(maxlen=20)
-
-    async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "webhook.cli",
-            "proxy",
-            "--kubeconfig",
-            str(self.kubeconfig),
-            "--namespace",
-            NS,
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-            "--window",
-            "3",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        assert self.proc.stderr is not None
-        async with asyncio.timeout(30):
-            while not (self.port and self.admin):
-                line = (await self.proc.stderr.readline()).decode()
-                if not line:
-                    raise RuntimeError("canarist proxy stopped while starting")
-                if found := re.search(r"admin listening on http://127\.0\.0\.1:(\d+)", line):
-                    self.admin = int(found[1])
-                if found := re.search(r"proxy listening on 127\.0\.0\.1:(\d+)", line):
-                    self.port = int(found[1])
-        asyncio.get_running_loop().create_task(self._drain())
-
-    async def _drain(self) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
-        while line := await self.proc.stderr.readline():
-            self.log.append(line.decode(errors="replace").rstrip())
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.proc.wait(), 10)
-
-
 class Demo:
     def __init__(self, out: TextIO, tty: bool) -> None:
         self.screen = Screen(out, tty)
@@ -298,9 +244,14 @@ class Demo:
         say = self.screen.say
         say("canarist demo: a canary release and an aborted one, on an embedded cluster")
         with tempfile.TemporaryDirectory(prefix="canarist-demo-") as tmp:
-            cluster = Cluster(kubeconfig=Path(tmp, "kubeconfig"), without=frozenset({"reconciler"}))
+            cluster = Cluster(
+                kubeconfig=Path(tmp, "kubeconfig"),
+                without=frozenset({"reconciler"}),  # its own below, for the namespace
+                proxy=ProxySettings(namespace=NS, window=3),
+            )
             await cluster.start()
-            proxy = Proxy(Path(tmp, "kubeconfig"))
+            proxy = cluster.proxy_process
+            assert proxy is not None
             stop = asyncio.Event()
             loop_task: asyncio.Task[None] | None = None
             try:
@@ -309,20 +260,16 @@ class Demo:
                     self.client = client
                     for obj in objects():
                         await client.create(obj)
-                    await proxy.start()
                     reconciler = Reconciler(
-                        client,
-                        LoopOptions(
-                            namespace=NS, proxy_admin_url=f"http://127.0.0.1:{proxy.admin}"
-                        ),
+                        client, LoopOptions(namespace=NS, proxy_admin_url=proxy.admin_url)
                     )
                     loop_task = asyncio.get_running_loop().create_task(reconciler.run(stop))
                     say(
-                        f"cluster up; proxy on 127.0.0.1:{proxy.port}; Deployment web (v1, "
+                        f"cluster up; proxy on {proxy.address}; Deployment web (v1, "
                         "4 replicas) released by canarist"
                     )
                     await self.follow("v1", _ready, within=30)
-                    self.load = Load(f"http://127.0.0.1:{proxy.port}/", rate=60)
+                    self.load = Load(f"http://{proxy.address}/", rate=60)
                     self.load.start()
                     say(
                         "load: 60 requests/s through the proxy, counted by the version that answers"
@@ -337,10 +284,10 @@ class Demo:
                 if loop_task is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(loop_task, 10)
-                await proxy.stop()
                 await cluster.stop()
         say("\n" + summary(self.periods, ("v1", "v2", "v3")))
-        if proxy.proc is not None and proxy.proc.returncode not in (None, 0, -15):
+        if proxy.failed:
+            assert proxy.proc is not None
             say(f"the proxy exited with {proxy.proc.returncode}; its last lines:")
             for line in proxy.log:
                 say("  " + line)

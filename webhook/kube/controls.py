@@ -1,4 +1,5 @@
-"""The CLI controls: ``status``, ``list``, ``promote``, ``abort``, ``retry``, ``pause``, ``resume``.
+"""The CLI controls: ``status``, ``list``, ``promote``, ``abort``, ``retry``, ``pause``, ``resume``
+(``undo`` is in ``webhook.kube.undo``).
 
 ``webhook.cli`` parses the flags and calls ``run_status``, ``run_list`` or ``run_action``; each
 returns the exit code (``docs/cli.md``): 0 done; 1 the operation failed or was refused (or, for
@@ -55,7 +56,7 @@ def _deployment(ns: str, name: str) -> ObjectRef:
     return ObjectRef("apps/v1", "Deployment", ns, name)
 
 
-def _run(options: ClientOptions, err: TextIO,
+def run_body(options: ClientOptions, err: TextIO,
          body: Callable[[KubeClient], Coroutine[Any, Any, int]]) -> int:
     async def main() -> int:
         async with connect(options) as client:
@@ -68,7 +69,7 @@ def _run(options: ClientOptions, err: TextIO,
         return EXIT_NOT_FOUND
 
 
-async def _read(client: KubeClient, ns: str, name: str) -> JSON:
+async def read_deployment(client: KubeClient, ns: str, name: str) -> JSON:
     obj = await client.get(_deployment(ns, name))
     if obj is None:
         raise NotFound(f'deployment "{name}" not found in namespace "{ns}"', status=404)
@@ -94,14 +95,14 @@ def run_status(options: ClientOptions, name: str, *, watch: bool = False, output
         ns = client.namespace
         if watch:
             return await _follow(client, ns, name, output, timeout, out, err)
-        view = ReleaseView.of(await _read(client, ns, name))
+        view = ReleaseView.of(await read_deployment(client, ns, name))
         if not view.opted_in:
             print(f"canarist: {refusal(view, Action.PROMOTE)}", file=err)
             return EXIT_FAILED
         out.write(status_text(view) if output == "text" else _dump(view.to_json(), output))
         return EXIT_FAILED if view.status.phase == Phase.DEGRADED else EXIT_OK
 
-    return _run(options, err, body)
+    return run_body(options, err, body)
 
 
 async def _follow(client: KubeClient, ns: str, name: str, output: str,
@@ -188,7 +189,7 @@ def run_list(options: ClientOptions, *, all_namespaces: bool = False, output: st
             out.write(table(views, all_namespaces=all_namespaces))
         return EXIT_OK
 
-    return _run(options, err, body)
+    return run_body(options, err, body)
 
 
 # --- actions -------------------------------------------------------------------------------------
@@ -202,7 +203,7 @@ def run_action(options: ClientOptions, name: str, action: Action, *, out: TextIO
     async def body(client: KubeClient) -> int:
         ns = client.namespace
         for _ in range(5):
-            view = ReleaseView.of(await _read(client, ns, name))
+            view = ReleaseView.of(await read_deployment(client, ns, name))
             why = refusal(view, action)
             if why:
                 print(f"canarist: {_verb(action)} refused: {why}", file=err)
@@ -225,7 +226,7 @@ def run_action(options: ClientOptions, name: str, action: Action, *, out: TextIO
         print(f"canarist: deployment {ns}/{name} kept changing; try again", file=err)
         return EXIT_FAILED
 
-    return _run(options, err, body)
+    return run_body(options, err, body)
 
 
 def _verb(action: Action) -> str:

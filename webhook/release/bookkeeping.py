@@ -11,8 +11,9 @@ stores there (camelCase like the rest of the annotation):
 | ``scaleDownAt`` | when the canary Deployment goes (after promotion or rollback) |
 | ``routedHashes`` | ``[canary, stable]`` last given to the routers' ``update_hash`` |
 | ``routes`` | the header and mirror routes applied, as ``name@step`` |
-| ``replicas`` | with dynamic stable scale: the user's replica count during the release |
-| ``stableReplicas`` | with dynamic stable scale: the replica count canarist last wrote |
+| ``replicas`` | the user's replica count while canarist runs the stable pods below it |
+| ``stableReplicas`` | the ``spec.replicas`` canarist last wrote (with ``replicas``, in one write) |
+| ``replicasHeld`` | someone set ``spec.replicas`` back to the total: canarist leaves it alone |
 | ``abortReason`` | why the release was aborted |
 """
 
@@ -34,6 +35,7 @@ class Books:
     routes: tuple[str, ...] = ()
     replicas: int | None = None
     stable_replicas: int | None = None
+    replicas_held: bool = False
     abort_reason: str = ""
 
     def with_(self, **changes: Any) -> Books:
@@ -62,6 +64,7 @@ class Books:
             else (),
             replicas=_count(x.get("replicas")),
             stable_replicas=_count(x.get("stableReplicas")),
+            replicas_held=x.get("replicasHeld") is True,
             abort_reason=x["abortReason"] if isinstance(x.get("abortReason"), str) else "",
         )
 
@@ -76,6 +79,7 @@ class Books:
             "routes": list(self.routes) or None,
             "replicas": self.replicas,
             "stableReplicas": self.stable_replicas,
+            "replicasHeld": self.replicas_held or None,
             "abortReason": self.abort_reason or None,
         }
         extra.update({k: v for k, v in values.items() if v is not None})
@@ -91,6 +95,7 @@ _KEYS = {
     "routes",
     "replicas",
     "stableReplicas",
+    "replicasHeld",
     "abortReason",
 }
 

@@ -6,15 +6,21 @@
 - the user's labels **without** the opt-in label (the canary is never released itself), plus
   ``canarist.io/canary-of: <name>``;
 - never paused; replicas as the step asks.
+
+Also the canary as a release sees it (``Canary``: pods of the revision being released) and the
+operations that create, replace and scale it.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
-from webhook.release.model import DeploymentView
+from webhook.release.draft import Ctx, Draft, Work
+from webhook.release.model import CanaryView, DeploymentView
 from webhook.release.names import CANARY_OF_LABEL, ENABLED_LABEL, HASH_LABEL, MANAGED_BY_ANNOTATION
+from webhook.release.ops import CreateCanary, DeleteCanary, ScaleCanary
 from webhook.routers.base import Owner
 
 # Spec fields of the user's Deployment the canary keeps; everything else is canarist's.
@@ -46,3 +52,54 @@ def canary_body(d: DeploymentView, replicas: int) -> dict[str, Any]:
         },
         "spec": spec,
     }
+
+
+@dataclass(frozen=True)
+class Canary:
+    """The canary as this release sees it: pods of *this* revision only."""
+
+    view: CanaryView | None
+    current: bool  # exists, owned, and runs the revision being released
+
+    @property
+    def available(self) -> int:
+        return self.view.available if self.current and self.view else 0
+
+    @property
+    def replicas(self) -> int:
+        return self.view.replicas if self.current and self.view else 0
+
+    @property
+    def serving(self) -> int:
+        """Available pods of whatever revision the canary Deployment runs."""
+        return self.view.available if self.view and self.view.owned else 0
+
+    def has(self, count: int) -> bool:
+        """``count`` pods of this revision are available (the plan sizes the canary to at least
+        the count a step needs, so the pods available now stay)."""
+        return self.available >= count
+
+
+def current_canary(ctx: Ctx) -> Canary:
+    view = ctx.world.canary
+    current = view is not None and view.owned and view.hash == ctx.d.hash
+    return Canary(view, current)
+
+
+def canary_ops(
+    ctx: Ctx, work: Work, draft: Draft, canary: Canary, count: int, *, later: bool = False
+) -> None:
+    """Create, replace or scale the canary Deployment to ``count`` pods (with ``later``, new
+    pods wait for the plan's write of the stable pods' count)."""
+    d, view = ctx.d, canary.view
+    if view is not None and view.owned and not canary.current:
+        if work.status.weight > 0:
+            return  # traffic still goes to the old revision's pods: wait until it has left
+        draft.add(DeleteCanary(view.name))
+        view = None
+    if view is None:
+        (draft.add_later if later and count else draft.add)(CreateCanary(canary_body(d, count)))
+        draft.event("CanaryCreated", f"canary Deployment {d.canary_name} created with {count} pods")
+    elif view.replicas != count:
+        grows = later and count > view.replicas
+        (draft.add_later if grows else draft.add)(ScaleCanary(view.name, count))

@@ -2,7 +2,8 @@
 
 It talks to the embedded API server over HTTPS with the kubeconfig the cluster writes, exactly as
 ``canarist reconcile`` does against a real cluster, watching every namespace; it reports ready
-once its caches are synced.
+once its caches are synced. The cluster gives it the admin address of the ``canarist proxy`` it
+runs (``--proxy-admin-url``), for the ``builtin`` analysis provider.
 """
 
 from __future__ import annotations
@@ -17,10 +18,16 @@ from webhook.release.loop import LoopOptions, Reconciler
 
 
 async def run_reconciler(
-    api: Any, stop: asyncio.Event, *, ready: asyncio.Event, kubeconfig: Path
+    api: Any,
+    stop: asyncio.Event,
+    *,
+    ready: asyncio.Event,
+    kubeconfig: Path,
+    proxy_admin_url: str | None = None,
 ) -> None:
-    """``async def run(api, stop_event, *, ready, kubeconfig)`` of ``webhook.cluster.runtime``;
-    ``api`` (the in-process API) is not used."""
+    """``async def run(api, stop_event, *, ready, kubeconfig, proxy_admin_url)`` of
+    ``webhook.cluster.runtime``; ``api`` (the in-process API) is not used."""
     del api
+    options = LoopOptions(proxy_admin_url=proxy_admin_url)
     async with connect(ClientOptions(kubeconfig=str(kubeconfig))) as client:
-        await Reconciler(client, LoopOptions()).run(stop, ready=ready)
+        await Reconciler(client, options).run(stop, ready=ready)

@@ -30,8 +30,10 @@ class Work:
     status: ReleaseStatus
     books: Books
     unpause: bool = False
-    # the replica count to give back to the Deployment in the unpause write (dynamic stable scale)
-    restore_replicas: int | None = None
+    # the spec.replicas to write, in the plan's last write to the Deployment (with the status)
+    replicas: int | None = None
+    # the user's replica count R (``webhook.release.replicas``)
+    total: int = 0
     # why no step may advance now (an inconclusive background analysis), or ""
     hold: str = ""
 
@@ -52,11 +54,17 @@ class Work:
 @dataclass
 class Draft:
     ops: list[Op] = field(default_factory=list)
+    # ops that wait for the plan's last write to the Deployment (a canary shrinking only after
+    # the stable pods were asked for)
+    later: list[Op] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     wakeups: list[float] = field(default_factory=list)
 
     def add(self, *ops: Op) -> None:
         self.ops.extend(ops)
+
+    def add_later(self, *ops: Op) -> None:
+        self.later.extend(ops)
 
     def event(self, reason: str, message: str, *, warning: bool = False) -> None:
         kind = EventType.WARNING if warning else EventType.NORMAL
@@ -67,7 +75,7 @@ class Draft:
 
     def plan(self) -> Plan:
         return Plan(
-            tuple(self.ops),
+            (*self.ops, *self.later),
             merge_events(self.events),
             min(self.wakeups) if self.wakeups else None,
         )
@@ -126,17 +134,9 @@ class Ctx:
     def stamp(self) -> str:
         return fmt(self.now)
 
-    def replicas(self, books: Books) -> int:
-        """The user's replica count: the Deployment's, unless dynamic stable scale has lowered it
-        (then the count recorded when canarist last wrote it)."""
-        d = self.d
-        if (
-            self.spec.dynamic_stable_scale
-            and books.replicas is not None
-            and books.stable_replicas == d.replicas
-        ):
-            return books.replicas
-        return d.replicas
+    def fence(self, total: int) -> tuple[int, int]:
+        """``(surge, unavailable)`` pods the Deployment's strategy allows for ``total`` pods."""
+        return scaling.fenceposts(total, self.d.max_surge, self.d.max_unavailable)
 
     def stable_available(self, revision: str) -> int:
         return sum(rs.available for rs in self.world.revision(revision))

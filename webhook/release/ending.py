@@ -4,30 +4,39 @@
   Deployment's own rollout completes (kubectl's rule); then the stable Service switches to the new
   hash, the weight returns to 0 (now onto the new pods behind the stable Service), header and
   mirror routes go, and the canary Deployment is deleted after ``scale-down-delay``.
-- **Aborted**: weight 0 at once (no faster than the stable pods can take it back), managed routes
-  removed, hash-pinned selections and the canary Service back on the stable hash, the canary scaled
-  to 0 after ``abort-scale-down-delay`` (router ``none``: at once, since its pods *are* the weight);
+  Router ``none``: the Deployment replaces its stable pods itself (it was unpaused at the
+  count canarist left it at), then the canary's pods move over to it, a few at a time within the
+  Deployment's ``maxSurge``/``maxUnavailable``, before the finish.
+- **Aborted**: the stable pods get their full count back first; weight 0 at once (no faster than
+  the stable pods can take it back), managed routes removed, hash-pinned selections and the canary
+  Service back on the stable hash, the canary scaled to 0 after ``abort-scale-down-delay`` (router
+  ``none``: a few pods at a time as the stable pods come back, since its pods *are* the weight);
   the user's Deployment stays paused on the old pods.
-- **At rest** (the template is the stable one): converge to weight 0 and no managed routes, delete a
-  leftover canary after its delay, unpause a Deployment that a release held (fast rollback).
+- **At rest** (the template is the stable one): the stable pods' full count back, weight 0 and no
+  managed routes, delete a leftover canary after its delay, unpause a Deployment that a release
+  held (fast rollback).
 """
 
 from __future__ import annotations
 
 from webhook.release import scaling
 from webhook.release.actions import end_analysis
+from webhook.release.basic import basic, stable_side
+from webhook.release.canary import Canary, canary_ops
 from webhook.release.draft import Ctx, Draft, Work, floor_for, route
+from webhook.release.model import CanaryView
 from webhook.release.names import HASH_LABEL
-from webhook.release.ops import DeleteCanary, PatchDeployment, ScaleCanary
+from webhook.release.ops import DeleteCanary, ScaleCanary
 from webhook.release.progress import (
-    Canary,
-    canary_ops,
     canary_pin,
     need,
     planned_weight,
+    rollout_message,
     routes_for,
     stable_pin,
 )
+from webhook.release.replicas import ask_stable, give_back
+from webhook.release.scaling import Side
 from webhook.release.services import (
     Pin,
     canary_service_ops,
@@ -45,25 +54,39 @@ from webhook.spec import Phase
 
 def promoting(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
     d = ctx.d
-    replicas = d.replicas
+    if not ctx.routed:
+        promoting_basic(ctx, work, draft, canary)
+        return
     if not d.rollout_complete:
-        weight = planned_weight(ctx, work, canary, ctx.n, replicas)
+        weight = planned_weight(ctx, work, canary, ctx.n)
         routes = routes_for(ctx, work, canary, ctx.n)
         route(
             ctx, work, draft, weight=weight, hashes=(d.hash, work.status.stable_hash), routes=routes
         )
-        if not ctx.routed:
-            work.set(weight=weight)
-        canary_ops(ctx, work, draft, canary, need(ctx, ctx.n, replicas))
-        if d.deadline_exceeded:
-            message = "promoting: the Deployment's rollout exceeded its progress deadline"
-            if work.status.message != message:
-                draft.event("PromotionStalled", message, warning=True)
-        else:
-            message = "promoting: waiting for the Deployment's rollout"
-        work.set(phase=Phase.PROMOTING, message=message)
+        canary_ops(ctx, work, draft, canary, need(ctx, ctx.n, d.replicas))
+        rollout_message(ctx, work, draft)
         return
     finish(ctx, work, draft)
+
+
+def promoting_basic(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
+    """Router ``none``: once the Deployment has replaced its pods, the canary's pods (the same
+    revision) move over to it, the Deployment growing first; then the finish."""
+    d = ctx.d
+    work.set(weight=100)
+    if not d.rollout_complete:
+        rollout_message(ctx, work, draft)
+        return
+    view = canary.view if canary.current else None
+    own = Side(view.replicas, view.available) if view else Side(0, 0)
+    count, stable = basic(ctx, work, 0, Side(d.replicas, d.available_replicas), own)
+    if view is not None and count != view.replicas:
+        draft.add(ScaleCanary(view.name, count))  # shrinks: before the Deployment grows
+    if count == 0 and stable == d.replicas:
+        finish(ctx, work, draft)
+        return
+    ask_stable(ctx, work, stable)
+    rollout_message(ctx, work, draft)
 
 
 def finish(ctx: Ctx, work: Work, draft: Draft) -> None:
@@ -92,30 +115,31 @@ def finish(ctx: Ctx, work: Work, draft: Draft) -> None:
         weight=0,
     )
     work.book(
-        release="",
-        promote_full=False,
-        user_paused=False,
-        scale_down_at=after(ctx.now, spec.scale_down_delay),
+        release="", promote_full=False, user_paused=False, replicas_held=False, scale_down_at=None
     )
     draft.event("Promoted", f"{d.hash} is the stable revision")
     end_analysis(ctx, work)
-    if ctx.world.canary is not None:
-        draft.wake(spec.scale_down_delay)
+    view = ctx.world.canary
+    if view is not None and view.owned:  # it goes after scale-down-delay (0: now)
+        remove_canary(ctx, work, draft, view.name, 0, rollback=False)
 
 
 def aborted(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
     d, spec, status = ctx.d, ctx.spec, work.status
     stable = status.stable_hash
-    replicas = restore_stable(ctx, work, draft)
-    weight = scaling.next_weight(
-        target=0,
-        applied=status.weight,
-        ready=True,
-        canary_available=canary.serving,
-        floor=floor_for(ctx, stable, replicas),
-    )
+    view = canary.view if canary.view is not None and canary.view.owned else None
     if not ctx.routed:
-        weight = 0  # router none: the canary pods leave at once, and with them the weight
+        weight = 0  # router none: the weight goes with the canary pods, a few at a time
+        scale_back(ctx, work, draft, view)
+    else:
+        give_back(ctx, work)  # the stable pods first, so the traffic can come back
+        weight = scaling.next_weight(
+            target=0,
+            applied=status.weight,
+            ready=True,
+            canary_available=canary.serving,
+            floor=floor_for(ctx, stable, work.total),
+        )
     hashes = (stable, stable) if weight == 0 else (d.hash, stable)
     route(ctx, work, draft, weight=weight, hashes=hashes, routes=ActiveRoutes())
     work.set(weight=weight)
@@ -130,12 +154,11 @@ def aborted(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
             pin = back if weight == 0 else canary_pin(ctx)
             name = spec.canary_service_for(choice.service.name)
             draft.add(*canary_service_ops(ctx.world, choice.service, name, pin))
-    view = canary.view
-    if view is not None and view.owned:
+    if view is not None and ctx.routed:
         count = view.replicas
         aborted_at = parse(status.aborted_at) or ctx.now
         deadline = aborted_at.timestamp() + spec.abort_scale_down_delay
-        if not ctx.routed or (weight == 0 and ctx.now.timestamp() >= deadline):
+        if weight == 0 and ctx.now.timestamp() >= deadline:
             count = 0
         elif count:
             draft.wake(deadline - ctx.now.timestamp())
@@ -152,13 +175,19 @@ def aborted(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
     )
 
 
-def restore_stable(ctx: Ctx, work: Work, draft: Draft) -> int:
-    """Dynamic stable scale: give the Deployment back the replica count it had. Returns it."""
-    replicas = ctx.replicas(work.books)
-    if work.books.stable_replicas is not None and replicas != ctx.d.replicas:
-        draft.add(PatchDeployment(replicas=replicas))
-    work.book(replicas=None, stable_replicas=None)
-    return replicas
+def scale_back(ctx: Ctx, work: Work, draft: Draft, view: CanaryView | None) -> int:
+    """Router ``none``: the stable pods back to the full count and the canary's away, a few at a
+    time within the Deployment's ``maxSurge``/``maxUnavailable``, the stable side first. Returns
+    the canary pods asked for."""
+    if view is None or view.replicas == 0:
+        give_back(ctx, work)
+        return 0
+    own = Side(view.replicas, view.available)
+    count, stable = basic(ctx, work, 0, stable_side(ctx, work), own)
+    ask_stable(ctx, work, stable)
+    if count != view.replicas:
+        draft.add(ScaleCanary(view.name, count))  # shrinks: before the stable side grows
+    return count
 
 
 def at_rest(ctx: Ctx, work: Work, draft: Draft) -> None:
@@ -168,15 +197,19 @@ def at_rest(ctx: Ctx, work: Work, draft: Draft) -> None:
     rollback = bool(release and release != stable) or bool(
         status.canary_hash and status.canary_hash != stable
     )
-    replicas = restore_stable(ctx, work, draft)
     view = ctx.world.canary if ctx.world.canary and ctx.world.canary.owned else None
+    left = 0
+    if ctx.routed:
+        give_back(ctx, work)
+    else:
+        left = scale_back(ctx, work, draft, view)
     serving = view.available if view else 0
     weight = scaling.next_weight(
         target=0,
         applied=status.weight,
         ready=True,
         canary_available=serving,
-        floor=floor_for(ctx, stable, replicas),
+        floor=floor_for(ctx, stable, work.total),
     )
     if not ctx.routed:
         weight = 0
@@ -185,9 +218,9 @@ def at_rest(ctx: Ctx, work: Work, draft: Draft) -> None:
     route(ctx, work, draft, weight=weight, hashes=hashes, routes=ActiveRoutes())
     work.set(weight=weight)
     rest_services(ctx, draft, stable, weight)
-    if view is not None:
+    if view is not None and left == 0:
         remove_canary(ctx, work, draft, view.name, weight, rollback)
-    else:
+    elif view is None:
         work.book(scale_down_at=None)
     if d.paused and (rollback or status.phase == Phase.PROMOTING):
         work.unpause = True
@@ -205,7 +238,9 @@ def at_rest(ctx: Ctx, work: Work, draft: Draft) -> None:
         step=ctx.n,
         aborted_at=None,
     )
-    work.book(release="", promote_full=False, user_paused=False, abort_reason="")
+    work.book(
+        release="", promote_full=False, user_paused=False, abort_reason="", replicas_held=False
+    )
 
 
 def rest_services(ctx: Ctx, draft: Draft, stable: str, weight: int) -> None:

@@ -13,9 +13,10 @@ Writes:
   (k8s-semantics §3.5).
 - Unpausing (and dynamic stable scale): a merge patch of the main resource, with the status in the
   same write so that the admission webhook sees ``phase: Promoting``.
-- Every write to the user's Deployment carries the ``resourceVersion`` the plan was made from: a
-  plan made from a stale cache, or racing a user's change (a new template, an action), fails with
-  409 and is made again from the newer object — an action is never dropped unseen.
+- Every write to the user's Deployment carries the ``resourceVersion`` the plan was made from (or,
+  after the plan's own first write to it, the one that write returned): a plan made from a stale
+  cache, or racing a user's change (a new template, an action), fails with 409 and is made again
+  from the newer object — an action is never dropped unseen.
 """
 
 from __future__ import annotations
@@ -142,11 +143,17 @@ class Executor:
         self.events = events
         self.writes = 0  # API writes issued (router writes are the routers' own)
         self.wrote_deployment = False  # the last run wrote the user's Deployment
+        # the user Deployment's resourceVersions the last run's writes replaced (a cache still
+        # holding one of them has not seen the run's last write)
+        self.superseded: tuple[str, ...] = ()
+        self._rv = ""
 
     async def run(self, plan: Plan, deployment: DeploymentView, routers: RoutersFor) -> None:
         self.wrote_deployment = any(
             isinstance(op, PatchDeployment | WriteStatus) for op in plan.ops
         )
+        self._rv = deployment.resource_version
+        self.superseded = ()
         for op in plan.ops:
             await self.one(op, deployment, routers)
         for event in plan.events:
@@ -175,18 +182,24 @@ class Executor:
             await self._delete(ObjectRef("apps/v1", "Deployment", ns, op.name))
         elif isinstance(op, PatchDeployment):
             ref = ObjectRef("apps/v1", "Deployment", ns, d.name)
-            await self._patch(ref, deployment_patch(op, d.resource_version))
+            self._wrote(await self._patch(ref, deployment_patch(op, self._rv)))
         elif isinstance(op, WriteStatus):
             ref = ObjectRef("apps/v1", "Deployment", ns, d.name)
-            body = write_status_patch(op, d.resource_version)
-            await self._patch(ref, body, subresource="status")
+            body = write_status_patch(op, self._rv)
+            self._wrote(await self._patch(ref, body, subresource="status"))
 
-    async def _patch(self, ref: ObjectRef, body: JSON, *, subresource: str = "") -> None:
+    def _wrote(self, obj: JSON) -> None:
+        """The plan's next write to the Deployment builds on this one, not on the plan's copy."""
+        self.superseded += (self._rv,)
+        rv = (obj.get("metadata") or {}).get("resourceVersion") if isinstance(obj, dict) else None
+        self._rv = str(rv or self._rv)
+
+    async def _patch(self, ref: ObjectRef, body: JSON, *, subresource: str = "") -> JSON:
         self.writes += 1
         if subresource:
-            await self.writer.patch(ref, body, patch_type="merge", subresource=subresource)
-        else:  # (a plain ObjectClient, e.g. render's offline one, has no subresources)
-            await self.writer.patch(ref, body, patch_type="merge")
+            return await self.writer.patch(ref, body, patch_type="merge", subresource=subresource)
+        # (a plain ObjectClient, e.g. render's offline one, has no subresources)
+        return await self.writer.patch(ref, body, patch_type="merge")
 
     async def _create(self, body: JSON) -> None:
         self.writes += 1

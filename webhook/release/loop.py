@@ -109,9 +109,9 @@ class Reconciler:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.tombstones: dict[Key, JSON] = {}
-        # resourceVersion a Deployment had when canarist last wrote it: while the cache still
-        # holds that version it has not seen the write, and a plan from it would be stale
-        self.written: dict[Key, str] = {}
+        # resourceVersions a Deployment had before canarist's last writes to it: while the cache
+        # still holds one of them it has not seen the last write, and a plan from it is stale
+        self.written: dict[Key, tuple[str, ...]] = {}
         self.resyncs: set[Key] = set()
         self.reconciles = 0
         self.measurer: Measurer | None = None
@@ -287,7 +287,7 @@ class Reconciler:
         if world is None:
             return None
         rv = world.deployment.resource_version
-        if self.written.get(key) == rv and not world.deployment.deleting:
+        if rv in self.written.get(key, ()) and not world.deployment.deleting:
             return None  # our last write has not reached the cache; its event will wake us
         self.written.pop(key, None)
         self.reconciles += 1
@@ -306,7 +306,7 @@ class Reconciler:
                 for text in said:  # e.g. a field the CRD does not have, pruned by the server
                     self.events.record(world.deployment.raw, "Warning", "APIWarning", text)
         if self.executor.wrote_deployment:
-            self.written[key] = rv
+            self.written[key] = self.executor.superseded or (rv,)
         status = result.status if result.status is not None else world.status
         if world.deployment.deleting or not world.deployment.opted_in:
             self.metrics.set_release(*key, None)

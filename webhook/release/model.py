@@ -8,7 +8,6 @@ a missing field reads as its Kubernetes default, never as an exception.
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +22,8 @@ from webhook.release.names import (
     MANAGED_BY_ANNOTATION,
     POD_TEMPLATE_HASH,
 )
-from webhook.spec import CanarySpec, ReleaseStatus, parse_canary_spec, template_hash
+from webhook.spec import CanarySpec, ReleaseStatus, parse_canary_spec
+from webhook.spec.hashing import revision_hash
 from webhook.spec.names import PREFIX, STATUS
 
 JSON = dict[str, Any]
@@ -41,17 +41,10 @@ def _str_map(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in _map(value).items()}
 
 
-def revision_hash(template: Mapping[str, Any] | None) -> str:
-    """The canarist hash of a pod template: its ``rollouts-pod-template-hash`` label when stamped,
-    else the content hash (without Kubernetes' ``pod-template-hash``, which a ReplicaSet adds)."""
-    tpl = _map(template)
-    labels = _str_map(_map(tpl.get("metadata")).get("labels"))
-    if labels.get(HASH_LABEL):
-        return labels[HASH_LABEL]
-    if POD_TEMPLATE_HASH in labels:
-        tpl = copy.deepcopy(tpl)
-        del tpl["metadata"]["labels"][POD_TEMPLATE_HASH]
-    return template_hash(tpl)
+def _int_or_percent(value: Any) -> int | str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return value if isinstance(value, str) else None
 
 
 def _deadline_exceeded(status: Mapping[str, Any]) -> bool:
@@ -91,6 +84,9 @@ class DeploymentView:
     deleting: bool
     resource_version: str
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    # spec.strategy.rollingUpdate (None: Kubernetes' default, 25%; a Recreate Deployment too)
+    max_surge: int | str | None = None
+    max_unavailable: int | str | None = None
 
     @property
     def opted_in(self) -> bool:
@@ -118,6 +114,7 @@ class DeploymentView:
             _map(obj.get("status")),
         )
         template = _map(spec.get("template"))
+        rolling = _map(_map(spec.get("strategy")).get("rollingUpdate"))
         return cls(
             namespace=str(meta.get("namespace", "")),
             name=str(meta.get("name", "")),
@@ -138,6 +135,8 @@ class DeploymentView:
             deleting=bool(meta.get("deletionTimestamp")),
             resource_version=str(meta.get("resourceVersion", "")),
             raw=obj,
+            max_surge=_int_or_percent(rolling.get("maxSurge")),
+            max_unavailable=_int_or_percent(rolling.get("maxUnavailable")),
         )
 
 

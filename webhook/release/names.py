@@ -7,6 +7,7 @@ tell what it manages and restore what it changed.
 
 from __future__ import annotations
 
+from webhook.spec.hashing import POD_TEMPLATE_HASH
 from webhook.spec.names import ENABLED_LABEL, HASH_LABEL, MANAGED_BY
 
 # On every object canarist creates or changes: the name of the user's Deployment it acts for.
@@ -16,8 +17,6 @@ MANAGED_BY_ANNOTATION = MANAGED_BY
 ORIGINAL_SELECTOR = "canarist.io/original-selector"
 # On the canary Deployment (and its pods): the user's Deployment it is the canary of.
 CANARY_OF_LABEL = "canarist.io/canary-of"
-# Kubernetes' own per-ReplicaSet label.
-POD_TEMPLATE_HASH = "pod-template-hash"
 CANARY_SUFFIX = "-canary"
 
 __all__ = [

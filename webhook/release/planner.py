@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from webhook.release import actions, ending, gates, progress, teardown
+from webhook.release import actions, ending, gates, progress, replicas, teardown
 from webhook.release.bookkeeping import Books
+from webhook.release.canary import current_canary
 from webhook.release.draft import Ctx, Draft, Work
 from webhook.release.model import World
 from webhook.release.ops import PatchDeployment, Plan, WriteStatus
@@ -40,7 +41,9 @@ def plan(world: World, now: datetime) -> Plan:
     if not work.status.stable_hash:
         work.set(stable_hash=d.hash, canary_hash=d.hash)
     work.set(steps=ctx.n)
-    if d.hash == work.status.stable_hash:
+    in_release = d.hash != work.status.stable_hash
+    replicas.observe_total(ctx, work, draft, in_release=in_release)
+    if not in_release:
         actions.apply_action(ctx, work, draft, in_release=False)
         ending.at_rest(ctx, work, draft)
     else:
@@ -61,7 +64,7 @@ def _release(ctx: Ctx, work: Work, draft: Draft) -> None:
             warning=True,
         )
     actions.apply_action(ctx, work, draft, in_release=True)
-    canary = progress.current_canary(ctx)
+    canary = current_canary(ctx)
     if (
         work.status.aborted_at is None
         and canary.current
@@ -119,7 +122,12 @@ def _start(ctx: Ctx, work: Work, draft: Draft) -> None:
         analysis=None,
     )
     work.book(
-        release=d.hash, promote_full=False, user_paused=False, abort_reason="", scale_down_at=None
+        release=d.hash,
+        promote_full=False,
+        user_paused=False,
+        abort_reason="",
+        scale_down_at=None,
+        replicas_held=False,
     )
 
 
@@ -134,15 +142,15 @@ def _invalid(world: World) -> Plan:
 
 
 def _finish(ctx: Ctx, work: Work, draft: Draft) -> Plan:
-    """Write the status last: in the unpause itself, or through the status subresource when it
-    changed or an action was consumed."""
+    """Write the status last: in the write that unpauses or scales the Deployment, or through
+    the status subresource when it changed or an action was consumed."""
     status = work.final()
     consume = ctx.spec.action is not None
-    if work.unpause:
+    if work.unpause or work.replicas is not None:
         draft.add(
             PatchDeployment(
-                paused=False,
-                replicas=work.restore_replicas,
+                paused=False if work.unpause else None,
+                replicas=work.replicas,
                 status=status,
                 consume_action=consume,
             )

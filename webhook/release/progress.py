@@ -13,14 +13,14 @@ Order inside one plan (each operation may assume the ones before it succeeded):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from webhook.release import gates, scaling
-from webhook.release.canary import canary_body
+from webhook.release.basic import basic, retire, scale_basic, split, stable_side
+from webhook.release.canary import Canary, canary_ops
 from webhook.release.draft import VERIFY_RETRY, Ctx, Draft, Work, floor_for, route
-from webhook.release.model import CanaryView, ServiceView
+from webhook.release.model import ServiceView
 from webhook.release.names import HASH_LABEL
-from webhook.release.ops import CreateCanary, DeleteCanary, PatchDeployment, ScaleCanary
+from webhook.release.replicas import ask_stable, give_back
+from webhook.release.scaling import Side
 from webhook.release.services import (
     Pin,
     StableChoice,
@@ -36,32 +36,6 @@ from webhook.release.stepping import ActiveRoutes, describe, routes_at, scale_ov
 from webhook.release.teardown import restore_services
 from webhook.release.timefmt import after, parse
 from webhook.spec import AnalysisStep, Pause, Phase, SetCanaryScale, SetWeight
-
-
-@dataclass(frozen=True)
-class Canary:
-    """The canary as this release sees it: pods of *this* revision only."""
-
-    view: CanaryView | None
-    current: bool  # exists, owned, and runs the revision being released
-
-    @property
-    def available(self) -> int:
-        return self.view.available if self.current and self.view else 0
-
-    @property
-    def replicas(self) -> int:
-        return self.view.replicas if self.current and self.view else 0
-
-    @property
-    def serving(self) -> int:
-        """Available pods of whatever revision the canary Deployment runs."""
-        return self.view.available if self.view and self.view.owned else 0
-
-    def has(self, count: int) -> bool:
-        """``count`` pods of this revision are available (the plan sizes the canary to at least
-        the count a step needs, so the pods available now stay)."""
-        return self.available >= count
 
 
 def stable_service(ctx: Ctx, draft: Draft, stable_pin: Pin) -> StableChoice:
@@ -96,23 +70,49 @@ def canary_service(
 def need(ctx: Ctx, i: int, replicas: int) -> int:
     """Canary pods step ``i`` needs (``i == n``: promotion, the full count)."""
     steps = ctx.spec.steps
-    if ctx.routed:
-        if i >= ctx.n:
-            return replicas
-        override = scale_override_at(steps, i)
-        if override is not None:
-            if override.replicas is not None:
-                return override.replicas
-            return scaling.canary_for_weight(replicas, override.weight or 0)
-        return scaling.canary_for_weight(replicas, weight_at(steps, i))
-    return scaling.canary_for_share(replicas, weight_at(steps, min(i, ctx.n - 1)))
+    if not ctx.routed:
+        return split(ctx, i, replicas)[0]
+    if i >= ctx.n:
+        return replicas
+    override = scale_override_at(steps, i)
+    if override is not None:
+        if override.replicas is not None:
+            return override.replicas
+        return scaling.canary_for_weight(replicas, override.weight or 0)
+    return scaling.canary_for_weight(replicas, weight_at(steps, i))
 
 
-def ready(ctx: Ctx, canary: Canary, i: int, replicas: int) -> bool:
+def settled(ctx: Ctx, i: int, replicas: int, weight: int | None = None) -> tuple[int, int]:
+    """``(canary, stable)`` pods once step ``i`` (or ``weight``) is in effect, as ``render``
+    shows them: what the steps ask for, with the weight applied."""
+    if not ctx.routed:
+        if weight is None:
+            return split(ctx, i, replicas)
+        return scaling.approximate(replicas, weight, ctx.fence(replicas)[0])
+    if weight is None:
+        count, weight = need(ctx, i, replicas), target(ctx, i)
+    else:
+        count = scaling.canary_for_weight(replicas, weight)
+    if ctx.spec.dynamic_stable_scale:
+        return count, scaling.stable_for_weights(replicas, weight, weight)
+    return count, replicas
+
+
+def ready(ctx: Ctx, work: Work, canary: Canary, i: int) -> bool:
+    replicas = work.total
     count = need(ctx, i, replicas)
     if ctx.routed:
         return canary.has(count)
-    return canary.available == count  # the share is right once the extra pods have gone
+    # router none: the pods are the weight, so both sides must be at the step's counts (asked
+    # for, by this plan or before, and the pods there: created or gone on the stable side, as
+    # Argo's basic canary asks, available on the canary's)
+    want, stable = split(ctx, i, replicas)
+    own = Side(canary.replicas, canary.available)
+    asked = basic(ctx, work, target(ctx, i), stable_side(ctx, work), own)
+    at_stable = work.books.replicas_held or (
+        asked[1] == stable and ctx.d.status_replicas == stable
+    )
+    return asked[0] == want == canary.available and at_stable
 
 
 def target(ctx: Ctx, i: int) -> int:
@@ -121,17 +121,17 @@ def target(ctx: Ctx, i: int) -> int:
     return weight_at(ctx.spec.steps, i)
 
 
-def planned_weight(ctx: Ctx, work: Work, canary: Canary, i: int, replicas: int) -> int:
-    """The weight step ``i`` runs at now (router ``none``: the share of ready pods)."""
+def planned_weight(ctx: Ctx, work: Work, canary: Canary, i: int) -> int:
+    """The weight step ``i`` runs at now (router ``none``: the weight its pod counts stand for,
+    once they are reached)."""
     stable = work.status.stable_hash
-    if not ctx.routed:
-        return scaling.share(ctx.stable_available(stable), canary.available)
+    floor = floor_for(ctx, stable, work.total) if ctx.routed else 0
     return scaling.next_weight(
         target=target(ctx, i),
         applied=work.status.weight,
-        ready=ready(ctx, canary, i, replicas),
+        ready=ready(ctx, work, canary, i),
         canary_available=canary.available,
-        floor=floor_for(ctx, stable, replicas),
+        floor=floor,
     )
 
 
@@ -144,15 +144,17 @@ def applied(ctx: Ctx, work: Work, weight: int) -> bool:
     return ctx.world.status.weight == weight and verified
 
 
-def complete(ctx: Ctx, work: Work, draft: Draft, canary: Canary, i: int, replicas: int) -> bool:
+def complete(ctx: Ctx, work: Work, draft: Draft, canary: Canary, i: int) -> bool:
     step = ctx.spec.steps[i]
     if isinstance(step, SetWeight | SetCanaryScale):
-        if not ready(ctx, canary, i, replicas):
+        if not ready(ctx, work, canary, i):
             return False
         if isinstance(step, SetCanaryScale) or not ctx.routed:
             return True
-        weight = planned_weight(ctx, work, canary, i, replicas)
-        return need(ctx, i, replicas) == 0 or (weight == step.weight and applied(ctx, work, weight))
+        weight = planned_weight(ctx, work, canary, i)
+        return need(ctx, i, work.total) == 0 or (
+            weight == step.weight and applied(ctx, work, weight)
+        )
     if isinstance(step, Pause):
         if step.duration is None:
             return False
@@ -166,11 +168,11 @@ def complete(ctx: Ctx, work: Work, draft: Draft, canary: Canary, i: int, replica
     return True  # header and mirror routes are declarations: applied whenever the canary can
 
 
-def advance(ctx: Ctx, work: Work, draft: Draft, canary: Canary, replicas: int) -> int:
+def advance(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> int:
     i = min(work.status.step, ctx.n)
     if work.books.user_paused or work.hold:
         return i
-    while i < ctx.n and complete(ctx, work, draft, canary, i, replicas):
+    while i < ctx.n and complete(ctx, work, draft, canary, i):
         draft.event(
             "StepCompleted", f"step {i + 1}/{ctx.n} completed ({describe(ctx.spec.steps[i])})"
         )
@@ -186,21 +188,7 @@ def routes_for(ctx: Ctx, work: Work, canary: Canary, i: int) -> ActiveRoutes:
     return routes_at(ctx.spec.steps, i)
 
 
-def canary_ops(ctx: Ctx, work: Work, draft: Draft, canary: Canary, count: int) -> None:
-    d, view = ctx.d, canary.view
-    if view is not None and view.owned and not canary.current:
-        if work.status.weight > 0:
-            return  # traffic still goes to the old revision's pods: wait until it has left
-        draft.add(DeleteCanary(view.name))
-        view = None
-    if view is None:
-        draft.add(CreateCanary(canary_body(d, count)))
-        draft.event("CanaryCreated", f"canary Deployment {d.canary_name} created with {count} pods")
-    elif view.replicas != count:
-        draft.add(ScaleCanary(view.name, count))
-
-
-def stable_scale(ctx: Ctx, work: Work, draft: Draft, replicas: int, weight: int) -> None:
+def stable_scale(ctx: Ctx, work: Work, weight: int) -> None:
     """Dynamic stable scale: the stable pods the traffic has left go; when the step's ``weight``
     is lower than the applied one, stable grows first so the traffic can come back."""
     if not ctx.spec.dynamic_stable_scale:
@@ -211,14 +199,12 @@ def stable_scale(ctx: Ctx, work: Work, draft: Draft, replicas: int, weight: int)
     # a router that cannot verify: the weight written earlier in this plan is in effect;
     # one that can: only the weight it verified
     settled = work.status.weight if verified is None else ctx.world.status.weight
-    want = scaling.stable_for_weights(replicas, weight, min(settled, weight))
-    if want != ctx.d.replicas:
-        draft.add(PatchDeployment(replicas=want))
-    work.book(replicas=replicas, stable_replicas=want)
+    want = scaling.stable_for_weights(work.total, weight, min(settled, weight))
+    ask_stable(ctx, work, want)
 
 
 def steps(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
-    replicas = ctx.replicas(work.books)
+    replicas = work.total
     cur, stable = ctx.d.hash, work.status.stable_hash
     choice = stable_service(ctx, draft, stable_pin(ctx, stable))
     if choice.service is None and pins_services(ctx.spec):
@@ -227,30 +213,37 @@ def steps(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
     # the canary Service exists before any router refers to it; an existing one is re-pointed
     # only after the traffic has left the pods it selected
     canary_service(ctx, draft, choice.service, canary_pin(ctx), create_only=True)
-    if ctx.routed and drain(ctx, work, draft, canary, replicas):
+    if ctx.routed and drain(ctx, work, draft, canary):
         return
-    i = advance(ctx, work, draft, canary, replicas)
-    weight = planned_weight(ctx, work, canary, i, replicas)
+    if not ctx.routed and retire(ctx, work, draft, canary):
+        return
+    i = advance(ctx, work, draft, canary)
+    weight = planned_weight(ctx, work, canary, i)
     routes = routes_for(ctx, work, canary, i)
     route(ctx, work, draft, weight=weight, hashes=(cur, stable), routes=routes)
     if not ctx.routed:
         work.set(weight=weight)
     canary_service(ctx, draft, choice.service, canary_pin(ctx))
-    count = need(ctx, i, replicas)
-    if ctx.routed and i < ctx.n and scale_override_at(ctx.spec.steps, i) is None:
-        count = max(count, scaling.canary_for_weight(replicas, work.status.weight))
-    canary_ops(ctx, work, draft, canary, count)
+    if ctx.routed:
+        count = need(ctx, i, replicas)
+        if i < ctx.n and scale_override_at(ctx.spec.steps, i) is None:
+            count = max(count, scaling.canary_for_weight(replicas, work.status.weight))
+        canary_ops(ctx, work, draft, canary, count)
+    elif i < ctx.n:
+        own = Side(canary.replicas, canary.available)
+        counts = basic(ctx, work, target(ctx, i), stable_side(ctx, work), own)
+        scale_basic(ctx, work, draft, canary, counts)
     if i >= ctx.n:
-        promote(ctx, work, draft, canary, replicas)
+        promote(ctx, work, draft, canary)
     else:
-        describe_progress(ctx, work, draft, canary, i, replicas)
+        describe_progress(ctx, work, draft, canary, i)
     if ctx.routed and not work.unpause:
-        stable_scale(ctx, work, draft, replicas, target(ctx, i))
+        stable_scale(ctx, work, target(ctx, i))
     if ctx.world.verified is False:
         draft.wake(VERIFY_RETRY)
 
 
-def drain(ctx: Ctx, work: Work, draft: Draft, canary: Canary, replicas: int) -> bool:
+def drain(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> bool:
     """A canary of an older revision still has traffic: take it back first, no faster than the
     stable pods can absorb it, with the routers still pointing at the old pods. ``True`` while
     that is not done (the new canary waits: it needs the name)."""
@@ -263,13 +256,13 @@ def drain(ctx: Ctx, work: Work, draft: Draft, canary: Canary, replicas: int) -> 
         applied=work.status.weight,
         ready=True,
         canary_available=canary.serving,
-        floor=floor_for(ctx, stable, replicas),
+        floor=floor_for(ctx, stable, work.total),
     )
     if weight == 0:
         return False  # the normal path writes weight 0 first, then replaces the canary
     old = work.books.routed_hashes[0] if work.books.routed_hashes else view.hash
     route(ctx, work, draft, weight=weight, hashes=(old, stable), routes=ActiveRoutes())
-    stable_scale(ctx, work, draft, replicas, 0)
+    stable_scale(ctx, work, 0)
     work.set(
         phase=Phase.PROGRESSING,
         message=f"replacing the canary of {view.hash}: the stable pods take its traffic back",
@@ -284,8 +277,11 @@ def blocked(work: Work, draft: Draft, problem: str) -> None:
     work.set(message=message)
 
 
-def promote(ctx: Ctx, work: Work, draft: Draft, canary: Canary, replicas: int) -> None:
-    """All steps done: with all traffic on a fully available canary, unpause the Deployment."""
+def promote(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
+    """All steps done: with all traffic on a fully available canary, unpause the Deployment.
+    Router ``none`` unpauses at once: the Deployment replaces its stable pods with new ones,
+    and the canary's pods move over to it afterwards (``ending.promoting``)."""
+    replicas = work.total
     full = canary.has(replicas)
     go = (
         not ctx.routed
@@ -294,20 +290,34 @@ def promote(ctx: Ctx, work: Work, draft: Draft, canary: Canary, replicas: int) -
     )
     if go:
         work.unpause = True
-        if work.books.stable_replicas is not None:
-            if replicas != ctx.d.replicas:
-                work.restore_replicas = replicas
-            work.book(replicas=None, stable_replicas=None)
-        work.set(phase=Phase.PROMOTING, message="promoting: waiting for the Deployment's rollout")
+        if ctx.routed:
+            give_back(ctx, work)  # in the write that unpauses
+        if not ctx.routed:
+            work.set(weight=100)
+        work.set(phase=Phase.PROMOTING)
+        rollout_message(ctx, work, draft)
         draft.event("Promoting", f"all traffic on the canary; rolling out {ctx.d.hash}")
         return
     what = "scaling the canary to full capacity" if not full else "shifting all traffic to it"
     work.set(phase=Phase.PROGRESSING, message=f"promoting: {what}")
 
 
-def describe_progress(
-    ctx: Ctx, work: Work, draft: Draft, canary: Canary, i: int, replicas: int
-) -> None:
+def rollout_message(ctx: Ctx, work: Work, draft: Draft) -> None:
+    if ctx.d.deadline_exceeded:
+        message = "promoting: the Deployment's rollout exceeded its progress deadline"
+        if work.status.message != message:
+            draft.event("PromotionStalled", message, warning=True)
+    elif ctx.routed:
+        message = "promoting: waiting for the Deployment's rollout"
+    else:
+        message = HANDOVER
+    work.set(phase=Phase.PROMOTING, message=message)
+
+
+HANDOVER = "promoting: waiting for the Deployment's rollout, then moving the canary's pods to it"
+
+
+def describe_progress(ctx: Ctx, work: Work, draft: Draft, canary: Canary, i: int) -> None:
     step = ctx.spec.steps[i]
     head = f"step {i + 1}/{ctx.n}: {describe(step)}"
     if work.books.user_paused:
@@ -327,14 +337,8 @@ def describe_progress(
         left = (step.duration or 0.0) - (ctx.now - started).total_seconds()
         draft.wake(left)
     else:
-        waiting = "" if ready(ctx, canary, i, replicas) else ": scaling the canary"
+        waiting = "" if ready(ctx, work, canary, i) else ": scaling the canary"
         work.set(phase=Phase.PROGRESSING, message=head + waiting)
-
-
-def current_canary(ctx: Ctx) -> Canary:
-    view = ctx.world.canary
-    current = view is not None and view.owned and view.hash == ctx.d.hash
-    return Canary(view, current)
 
 
 def canary_pin(ctx: Ctx) -> Pin:

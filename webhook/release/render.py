@@ -20,14 +20,16 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
 from webhook.errors import ConfigError, Problem
 from webhook.kube.protocol import JSON, ObjectRef, PatchType
-from webhook.release import scaling
+from webhook.release.bookkeeping import Books
 from webhook.release.canary import canary_body
+from webhook.release.draft import Ctx
 from webhook.release.execute import Executor
 from webhook.release.model import DeploymentView, observe
 from webhook.release.names import HASH_LABEL
@@ -38,6 +40,7 @@ from webhook.release.ops import (
     Plan,
     RouteTraffic,
 )
+from webhook.release.progress import settled
 from webhook.release.routing import release_target
 from webhook.release.services import (
     Pin,
@@ -47,10 +50,11 @@ from webhook.release.services import (
     pin_patch,
     pins_services,
 )
-from webhook.release.stepping import routes_at, scale_override_at, weight_at
+from webhook.release.stepping import routes_at, weight_at
 from webhook.routers import build_routers
 from webhook.routers.offline import OfflineClient
 from webhook.spec import CanarySpec, Pause, Phase, ReleaseStatus, template_hash
+from webhook.spec.files import argo_message
 from webhook.spec.names import ENABLED_LABEL, PREFIX
 
 SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation")
@@ -144,14 +148,9 @@ def render(
             )
     deployments = [o for o in objects if _released(o)]
     if not deployments:
-        raise ConfigError(
-            [
-                Problem(
-                    source,
-                    "no Deployment with the canarist.io/enabled label or canarist annotations",
-                )
-            ]
-        )
+        argo = [m for m in (argo_message(o, source) for o in objects) if m]
+        problem = "no Deployment with the canarist.io/enabled label or canarist annotations"
+        raise ConfigError([Problem(source, argo[0] if argo else problem)])
     client = OfflineClient(objects, api_versions=api_versions)
     for d in deployments:
         asyncio.run(_render_one(client, d, step=step, weight=weight, stable_hash=stable_hash))
@@ -177,7 +176,8 @@ async def _render_one(
         raise ConfigError([Problem(f"Deployment {d['metadata']['name']}", world.spec_error or "")])
     spec, view = world.spec, world.deployment
     index, w, routes = _state(spec, step, weight, view.name)
-    count = _canary_count(spec, view.replicas, index, w)
+    ctx = Ctx(world, spec, datetime.now(UTC))
+    count, stable_count = settled(ctx, index, view.replicas, weight)
     ops: list[Op] = []
     choice = find_stable(world, spec.stable_service, spec.canary_service)
     if choice.service is None and pins_services(spec):
@@ -202,6 +202,9 @@ async def _render_one(
             )
         )
     paused = weight is None and index < len(spec.steps) and isinstance(spec.steps[index], Pause)
+    books = Books()
+    if stable_count != view.replicas:  # the user's count, kept while canarist lowers it
+        books = Books(replicas=view.replicas, stable_replicas=stable_count)
     status = ReleaseStatus(
         phase=Phase.PAUSED if paused else Phase.PROGRESSING,
         step=index,
@@ -212,7 +215,8 @@ async def _render_one(
         header_routes=routes.header_names,
         mirror=",".join(routes.mirror_names) or None,
     )
-    ops.append(PatchDeployment(paused=True, status=status))
+    replicas = stable_count if stable_count != view.replicas else None
+    ops.append(PatchDeployment(paused=True, replicas=replicas, status=books.into(status)))
     await client.replace(_stamped(client, d))
     target = release_target(view, spec, choice)
     routers = build_routers(target, client)
@@ -254,17 +258,6 @@ def _state(
             [Problem("--step", f"Deployment {name} has steps 0..{n - 1}, got {index}")]
         )
     return index, weight_at(spec.steps, index), routes_at(spec.steps, index)
-
-
-def _canary_count(spec: CanarySpec, replicas: int, index: int, weight: int) -> int:
-    if not spec.traffic_routed:
-        return scaling.canary_for_share(replicas, min(weight, 99))
-    override = scale_override_at(spec.steps, index)
-    if override is not None and override.replicas is not None:
-        return override.replicas
-    if override is not None and override.weight is not None:
-        return scaling.canary_for_weight(replicas, override.weight)
-    return scaling.canary_for_weight(replicas, weight)
 
 
 class _Dumper(yaml.SafeDumper):

@@ -24,6 +24,7 @@ from webhook.release.ops import (
     Plan,
     WriteStatus,
 )
+from webhook.release.replicas import user_total
 from webhook.release.services import restore_patch
 from webhook.spec import Phase
 from webhook.spec.names import ACTION, STATUS
@@ -62,13 +63,14 @@ def opt_out(world: World) -> Plan:
         return Plan()
     draft = Draft()
     _unroute(world, draft)
+    held = d.paused and (status.in_release or status.phase == Phase.PROMOTING)
+    total = user_total(d.replicas, books).replicas
+    replicas = total if total != d.replicas else None
+    if held or replicas is not None:  # the stable pods' full count back before the canary goes
+        draft.add(PatchDeployment(paused=False if held else None, replicas=replicas))
     if canary is not None:
         draft.add(DeleteCanary(canary.name))
     restore_services(world, draft, delete_owned=True)
-    held = d.paused and (status.in_release or status.phase == Phase.PROMOTING)
-    replicas = books.replicas if books.stable_replicas == d.replicas else None
-    if held or replicas is not None:
-        draft.add(PatchDeployment(paused=False if held else None, replicas=replicas))
     draft.add(WriteStatus(None, consume_action=ACTION in d.annotations))
     draft.event(
         "OptedOut", "canarist.io/enabled removed: canarist no longer manages this Deployment"

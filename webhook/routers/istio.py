@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 
 from webhook.errors import RouterError
 from webhook.kube.protocol import JSON
@@ -211,6 +212,8 @@ class IstioRouter(RouterAdapter):
         split = await self._split()
         for vs_ref in self.target.spec.options.istio_virtual_services:
             ref = self.ref(API_VERSION, "VirtualService", vs_ref.name)
+            if vs_ref.namespace:  # Argo's name.namespace: a VirtualService of another namespace
+                ref = replace(ref, namespace=vs_ref.namespace)
 
             def compute(cur: JSON | None, vs_ref: VirtualServiceRef = vs_ref) -> JSON | None:
                 return None if cur is None else change(cur, vs_ref, split)

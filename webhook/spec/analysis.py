@@ -5,8 +5,8 @@ interval: 30s            # between measurements (default 30s)
 failureLimit: 0          # failed measurements tolerated; one more aborts the release
 consecutiveErrorLimit: 4 # provider errors in a row tolerated; one more aborts
 count: 3                 # measurements an ``analysis`` step takes (default 3)
-background: true         # also measure during the whole release (default true)
-startingStep: 1          # background analysis starts at this step (default 0)
+background: true         # also measure during the whole release (default false, as Argo)
+startingStep: 1          # background analysis starts at this step (default 0; implies background)
 metrics:
 - name: success-rate
   provider: builtin                    # the proxy's per-version counters
@@ -113,7 +113,7 @@ class Analysis:
     failure_limit: int = 0
     consecutive_error_limit: int = 4
     count: int = DEFAULT_COUNT
-    background: bool = True
+    background: bool = False
     starting_step: int = 0
     names: frozenset[str] = field(default=frozenset(), compare=False)
 
@@ -142,9 +142,17 @@ def parse_analysis(raw: Any, path: str, problems: Problems) -> Analysis | None:
     error_limit = _opt_int(m, "consecutiveErrorLimit", path, problems, 4)
     count = _opt_int(m, "count", path, problems, DEFAULT_COUNT, low=1)
     starting_step = _opt_int(m, "startingStep", path, problems, 0)
-    background = True
+    # Argo Rollouts runs background analysis only when asked: ``background: true``, or a
+    # ``startingStep`` (a field of its background analysis)
+    background = "startingStep" in m
     if "background" in m:
         background = bool(boolean(m["background"], at(path, "background"), problems))
+        if not background and "startingStep" in m:
+            problems.add(
+                at(path, "startingStep"),
+                "applies to the background run, which background: false turns off; "
+                "remove one of them",
+            )
     metrics = _metrics(m.get("metrics"), at(path, "metrics"), problems)
     if len(problems) != before or interval is None:
         return None

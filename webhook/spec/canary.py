@@ -16,7 +16,7 @@ from webhook.spec import names as n
 from webhook.spec import options as o
 from webhook.spec.analysis import Analysis, parse_analysis
 from webhook.spec.capabilities import CAPABILITIES, Capability
-from webhook.spec.compat import check_steps
+from webhook.spec.compat import check_metrics_used, check_steps
 from webhook.spec.problems import Problems, show, suggest
 from webhook.spec.steps import (
     Pause,
@@ -110,14 +110,17 @@ def parse_canary_spec(
     stable = get(n.STABLE_SERVICE, o.service_name)
     canary = get(n.CANARY_SERVICE, o.service_name)
     options = _options(values, problems, get)
+    dynamic = bool(get(n.DYNAMIC_STABLE_SCALE, o.parse_bool, False))
+    # with dynamic stable scale the old pods go as traffic leaves them (Argo: at once)
+    scale_down_default = 0.0 if dynamic else DEFAULT_SCALE_DOWN_DELAY
     spec = CanarySpec(
         steps=tuple(step for _, step in indexed),
         routers=routers,
         stable_service=stable,
         canary_service=canary,
         options=options,
-        dynamic_stable_scale=bool(get(n.DYNAMIC_STABLE_SCALE, o.parse_bool, False)),
-        scale_down_delay=get(n.SCALE_DOWN_DELAY, o.parse_delay, DEFAULT_SCALE_DOWN_DELAY),
+        dynamic_stable_scale=dynamic,
+        scale_down_delay=get(n.SCALE_DOWN_DELAY, o.parse_delay, scale_down_default),
         abort_scale_down_delay=get(
             n.ABORT_SCALE_DOWN_DELAY, o.parse_delay, DEFAULT_SCALE_DOWN_DELAY
         ),
@@ -126,7 +129,10 @@ def parse_canary_spec(
         action=get(n.ACTION, _action),
     )
     _cross_check(spec, values, problems, warnings)
-    check_steps(spec.routers, spec.analysis, indexed, problems)
+    invalid = spec.analysis is None and n.ANALYSIS in values
+    check_steps(spec.routers, spec.analysis, indexed, problems, analysis_invalid=invalid)
+    if spec.analysis is not None and n.ANALYSIS in values:
+        check_metrics_used(spec.analysis, indexed, problems)
     problems.raise_if_any(subject=f"Deployment {deployment}" if deployment else "")
     return ParsedSpec(spec, tuple(warnings))
 
@@ -150,6 +156,13 @@ def _steps(values: Mapping[str, str], problems: Problems, policy: Policy) -> lis
         return list(enumerate(policy.steps if policy.steps is not None else DEFAULT_STEPS))
     raw = load_yaml(values[n.STEPS], n.STEPS, problems)
     if failed(raw):
+        return []
+    if raw is None:  # an empty annotation (or a comment only)
+        problems.add(
+            n.STEPS,
+            "is empty: list the steps (e.g. - setWeight: 20), or remove the annotation for the "
+            "default steps",
+        )
         return []
     return parse_steps_indexed(raw, n.STEPS, problems)
 

@@ -37,7 +37,10 @@ def check_steps(
     analysis: Analysis | None,
     indexed: list[tuple[int, Step]],
     problems: Problems,
+    *,
+    analysis_invalid: bool = False,
 ) -> None:
+    """``analysis_invalid``: the analysis annotation is there but did not parse (reported)."""
     traffic_routed = routers != ("none",)
     active_headers: list[str] = []
     for i, step in indexed:
@@ -57,7 +60,7 @@ def check_steps(
                 at(path, "setCanaryScale"),
                 'needs a traffic router: with "none" the replica ratio is the traffic split',
             )
-        elif isinstance(step, AnalysisStep):
+        elif isinstance(step, AnalysisStep) and not analysis_invalid:
             _check_analysis_step(analysis, step, at(path, "analysis"), problems)
 
 
@@ -132,6 +135,30 @@ def _check_gateway_mirror(matches: tuple[MirrorMatch, ...], path: str, problems:
                 at(mpath, "path"),
                 'traffic router "gateway-api" needs paths starting with "/", '
                 f"got {show(url.value)}",
+            )
+
+
+def check_metrics_used(
+    analysis: Analysis, indexed: list[tuple[int, Step]], problems: Problems
+) -> None:
+    """A metric that no analysis step names (a step without ``templates`` names every one) is
+    never measured without a background run: refuse it rather than ignore it."""
+    if analysis.background:
+        return
+    used: set[str] = set()
+    for _, step in indexed:
+        if isinstance(step, AnalysisStep):
+            used.update(step.templates or analysis.names)
+    if used - analysis.names:
+        return  # a step names a metric that does not exist (reported): likely a typo of one
+    for j, metric in enumerate(analysis.metrics):
+        if metric.name not in used:
+            problems.add(
+                at(index(at(n.ANALYSIS, "metrics"), j), "name"),
+                f"metric {show(metric.name)} is measured by no analysis step and there is no "
+                "background analysis: add `background: true` to measure it during the whole "
+                "release (or `startingStep: N` from step N on), or an analysis step that names "
+                f"it (- analysis: {{templates: [{{templateName: {metric.name}}}]}}), or remove it",
             )
 
 

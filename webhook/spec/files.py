@@ -1,4 +1,8 @@
-"""``canarist validate -f FILE``: check the canarist annotations of Deployments offline."""
+"""``canarist validate -f FILE``: check the canarist annotations of Deployments offline.
+
+Argo Rollouts objects in a file (a Rollout pasted whole, its AnalysisTemplates) are named as
+such, with what to do instead, by ``validate``, ``render`` and ``mutate`` (``argo_message``).
+"""
 
 from __future__ import annotations
 
@@ -42,12 +46,54 @@ def load_documents(text: str, source: str = "input") -> list[dict[str, Any]]:
     return objects
 
 
+ARGO_GROUP = "argoproj.io/"
+
+
+def argo_message(obj: Any, source: str = "input") -> str | None:
+    """What to do with an Argo Rollouts object of file ``source`` found where a Deployment was
+    expected (the text starts with the object, not the file)."""
+    if not isinstance(obj, dict) or not str(obj.get("apiVersion", "")).startswith(ARGO_GROUP):
+        return None
+    kind = str(obj.get("kind", "object"))
+    name = str((obj.get("metadata") or {}).get("name", "?"))
+    head = f"{kind} {name} is an Argo Rollouts object ({obj['apiVersion']})"
+    convert = f"canarist convert -f {source if source not in ('input', '-') else 'FILE'}"
+    if kind == "Rollout":
+        return (
+            f"{head}, not a Deployment: canarist releases plain Deployments. Turn it into an "
+            f"annotated Deployment with `{convert}` (its steps, traffic routing and analysis "
+            "become canarist.io/ annotations; docs/release.md lists what differs), then check "
+            "that"
+        )
+    if kind in ("AnalysisTemplate", "ClusterAnalysisTemplate"):
+        return (
+            f"{head}: its metrics belong in the Deployment's canarist.io/analysis annotation "
+            f"(`{convert}` moves them there with the Rollout; docs/analysis.md)"
+        )
+    return f"{head}: canarist does not read it"
+
+
+def argo_in(data: bytes, source: str) -> str | None:
+    """The advice for the first Argo Rollouts object of a file (JSON or YAML), if it holds one:
+    for a command given such a file instead of what it reads."""
+    if len(data) > 1 << 20:
+        return None
+    try:
+        objects = load_documents(data.decode("utf-8"), source)
+    except (ConfigError, UnicodeDecodeError):
+        return None
+    return next((m for m in (argo_message(o, source) for o in objects) if m), None)
+
+
 def validate_file(text: str, source: str = "input") -> Report:
     lines: list[str] = []
     ok = True
-    deployments = [o for o in load_documents(text, source) if o.get("kind") == "Deployment"]
+    objects = load_documents(text, source)
+    argo = [m for m in (argo_message(o, source) for o in objects) if m]
+    deployments = [o for o in objects if o.get("kind") == "Deployment"]
     if not deployments:
-        return Report(False, f"{source}: no Deployment found\n")
+        found = [f"{source}: {m}" for m in argo] or [f"{source}: no Deployment found"]
+        return Report(False, "\n".join(found) + "\n")
     for obj in deployments:
         meta = obj.get("metadata") or {}
         name = str(meta.get("name", "?"))
@@ -68,4 +114,5 @@ def validate_file(text: str, source: str = "input") -> Report:
             f"template hash {digest})"
         )
         lines.extend(f"  warning: {w}" for w in parsed.warnings)
+    lines.extend(f"warning: {source}: {m}" for m in argo)
     return Report(ok, "\n".join(lines) + "\n")

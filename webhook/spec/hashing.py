@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 HASH_LABEL = "rollouts-pod-template-hash"
+POD_TEMPLATE_HASH = "pod-template-hash"  # Kubernetes' own per-ReplicaSet label
 ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 LENGTH = 10
 
@@ -90,6 +91,20 @@ def form_hash(form: dict[str, Any]) -> str:
 def template_hash(template: Mapping[str, Any] | None) -> str:
     """The 10-character content hash of a pod template (see the module docstring)."""
     return form_hash(canonical_form(template))
+
+
+def revision_hash(template: Mapping[str, Any] | None) -> str:
+    """The canarist hash of a pod template, of a Deployment or of one of its ReplicaSets: its
+    ``rollouts-pod-template-hash`` label when stamped, else the content hash (without
+    Kubernetes' ``pod-template-hash``, which a ReplicaSet adds)."""
+    tpl = template or {}
+    labels = (tpl.get("metadata") or {}).get("labels") or {}
+    stamped = labels.get(HASH_LABEL)
+    if isinstance(stamped, str) and stamped:
+        return stamped
+    if POD_TEMPLATE_HASH in labels:
+        tpl = without_label(tpl, POD_TEMPLATE_HASH)
+    return template_hash(tpl)
 
 
 def is_hash(text: str) -> bool:

@@ -25,10 +25,12 @@ NGINX_PREFIX = "nginx.ingress.kubernetes.io/"
 
 @dataclass(frozen=True)
 class VirtualServiceRef:
-    """An Istio VirtualService and the names of its routes to split (empty: the only route)."""
+    """An Istio VirtualService and the names of its routes to split (empty: the only route);
+    ``namespace`` "" is the Deployment's (Argo's ``name.namespace`` names another)."""
 
     name: str
     routes: tuple[str, ...] = ()
+    namespace: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,14 +127,15 @@ def parse_routers(text: str, path: str, problems: Problems) -> tuple[str, ...]:
 def parse_virtual_services(
     text: str, path: str, problems: Problems
 ) -> tuple[VirtualServiceRef, ...]:
-    """``name`` or ``name:route1,route2``; several VirtualServices separated by ``;``."""
+    """``name`` or ``name:route1,route2``, the name as ``name`` or Argo Rollouts'
+    ``name.namespace`` (a VirtualService in another namespace); several separated by ``;``."""
     refs = []
     for part in (p.strip() for p in text.split(";")):
         if not part:
             problems.add(path, f"empty VirtualService in {show(text)}")
             continue
-        name, _, routes_text = part.partition(":")
-        name_ok = object_name(name.strip(), path, problems, "VirtualService name")
+        written, _, routes_text = part.partition(":")
+        name, namespace = _name_namespace(written.strip(), path, problems)
         routes: tuple[str, ...] = ()
         if routes_text.strip():
             routes = tuple(r.strip() for r in routes_text.split(","))
@@ -141,9 +144,23 @@ def parse_virtual_services(
                     problems.add(path, f"empty route name in {show(part)}")
         elif ":" in part:
             problems.add(path, f"no route names after ':' in {show(part)}")
-        if name_ok:
-            refs.append(VirtualServiceRef(name_ok, routes))
+        if name:
+            refs.append(VirtualServiceRef(name, routes, namespace))
     return tuple(refs)
+
+
+def _name_namespace(text: str, path: str, problems: Problems) -> tuple[str | None, str]:
+    """``name`` or ``name.namespace``, each a DNS-1123 label (so, as in Argo Rollouts, a
+    VirtualService whose own name has a dot cannot be named)."""
+    parts = text.split(".")
+    if len(parts) <= 2 and all(len(p) <= 63 and _DNS1123_LABEL.match(p) for p in parts):
+        return parts[0], parts[1] if len(parts) == 2 else ""
+    problems.add(
+        path,
+        f"invalid VirtualService {show(text)}: write NAME, or NAME.NAMESPACE for one in another "
+        "namespace (lowercase letters, digits and '-')",
+    )
+    return None, ""
 
 
 def parse_destination_rule(text: str, path: str, problems: Problems) -> DestinationRuleRef | None:

@@ -116,7 +116,7 @@ def unknown_key_message(key: str, allowed: Iterable[str]) -> str:
 def mapping(raw: Any, path: str, problems: Problems) -> Mapping[str, Any] | None:
     if isinstance(raw, Mapping) and all(isinstance(k, str) for k in raw):
         return raw
-    problems.add(path, f"must be a mapping, got {type_name(raw)} {show(raw)}")
+    problems.add(path, f"must be a mapping, got {_shown(raw)}")
     return None
 
 
@@ -227,8 +227,13 @@ def boolean(raw: Any, path: str, problems: Problems) -> bool | None:
 def sequence(raw: Any, path: str, problems: Problems) -> list[Any] | None:
     if isinstance(raw, list):
         return raw
-    problems.add(path, f"must be a list, got {type_name(raw)} {show(raw)}")
+    problems.add(path, f"must be a list, got {_shown(raw)}")
     return None
+
+
+def _shown(raw: Any) -> str:
+    """``mapping {"a": 1}``, ``string "x"``; nothing at all as ``nothing (null)``."""
+    return "nothing (null)" if raw is None else f"{type_name(raw)} {show(raw)}"
 
 
 def _range(low: int | None, high: int | None) -> str:

@@ -17,6 +17,7 @@ from webhook.spec.matches import (
     parse_header_matches,
     parse_mirror_fields,
 )
+from webhook.spec.pasted import unwrap
 from webhook.spec.problems import (
     Problems,
     at,
@@ -112,8 +113,7 @@ def parse_steps(raw: Any, path: str, problems: Problems) -> tuple[Step, ...]:
 
 def parse_steps_indexed(raw: Any, path: str, problems: Problems) -> list[tuple[int, Step]]:
     """Like ``parse_steps``, keeping each valid step's index in the user's list."""
-    if isinstance(raw, dict) and list(raw) == ["steps"]:
-        raw = raw["steps"]
+    raw = unwrap(raw, path, problems)
     items = sequence(raw, path, problems)
     if items is None:
         return []

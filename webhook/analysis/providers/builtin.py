@@ -92,8 +92,10 @@ class BuiltinSource:
         assert isinstance(provider, BuiltinProvider)
         if not self.admin_url:
             raise MeasurementError(
-                "the builtin provider needs the proxy's admin URL: start the reconciler with "
-                "--proxy-admin-url (for example http://canarist-proxy-admin:9090)"
+                "the builtin provider needs canarist proxy's admin URL, and this reconciler "
+                "has none: canarist reconcile --proxy-admin-url URL (for example "
+                "http://canarist-proxy-admin:9901); canarist up gives its reconciler the "
+                "proxy it runs (not with --without proxy)"
             )
         what = f"proxy {shown_url(self.admin_url)}"
         answer = await exchange(
