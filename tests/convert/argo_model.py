@@ -63,6 +63,40 @@ def state_at(steps: list[dict[str, Any]], index: int, replicas: int) -> StepStat
     return StepState(weight, canary, headers, mirrors)
 
 
+def surge_of(max_surge: int | str, replicas: int) -> int:
+    """maxSurge as a number of pods (a percentage rounds up, as the Deployment controller's)."""
+    if isinstance(max_surge, str) and max_surge.endswith("%"):
+        return math.ceil(int(max_surge[:-1]) * replicas / 100)
+    return int(max_surge)
+
+
+def basic_canary(weight: int, replicas: int, surge: int) -> tuple[int, int]:
+    """Argo's basic canary (no traffic router), ``(canary, stable)`` once the step's weight is
+    reached: of the counts with the weight rounded down or up, out of R pods or (with surge)
+    R + 1, the one whose share is closest to the weight; on a tie the larger canary; a canary of
+    0 (or all R with R pods) only for weight 0 or 100, or one pod without surge."""
+    if replicas == 0:
+        return 0, 0
+    exact = replicas * weight / 100
+    ceil, floor = math.ceil(exact), math.floor(exact)
+    zero_ok = weight in (0, 100) or (replicas == 1 and surge == 0)
+
+    def tied(total: int) -> bool:
+        return total * weight / 100 % 1 == 0.5
+
+    options = []
+    if ceil < replicas or zero_ok:
+        options.append((ceil, replicas))
+    if not tied(replicas) and (floor != 0 or zero_ok):
+        options.append((floor, replicas))
+    if surge > 0:
+        options.append((ceil, replicas + 1))
+        if not tied(replicas + 1) and (floor != 0 or zero_ok):
+            options.append((floor, replicas + 1))
+    best = min(options, key=lambda o: abs(o[0] * 100 / o[1] - weight))  # the first on a tie
+    return best[0], best[1] - best[0]
+
+
 def _short(host: str) -> str:
     return host.split(".", 1)[0]
 

@@ -175,9 +175,14 @@ def _compare_steps(case: Case, ro: dict[str, Any], inputs: dict[tuple[str, str],
         state = (argo.state_at(steps, index, replicas) if steps
                  else argo.StepState(100, replicas))
         where = f"{case.name} step {index}"
-        assert out[("Deployment", name)]["spec"].get("replicas", 1) == replicas, where
         if case.router == "none":
+            surge = argo.surge_of(canary.get("maxSurge", "25%"), replicas)
+            want = argo.basic_canary(state.weight, replicas, surge)
+            got = (out[("Deployment", f"{name}-canary")]["spec"]["replicas"],
+                   out[("Deployment", name)]["spec"].get("replicas", 1))
+            assert got == want, where
             continue
+        assert out[("Deployment", name)]["spec"].get("replicas", 1) == replicas, where
         assert out[("Deployment", f"{name}-canary")]["spec"]["replicas"] == \
             state.canary_replicas, where
         _ROUTERS[case.router](canary, ro, inputs, out, state, canary_hash, where)
@@ -278,8 +283,6 @@ def test_every_example_directory_has_a_case() -> None:
     assert dirs - {c.name for c in CASES} == {"blue-green", "smi-linkerd"}
 
 
-@pytest.mark.xfail(strict=True, reason="router none multiplies the pods (issue 8, defect 6); "
-                   "remove this mark when that fix lands")
 def test_basic_canary_replica_counts_are_argos() -> None:
     """Argo's basic canary (no traffic router): the canary count closest to weight * R / 100
     (ties up, at least 1), the stable the rest, so the total stays R."""
