@@ -2,7 +2,8 @@
 
 Argo's header-routing e2e fixture (Istio, tests/data/argo/istio-header-route) is first set up
 as Argo Rollouts leaves it at rest: the Rollout (a minimal CRD, since no Argo controller runs
-here), its ReplicaSet owned by it, both Services pinned to its pod-template hash. Then the
+here), its ReplicaSet owned by it, both Services pinned to its pod-template hash; its image
+is the embedded node's demo app instead of nginx, nothing else changes. Then the
 migration of docs/migrating.md is run, command for command, with kubectl and ``canarist
 convert`` of what ``kubectl get`` exports, while the stable Service's ready endpoints are
 sampled: they never drop to zero and every ready endpoint answers HTTP. Then a new version is
@@ -41,6 +42,7 @@ from webhook.spec.names import STATUS
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # a busy machine
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "argo" / "istio-header-route"
+ARGO_IMAGE = "nginx:1.19-alpine"  # the embedded node runs only its demo app: demo:v1 instead
 ARGO_HASH = "6f7d9c8b5d"  # the stable ReplicaSet's rollouts-pod-template-hash, as Argo names it
 NAME = "rollouts-demo"
 _names = itertools.count()
@@ -123,7 +125,8 @@ async def _all_answer(live: Live, addresses: list[str]) -> None:
 async def _argo_at_rest(live: Live) -> None:
     """What Argo Rollouts leaves after a completed release: the user's objects applied with
     kubectl, then the controller's own writes (Service pins, the ReplicaSet, weights 100/0)."""
-    await live.run("kubectl", "apply", "-f", str(DATA / "istio-hr-host.yaml"))
+    text = (DATA / "istio-hr-host.yaml").read_text().replace(ARGO_IMAGE, "demo:v1")
+    await live.run("kubectl", "apply", "-f", "-", stdin=text)
     rollout = await live.get("argoproj.io/v1alpha1", "Rollout", NAME)
     for svc in ("stable-service", "canary-service"):
         await live.run("kubectl", "patch", "service", svc, "--type", "merge", "-p", json.dumps({
@@ -234,9 +237,9 @@ async def _release(live: Live, converted: str) -> None:
     """``kubectl set image``: canarist releases v2 through the converted steps."""
     status = await live.until("adoption", lambda: _phase(live, Phase.HEALTHY))
     stable_hash = status.stable_hash
-    await live.run("kubectl", "set", "image", f"deployment/{NAME}",
-                   f"{NAME}=nginx:1.21-alpine")
-    new_text = converted.replace("nginx:1.19-alpine", "nginx:1.21-alpine")
+    await live.run("kubectl", "set", "image", f"deployment/{NAME}", f"{NAME}=demo:v2")
+    new_text = converted.replace("image: demo:v1", "image: demo:v2")
+    assert new_text != converted
     steps = yaml.safe_load(next(d for d in yaml.safe_load_all(new_text)
                                 if d["kind"] == "Deployment")["metadata"]["annotations"]
                            ["canarist.io/steps"])
