@@ -47,6 +47,21 @@ def register_proxy(sub: Subparsers) -> None:
                    help="requests with larger bodies are not mirrored (counted as dropped)")
     p.add_argument("--window", type=int, default=60, metavar="SECONDS",
                    help="sliding window of the /summary endpoint")
+    p.add_argument("--header-timeout", type=float, default=20.0, metavar="SECONDS",
+                   help="a request head must arrive whole within this, else the connection is "
+                   "closed (408 if part of it came; default 20)")
+    p.add_argument("--max-uri-bytes", type=int, default=8192, metavar="BYTES",
+                   help="longest request target; longer: 414 (default 8192)")
+    p.add_argument("--max-field-bytes", type=int, default=8192, metavar="BYTES",
+                   help="longest header field, name and value; longer: 431 (default 8192)")
+    p.add_argument("--max-fields", type=int, default=100, metavar="N",
+                   help="most header fields in a request; more: 431 (default 100)")
+    p.add_argument("--max-head-bytes", type=int, default=32768, metavar="BYTES",
+                   help="largest request head, request line to blank line; larger: 431 "
+                   "(default 32768)")
+    p.add_argument("--trusted-proxies", action="append", default=[], metavar="CIDR[,CIDR...]",
+                   help="peers whose X-Forwarded-For/-Host/-Proto are kept (X-Forwarded-For "
+                   "appended to); repeatable; default: none, the proxy sets them itself")
     p.set_defaults(handler=cmd_proxy)
 
 
