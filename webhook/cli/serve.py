@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from webhook.cli.common import EXIT_OK, Subparsers, context_flag, kubeconfig_flag, namespace_flag
+from webhook.cli.tools import start_cert_keeper, webhook_cert_flags
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
@@ -79,10 +80,11 @@ def register_webhook(sub: Subparsers) -> None:
         "webhook",
         help="run the admission webhook (HTTPS)",
         description="Serve /mutate (AdmissionReview v1), /healthz, /readyz and /metrics over "
-        "TLS 1.2+. Certificate and key are reloaded when their files change; SIGTERM drains.",
+        "TLS 1.2+. Certificate and key are reloaded when their files change; SIGTERM drains. "
+        "In a cluster, --cert-secret keeps the certificates in a Secret instead of files.",
     )
-    p.add_argument("--tls-cert", required=True, metavar="FILE", help="PEM certificate (chain)")
-    p.add_argument("--tls-key", required=True, metavar="FILE", help="PEM private key")
+    p.add_argument("--tls-cert", metavar="FILE", help="PEM certificate (chain)")
+    p.add_argument("--tls-key", metavar="FILE", help="PEM private key")
     p.add_argument("--listen", default="0.0.0.0:8443", metavar="HOST:PORT",
                    help="address to serve on (default 0.0.0.0:8443)")
     p.add_argument("--drain-seconds", type=float, default=2.0, metavar="SECONDS",
@@ -91,6 +93,7 @@ def register_webhook(sub: Subparsers) -> None:
     p.add_argument("--reload-interval", type=float, default=2.0, metavar="SECONDS",
                    help="how often the certificate files are checked for changes (default 2)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    webhook_cert_flags(p)
     p.set_defaults(handler=cmd_webhook)
 
 
@@ -101,8 +104,12 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 
     host, port = parse_listen(args.listen)
     configure(args.log_level)
-    run(ServerConfig(args.tls_cert, args.tls_key, host, port, drain_seconds=args.drain_seconds,
-                     reload_interval=args.reload_interval))
+    cert, key, stop = start_cert_keeper(args)
+    try:
+        run(ServerConfig(cert, key, host, port, drain_seconds=args.drain_seconds,
+                         reload_interval=args.reload_interval))
+    finally:
+        stop.set()
     return EXIT_OK
 
 
