@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from webhook import __version__
-from webhook.cli import release, serve, tools
+from webhook.cli import convert, release, serve, tools
 from webhook.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Handler, Registrar
 from webhook.errors import CanaristError, InvalidInput
 
@@ -42,6 +42,7 @@ _REGISTRARS: tuple[Registrar, ...] = (
     release.register_list,
     release.register_actions,
     release.register_undo,
+    convert.register_convert,
 )
 
 
