@@ -1,7 +1,7 @@
 """Command line: argument parsing only, one function per subcommand.
 
 The subcommands are grouped in ``tools`` (validate, mutate, certs), ``serve`` (proxy, webhook,
-up, demo), ``release`` (reconcile, render, status, list, the actions and undo) and
+up, demo), ``release`` (reconcile, render, status, list, the actions and undo), ``convert`` and
 ``dashboard``; the flags they share are in ``common``. Each ``cmd_*`` function imports the
 module that does the work lazily, so ``canarist --help`` stays fast and the product never
 imports the embedded cluster unless asked to. Errors are mapped to exit codes in one place
@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from webhook import __version__
-from webhook.cli import dashboard, release, serve, tools
+from webhook.cli import convert, dashboard, release, serve, tools
 from webhook.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Handler, Registrar
 from webhook.errors import CanaristError, InvalidInput
 
@@ -42,6 +42,7 @@ _REGISTRARS: tuple[Registrar, ...] = (
     release.register_list,
     release.register_actions,
     release.register_undo,
+    convert.register_convert,
     dashboard.register_dashboard,
 )
 
