@@ -190,7 +190,7 @@ def test_security_headers_everywhere(dashboard: DashboardProcess) -> None:
         assert answer.headers["Referrer-Policy"] == "no-referrer"
     page = dashboard.get("/").body.decode()
     assert "http://" not in page and "https://" not in page  # nothing from elsewhere (no CDN)
-    for name in ("app.js", "chart.js", "detail.js", "style.css"):
+    for name in ("app.js", "live.js", "actions.js", "chart.js", "detail.js", "style.css"):
         text = dashboard.get(f"/static/{name}").body.decode()
         assert "innerHTML" not in text and "eval(" not in text, name
         assert "https://" not in text and "//cdn" not in text, name

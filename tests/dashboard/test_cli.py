@@ -52,8 +52,8 @@ def test_the_static_files_are_shipped_in_the_wheel() -> None:
     patterns = config["tool"]["setuptools"]["package-data"]["*"]
     static = Path(webhook.dashboard.__file__).parent / "static"
     names = {p.name for p in static.iterdir()}
-    assert names >= {"index.html", "app.js", "chart.js", "detail.js", "style.css",
-                     "favicon.svg"}
+    assert names >= {"index.html", "app.js", "live.js", "actions.js", "chart.js", "detail.js",
+                     "style.css", "favicon.svg"}
     for name in names:
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
 

@@ -1,6 +1,6 @@
-// canarist dashboard: list and detail pages, live over server-sent events (with a polling
-// fallback), actions with confirmation. No framework, no CDN. Every value from the API is put
-// in the page with textContent or as an attribute value: never parsed as markup.
+// canarist dashboard: list and detail pages, live over server-sent events (live.js, with a
+// polling fallback), actions with confirmation (actions.js). No framework, no CDN. Every value
+// from the API is put in the page with textContent or as an attribute value: never markup.
 "use strict";
 
 (function () {
@@ -71,75 +71,6 @@
     return body;
   }
 
-  // --- server-sent events over fetch (headers allowed, so the token never goes in a URL) ------
-  function openStream(url, on) {
-    let ctrl = null, lastId = null, failures = 0, stopped = false, timer = null;
-    async function connect() {
-      ctrl = new AbortController();
-      let watchdog = null;
-      const arm = (ms) => { clearTimeout(watchdog); watchdog = setTimeout(() => ctrl.abort(), ms); };
-      let got = false;
-      try {
-        const hdrs = headers({ Accept: "text/event-stream" });
-        if (lastId !== null) hdrs["Last-Event-ID"] = lastId;
-        arm(10000);
-        const resp = await fetch(url, { headers: hdrs, signal: ctrl.signal, cache: "no-store" });
-        if (resp.status === 401 && state.config.auth === "token") { stopped = true; askToken("The token was not accepted."); return; }
-        if (!resp.ok || !resp.body) {
-          let msg = `HTTP ${resp.status}`;
-          try { msg = (await resp.json()).error || msg; } catch (e) { /* not JSON */ }
-          throw new Error(msg);
-        }
-        const reader = resp.body.getReader();
-        const decoder = new TextDecoder();
-        let buf = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          arm(40000); // heartbeats come every 15 s
-          if (!got) { got = true; failures = 0; on.state("live"); }
-          buf += decoder.decode(value, { stream: true });
-          let i;
-          while ((i = buf.indexOf("\n\n")) >= 0) {
-            dispatch(buf.slice(0, i));
-            buf = buf.slice(i + 2);
-          }
-        }
-      } catch (e) {
-        if (!stopped && e && e.name !== "AbortError") on.error(String(e.message || e));
-      } finally {
-        clearTimeout(watchdog);
-      }
-      if (stopped) return;
-      failures = got ? 1 : failures + 1;
-      if (failures >= 2) {
-        on.state("polling");
-        timer = setTimeout(connect, 60000); // try streaming again now and then
-      } else {
-        on.state("reconnecting");
-        timer = setTimeout(connect, 1500);
-      }
-    }
-    function dispatch(block) {
-      let name = "message", data = "";
-      for (const line of block.split("\n")) {
-        if (line.startsWith(":")) continue;
-        const i = line.indexOf(":");
-        const field = i < 0 ? line : line.slice(0, i);
-        const value = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "");
-        if (field === "id") lastId = value;
-        else if (field === "event") name = value;
-        else if (field === "data") data += (data ? "\n" : "") + value;
-      }
-      if (!data) return;
-      let doc;
-      try { doc = JSON.parse(data); } catch (e) { return; }
-      if (on[name]) on[name](doc);
-    }
-    connect();
-    return { stop() { stopped = true; clearTimeout(timer); if (ctrl) ctrl.abort(); } };
-  }
-
   function stopLive() {
     if (state.stream) state.stream.stop();
     if (state.poller) clearInterval(state.poller);
@@ -147,7 +78,7 @@
   }
   function startLive(url, on, poll) {
     stopLive();
-    state.stream = openStream(url, Object.assign({
+    state.stream = window.CanaristLive.openStream(url, Object.assign({
       state(s) {
         if (s === "live") {
           live("Live");
@@ -160,7 +91,14 @@
         }
       },
       error(msg) { live("Reconnecting… (" + msg + ")"); },
-    }, on));
+    }, on), {
+      headers,
+      unauthorized() {
+        if (state.config.auth !== "token") return false;
+        askToken("The token was not accepted.");
+        return true;
+      },
+    });
   }
 
   // --- routing ----------------------------------------------------------------------------------
@@ -425,83 +363,9 @@
     }
   }
 
-  function result(text, bad) {
-    const el = $("d-result");
-    el.textContent = text;
-    el.className = "result" + (bad ? " bad" : "");
-  }
-
-  function base(d) {
-    return `/api/v1/releases/${encodeURIComponent(d.namespace)}/${encodeURIComponent(d.name)}`;
-  }
-
-  async function send(d, label, path, body) {
-    result(`${label}: sending…`, false);
-    try {
-      const r = await api(path, { method: "POST", headers: headers({ "X-Canarist-Request": "1", "Content-Type": "application/json" }), body: JSON.stringify(body || {}) });
-      result(r.message, false);
-    } catch (e) {
-      if (e.message === "unauthorized") return;
-      result(e.status === 403 && !/^Permission denied/.test(e.message) ? `Permission denied: ${e.message}` : e.message, true);
-    }
-  }
-
-  // the confirmation: ``text`` says what will happen; ``onConfirm`` runs on Confirm only
-  function confirmDialog(title, text, okLabel, onConfirm, extra) {
-    const dialog = $("confirm");
-    $("confirm-title").textContent = title;
-    $("confirm-text").textContent = text;
-    $("confirm-extra").textContent = "";
-    if (extra) $("confirm-extra").appendChild(extra);
-    const ok = $("confirm-ok"), cancel = $("confirm-cancel");
-    ok.textContent = okLabel;
-    ok.disabled = !onConfirm;
-    const done = () => { ok.onclick = cancel.onclick = null; };
-    cancel.onclick = () => { dialog.close(); done(); };
-    ok.onclick = () => { dialog.close(); done(); if (onConfirm) onConfirm(); };
-    if (!dialog.open) dialog.showModal();
-    cancel.focus();
-  }
-
-  function ask(d, a) {
-    if (!a.allowed) { result(`${a.label} refused: ${a.reason}`, true); return; }
-    if (a.action === "undo") { askUndo(d, null, false); return; }
-    confirmDialog(`${a.label} ${d.namespace}/${d.name}?`, a.effect, a.label,
-      () => send(d, a.label, `${base(d)}/${a.action}`, {}));
-  }
-
-  // undo: what it does is read fresh from the cluster (which revision, or why none)
-  async function askUndo(d, revision, skip) {
-    const q = new URLSearchParams();
-    if (revision) q.set("toRevision", String(revision));
-    if (skip) q.set("skipSteps", "1");
-    const title = `Undo ${d.namespace}/${d.name}` + (revision ? ` to revision ${revision}?` : "?");
-    let preview;
-    try {
-      preview = await api(`${base(d)}/undo?${q}`);
-    } catch (e) {
-      if (e.message !== "unauthorized") result(`Undo: ${e.message}`, true);
-      return;
-    }
-    if (!preview.allowed) {
-      confirmDialog(title, `Undo is refused: ${preview.reason}`, "Undo", null);
-      return;
-    }
-    let extra = null;
-    if (preview.kind === "release" || preview.kind === "skip") {
-      const box = h("input", { type: "checkbox", id: "undo-skip" });
-      box.checked = preview.kind === "skip";
-      box.addEventListener("change", () => askUndo(d, revision, box.checked));
-      extra = h("div", { class: "field check" }, box,
-        h("label", { for: "undo-skip", text: "Skip the canary steps (promote-full)" }));
-    }
-    const body = {};
-    if (revision) body.toRevision = revision;
-    if (skip) body.skipSteps = true;
-    confirmDialog(title, preview.effect, "Undo",
-      preview.kind === "nothing" ? null : () => send(d, "Undo", `${base(d)}/undo`, body), extra);
-  }
-  window.CanaristUndo = (d, revision) => askUndo(d, revision, false);
+  const actions = window.CanaristActions({ $, h, api, headers });
+  const ask = actions.ask;
+  window.CanaristUndo = (d, revision) => actions.askUndo(d, revision, false);
 
   function drawSteps(d) {
     const ol = $("d-steps");
