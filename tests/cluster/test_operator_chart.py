@@ -150,6 +150,7 @@ def test_the_chart_installs_with_wait(world: HelmWorld, installed: dict[str, Any
         secret = get(world, "secrets", NS, f"{RELEASE}-webhook-tls")
         assert secret is not None and secret["type"] == "kubernetes.io/tls"
         assert {"tls.crt", "tls.key", "ca.crt", "ca.key", "ca-bundle.crt"} <= set(secret["data"])
+        assert base64.b64decode(secret["data"]["tls.crt"]).startswith(b"-----BEGIN CERTIFICATE")
         for resource in ("jobs.batch", "serviceaccounts", "roles.rbac.authorization.k8s.io"):
             until(functools.partial(gone, world, resource, NS, f"{RELEASE}-certs"),
                   f"the hook's {resource} to be deleted (hook-succeeded)")
@@ -166,6 +167,10 @@ def test_the_chart_installs_with_wait(world: HelmWorld, installed: dict[str, Any
                        or {}).get("status", {}).get("disruptionsAllowed") == 1,
               "the budget to allow one disruption")
         until(lambda: ca_bundle_kept(world), "the caBundle written by certs ensure", 60)
+        owners = until(lambda: (get(world, "secrets", NS, f"{RELEASE}-webhook-tls") or {})
+                       .get("metadata", {}).get("ownerReferences"), "the Secret's owner")
+        assert [(o["kind"], o["name"]) for o in owners] == [
+            ("MutatingWebhookConfiguration", f"{NS}-{RELEASE}")]
         lease = until(lambda: get(world, "leases.coordination.k8s.io", NS,
                                   "canarist-reconciler"), "the reconciler's Lease")
         assert lease["spec"]["holderIdentity"].startswith(reconcilers[0]["metadata"]["name"])
@@ -258,7 +263,7 @@ def test_uninstall_leaves_nothing_of_the_release(world: HelmWorld,
         assert gone(world, resource, ns, name), (resource, name)
     until(lambda: not pods(world, NS, f"{RELEASE}-webhook")
           and not pods(world, NS, f"{RELEASE}-reconciler"), "the chart's pods to go", 60)
-    # the Secret was made by the hook, not rendered by the chart: Helm leaves it, as upstream
-    secret = get(world, "secrets", NS, f"{RELEASE}-webhook-tls")
-    assert secret is not None
-    assert base64.b64decode(secret["data"]["tls.crt"]).startswith(b"-----BEGIN CERTIFICATE")
+    # the Secret was made by the hook, not rendered by the chart, so Helm does not delete it;
+    # certs ensure made the webhook configuration its owner: the garbage collector does
+    until(functools.partial(gone, world, "secrets", NS, f"{RELEASE}-webhook-tls"),
+          "the Secret to go with its owner, the webhook configuration")
