@@ -18,10 +18,13 @@ ORIGINAL_SELECTOR = "canarist.io/original-selector"
 # On the canary Deployment (and its pods): the user's Deployment it is the canary of.
 CANARY_OF_LABEL = "canarist.io/canary-of"
 CANARY_SUFFIX = "-canary"
+# The Deployment controller's note on a ReplicaSet of the replica count it was last scaled for.
+DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 
 __all__ = [
     "CANARY_OF_LABEL",
     "CANARY_SUFFIX",
+    "DESIRED_REPLICAS",
     "ENABLED_LABEL",
     "HASH_LABEL",
     "MANAGED_BY_ANNOTATION",
