@@ -147,14 +147,14 @@ class Sim(Actors):
             self.router.cleaned = True  # the routing objects are the user's again
         elif isinstance(op, PatchDeployment):
             self.deployment_writes += 1
-            before = json.dumps([self.d_spec, self.annotations], sort_keys=True)
+            before = json.dumps(self.d_spec, sort_keys=True)
             if op.paused is not None:
                 self.d_spec["paused"] = op.paused
             if op.replicas is not None:
                 self.d_spec["replicas"] = op.replicas
             self._write_status(op.status, op.consume_action, keep=op.status is None)
-            if json.dumps([self.d_spec, self.annotations], sort_keys=True) != before:
-                self.deployment["metadata"]["generation"] += 1  # spec or annotations changed
+            if json.dumps(self.d_spec, sort_keys=True) != before:
+                self.deployment["metadata"]["generation"] += 1  # only a spec change
         elif isinstance(op, WriteStatus):
             self.status_writes += 1
             self._write_status(op.status, op.consume_action, keep=False)

@@ -220,8 +220,7 @@ class Actors:
         self.annotations[STATUS] = self.status.with_(canary_hash=stable).to_json()
 
     def annotate(self, action: str) -> None:
-        self.annotations[ACTION] = action
-        self.deployment["metadata"]["generation"] += 1
+        self.annotations[ACTION] = action  # metadata: no new generation
 
     def set_replicas(self, replicas: int) -> None:
         self.d_spec["replicas"] = replicas
@@ -282,9 +281,10 @@ class Actors:
 
     def _user_controller(self) -> None:
         d, replicas = self.deployment, self.d_spec["replicas"]
+        deleting = bool(d["metadata"].get("deletionTimestamp"))
         for rs in self.replica_sets:  # ClaimReplicaSets: orphans the selector matches
             labels = rs["metadata"]["labels"]
-            if _controller(rs) is None and labels.get("app") == "web":
+            if _controller(rs) is None and labels.get("app") == "web" and not deleting:
                 rs["metadata"]["ownerReferences"] = [
                     {"uid": UID, "kind": "Deployment", "name": "web", "controller": True}
                 ]
