@@ -6,6 +6,7 @@ Deployment deleted at any point of it all end in the same place."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -146,8 +147,9 @@ def test_check(change: Callable[[Sim], None] | None, world: dict[str, Any], kind
 
 def test_check_router_none_and_zero_replicas_roll_out_without_warning() -> None:
     sim = at_100()
-    none = verdict(sim, spec=sim.world().spec.__class__(  # type: ignore[union-attr]
-        **{**sim.world().spec.__dict__, "routers": ("none",)}))  # type: ignore[union-attr]
+    spec = sim.world().spec
+    assert spec is not None
+    none = verdict(sim, spec=dataclasses.replace(spec, routers=("none",)))
     assert (none.go, none.wait, none.warn) == (False, False, False)
     assert "router none" in none.reason
     sim.d_spec["replicas"] = 0
