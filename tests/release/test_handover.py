@@ -391,3 +391,24 @@ def test_a_fallback_unpauses_with_the_reason_and_switches_the_stable_service_fir
     assert sim.canary is None
     assert [r["metadata"]["name"] for r in sim.replica_sets if r["spec"]["replicas"]] == [
         "web-p3"]  # the rollout's: the canary's pods went with it
+
+
+@pytest.mark.parametrize(("flags", "handover"), [([], True), (["--promotion", "handover"], True),
+                                                (["--promotion", "rollout"], False)])
+def test_canarist_reconcile_promotion_flag(flags: list[str], handover: bool) -> None:
+    from webhook.cli import build_parser
+    from webhook.cli.release import loop_options
+
+    args = build_parser().parse_args(["reconcile", *flags])
+    assert loop_options(args).handover is handover
+
+
+def test_canarist_reconcile_refuses_an_unknown_promotion(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from webhook.cli import build_parser
+
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["reconcile", "--promotion", "both"])
+    assert exited.value.code == 2
+    assert "--promotion: invalid choice: 'both'" in capsys.readouterr().err
