@@ -353,6 +353,8 @@ class Actors:
         if user_total(self.d_spec["replicas"], Books.of(self.status)).replicas == 0:
             return  # scaled to zero: nothing serves, by the user's choice
         sides = [(r.weight, r.canary_hash), (100 - r.weight, r.stable_hash)]
+        if self.canary is not None and self.canary["spec"]["replicas"] == 0:
+            sides.pop(0)  # a step's setCanaryScale {replicas: 0}: the user's (Argo's) choice
         if self.status.phase == Phase.PROMOTING and r.weight == 0:
             sides.pop()  # promoted at 0 replicas, then scaled: the stable Service has the new pods
         for weight, hash_ in sides:

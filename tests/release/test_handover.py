@@ -34,7 +34,8 @@ from .sim import Sim
 from .sim_actors import JSON, UID
 
 STEPS = "- setWeight: 50\n- pause: {}\n- setWeight: 100\n- pause: {}\n"
-PROXY = {"canarist.io/steps": STEPS, "canarist.io/traffic-router": "proxy"}
+PROXY = {"canarist.io/steps": STEPS, "canarist.io/traffic-router": "proxy",
+         "canarist.io/scale-down-delay": "0s"}
 R = 4
 
 
@@ -124,7 +125,7 @@ ROWS: list[tuple[str, Callable[[Sim], None] | None, dict[str, Any], str, str]] =
      "Deployment other also selects"),
     ("no canary RS yet", _drop_canary_rs, {}, "wait", "the ReplicaSet of web-canary"),
     ("spec.replicas below R", _lower_replicas, {}, "wait", "web back to 4 replicas"),
-    ("spec not observed", _unobserved, {}, "wait", "Deployment controller to observe"),
+    ("spec not observed", _unobserved, {}, "wait", "web back to 4 replicas"),
     ("RS not saturated", _rs(lambda rs: rs["status"].update(availableReplicas=3)), {}, "wait",
      "at 4 available pods (3/4)"),
     ("RS annotation behind", _rs(lambda rs: rs["metadata"]["annotations"].update(
@@ -224,6 +225,28 @@ def test_the_promotion_hands_the_replica_set_over_and_creates_no_pod() -> None:
     assert not sim.run()[-1].ops
 
 
+def test_the_old_pods_stay_scale_down_delay_after_the_stable_service_switched() -> None:
+    """Argo's scaleDownDelaySeconds: what follows the stable Service catches up before the old
+    pods go — and the adoption takes them, so the orphaning waits."""
+    sim = at_100({**PROXY, "canarist.io/scale-down-delay": "30s"})
+    v1, v2 = sim.status.stable_hash, sim.hash()
+    sim.annotate("promote")
+    first = sim.reconcile()
+    assert kinds(first) == ["PatchServiceSelector", "WriteStatus"]
+    assert first.requeue_after == 30.0
+    assert sim.selector("web") == {"app": "web", HASH_LABEL: v2}
+    assert sim.status.stable_hash == v1 and sim.paused()
+    sim.settle()
+    sim.advance(29)
+    assert not sim.reconcile().ops
+    sim.advance(1)
+    assert kinds(sim.reconcile()) == ["WriteStatus", "OrphanCanary"]
+    assert "scaleDownAt" not in sim.status.extra
+    sim.settle()
+    sim.run()
+    assert (sim.phase(), sim.status.stable_hash, sim.violations) == (Phase.HEALTHY, v2, [])
+
+
 def reference() -> tuple[Any, ...]:
     sim = at_100()
     sim.annotate("promote")
@@ -288,7 +311,9 @@ def test_a_new_template_at_each_point_is_released_over_the_handed_over_revision(
 def test_dynamic_stable_scale_gives_the_stable_pods_back_before_the_orphaning() -> None:
     """Orphaning with spec.replicas below R would let the paused Deployment scale the adopted
     ReplicaSet down to it (``scale``: one active ReplicaSet gets spec.replicas)."""
-    sim = at_100({**PROXY, "canarist.io/dynamic-stable-scale": "true"})
+    annotations = {**PROXY, "canarist.io/dynamic-stable-scale": "true"}
+    del annotations["canarist.io/scale-down-delay"]  # 0 with dynamic stable scale
+    sim = at_100(annotations)
     assert sim.d_spec["replicas"] == 0  # all traffic on the canary: no stable pod left
     sim.annotate("promote")
     first = sim.reconcile()

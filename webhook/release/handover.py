@@ -38,6 +38,7 @@ from webhook.release.model import ReplicaSetView, World
 from webhook.release.names import HASH_LABEL, POD_TEMPLATE_HASH
 from webhook.release.ops import OrphanCanary
 from webhook.release.services import Pin, find_stable, pin_patch, pins_services
+from webhook.release.timefmt import after, fmt, parse, seconds_until
 from webhook.spec import Phase
 from webhook.spec.hashing import canonical_form, without_label
 
@@ -113,10 +114,9 @@ def check(ctx: Ctx, work: Work) -> Check:
     problem = _unsafe(ctx, rs)
     if problem:
         return _fallback(problem)
-    if d.replicas != total:
+    if d.replicas != total or d.observed_generation < d.generation:
+        # (one message for both: the plan that writes the count does not see it observed)
         return _wait(f"{d.name} back to {total} replicas first")
-    if d.observed_generation < d.generation:
-        return _wait(f"the Deployment controller to observe {d.name}")
     if rs.replicas != total or rs.desired != total or rs.available < total:
         return _wait(f"ReplicaSet {rs.name} at {total} available pods "
                      f"({rs.available}/{rs.replicas})")
@@ -158,20 +158,42 @@ def switch_stable_service(ctx: Ctx, draft: Draft) -> None:
         draft.event("ServiceSwitched", f"Service {choice.service.name} now selects {d.hash}")
 
 
+def old_pods_stay(ctx: Ctx, work: Work, draft: Draft) -> bool:
+    """Argo Rollouts' ``scaleDownDelaySeconds``: the old pods stay ``scale-down-delay`` after the
+    stable Service selects the new ones, so that what follows the Service (kube-proxy, load
+    balancers) has caught up before they go — and the adoption removes them, so the orphaning
+    waits. Switches the stable Service; ``True`` while the delay runs."""
+    switch_stable_service(ctx, draft)
+    deadline = parse(work.books.scale_down_at)
+    if deadline is None:
+        work.book(scale_down_at=after(ctx.now, ctx.spec.scale_down_delay))
+        deadline = parse(work.books.scale_down_at)
+        assert deadline is not None
+    if ctx.now >= deadline:
+        return False
+    work.set(
+        phase=Phase.PROGRESSING,
+        message=f"promoting: the stable Service selects {ctx.d.hash}; the old pods stay until "
+        f"{fmt(deadline)} (scale-down-delay)",
+    )
+    draft.wake(seconds_until(deadline, ctx.now))
+    return True
+
+
 def start(ctx: Ctx, work: Work, draft: Draft, rs: ReplicaSetView) -> None:
     """Book the hand-over (the status is the plan's last write) and orphan the canary after it:
     from the status write on, the handed-over revision is the stable one, so a template applied
-    meanwhile is held as a release over it."""
+    meanwhile is held as a release over it. The stable Service was switched by
+    ``old_pods_stay``."""
     d, canary = ctx.d, ctx.world.canary
     assert canary is not None
-    switch_stable_service(ctx, draft)
     work.set(
         phase=Phase.PROMOTING,
         stable_hash=d.hash,
         canary_hash=d.hash,
         message=f"promoting: handing ReplicaSet {rs.name} over to {d.name}",
     )
-    work.book(handover=rs.name)
+    work.book(handover=rs.name, scale_down_at=None)
     draft.add_later(OrphanCanary(canary.name, canary.uid))
     draft.event(
         "Promoting",

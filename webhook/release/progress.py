@@ -39,13 +39,20 @@ from webhook.release.timefmt import after, parse
 from webhook.spec import AnalysisStep, Pause, Phase, SetCanaryScale, SetWeight
 
 
-def stable_service(ctx: Ctx, draft: Draft, stable_pin: Pin) -> StableChoice:
+def stable_service(
+    ctx: Ctx, draft: Draft, stable_pin: Pin, *, switched: bool = False
+) -> StableChoice:
     """Find the stable Service and pin it (traffic routers only: with ``none`` the user's Service
     must keep selecting both revisions; with an Istio subset-level split it is the Service both
-    subsets live on, left as it is — one pinned by an earlier version is given back)."""
+    subsets live on, left as it is — one pinned by an earlier version is given back). With
+    ``switched`` (the promotion, all traffic on the canary), one the promotion already switched
+    to the new revision stays so."""
     choice = find_stable(ctx.world, ctx.spec.stable_service, ctx.spec.canary_service)
     if subset_level_only(ctx.spec):
         restore_services(ctx.world, draft, delete_owned=True)
+        return choice
+    service = choice.service
+    if switched and service is not None and service.selector.get(HASH_LABEL) == ctx.d.hash:
         return choice
     if choice.service is not None and ctx.routed:
         patch = pin_patch(choice.service, stable_pin, ctx.d.name)
@@ -207,7 +214,10 @@ def stable_scale(ctx: Ctx, work: Work, weight: int) -> None:
 def steps(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
     replicas = work.total
     cur, stable = ctx.d.hash, work.status.stable_hash
-    choice = stable_service(ctx, draft, stable_pin(ctx, stable))
+    # the promotion switched the stable Service to the new pods: it stays so while the weight
+    # stays at 100 (with no canary pod left the weight goes to 0: the old pods first)
+    at_100 = work.status.step >= ctx.n and work.status.weight == 100 and canary.available > 0
+    choice = stable_service(ctx, draft, stable_pin(ctx, stable), switched=at_100)
     if choice.service is None and pins_services(ctx.spec):
         blocked(work, draft, choice.problem)
         return
@@ -302,12 +312,14 @@ def promote(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> bool:
     verdict = handover.check(ctx, work)
     if verdict.go:
         assert verdict.rs is not None
-        handover.start(ctx, work, draft, verdict.rs)
+        if not handover.old_pods_stay(ctx, work, draft):
+            handover.start(ctx, work, draft, verdict.rs)
         return True
     if verdict.wait:
         work.set(phase=Phase.PROGRESSING, message=f"promoting: waiting for {verdict.reason}")
         return True
     work.unpause = True
+    work.book(scale_down_at=None)  # counted from the rollout's end
     if ctx.routed:
         handover.switch_stable_service(ctx, draft)
     else:
