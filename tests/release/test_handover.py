@@ -437,3 +437,22 @@ def test_canarist_reconcile_refuses_an_unknown_promotion(
         build_parser().parse_args(["reconcile", "--promotion", "both"])
     assert exited.value.code == 2
     assert "--promotion: invalid choice: 'both'" in capsys.readouterr().err
+
+
+def test_the_canary_runs_exactly_the_template_the_webhook_stamped() -> None:
+    """The hand-over needs the canary's template to be the Deployment's: canarist adds only
+    ``rollouts-pod-template-hash``, which the admission webhook already stamped into the
+    Deployment's template. canarist's own labels are on the canary *Deployment*, not its pods."""
+    from webhook.release.canary import canary_body
+
+    sim = at_100()
+    d = sim.world().deployment
+    body = canary_body(d, R)
+    assert body["spec"]["template"] == d.template
+    assert body["metadata"]["labels"] == {"app": "web", "canarist.io/canary-of": "web"}
+    unstamped = copy.deepcopy(dict(d.template))
+    del unstamped["metadata"]["labels"][HASH_LABEL]  # a template changed behind the webhook
+    assert not handover.same_template(body["spec"]["template"], unstamped)
+    pth = copy.deepcopy(body["spec"]["template"])
+    pth["metadata"]["labels"]["pod-template-hash"] = "abc"  # what its ReplicaSet adds
+    assert handover.same_template(pth, d.template)
