@@ -3,7 +3,7 @@
 kubectl carries the protobuf descriptors of every built-in API type (gzipped
 ``FileDescriptorProto``s, as client-go registers them). This script finds them, reads them with
 canarist's own wire-format reader, keeps the messages reachable from the kinds the embedded
-cluster serves, and writes their field numbers and types as JSON:
+cluster serves, and writes their field numbers and types as JSON, one message a line:
 
     .venv/bin/python scripts/gen_protobuf_schema.py [--kubectl PATH]
 """
@@ -47,6 +47,15 @@ ROOTS = {
     "autoscaling/v1/Scale": "k8s.io.api.autoscaling.v1.Scale",
     "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration":
         "k8s.io.api.admissionregistration.v1.MutatingWebhookConfiguration",
+    "admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration":
+        "k8s.io.api.admissionregistration.v1.ValidatingWebhookConfiguration",
+    "batch/v1/Job": "k8s.io.api.batch.v1.Job",
+    "batch/v1/CronJob": "k8s.io.api.batch.v1.CronJob",
+    "policy/v1/PodDisruptionBudget": "k8s.io.api.policy.v1.PodDisruptionBudget",
+    "policy/v1/Eviction": "k8s.io.api.policy.v1.Eviction",
+    "networking.k8s.io/v1/NetworkPolicy": "k8s.io.api.networking.v1.NetworkPolicy",
+    "events.k8s.io/v1/Event": "k8s.io.api.events.v1.Event",
+    "v1/Endpoints": "k8s.io.api.core.v1.Endpoints",
     "meta.k8s.io/v1/DeleteOptions": "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
     "rbac.authorization.k8s.io/v1/Role": "k8s.io.api.rbac.v1.Role",
     "rbac.authorization.k8s.io/v1/ClusterRole": "k8s.io.api.rbac.v1.ClusterRole",
@@ -112,7 +121,16 @@ POINTERS = {
     "TopologySpreadConstraint": {"minDomains"},
     "WindowsSecurityContextOptions": {"hostProcess"},
     "EndpointConditions": {"ready", "serving", "terminating"},
-    "EndpointPort": {"port"},
+    "k8s.io.api.discovery.v1.EndpointPort": {"port"},
+    "ValidatingWebhook": {"timeoutSeconds"},
+    "JobSpec": {"parallelism", "completions", "activeDeadlineSeconds", "backoffLimit",
+                "backoffLimitPerIndex", "maxFailedIndexes", "manualSelector",
+                "ttlSecondsAfterFinished", "suspend"},
+    "JobStatus": {"ready", "terminating"},
+    "SuccessPolicyRule": {"succeededCount"},
+    "CronJobSpec": {"startingDeadlineSeconds", "suspend", "successfulJobsHistoryLimit",
+                    "failedJobsHistoryLimit"},
+    "NetworkPolicyPort": {"endPort"},
     "DeleteOptions": {"gracePeriodSeconds", "orphanDependents",
                       "ignoreStoreReadErrorWithClusterBreakingPotential"},
     "ObjectMeta": {"deletionGracePeriodSeconds"},
@@ -120,8 +138,12 @@ POINTERS = {
     "TokenRequestSpec": {"expirationSeconds"},
 }
 
-# protobuf field names that are not the JSON name (go-to-protobuf took the Go field name)
-JSON_NAMES = {("MutatingWebhookConfiguration", "Webhooks"): "webhooks"}
+# The Go struct tags kubectl carries (reflection data): ``json:"NAME..." protobuf:"TYPE,N,...,
+# name=PROTO..."``. They say which protobuf fields have another JSON name (go-to-protobuf took
+# the Go field name: ``Webhooks`` for ``webhooks``) and which are embedded structs
+# (``json:",inline"``), whose fields encoding/json prints in the parent object.
+_TAG = re.compile(rb'json:"([A-Za-z0-9]*)(,[a-z,]*)?"(?: [A-Za-z]+:"[^"]*")* '
+                  rb'protobuf:"[a-z0-9]+,([0-9]+),[a-z]+[^"]*?(?:,name=([A-Za-z0-9]+))?[,"]')
 
 # FieldDescriptorProto.type -> the name used in schema.json
 TYPES = {1: "double", 2: "float", 3: "int64", 4: "uint64", 5: "int32", 6: "fixed64",
@@ -192,19 +214,54 @@ def descriptors(binary: bytes) -> dict[str, dict[str, Any]]:
     return messages
 
 
-def _entry(owner: str, f: dict[str, Any], messages: dict[str, dict[str, Any]]) -> list[Any]:
-    """[json name, type, message or map [key, value, value message], repeated, keep zero]."""
+class Tags:
+    """What the Go struct tags say about protobuf fields, keyed by (protobuf name, number)."""
+
+    def __init__(self, binary: bytes) -> None:
+        self.renamed: dict[tuple[str, int], str] = {}
+        self.inline: set[tuple[str, int]] = set()
+        for m in _TAG.finditer(binary):
+            json_name, options = m.group(1).decode(), (m.group(2) or b"").decode()
+            number = int(m.group(3))
+            proto = m.group(4).decode() if m.group(4) else _go_field_before(binary, m.start())
+            if not proto:
+                continue
+            if not json_name and "inline" in options.split(","):
+                self.inline.add((proto, number))
+            elif json_name and json_name != proto:
+                self.renamed[(proto, number)] = json_name
+
+
+def _go_field_before(binary: bytes, tag_at: int) -> str:
+    """The Go field name stored just before a tag (reflect's name encoding: length byte, name,
+    tag length, tag), lower-camel as go-to-protobuf names a field whose tag gives no name."""
+    for size in range(1, 64):
+        start = tag_at - 1 - size
+        name = binary[start:tag_at - 1]
+        if start > 0 and binary[start - 1] == size and re.fullmatch(rb"[A-Z][A-Za-z0-9]*", name):
+            text = name.decode()
+            return text[:1].lower() + text[1:]
+    return ""
+
+
+def _entry(owner: str, f: dict[str, Any], messages: dict[str, dict[str, Any]],
+           tags: Tags) -> list[Any]:
+    """[json name, type, message or map [key, value, value message], repeated, keep zero,
+    inline]."""
     short = owner.rsplit(".", 1)[1]
-    name = JSON_NAMES.get((short, f["name"]), f["name"])
+    at = (f["name"], int(f["number"]))
+    name = tags.renamed.get(at, f["name"])
     ref = f.get("type_name", "")
     if f["type"] == "message" and messages[ref]["map_entry"]:
         key, value = sorted(messages[ref]["fields"], key=lambda x: x["number"])
         return [name, "map", [key["type"], value["type"], value.get("type_name", "")],
-                False, False]
-    return [name, f["type"], ref, f["label"] == 3, name in POINTERS.get(short, ())]
+                False, False, False]
+    pointers = POINTERS.get(owner) or POINTERS.get(short, set())
+    inline = f["type"] == "message" and at in tags.inline
+    return [name, f["type"], ref, f["label"] == 3, name in pointers, inline]
 
 
-def closure(messages: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[Any]]]:
+def closure(messages: dict[str, dict[str, Any]], tags: Tags) -> dict[str, dict[str, list[Any]]]:
     out: dict[str, dict[str, list[Any]]] = {}
     todo = list(ROOTS.values())
     while todo:
@@ -215,18 +272,29 @@ def closure(messages: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[Any
             sys.exit(f"message {name} is not in the binary's descriptors")
         table: dict[str, list[Any]] = {}
         for f in messages[name]["fields"]:
-            entry = _entry(name, f, messages)
+            entry = _entry(name, f, messages, tags)
             table[str(f["number"])] = entry
             ref = entry[2][2] if entry[1] == "map" else entry[2]
             if ref and (entry[1] in ("message", "map")):
                 todo.append(ref)
         out[name] = dict(sorted(table.items(), key=lambda kv: int(kv[0])))
     for short, fields in POINTERS.items():  # a stale entry here is a typo or a removed field
-        tables = [t for n, t in out.items() if n.rsplit(".", 1)[1] == short]
+        tables = [t for n, t in out.items() if short in (n, n.rsplit(".", 1)[1])]
         known = {f[0] for t in tables for f in t.values()}
         if not tables or fields - known:
             sys.exit(f"POINTERS: {short}.{sorted(fields - known)} is not in the schema")
     return dict(sorted(out.items()))
+
+
+def render(doc: dict[str, Any]) -> str:
+    """The document as JSON with one kind and one message a line (readable diffs)."""
+    def one(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"))
+
+    kinds = ",\n".join(f"  {one(k)}:{one(v)}" for k, v in doc["kinds"].items())
+    messages = ",\n".join(f"  {one(k)}:{one(v)}" for k, v in doc["messages"].items())
+    return (f'{{"source":{one(doc["source"])},\n"kinds":{{\n{kinds}\n}},\n'
+            f'"messages":{{\n{messages}\n}}}}\n')
 
 
 def main() -> None:
@@ -236,14 +304,15 @@ def main() -> None:
     path = os.path.realpath(args.kubectl)
     version = json.loads(subprocess.run([path, "version", "--client", "-o", "json"],
                                         capture_output=True, check=True, text=True).stdout)
-    messages = descriptors(Path(path).read_bytes())
+    binary = Path(path).read_bytes()
+    messages = descriptors(binary)
     doc = {
         "source": "descriptors in kubectl "
                   f"{version['clientVersion']['gitVersion']} (scripts/gen_protobuf_schema.py)",
         "kinds": ROOTS,
-        "messages": closure(messages),
+        "messages": closure(messages, Tags(binary)),
     }
-    OUT.write_text(json.dumps(doc, indent=None, separators=(",", ":")) + "\n")
+    OUT.write_text(render(doc))
     print(f"{OUT.name}: {len(doc['messages'])} messages from {doc['source']}")
 
 

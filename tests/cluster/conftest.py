@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -95,3 +96,15 @@ def raw(cluster: RunningCluster, method: str, path: str, body: Any = None,
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers), err.read()
+
+
+def until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    """Poll ``check`` until it returns something true (returned); fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.05)

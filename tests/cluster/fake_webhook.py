@@ -69,6 +69,7 @@ class FakeWebhook:
 
         app = web.Application()
         app.router.add_post("/mutate", self._handle)
+        app.router.add_post("/validate", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

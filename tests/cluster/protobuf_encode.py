@@ -1,12 +1,15 @@
 """A small encoder for Kubernetes' protobuf bodies, for tests: the JSON form of an object ->
 ``k8s\\x00`` + runtime.Unknown, with the field numbers of the cluster's schema. It writes the
 fields the dict has (and ``zeros``, field paths written at their zero value as Go's encoder
-does), so a test can build the bodies client-go sends byte for byte in structure."""
+does), so a test can build the bodies client-go sends byte for byte in structure. The fields
+of an embedded struct (``json:",inline"``) go into its own message, as Go's encoder writes them;
+a dict may also name the embedded field itself (``{"handler": {...}}``)."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from typing import Any
 
 from webhook.cluster.protobuf.decode import MAGIC, message_for, schema
@@ -43,6 +46,8 @@ def _scalar(number: int, ftype: str, value: Any) -> bytes:
 
 
 def _special(name: str, value: Any) -> dict[str, Any] | None:
+    if name == _META + "FieldsV1" and isinstance(value, dict) and set(value) != {"Raw"}:
+        return {"Raw": base64.b64encode(json.dumps(value).encode()).decode()}
     if isinstance(value, dict):  # already in message form (e.g. a zero Time)
         return None
     if name in (_META + "Time", _META + "MicroTime"):
@@ -56,6 +61,25 @@ def _special(name: str, value: Any) -> dict[str, Any] | None:
     return None
 
 
+def _json_names(name: str) -> set[str]:
+    """The JSON field names a message prints, its embedded structs' included."""
+    out: set[str] = set()
+    for field in schema()["messages"][name].values():
+        out |= _json_names(field[2]) if field[5] else {field[0]}
+    return out
+
+
+def _split_inline(name: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` with the keys of each embedded struct moved under the embedded field."""
+    out = dict(obj)
+    for field in schema()["messages"][name].values():
+        if field[5] and field[0] not in out:
+            mine = {k: out.pop(k) for k in list(out) if k in _json_names(field[2])}
+            if mine:
+                out[field[0]] = mine
+    return out
+
+
 def message(name: str, obj: Any) -> bytes:
     special = _special(name, obj)
     if special is not None:
@@ -63,8 +87,8 @@ def message(name: str, obj: Any) -> bytes:
     table = schema()["messages"][name]
     by_name = {f[0]: (int(n), f) for n, f in table.items()}
     out = bytearray()
-    for field_name, value in obj.items():
-        number, (_, ftype, ref, repeated, _) = by_name[field_name]
+    for field_name, value in _split_inline(name, obj).items():
+        number, (_, ftype, ref, repeated, _, _) = by_name[field_name]
         if ftype == "map":
             key_type, value_type, value_ref = ref
             for k, v in value.items():

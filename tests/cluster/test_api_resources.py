@@ -32,6 +32,22 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("autoscaling/v2", "HorizontalPodAutoscaler"): {"spec": {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
         "minReplicas": 1, "maxReplicas": 5}},
+    ("batch/v1", "Job"): {"spec": {"template": {"spec": dict(POD_SPEC, restartPolicy="Never")}}},
+    ("batch/v1", "CronJob"): {"spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {
+        "template": {"spec": dict(POD_SPEC, restartPolicy="OnFailure")}}}}},
+    ("policy/v1", "PodDisruptionBudget"): {"spec": {"minAvailable": 1, "selector": {
+        "matchLabels": {"a": "b"}}}},
+    ("networking.k8s.io/v1", "NetworkPolicy"): {"spec": {"podSelector": {}, "ingress": [{
+        "from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 80}]}]}},
+    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"): {"webhooks": [{
+        "name": "v.example.com", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+        "clientConfig": {"url": "https://127.0.0.1:1/validate"},
+        "rules": [{"operations": ["CREATE"], "apiGroups": ["example.com"],
+                   "apiVersions": ["v1"], "resources": ["nothings"]}]}]},
+    ("events.k8s.io/v1", "Event"): {
+        "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "example.com/test",
+        "reportingInstance": "test-1", "action": "Testing", "reason": "Test", "type": "Normal",
+        "regarding": {"kind": "Pod", "name": "p"}},
 }
 
 
@@ -44,6 +60,9 @@ def test_resource_round_trip(api_client: k8s.ApiClient, ns: str, api_version: st
     body = {"apiVersion": api_version, "kind": kind,
             "metadata": {"name": f"x-{ns}" if not res.namespaced else "x"}, **BODIES[
                 (api_version, kind)]}
+    for ref in ("involvedObject", "regarding"):  # an Event's object is in its namespace
+        if ref in body:
+            body[ref] = dict(body[ref], namespace=ns)
     created = res.create(body=body, namespace=namespace)
     assert created.metadata.uid
     name = created.metadata.name

@@ -100,6 +100,42 @@ def test_a_bad_protobuf_body_is_400_and_stores_nothing(api_cluster: RunningClust
     assert code == 415 and json.loads(body)["reason"] == "UnsupportedMediaType"
 
 
+def test_a_protobuf_deployment_keeps_its_probe_handler_and_volume_source(
+        api_cluster: RunningCluster, ns: str) -> None:
+    """The bodies of embedded Go structs are not lost on the way in (they were dropped)."""
+    container = {"name": "app", "image": "demo:v1",
+                 "livenessProbe": {"handler": {"httpGet": {"path": "/healthz", "port": 8080}}},
+                 "volumeMounts": [{"name": "scratch", "mountPath": "/tmp/s"}]}
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+              "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+                  "metadata": {"labels": {"app": "web"}}, "spec": {
+                      "containers": [container],
+                      "volumes": [{"name": "scratch", "volumeSource": {"emptyDir": {}}}]}}}}
+    code, _, body = raw(api_cluster, "POST", f"/apis/apps/v1/namespaces/{ns}/deployments",
+                        encode(deploy), {"Content-Type": PROTOBUF})
+    assert code == 201, body
+    stored = api_cluster.call(api_cluster.api.get("deployments.apps", ns, "web"))
+    spec = stored["spec"]["template"]["spec"]
+    assert spec["containers"][0]["livenessProbe"]["httpGet"] == {
+        "path": "/healthz", "port": 8080, "scheme": "HTTP"}
+    assert spec["volumes"] == [{"name": "scratch", "emptyDir": {}}]
+
+
+def test_kubectl_create_ingress_with_rules(api_cluster: RunningCluster, ns: str) -> None:
+    out = kubectl(api_cluster, "-n", ns, "create", "ingress", "shop", "--class=nginx",
+                  "--rule=shop.example.com/=web:80", "--rule=shop.example.com/api*=api:8080",
+                  "--annotation=team=web")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ingress.networking.k8s.io/shop created"
+    ing = get(api_cluster, ns, "ingress/shop")
+    assert ing["spec"]["ingressClassName"] == "nginx"
+    assert ing["spec"]["rules"] == [{"host": "shop.example.com", "http": {"paths": [
+        {"path": "/", "pathType": "Exact",
+         "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+        {"path": "/api", "pathType": "Prefix",
+         "backend": {"service": {"name": "api", "port": {"number": 8080}}}}]}}]
+
+
 def test_helm_install_upgrade_uninstall(embedded_cluster: RunningCluster) -> None:
     ns = f"helm{next(_ids)}"
     ok(embedded_cluster, "create", "namespace", ns)
@@ -136,3 +172,19 @@ def test_helm_install_upgrade_uninstall(embedded_cluster: RunningCluster) -> Non
             ns, label_selector="owner=helm").items] == []
     finally:
         api.close()
+
+
+def test_an_eviction_sent_as_protobuf(api_cluster: RunningCluster, ns: str) -> None:
+    """client-go's Evict sends a policy/v1 Eviction in protobuf (what kubectl drain does)."""
+    api_cluster.call(api_cluster.api.create("pods", ns, {
+        "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}))
+    body = encode({"apiVersion": "policy/v1", "kind": "Eviction",
+                   "metadata": {"name": "p", "namespace": ns},
+                   "deleteOptions": {"gracePeriodSeconds": 0}})
+    code, _, out = raw(api_cluster, "POST", f"/api/v1/namespaces/{ns}/pods/p/eviction", body,
+                       {"Content-Type": PROTOBUF})
+    assert code == 201 and json.loads(out)["status"] == "Success", out
+    code, _, _ = raw(api_cluster, "GET", f"/api/v1/namespaces/{ns}/pods/p")
+    assert code == 404  # a pending pod is deleted whatever the budget
+    code, _, out = raw(api_cluster, "GET", f"/api/v1/namespaces/{ns}/pods/p/eviction")
+    assert code in (404, 405), out

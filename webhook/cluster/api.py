@@ -85,6 +85,17 @@ __all__ = ["POLICIES", "SYSTEM_NAMESPACES", "APICore", "ClusterAPI", "WriteHook"
 class ClusterAPI(DeleteVerbs):
     ChangedMeanwhile = _ChangedMeanwhile
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.creators[("pods", "eviction")] = self._evict
+
+    async def _evict(self, req: CreateRequest) -> dict[str, Any]:
+        """``pods/NAME/eviction`` (imported when first used: it shares the disruption
+        controller's decisions, and ``canarist up --without controllers`` need not load them)."""
+        from webhook.cluster.eviction import evict
+
+        return await evict(self, req)
+
     async def create(
         self,
         resource: str,
@@ -110,6 +121,7 @@ class ClusterAPI(DeleteVerbs):
             if rt.key == "pods" and subresource == "binding" and name:
                 return await self._bind(ns, name, obj, dry_run)
             raise st.method_not_allowed("create", f"{rt.kind}/{subresource}")
+        self._check_writer(rt, as_user(user).name, "create")
         strat = self.strategy(rt)
         new = self._decode(rt, version, obj, ns, None, field_validation, warnings)
         md = new["metadata"]
@@ -128,7 +140,6 @@ class ClusterAPI(DeleteVerbs):
         md = metadata(new)
         if not applied:  # only server-side apply starts a managedFields record
             md.pop("managedFields", None)
-        strat.prepare_create(new)
         for f in (*_SYSTEM_FIELDS, "selfLink", "resourceVersion"):
             md.pop(f, None)
         if not md.get("name") and md.get("generateName"):
@@ -138,13 +149,15 @@ class ClusterAPI(DeleteVerbs):
             md["generation"] = 1
         else:
             md.pop("generation", None)
+        strat.prepare_create(new)  # after the system fields: a Job's selector needs its uid
         name = str(md.get("name") or "")
         if isinstance(user, UserInfo):  # a requester; names are in-process, never checked
             self.check_write(rt, ns, "", new, None, user)
         causes = strat.validate(new)
         if causes:
             raise st.invalid(rt, name, causes)
-        if self.store.get(rt.key, ns, name) is not None:
+        await self._validate_admission(attrs, new, warnings)
+        if self.stored(rt, ns, name) is not None:
             raise st.already_exists(rt, name)
         if dry_run:
             return self._out(rt, new, version)
@@ -288,6 +301,7 @@ class ClusterAPI(DeleteVerbs):
         manager: str | None = None,
         applied: bool = False,
     ) -> dict[str, Any]:
+        self._check_writer(rt, as_user(user).name, "update")
         strat = self.strategy(rt)
         old = self._existing(rt, ns, name)
         md, old_md = metadata(new), metadata(old)
@@ -338,6 +352,10 @@ class ClusterAPI(DeleteVerbs):
                   else strat.validate_update(new, old))
         if causes:
             raise st.invalid(rt, name, causes)
+        await self._validate_admission(attrs, new, warnings)
+        if metadata(self._existing(rt, ns, name)).get("resourceVersion") != old_md.get(
+                "resourceVersion"):
+            raise _ChangedMeanwhile()  # a validating webhook took its time
         if new == old:
             return self._out(rt, old, version)
         if dry_run:
@@ -382,6 +400,7 @@ class ClusterAPI(DeleteVerbs):
                            kind=("autoscaling", "v1", "Scale"))
         admitted = await self._admit(attrs, clone(dict(scale)), warnings)
         assert admitted is not None
+        await self._validate_admission(attrs, admitted, warnings)
         for _ in range(_WRITE_ATTEMPTS):
             # onto the object as it is now: it may have changed during the admission above
             current = self._existing(rt, ns, name)

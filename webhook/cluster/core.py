@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from webhook.cluster import status as st
@@ -12,7 +12,8 @@ from webhook.cluster.auth.user import UserInfo
 from webhook.cluster.kinds import strategy_for
 from webhook.cluster.kinds.base import Strategy
 from webhook.cluster.meta import clone, metadata, new_uid, now
-from webhook.cluster.resources import ResourceRegistry, ResourceType
+from webhook.cluster.nodeapi import NodeBackend
+from webhook.cluster.resources import CREATE_ONLY_SUBRESOURCES, ResourceRegistry, ResourceType
 from webhook.cluster.scale import scale_of
 from webhook.cluster.selectors import SelectorError, parse_field_selector, parse_label_selector
 from webhook.cluster.store import Event, Store
@@ -68,6 +69,7 @@ class APICore:
         self.store = Store(history_size)
         self.registry = ResourceRegistry()
         self.admission = admission
+        self.node: NodeBackend | None = None  # the running kubelet (pods/log)
         self.bookmark_interval = bookmark_interval
         self._strategies: dict[str, Strategy] = {}
         self._hooks: list[WriteHook] = []
@@ -101,6 +103,13 @@ class APICore:
             self._strategies[rt.key] = s
         return s
 
+    def _check_writer(self, rt: ResourceType, user: str, verb: str) -> None:
+        """A resource the cluster maintains is written only by its controllers."""
+        strat = self.strategy(rt)
+        if strat.read_only and user not in strat.writers:
+            raise st.err(405, "MethodNotAllowed", f"{verb} is not allowed on "
+                         f"{rt.qualified()}: {strat.read_only}")
+
     def _scope(self, rt: ResourceType, namespace: str | None, *, listing: bool = False) -> str:
         ns = namespace or ""
         if rt.namespaced and not ns and not listing:
@@ -116,10 +125,25 @@ class APICore:
         return out
 
     def _existing(self, rt: ResourceType, ns: str, name: str) -> dict[str, Any]:
-        obj = self.store.get(rt.key, ns, name)
+        obj = self.stored(rt, ns, name)
         if obj is None:
             raise st.not_found(rt, name)
         return obj
+
+    def stored(self, rt: ResourceType, ns: str, name: str) -> dict[str, Any] | None:
+        """The stored object as ``rt`` shows it (shared: do not mutate), or None."""
+        obj = self.store.get(rt.store_key, ns, name)
+        if obj is None or not rt.storage:
+            return obj
+        return self.strategy(rt).from_storage(obj)
+
+    def _converted(self, rt: ResourceType, ev: Event) -> Event:
+        """A store event of another resource's storage, in ``rt``'s form."""
+        if not rt.storage:
+            return ev
+        conv = self.strategy(rt).from_storage
+        return replace(ev, resource=rt.key, obj=conv(ev.obj),
+                       old=conv(ev.old) if ev.old is not None else None)
 
     def _decode(
         self,
@@ -198,27 +222,45 @@ class APICore:
             return obj
         return await self.admission.mutate(attrs, obj, warnings if warnings is not None else [])
 
+    async def _validate_admission(self, attrs: Attributes, obj: dict[str, Any] | None,
+                                  warnings: Warnings | None) -> None:
+        """Validating admission, once the object passed the kind's own validation."""
+        if self.admission is not None:
+            await self.admission.validate(attrs, obj, warnings if warnings is not None else [])
+
+    async def admit_and_validate(self, attrs: Attributes, obj: dict[str, Any] | None,
+                                 warnings: Warnings | None) -> dict[str, Any] | None:
+        """Both admission phases for a request with no stored object of its own (a
+        subresource such as ``pods/eviction``)."""
+        admitted = await self._admit(attrs, obj, warnings)
+        await self._validate_admission(attrs, admitted, warnings)
+        return admitted
+
     def check_write(self, rt: ResourceType, ns: str, url_name: str, new: dict[str, Any],
                     old: dict[str, Any] | None, user: UserInfo) -> None:
         for check in self.write_checks:
             check(rt, ns, url_name, new, old, user)
 
     def _commit(self, rt: ResourceType, obj: dict[str, Any]) -> Event:
-        ev = self.store.put(rt.key, obj)
-        for hook in self._hooks:
-            hook.after_write(rt, ev)
-        return ev
+        ev = self.store.put(rt.store_key, self.strategy(rt).to_storage(obj))
+        self._after_write(rt, ev)
+        return self._converted(rt, ev)
 
     def commit(self, rt: ResourceType, obj: dict[str, Any]) -> Event:
         """Store a system-made object (taken over) as a controller's write would."""
         return self._commit(rt, obj)
 
     def commit_removal(self, rt: ResourceType, ns: str, name: str) -> Event | None:
-        ev = self.store.remove(rt.key, ns, name)
+        ev = self.store.remove(rt.store_key, ns, name)
         if ev is not None:
-            for hook in self._hooks:
-                hook.after_write(rt, ev)
+            self._after_write(rt, ev)
+            return self._converted(rt, ev)
         return ev
+
+    def _after_write(self, rt: ResourceType, ev: Event) -> None:
+        owner = self.registry.get(rt.storage) if rt.storage else rt
+        for hook in self._hooks:
+            hook.after_write(owner or rt, ev)
 
     def _seed_namespace(self, name: str) -> None:
         self._commit(self.resolve("namespaces")[0], {
@@ -253,6 +295,9 @@ class APICore:
     def _check_sub(self, rt: ResourceType, sub: str | None) -> None:
         if sub and sub not in rt.subresources:
             raise st.err(404, "NotFound", "the server could not find the requested resource")
+        if sub in CREATE_ONLY_SUBRESOURCES:  # pods/eviction, serviceaccounts/token
+            raise st.err(405, "MethodNotAllowed",
+                         "the server does not allow this method on the requested resource")
 
     async def list(
         self,
@@ -268,11 +313,13 @@ class APICore:
         flt = self._filter(rt, ns or None, label_selector, field_selector)
         pinned = flt.fields.name()
         if pinned is not None and ns:
-            one = self.store.get(rt.key, ns, pinned)
+            one = self.store.get(rt.store_key, ns, pinned)
             found = [one] if one is not None else []
         else:
-            found = list(self.store.iter(rt.key, ns or None))
+            found = list(self.store.iter(rt.store_key, ns or None))
         items = [o for o in found if flt.matches(o)]
+        if rt.storage:
+            items = [self.strategy(rt).from_storage(o) for o in items]
         items.sort(key=lambda o: (metadata(o).get("namespace", ""), metadata(o)["name"]))
         return [self._out(rt, o, version) for o in items], str(self.store.rv)
 
@@ -281,7 +328,7 @@ class APICore:
     ) -> WatchFilter:
         try:
             lsel = parse_label_selector(labels)
-            return WatchFilter(ns, lsel, parse_field_selector(fields, rt.key))
+            return WatchFilter(ns, lsel, parse_field_selector(fields, rt.store_key))
         except SelectorError as exc:
             raise st.bad_request(str(exc)) from exc
 
@@ -304,11 +351,12 @@ class APICore:
         if resource_version not in (None, "") and not str(resource_version).isdigit():
             raise st.bad_request(f'invalid resource version "{resource_version}"')
         req = WatchRequest(
-            resource=rt.key, kind=rt.kind, api_version=rt.api_version(version), flt=flt,
+            resource=rt.store_key, kind=rt.kind, api_version=rt.api_version(version), flt=flt,
             resource_version=resource_version, allow_bookmarks=allow_bookmarks,
             timeout_seconds=timeout_seconds, send_initial_events=send_initial_events,
             bookmark_interval=self.bookmark_interval,
         )
-        return stream(self.store, req, lambda o: self._out(rt, o, version))
+        view = self.strategy(rt).from_storage if rt.storage else None
+        return stream(self.store, req, lambda o: self._out(rt, view(o) if view else o, version))
 
     # --- create -----------------------------------------------------------------------------

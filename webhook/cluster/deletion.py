@@ -31,10 +31,13 @@ class DeleteVerbs(APICore):
         user: str | UserInfo = ADMIN,
         version: str | None = None,
         warnings: Warnings | None = None,
+        admit: bool = True,
     ) -> dict[str, Any]:
+        """``admit=False``: the API server's own delete (an eviction), without admission."""
         rt, version = self.resolve(resource, version)
         ns = self._scope(rt, namespace)
         old = self._existing(rt, ns, name)
+        self._check_writer(rt, as_user(user).name, "delete")
         old_md = metadata(old)
         for key, field in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
             want = (preconditions or {}).get(key)
@@ -49,7 +52,8 @@ class DeleteVerbs(APICore):
             grace_period_seconds = 1  # upstream: negative means "as soon as possible"
         attrs = Attributes("DELETE", rt, version, "", ns, name, old, as_user(user), dry_run,
                            {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1"})
-        await self._admit(attrs, None, warnings)
+        if admit:
+            await self.admit_and_validate(attrs, None, warnings)
         return self._delete_stored(rt, version, old, propagation_policy, grace_period_seconds,
                                    dry_run)
 

@@ -9,14 +9,16 @@ CustomResourceDefinitions come and go (``ResourceRegistry.add_crd`` / ``remove``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 CREATE_ONLY = ("create",)
+READ_ONLY = ("delete", "deletecollection", "get", "list", "watch")
 # Subresources that are only ever POSTed (their kind, and their verbs in discovery).
 CREATE_ONLY_SUBRESOURCES: dict[str, tuple[str, str, str]] = {
     "token": ("authentication.k8s.io", "v1", "TokenRequest"),
+    "eviction": ("policy", "v1", "Eviction"),
 }
 
 
@@ -38,10 +40,16 @@ class ResourceType:
     scale_paths: tuple[str, str, str] | None = None  # spec replicas, status replicas, selector
     crd_uid: str = ""
     verbs: tuple[str, ...] = ALL_VERBS  # CREATE_ONLY for the reviews, which store nothing
+    storage: str = ""  # the key of the resource whose store holds these objects, if another
 
     @property
     def key(self) -> str:
         return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def store_key(self) -> str:
+        """Where the objects are stored: events.k8s.io Events are the core ``events``."""
+        return self.storage or self.key
 
     @property
     def singular(self) -> str:
@@ -94,17 +102,34 @@ def _b(
 
 BUILTINS: tuple[ResourceType, ...] = (
     _b("", "v1", "Namespace", "namespaces", False, ["ns"], ["status"]),
-    _b("", "v1", "Pod", "pods", True, ["po"], ["status"], ["all"]),
+    _b("", "v1", "Pod", "pods", True, ["po"], ["status", "eviction"], ["all"]),
     _b("", "v1", "Service", "services", True, ["svc"], ["status"], ["all"]),
     _b("", "v1", "ConfigMap", "configmaps", True, ["cm"]),
     _b("", "v1", "Secret", "secrets", True),
     _b("", "v1", "Event", "events", True, ["ev"]),
     _b("", "v1", "ServiceAccount", "serviceaccounts", True, ["sa"], ["token"]),
+    _b("", "v1", "Endpoints", "endpoints", True, ["ep"]),
+    # served for reading only (NotRunStrategy): listed by kubectl apply --prune's defaults
+    _b("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", True, ["pvc"], ["status"],
+       verbs=READ_ONLY),
+    _b("", "v1", "PersistentVolume", "persistentvolumes", False, ["pv"], ["status"],
+       verbs=READ_ONLY),
+    _b("", "v1", "ReplicationController", "replicationcontrollers", True, ["rc"],
+       ["status", "scale"], ["all"], verbs=READ_ONLY),
+    _b("apps", "v1", "DaemonSet", "daemonsets", True, ["ds"], ["status"], ["all"],
+       verbs=READ_ONLY),
+    _b("apps", "v1", "StatefulSet", "statefulsets", True, ["sts"], ["status", "scale"], ["all"],
+       verbs=READ_ONLY),
     _b("apps", "v1", "Deployment", "deployments", True, ["deploy"], ["status", "scale"], ["all"]),
     _b("apps", "v1", "ReplicaSet", "replicasets", True, ["rs"], ["status", "scale"], ["all"]),
     _b("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
     _b("networking.k8s.io", "v1", "Ingress", "ingresses", True, ["ing"], ["status"]),
     _b("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
+    _b("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ["netpol"]),
+    _b("batch", "v1", "Job", "jobs", True, (), ["status"], ["all"]),
+    _b("batch", "v1", "CronJob", "cronjobs", True, ["cj"], ["status"], ["all"]),
+    _b("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ["pdb"], ["status"]),
+    replace(_b("events.k8s.io", "v1", "Event", "events", True), storage="events"),
     _b("coordination.k8s.io", "v1", "Lease", "leases", True),
     _b(
         "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", True,
@@ -113,6 +138,10 @@ BUILTINS: tuple[ResourceType, ...] = (
     _b(
         "admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration",
         "mutatingwebhookconfigurations", False, categories=["api-extensions"],
+    ),
+    _b(
+        "admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations", False, categories=["api-extensions"],
     ),
     _b(
         "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",

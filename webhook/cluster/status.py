@@ -45,10 +45,10 @@ def status_body(
         "status": "Failure",
         "message": message,
         "reason": reason,
-        "code": code,
     }
     if details:
         body["details"] = details
+    body["code"] = code  # metav1.Status's field order: details before code
     return body
 
 

@@ -27,8 +27,13 @@ class Attributes:
 
 
 class Admission(Protocol):
-    """The mutating admission chain: returns the (possibly patched) object, adds warnings."""
+    """The admission chain: ``mutate`` returns the (possibly patched) object; ``validate``
+    (after the object is valid) raises to refuse it; both add warnings."""
 
     async def mutate(
         self, attrs: Attributes, obj: dict[str, Any] | None, warnings: list[str]
     ) -> dict[str, Any] | None: ...
+
+    async def validate(
+        self, attrs: Attributes, obj: dict[str, Any] | None, warnings: list[str]
+    ) -> None: ...

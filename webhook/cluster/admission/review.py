@@ -53,8 +53,9 @@ def build_request(attrs: Attributes, obj: Mapping[str, Any] | None) -> dict[str,
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}
 
 
-def parse_response(body: bytes, request_uid: str) -> Verdict:
-    """Check a response as upstream does (request/admissionreview.go)."""
+def parse_response(body: bytes, request_uid: str, *, mutating: bool = True) -> Verdict:
+    """Check a response as upstream does (request/admissionreview.go); a validating webhook
+    may return no patch."""
     try:
         doc = json.loads(body)
     except ValueError as exc:
@@ -71,6 +72,11 @@ def parse_response(body: bytes, request_uid: str) -> Verdict:
     if resp.get("uid") != request_uid:
         raise InvalidResponse(f'expected response.uid="{request_uid}", got "{resp.get("uid")}"')
     patch_type, raw_patch = resp.get("patchType"), resp.get("patch")
+    if not mutating:
+        if raw_patch not in (None, ""):
+            raise InvalidResponse("validating webhook may not return response.patch")
+        if patch_type is not None:
+            raise InvalidResponse("validating webhook may not return response.patchType")
     patch: list[Any] | None = None
     if raw_patch not in (None, "") or patch_type not in (None, ""):
         if patch_type in (None, ""):

@@ -65,7 +65,7 @@ async def server_side_apply(
     intent = check_intent(config, rt, version, name)
     kinds, api_version = list_kinds(rt, version), rt.api_version(version)
     for _ in range(ATTEMPTS):
-        live = api.store.get(rt.key, ns, name)
+        live = api.stored(rt, ns, name)
         try:
             new = apply(None if live is None else api._out(rt, live, version), intent, manager,
                         force, kinds, api_version, now())

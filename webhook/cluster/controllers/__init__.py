@@ -1,4 +1,5 @@
-"""The embedded cluster's workload controllers: Deployment, ReplicaSet and EndpointSlice.
+"""The embedded cluster's controllers: Deployment, ReplicaSet, EndpointSlice, Endpoints, Job
+(and TTL-after-finished) and disruption (PodDisruptionBudget status).
 
 Entry point for the runtime (stable)::
 

@@ -1,4 +1,6 @@
-"""Start the Deployment, ReplicaSet and EndpointSlice controllers on shared informers."""
+"""Start the workload controllers on shared informers: Deployment, ReplicaSet,
+EndpointSlice, Endpoints, Job (with the TTL-after-finished controller), CronJob and
+disruption."""
 
 from __future__ import annotations
 
@@ -8,10 +10,18 @@ import time
 from collections.abc import Callable
 
 from webhook.cluster.api import ClusterAPI
+from webhook.cluster.controllers.cronjob_loop import CronJobController
 from webhook.cluster.controllers.deployment_loop import DeploymentController
+from webhook.cluster.controllers.disruption_loop import DisruptionController
+from webhook.cluster.controllers.endpoints_loop import EndpointsController
 from webhook.cluster.controllers.endpointslice_loop import EndpointSliceController
 from webhook.cluster.controllers.informer import Informers
+from webhook.cluster.controllers.job_loop import JobController, TTLController
 from webhook.cluster.controllers.replicaset_loop import ReplicaSetController
+
+Controller = (DeploymentController | ReplicaSetController | EndpointSliceController
+              | EndpointsController | JobController | TTLController | DisruptionController
+              | CronJobController)
 
 
 async def run_controllers(
@@ -27,10 +37,15 @@ async def run_controllers(
     deadlines, so tests can move time.
     """
     informers = Informers(api)
-    controllers: list[DeploymentController | ReplicaSetController | EndpointSliceController] = [
+    controllers: list[Controller] = [
         DeploymentController(api, informers, clock),
         ReplicaSetController(api, informers, clock),
         EndpointSliceController(api, informers, clock),
+        EndpointsController(api, informers, clock),
+        JobController(api, informers, clock),
+        TTLController(api, informers, clock),
+        DisruptionController(api, informers, clock),
+        CronJobController(api, informers, clock),
     ]
     tasks = [asyncio.create_task(inf.run(), name=f"informer {inf.resource}")
              for inf in informers.all()]

@@ -10,7 +10,7 @@ import base64
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import yaml
@@ -20,15 +20,22 @@ from webhook.cluster import status as st
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.auth.user import ADMIN_USER, UserInfo
 from webhook.cluster.http.paths import RequestInfo
+from webhook.cluster.http.podlogs import serve_log
+from webhook.cluster.http.portforward import serve_portforward
 from webhook.cluster.http.tables import to_table, wants_table
 from webhook.cluster.meta import metadata
 from webhook.cluster.patching import normalise_patch_type
 from webhook.cluster.protobuf import PROTOBUF, decode_object
 from webhook.cluster.resources import CREATE_ONLY, CREATE_ONLY_SUBRESOURCES, ResourceType
 from webhook.errors import APIStatusError, WireFormatError
+from webhook.spec import boundedyaml
 
 log = logging.getLogger(__name__)
 USER_KEY = web.RequestKey("canarist.user", UserInfo)  # set by the server's authentication
+# pods/log and pods/portforward: served with the node, as the API server proxies to the kubelet
+POD_STREAMS: dict[str, Callable[[web.Request, ClusterAPI, RequestInfo],
+                                Awaitable[web.StreamResponse]]] = {"log": serve_log,
+                                                                   "portforward": serve_portforward}
 
 
 def dumps(obj: Any) -> bytes:
@@ -36,7 +43,9 @@ def dumps(obj: Any) -> bytes:
 
 
 def json_response(obj: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
-    resp = web.Response(body=dumps(obj), status=status, content_type="application/json")
+    # encoding/json's Encoder ends the body with a newline; clients compare error bodies
+    resp = web.Response(body=dumps(obj) + b"\n", status=status,
+                        content_type="application/json")
     for w in warnings or []:
         escaped = w.replace("\\", "\\\\").replace('"', '\\"')
         resp.headers.add("Warning", f'299 - "{escaped}"')
@@ -109,11 +118,15 @@ async def read_body(request: web.Request, *, optional: bool = False) -> Any:
                      f'(got "{ctype}")')
     try:
         if "yaml" in ctype:
-            return yaml.safe_load(raw)
+            return boundedyaml.load(raw.decode("utf-8"), boundedyaml.DOCUMENT)
         return json.loads(raw)
-    except (ValueError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
+        where, message = boundedyaml.describe(exc)
+        raise st.bad_request(f"the request body could not be decoded as YAML: "
+                             f"{where.lstrip('.') or 'body'}: {message}") from None
+    except (ValueError, RecursionError) as exc:
         raise st.bad_request(f"the request body could not be decoded as "
-                             f"{'YAML' if 'yaml' in ctype else 'JSON'}: {exc}") from exc
+                             f"{'YAML' if 'yaml' in ctype else 'JSON'}: {exc}") from None
 
 
 class ResourceHandlers:
@@ -124,6 +137,8 @@ class ResourceHandlers:
         rt = self.api.registry.lookup(info.group, info.version, info.resource)
         if rt is None:
             raise st.err(404, "NotFound", "the server could not find the requested resource")
+        if rt.key == "pods" and info.name and info.subresource in POD_STREAMS:
+            return await POD_STREAMS[info.subresource](request, self.api, info)
         if info.subresource and info.subresource not in rt.subresources and not (
             rt.key == "pods" and info.subresource == "binding"
         ):

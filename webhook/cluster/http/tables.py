@@ -84,6 +84,71 @@ def _ns(o: dict[str, Any]) -> list[Any]:
     return [(o.get("status") or {}).get("phase", "")]
 
 
+def _job(o: dict[str, Any]) -> list[Any]:
+    """printJob (1.32): Status, Completions, Duration."""
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    ok = int(st.get("succeeded") or 0)
+    if spec.get("completions") is not None:
+        completions = f"{ok}/{spec['completions']}"
+    elif int(spec.get("parallelism") or 1) > 1:
+        completions = f"{ok}/1 of {spec['parallelism']}"
+    else:
+        completions = f"{ok}/1"
+    start, done = st.get("startTime"), st.get("completionTime")
+    duration = ""
+    if start and done:
+        duration = human_duration((parse_time(done) - parse_time(start)).total_seconds())
+    elif start:
+        duration = human_duration((_dt.datetime.now(_dt.UTC) - parse_time(start))
+                                  .total_seconds())
+    true = {c.get("type") for c in st.get("conditions") or () if c.get("status") == "True"}
+    status = next((s for s in ("Complete", "Failed") if s in true), None)
+    if status is None and metadata(o).get("deletionTimestamp"):
+        status = "Terminating"
+    status = status or next((s for s in ("Suspended", "FailureTarget", "SuccessCriteriaMet")
+                             if s in true), "Running")
+    return [status, completions, duration]
+
+
+def _cronjob(o: dict[str, Any]) -> list[Any]:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    last = st.get("lastScheduleTime")
+    since = (human_duration((_dt.datetime.now(_dt.UTC) - parse_time(last)).total_seconds())
+             if last else "<none>")
+    suspend = spec.get("suspend")
+    return [spec.get("schedule", ""), spec.get("timeZone") or "<none>",
+            "<unset>" if suspend is None else str(bool(suspend)), len(st.get("active") or []),
+            since]
+
+
+def _pdb(o: dict[str, Any]) -> list[Any]:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    shown = ["N/A" if spec.get(k) is None else str(spec[k])
+             for k in ("minAvailable", "maxUnavailable")]
+    return [*shown, int(st.get("disruptionsAllowed") or 0)]
+
+
+def _endpoints(o: dict[str, Any]) -> list[Any]:
+    """formatEndpoints: up to three ip:port, then "+ N more..."."""
+    pairs = [f"{a.get('ip')}:{p.get('port')}" for sub in o.get("subsets") or []
+             for p in sub.get("ports") or [None] if p for a in sub.get("addresses") or []]
+    if not pairs:
+        return ["<none>"]
+    extra = f" + {len(pairs) - 3} more..." if len(pairs) > 3 else ""
+    return [",".join(pairs[:3]) + extra]
+
+
+def _netpol(o: dict[str, Any]) -> list[Any]:
+    sel = (o.get("spec") or {}).get("podSelector") or {}
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for expr in sel.get("matchExpressions") or []:
+        op, key = expr.get("operator"), expr.get("key")
+        values = ",".join(expr.get("values") or [])
+        parts.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
+                      "Exists": str(key), "DoesNotExist": f"!{key}"}.get(str(op), str(key)))
+    return [",".join(parts) or "<none>"]
+
+
 def _subjects(o: dict[str, Any], kind: str) -> str:
     subjects = [s for s in o.get("subjects") or [] if isinstance(s, dict) and
                 s.get("kind") == kind]
@@ -119,6 +184,13 @@ COLUMNS: dict[str, tuple[list[tuple[str, str, int]], Row]] = {
     "services": ([("Type", _S, 0), ("Cluster-IP", _S, 0), ("External-IP", _S, 0),
                   ("Port(s)", _S, 0)], _svc),
     "namespaces": ([("Status", _S, 0)], _ns),
+    "jobs.batch": ([("Status", _S, 0), ("Completions", _S, 0), ("Duration", _S, 0)], _job),
+    "cronjobs.batch": ([("Schedule", _S, 0), ("Timezone", _S, 0), ("Suspend", _S, 0),
+                        ("Active", _I, 0), ("Last Schedule", _S, 0)], _cronjob),
+    "poddisruptionbudgets.policy": ([("Min Available", _S, 0), ("Max Unavailable", _S, 0),
+                                     ("Allowed Disruptions", _I, 0)], _pdb),
+    "endpoints": ([("Endpoints", _S, 0)], _endpoints),
+    "networkpolicies.networking.k8s.io": ([("Pod-Selector", _S, 0)], _netpol),
     "serviceaccounts": ([("Secrets", _I, 0)], _sa),
     # upstream prints these with their own time column (no trailing Age)
     "roles.rbac.authorization.k8s.io": _ROLE,

@@ -1,19 +1,27 @@
-"""MutatingWebhookConfiguration defaults and validation (admissionregistration.k8s.io/v1)."""
+"""Mutating- and ValidatingWebhookConfiguration defaults and validation
+(admissionregistration.k8s.io/v1, pkg/apis/admissionregistration/{v1/defaults,validation}).
+
+A ``caBundle`` is bytes: text that is not base64 is a 400 from the JSON decoder, as upstream;
+base64 of something that is not PEM certificates is stored, and calling the webhook fails
+(upstream validates PEM only for CRD conversion webhooks)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 from urllib.parse import urlsplit
 
 from webhook.cluster.kinds.base import GEN_NON_METADATA, Strategy
 from webhook.cluster.kinds.common import duplicate, invalid, not_supported, required
+from webhook.cluster.kinds.typed import DecodeReport
 from webhook.cluster.status import Cause
 
 _OPERATIONS = ["*", "CONNECT", "CREATE", "DELETE", "UPDATE"]
 _SIDE_EFFECTS = ["None", "NoneOnDryRun"]
 
 
-def default_webhook(w: Any) -> None:
+def default_webhook(w: Any, *, mutating: bool = True) -> None:
     if not isinstance(w, dict):
         return
     w.setdefault("failurePolicy", "Fail")
@@ -21,7 +29,8 @@ def default_webhook(w: Any) -> None:
     w.setdefault("namespaceSelector", {})
     w.setdefault("objectSelector", {})
     w.setdefault("timeoutSeconds", 10)
-    w.setdefault("reinvocationPolicy", "Never")
+    if mutating:
+        w.setdefault("reinvocationPolicy", "Never")
     for rule in w.get("rules") or []:
         if isinstance(rule, dict):
             rule.setdefault("scope", "*")
@@ -90,12 +99,40 @@ def validate_webhook(w: Any, path: str) -> list[Cause]:
     return out
 
 
+def base64_problem(text: str) -> int | None:
+    """Where Go's base64 decoder (StdEncoding) stops on ``text``, or None if it decodes."""
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+    body = text.rstrip("=")
+    for i, ch in enumerate(body):
+        if ch not in alphabet:
+            return i
+    padding = len(text) - len(body)
+    if len(text) % 4 or padding > 2 or len(body) % 4 == 1:
+        return len(body) if len(body) % 4 == 1 else len(text) - len(text) % 4 or len(body)
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return len(body)
+    return None
+
+
 class MutatingWebhookConfigurationStrategy(Strategy):
     generation = GEN_NON_METADATA
+    mutating = True
+
+    def decode(self, obj: dict[str, Any]) -> DecodeReport:
+        report = super().decode(obj)
+        for w in obj.get("webhooks") or []:
+            bundle = ((w or {}).get("clientConfig") or {}).get("caBundle")
+            if isinstance(bundle, str):
+                at = base64_problem(bundle)
+                if at is not None:
+                    report.type_errors.append(f"illegal base64 data at input byte {at}")
+        return report
 
     def default(self, obj: dict[str, Any]) -> None:
         for w in obj.get("webhooks") or []:
-            default_webhook(w)
+            default_webhook(w, mutating=self.mutating)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         out = super().validate(obj)
@@ -108,3 +145,7 @@ class MutatingWebhookConfigurationStrategy(Strategy):
             if isinstance(name, str):
                 names.add(name)
         return out
+
+
+class ValidatingWebhookConfigurationStrategy(MutatingWebhookConfigurationStrategy):
+    mutating = False

@@ -34,6 +34,18 @@ class Strategy:
     def __init__(self, rt: ResourceType) -> None:
         self.rt = rt
 
+    # --- storage form: a resource served over another one's store converts (events.k8s.io) --
+    def to_storage(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return obj
+
+    def from_storage(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return obj
+
+    # --- who may write: a resource the cluster maintains names its writers; anyone else gets
+    # 405 with ``read_only`` as the reason ------------------------------------------------------
+    writers: tuple[str, ...] = ()
+    read_only = ""  # empty: anyone may write
+
     # --- decoding: types checked, unknown fields dropped (reported for fieldValidation) ------
     def decode(self, obj: dict[str, Any]) -> DecodeReport:
         report = DecodeReport()

@@ -166,24 +166,69 @@ class SecretStrategy(Strategy):
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         out = super().validate(obj)
-        for k, v in (obj.get("data") or {}).items():
+        data = obj.get("data") or {}
+        for k, v in data.items():
             try:
                 base64.b64decode(str(v), validate=True)
             except (binascii.Error, ValueError):
                 out.append(invalid(f"data[{k}]", "<secret contents redacted>",
                                    "illegal base64 data"))
+        out += _typed_secret_keys(obj.get("type"), data if isinstance(data, dict) else {})
         return out
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         out = super().validate_update(new, old)
+        if new.get("type") != old.get("type"):
+            out.append(invalid("type", new.get("type"), "field is immutable"))
         if old.get("immutable") and (new.get("data") != old.get("data")):
             out.append(invalid("data", "<secret contents redacted>",
                                "field is immutable when `immutable` is set"))
         return out
 
 
+# The keys a typed Secret must carry (ValidateSecret), with upstream's field paths.
+_SECRET_KEYS = {
+    "kubernetes.io/tls": ("tls.crt", "tls.key"),
+    "kubernetes.io/ssh-auth": ("ssh-privatekey",),
+    "kubernetes.io/dockercfg": (".dockercfg",),
+    "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+}
+
+
+def _typed_secret_keys(secret_type: Any, data: dict[str, Any]) -> list[Cause]:
+    return [required(f"data[{key}]") for key in _SECRET_KEYS.get(str(secret_type), ())
+            if key not in data]
+
+
 class ReturnsObject(Strategy):
     return_deleted_object = True
+
+
+ENDPOINTS_WRITER = "system:serviceaccount:kube-system:endpoint-controller"
+NAMESPACE_WRITER = "system:serviceaccount:kube-system:namespace-controller"
+
+
+class EndpointsStrategy(Strategy):
+    """v1 Endpoints: the cluster writes them from each Service's EndpointSlices (and removes
+    them with their namespace); clients read them."""
+
+    writers = (ENDPOINTS_WRITER, NAMESPACE_WRITER)
+    read_only = ("endpoints are read-only on this cluster: it writes them from each Service's "
+                 "EndpointSlices; write an EndpointSlice (label kubernetes.io/service-name) "
+                 "instead")
+
+
+class NotRunStrategy(Strategy):
+    """Kinds served only so that clients which list every kind they know work (``kubectl
+    apply --prune`` without an allowlist): no controller runs them, so creating one is
+    refused rather than stored and never acted on."""
+
+    writers = (NAMESPACE_WRITER,)
+
+    @property
+    def read_only(self) -> str:  # type: ignore[override]
+        return (f"this cluster does not run {self.rt.qualified()} (no controller, kubelet or "
+                "storage acts on them); it serves them for reading only")
 
 
 class LeaseStrategy(Strategy):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from webhook.cluster.kinds.base import GEN_NON_METADATA, GEN_NON_METADATA_STATUS, GEN_SPEC, Strategy
-from webhook.cluster.kinds.common import immutable, invalid, not_supported, required
+from webhook.cluster.kinds.common import forbidden, immutable, invalid, not_supported, required
 from webhook.cluster.kinds.typed import DecodeReport
 from webhook.cluster.resources import ResourceType
 from webhook.cluster.schema import prune_and_default
@@ -54,6 +56,7 @@ class CRDStrategy(Strategy):
             out.append(invalid("spec.versions", [v.get("name") for v in versions
                                                  if isinstance(v, dict)],
                                "must have exactly one version marked as storage version"))
+        out += _conversion_causes(spec.get("conversion"))
         for i, v in enumerate(versions):
             if not isinstance(v, dict):
                 continue
@@ -74,6 +77,59 @@ class CRDStrategy(Strategy):
             if (new.get("spec") or {}).get(key) != (old.get("spec") or {}).get(key):
                 out.append(immutable(f"spec.{key}", (new.get("spec") or {}).get(key)))
         return out
+
+
+_CONVERSION = "spec.conversion"
+
+
+def pem_bundle_problem(bundle: str) -> str | None:
+    """Why a base64 ``caBundle`` does not load as root certificates (client-go's
+    ``cert.NewPoolFromBytes`` wording), or None."""
+    from cryptography import x509
+
+    try:
+        raw = base64.b64decode(bundle, validate=True)
+    except (binascii.Error, ValueError):
+        return "unable to load root certificates: unable to parse bytes as PEM block"
+    if b"-----BEGIN" not in raw:
+        return "unable to load root certificates: unable to parse bytes as PEM block"
+    try:
+        x509.load_pem_x509_certificates(raw)
+    except ValueError:
+        return ("unable to load root certificates: data does not contain any valid RSA or "
+                "ECDSA certificates")
+    return None
+
+
+def _conversion_causes(conversion: Any) -> list[Cause]:
+    """validateCustomResourceConversion, with the internal type's field names (a v1
+    ``conversion.webhook.clientConfig`` is reported as ``conversion.webhookClientConfig``)."""
+    if not isinstance(conversion, dict):
+        return []
+    strategy = conversion.get("strategy")
+    if strategy not in ("None", "Webhook"):
+        return [not_supported(f"{_CONVERSION}.strategy", strategy, ["None", "Webhook"])]
+    webhook = conversion.get("webhook") or {}
+    config = webhook.get("clientConfig") if isinstance(webhook, dict) else None
+    where = f"{_CONVERSION}.webhookClientConfig"
+    if strategy == "None":
+        return [forbidden(where, "should not be set when strategy is not set to Webhook")] \
+            if config else []
+    out: list[Cause] = []
+    if not isinstance(config, dict):
+        return [required(where, "required when strategy is set to Webhook")]
+    if bool(config.get("url")) == bool(config.get("service")):
+        out.append(required(where, "exactly one of url or service is required"))
+    bundle = config.get("caBundle")
+    if isinstance(bundle, str) and bundle:
+        problem = pem_bundle_problem(bundle)
+        if problem:
+            out.append(invalid(f"{where}.caBundle", bundle, problem))
+    versions = webhook.get("conversionReviewVersions") if isinstance(webhook, dict) else None
+    if not versions:
+        out.append(required(f"{_CONVERSION}.conversionReviewVersions",
+                            "must include at least one of v1, v1beta1"))
+    return out
 
 
 class CustomResourceStrategy(Strategy):

@@ -18,6 +18,11 @@ from webhook.cluster.kinds.common import (
     validate_annotations,
     validate_labels,
 )
+from webhook.cluster.kinds.volumes import (
+    default_volumes,
+    validate_container_parts,
+    validate_volumes,
+)
 from webhook.cluster.status import Cause
 
 _PROTOCOLS = ["SCTP", "TCP", "UDP"]
@@ -76,6 +81,7 @@ def default_pod_spec(spec: Any) -> None:
     for key in ("containers", "initContainers"):
         for c in spec.get(key) or []:
             default_container(c)
+    default_volumes(spec)
 
 
 def default_template(template: Any) -> None:
@@ -132,15 +138,16 @@ def _validate_container(c: Any, path: str, seen: set[str]) -> list[Cause]:
 def validate_pod_spec(spec: Any, path: str, *, restart: list[str] | None = None) -> list[Cause]:
     if not isinstance(spec, dict):
         return [required(path)]
-    out: list[Cause] = []
+    volumes, out = validate_volumes(spec.get("volumes"), f"{path}.volumes")
     containers = spec.get("containers")
     if not containers:
         out.append(required(f"{path}.containers"))
     seen: set[str] = set()
-    for i, c in enumerate(containers or []):
-        out += _validate_container(c, f"{path}.containers[{i}]", seen)
-    for i, c in enumerate(spec.get("initContainers") or []):
-        out += _validate_container(c, f"{path}.initContainers[{i}]", seen)
+    for key in ("containers", "initContainers"):
+        for i, c in enumerate(spec.get(key) or []):
+            out += _validate_container(c, f"{path}.{key}[{i}]", seen)
+            if isinstance(c, dict):
+                out += validate_container_parts(c, volumes, f"{path}.{key}[{i}]")
     allowed = restart or _RESTART
     rp = spec.get("restartPolicy")
     if rp not in allowed:
@@ -152,11 +159,15 @@ def validate_pod_spec(spec: Any, path: str, *, restart: list[str] | None = None)
     return out
 
 
-def validate_template(template: Any, path: str) -> list[Cause]:
+def validate_template(template: Any, path: str, *, restart: list[str] | None = None
+                      ) -> list[Cause]:
+    """A pod template; its restartPolicy must be one of ``restart`` (default: Always, as
+    Deployments and ReplicaSets want)."""
     if not isinstance(template, dict):
         return [required(path)]
     md = template.get("metadata") or {}
     out = validate_labels(f"{path}.metadata.labels", md.get("labels"))
     out += validate_annotations(f"{path}.metadata.annotations", md.get("annotations"))
-    out += validate_pod_spec(template.get("spec"), f"{path}.spec", restart=["Always"])
+    out += validate_pod_spec(template.get("spec"), f"{path}.spec",
+                             restart=restart or ["Always"])
     return out

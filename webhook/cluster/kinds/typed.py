@@ -35,6 +35,8 @@ def model_for(api_version: str, kind: str) -> str | None:
     """The client model name of a built-in kind (``V1Deployment``, ``CoreV1Event``)."""
     if kind == "Event" and api_version == "v1":
         return "CoreV1Event"
+    if kind == "Event" and api_version == "events.k8s.io/v1":
+        return "EventsV1Event"
     version = api_version.rpartition("/")[2]
     name = version[:1].upper() + version[1:] + kind
     return name if _fields(name) is not None else None
@@ -73,7 +75,7 @@ def decode(obj: dict[str, Any], model: str, *, prune: bool, report: DecodeReport
 
 
 def _struct_name(model: str) -> str:
-    return re.sub(r"^(CoreV1|V\d+(alpha\d+|beta\d+)?)", "", model)
+    return re.sub(r"^(CoreV1|EventsV1|V\d+(alpha\d+|beta\d+)?)", "", model)
 
 
 def _walk_model(

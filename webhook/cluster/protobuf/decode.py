@@ -9,7 +9,10 @@ at their zero value and empty lists and maps are left out (the encoder always wr
 fields; their JSON tags say ``omitempty``), except Go pointer fields, whose zero was set on
 purpose (``replicas: 0``); nested structs stay, empty, as ``{}``; the apimachinery types take
 their JSON shapes (Time as RFC 3339, IntOrString as a number or a string, Quantity as a string,
-FieldsV1 as its raw JSON). A field the schema does not know is refused rather than dropped.
+FieldsV1 as its raw JSON). An embedded Go struct (``json:",inline"``: a probe's handler, a
+volume's source, an Ingress rule's value, a key selector's ``LocalObjectReference``) is a
+message of its own in protobuf and prints its fields in the parent object. A field the schema
+does not know is refused rather than dropped.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ _MAX_DEPTH = 64
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _FIRST_SECOND, _LAST_SECOND = -62135596800, 253402300799  # 0001-01-01, 9999-12-31T23:59:59
 
-# [json name, type, message | [key type, value type, value message], repeated, keep zero]
+# [json name, type, message | [key type, value type, value message], repeated, keep zero,
+#  inline]
 Field = list[Any]
 Table = dict[str, Field]
 
@@ -110,9 +114,13 @@ def _message(buf: bytes, name: str, path: str, depth: int) -> Any:
             short = name.rsplit(".", 1)[1]
             raise _fail(path, f"field number {num} of {short} is not in this cluster's "
                         f"schema ({schema()['source']}); send the object as JSON")
-        json_name, ftype, ref, repeated, keep_zero = field
+        json_name, ftype, ref, repeated, keep_zero, inline = field
         where = f"{path}.{json_name}"
-        if ftype == "map":
+        if inline:  # an embedded struct: its fields are this object's
+            embedded = _value(wire, value, ftype, ref, path, depth)
+            if isinstance(embedded, dict):
+                _merge(out, embedded)
+        elif ftype == "map":
             entry = _map_entry(value, ref, where, depth)
             out.setdefault(json_name, {}).update([entry])
         elif repeated:
