@@ -82,9 +82,13 @@ class Harness:
 
     # --- the reconciler -------------------------------------------------------------------------
 
-    async def start(self) -> Reconciler:
+    async def start(self, client: Any = None, **options: Any) -> Reconciler:
+        """Run a reconciler for the namespace (through ``client`` when given: a wrapper that
+        stops it at a chosen write; ``options``: ``LoopOptions`` fields)."""
         self._stop = asyncio.Event()
-        self.reconciler = Reconciler(self.client, LoopOptions(namespace=self.ns, resync=3600))
+        self.reconciler = Reconciler(
+            client or self.client, LoopOptions(namespace=self.ns, resync=3600, **options)
+        )
         self._task = asyncio.create_task(self.reconciler.run(self._stop))
         return self.reconciler
 

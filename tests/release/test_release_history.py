@@ -46,8 +46,9 @@ def test_a_release_records_a_point_per_change_and_nothing_else() -> None:
         [30, 50, 20, "Progressing", 2],  # the pause is over: step 3 asks 50%
         [30, 50, 50, "Paused", 3],  # applied; paused until promote
         [35, 100, 50, "Progressing", 4],  # promoted: every step done, scaling to full
-        [35, 100, 100, "Promoting", 4],
-        [35, 0, 0, "Healthy", 4],  # v2 is the stable revision
+        [35, 100, 100, "Progressing", 4],  # all traffic on v2; the old pods stay 30 s
+        [65, 100, 100, "Promoting", 4],  # the canary's ReplicaSet handed over
+        [65, 0, 0, "Healthy", 4],  # v2 is the stable revision
     ]
     # the history cost no write: the simulator reached a fixed point, and every write of the
     # history was a status write

@@ -206,12 +206,16 @@ class SyncClient:
         out: JSON = self.rest.call(req).json()
         return out
 
-    def delete(self, ref: ObjectRef, *, propagation: str = "Background") -> bool:
+    def delete(self, ref: ObjectRef, *, propagation: str = "Background", uid: str = "") -> bool:
+        """Delete ``ref``; with ``uid``, only that object (a precondition: ``Conflict`` when the
+        name now holds another one)."""
         res = self.resource(ref.api_version, ref.kind)
         if res is None:
             return False
         _check_ref(ref, res)
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        body: JSON = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if uid:
+            body["preconditions"] = {"uid": uid}
         try:
             self.rest.call(Request("DELETE", res.path(ref.namespace, ref.name), body=body))
         except NotFound:
@@ -388,8 +392,10 @@ class KubeClient:
             self.sync.patch, ref, patch, patch_type=patch_type, subresource=subresource
         )
 
-    async def delete(self, ref: ObjectRef, *, propagation: str = "Background") -> bool:
-        return await self._run(self.sync.delete, ref, propagation=propagation)
+    async def delete(
+        self, ref: ObjectRef, *, propagation: str = "Background", uid: str = ""
+    ) -> bool:
+        return await self._run(self.sync.delete, ref, propagation=propagation, uid=uid)
 
 
 def connect_sync(options: ClientOptions | None = None, **kw: Any) -> SyncClient:

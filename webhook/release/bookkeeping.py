@@ -15,6 +15,7 @@ stores there (camelCase like the rest of the annotation):
 | ``stableReplicas`` | the ``spec.replicas`` canarist last wrote (with ``replicas``, in one write) |
 | ``replicasHeld`` | someone set ``spec.replicas`` back to the total: canarist leaves it alone |
 | ``abortReason`` | why the release was aborted |
+| ``handover`` | the canary ReplicaSet a promotion is handing over to the user's Deployment |
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Books:
     stable_replicas: int | None = None
     replicas_held: bool = False
     abort_reason: str = ""
+    handover: str = ""
 
     def with_(self, **changes: Any) -> Books:
         return replace(self, **changes)
@@ -66,6 +68,7 @@ class Books:
             stable_replicas=_count(x.get("stableReplicas")),
             replicas_held=x.get("replicasHeld") is True,
             abort_reason=x["abortReason"] if isinstance(x.get("abortReason"), str) else "",
+            handover=x["handover"] if isinstance(x.get("handover"), str) else "",
         )
 
     def into(self, status: ReleaseStatus) -> ReleaseStatus:
@@ -81,6 +84,7 @@ class Books:
             "stableReplicas": self.stable_replicas,
             "replicasHeld": self.replicas_held or None,
             "abortReason": self.abort_reason or None,
+            "handover": self.handover or None,
         }
         extra.update({k: v for k, v in values.items() if v is not None})
         return replace(status, extra=extra)
@@ -97,6 +101,7 @@ _KEYS = {
     "stableReplicas",
     "replicasHeld",
     "abortReason",
+    "handover",
 }
 
 

@@ -7,7 +7,9 @@ every operation succeeded, so a retried plan does not announce twice.
 
 Writes:
 - Services, the canary Deployment: merge patches (a Service's selector keys removed with
-  ``null``); creating what already exists and deleting what is gone count as done.
+  ``null``); creating what already exists and deleting what is gone count as done. The canary
+  Deployment handed over at promotion is deleted with ``propagationPolicy: Orphan`` and a
+  ``uid`` precondition (its ReplicaSet and pods stay).
 - The status annotation: a merge patch of ``metadata.annotations`` through the Deployment's
   **status subresource**, which keeps annotation changes and does not bump ``generation``
   (k8s-semantics §3.5). ``canarist.io/history`` goes in the same write when it changed.
@@ -33,8 +35,10 @@ from webhook.release.ops import (
     CreateCanary,
     CreateService,
     DeleteCanary,
+    DeleteReplicaSet,
     DeleteService,
     Op,
+    OrphanCanary,
     PatchDeployment,
     PatchServiceSelector,
     Plan,
@@ -62,7 +66,9 @@ class Writer(Protocol):
         subresource: str = "",
     ) -> JSON: ...
 
-    async def delete(self, ref: ObjectRef) -> bool: ...
+    async def delete(
+        self, ref: ObjectRef, *, propagation: str = "Background", uid: str = ""
+    ) -> bool: ...
 
 
 class EventSink(Protocol):
@@ -189,6 +195,11 @@ class Executor:
             await self._patch(ref, {"spec": {"replicas": op.replicas}})
         elif isinstance(op, DeleteCanary):
             await self._delete(ObjectRef("apps/v1", "Deployment", ns, op.name))
+        elif isinstance(op, OrphanCanary):
+            ref = ObjectRef("apps/v1", "Deployment", ns, op.name)
+            await self._delete(ref, propagation="Orphan", uid=op.uid)
+        elif isinstance(op, DeleteReplicaSet):
+            await self._delete(ObjectRef("apps/v1", "ReplicaSet", ns, op.name), uid=op.uid)
         elif isinstance(op, PatchDeployment):
             ref = ObjectRef("apps/v1", "Deployment", ns, d.name)
             self._wrote(await self._patch(ref, deployment_patch(op, self._rv)))
@@ -215,6 +226,8 @@ class Executor:
         with contextlib.suppress(Conflict):  # made by an earlier attempt: the next plan checks it
             await self.writer.create(body)
 
-    async def _delete(self, ref: ObjectRef) -> None:
+    async def _delete(
+        self, ref: ObjectRef, *, propagation: str = "Background", uid: str = ""
+    ) -> None:
         self.writes += 1
-        await self.writer.delete(ref)
+        await self.writer.delete(ref, propagation=propagation, uid=uid)

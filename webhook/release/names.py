@@ -16,10 +16,13 @@ MANAGED_BY_ANNOTATION = MANAGED_BY
 # restored when the Deployment opts out or is deleted.
 ORIGINAL_SELECTOR = "canarist.io/original-selector"
 CANARY_SUFFIX = "-canary"
+# The Deployment controller's note on a ReplicaSet of the replica count it was last scaled for.
+DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 
 __all__ = [
     "CANARY_OF_LABEL",
     "CANARY_SUFFIX",
+    "DESIRED_REPLICAS",
     "ENABLED_LABEL",
     "HASH_LABEL",
     "MANAGED_BY_ANNOTATION",

@@ -65,6 +65,24 @@ class DeleteCanary:
 
 
 @dataclass(frozen=True)
+class OrphanCanary:
+    """Delete the canary Deployment with ``propagationPolicy: Orphan``, guarded by its ``uid``:
+    the garbage collector takes its ownerReference off its ReplicaSet, which keeps its pods and
+    is adopted by the user's Deployment (``webhook.release.handover``)."""
+
+    name: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class DeleteReplicaSet:
+    """Delete a ReplicaSet (and, in the background, its pods), guarded by its ``uid``."""
+
+    name: str
+    uid: str
+
+
+@dataclass(frozen=True)
 class RouteTraffic:
     """Drive every router to this state: ``weight`` percent to the canary (the stable side gets
     the rest), hash-pinned selections on ``canary_hash``/``stable_hash``, and header and mirror
@@ -124,6 +142,8 @@ Op = (
     | CreateCanary
     | ScaleCanary
     | DeleteCanary
+    | OrphanCanary
+    | DeleteReplicaSet
     | RouteTraffic
     | RemoveRoutes
     | CleanupRoutes

@@ -9,6 +9,7 @@ Which path a Deployment takes:
 - being deleted → restore the shared objects canarist changed (``teardown.gone``);
 - not opted in → undo everything, unpause, drop the status (``teardown.opt_out``);
 - annotations that do not parse → report, change nothing;
+- a promotion handing the canary's ReplicaSet over → carry it on (``ending.handing_over``);
 - template == stable revision → converge to rest (``ending.at_rest``; a fast rollback lands here);
 - otherwise a release: fresh (new canary hash: step 0, weight 0 first), aborted, promoting, or
   walking the steps (``progress.steps``).
@@ -45,6 +46,8 @@ def plan(world: World, now: datetime) -> Plan:
     work.set(steps=ctx.n)
     in_release = d.hash != work.status.stable_hash
     replicas.observe_total(ctx, work, draft, in_release=in_release)
+    if work.books.handover and ending.handing_over(ctx, work, draft):
+        return _finish(ctx, work, draft)
     if not in_release:
         actions.apply_action(ctx, work, draft, in_release=False)
         ending.at_rest(ctx, work, draft)
@@ -167,7 +170,8 @@ def _history(ctx: Ctx, status: ReleaseStatus) -> str | None:
     """``canarist.io/history`` with this plan's point added, when it adds one. Only called for a
     plan that writes the status anyway: a point changes the phase, step or weight, all in the
     status, so the history never costs a write of its own."""
-    releasing = status.in_release and status.aborted_at is None
+    handing_over = bool(Books.of(status).handover)  # the new revision already the stable one
+    releasing = (status.in_release or handing_over) and status.aborted_at is None
     set_weight = progress.target(ctx, min(status.step, ctx.n)) if releasing else 0
     point = Point(
         at=int(ctx.now.timestamp()),
