@@ -176,8 +176,11 @@ def test_the_chart_installs_with_wait(world: HelmWorld, installed: dict[str, Any
         assert lease["spec"]["holderIdentity"].startswith(reconcilers[0]["metadata"]["name"])
         # each process runs in its pod, as its ServiceAccount
         logs = world.pod_logs(NS, f"app={RELEASE}-webhook")
-        keeper = next(text for where, text in logs.items() if where.endswith("/certs"))
-        assert f"secret {NS}/{RELEASE}-webhook-tls: unchanged" in keeper
+        keepers = [text for where, text in logs.items() if where.endswith("/certs")]
+        assert len(keepers) == 2
+        for text in keepers:  # the hook's certificates kept (one of them made them owned)
+            assert "certificates: keep" in text
+            assert f"caBundle of mutatingwebhookconfiguration {NS}-{RELEASE}:" in text
 
 
 def test_the_webhook_pod_holds_and_the_reconciler_pod_releases(
@@ -211,6 +214,9 @@ def test_the_webhook_pod_holds_and_the_reconciler_pod_releases(
         reasons = {e["reason"] for e in world.cluster.call(world.cluster.api.list(
             "events", APP_NS, field_selector="involvedObject.name=web"))[0]}
         assert {"ReleaseStarted", "StepCompleted", "Promoting", "Promoted"} <= reasons
+        # the roles were enough: nothing was refused to either component
+        for where, text in world.pod_logs(NS).items():
+            assert "forbidden" not in text, (where, text)
 
 
 def test_a_verb_missing_from_the_reconcilers_role_fails_the_release_with_a_403(
