@@ -61,6 +61,7 @@ FIELD = st.sampled_from([
     b"Transfer-Encoding: gzip, chunked", b"Connection: close", b"Connection: keep-alive",
     b"Connection: Upgrade", b"Connection: Host, X-A", b"Upgrade: websocket",
     b"Expect: 100-continue", b"X-Forwarded-For: 1.2.3.4", b"X-Forwarded-Proto: https",
+    b"X-Real-IP: 1.2.3.4", b"Forwarded: for=1.2.3.4", b"Connection: X-Real-IP, Forwarded",
     b"X-A: " + b"v" * 300, b" folded", b"X-B:\tv", b"Bad Name: v", b"X-C: a\rb",
 ])
 BODY = st.sampled_from([b"", b"abc", b"3\r\nabc\r\n0\r\n\r\n", b"zz\r\n", b"0\r\nT: 1\r\n\r\n",

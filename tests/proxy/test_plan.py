@@ -14,8 +14,9 @@ from webhook.spec.routetable import parse_route_table
 TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12)
 VALUE = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 ,;=./", max_size=20)
 NAMES = st.sampled_from(["Host", "Cookie", "X-Forwarded-For", "X-Forwarded-Proto",
-                         "X-Forwarded-Host", "Connection", "Upgrade", "Content-Length",
-                         "Transfer-Encoding", "Accept", "X-Canary", "Keep-Alive", "TE"])
+                         "X-Forwarded-Host", "X-Real-IP", "Forwarded", "Connection", "Upgrade",
+                         "Content-Length", "Transfer-Encoding", "Accept", "X-Canary",
+                         "Keep-Alive", "TE"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -25,8 +26,11 @@ def test_the_upstream_head_of_a_plan_is_request_head(headers: list[tuple[str, st
                                                      http11: bool) -> None:
     raw = [(n.encode(), v.encode()) for n, v in headers]
     plan = RequestPlan.parse(b"GET", b"/a?b=1", raw, True, http11)
-    expected = h.request_head(b"GET", b"/a?b=1", h.scan_request(raw), ip, http11=http11)
-    assert plan.upstream_head(ip) == expected
+    head = h.scan_request(raw)
+    assert plan.upstream_head(h.peer_fields(ip)) == h.request_head(b"GET", b"/a?b=1", head, ip,
+                                                                  http11=http11)
+    assert plan.trusted_head(ip) == h.request_head(b"GET", b"/a?b=1", head, ip, http11=http11,
+                                                   trusted=True)
 
 
 ROUTES = parse_route_table("""

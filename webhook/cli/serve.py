@@ -61,8 +61,9 @@ def register_proxy(sub: Subparsers) -> None:
                    help="largest request head, request line to blank line; larger: 431 "
                    "(default 32768)")
     p.add_argument("--trusted-proxies", action="append", default=[], metavar="CIDR[,CIDR...]",
-                   help="peers whose X-Forwarded-For/-Host/-Proto are kept (X-Forwarded-For "
-                   "appended to); repeatable; default: none, the proxy sets them itself")
+                   help="peers whose X-Forwarded-For/-Host/-Proto, X-Real-IP and Forwarded are "
+                   "kept (X-Forwarded-For appended to, Forwarded extended); repeatable; default: "
+                   "none, the proxy sets them itself")
     p.set_defaults(handler=cmd_proxy)
 
 

@@ -75,6 +75,7 @@ class ClientConn(ClientIO):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]).encode() if peer else b"unknown"
+        self.fields = h.peer_fields(self.peer)
         ctx = self.ctx
         if peer and ctx.trusted_networks:
             self.trusted = ctx.trusts(str(peer[0]))
@@ -292,7 +293,8 @@ class ClientConn(ClientIO):
         """The head sent upstream for ``plan``, made once per plan and connection."""
         if plan is not self.last_plan:
             self.last_plan = plan
-            self.last_head = plan.upstream_head(self.peer, self.trusted)
+            self.last_head = (plan.trusted_head(self.peer) if self.trusted
+                              else plan.upstream_head(self.fields))
         return self.last_head
 
     def start_tunnel(self, conn: UpstreamConn) -> None:

@@ -36,7 +36,7 @@ class ProxyOptions:
     max_field_bytes: int = HeadLimits.field_bytes  # one header field; more: 431
     max_fields: int = HeadLimits.fields  # header fields per request; more: 431
     max_head_bytes: int = HeadLimits.head_bytes  # the whole head; more: 431
-    # peers (addresses or CIDR blocks) whose X-Forwarded-For/-Host/-Proto are kept
+    # peers (addresses or CIDR blocks) whose X-Forwarded-*, X-Real-IP and Forwarded are kept
     trusted_proxies: tuple[str, ...] = ()
 
 

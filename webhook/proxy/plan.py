@@ -138,12 +138,17 @@ class RequestPlan:
                                                          self.path, hdrs))
         self.table = table
 
-    def upstream_head(self, client_ip: bytes, trusted: bool = False) -> bytes:
-        if trusted:
-            pre, post = self.block.trusted_parts()
-            version = b" HTTP/1.1\r\n" if self.http11 else b" HTTP/1.0\r\n"
-            return b"".join((self.method, b" ", self.target, version, pre, client_ip, post))
-        return self.pre + client_ip + self.post
+    def upstream_head(self, fields: bytes) -> bytes:
+        """The head sent upstream for a client whose forwarding lines are ``fields``
+        (``headers.peer_fields``)."""
+        return self.pre + fields + self.post
+
+    def trusted_head(self, client_ip: bytes) -> bytes:
+        """The head sent upstream for a client at ``client_ip`` that is a trusted proxy."""
+        pre, post = self.block.trusted_parts()
+        version = b" HTTP/1.1\r\n" if self.http11 else b" HTTP/1.0\r\n"
+        return b"".join((self.method, b" ", self.target, version, pre,
+                         h.trusted_peer_fields(self.head, client_ip), post))
 
 
 def _matchable(keep: h.Headers, wanted: frozenset[bytes]) -> dict[str, str]:
