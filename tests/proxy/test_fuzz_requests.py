@@ -52,8 +52,10 @@ def test_fuzzer_findings(data: bytes, cuts: list[int]) -> None:
 
 METHOD = st.sampled_from([b"GET", b"HEAD", b"POST", b"PUT", b"OPTIONS", b"CONNECT", b"G\x00T"])
 TARGET = st.sampled_from([b"/", b"/any", b"/any/x?y=1", b"*", b"http://web/a", b"/%zz",
-                          b"/" + b"a" * 300])
-VERSION = st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/1.1 ", b""])
+                          b"/" + b"a" * 300, b"HTTPS://a.example:8?q", b"http://other/any",
+                          b"ftp://web/", b"http://u@web/", b"http://web:99999/"])
+VERSION = st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/0.9", b"HTTP/1.1 ",
+                           b""])
 FIELD = st.sampled_from([
     b"Host: web", b"Host: other", b"Host: a.example", b"Host: a b", b"Host:", b"Cookie: c=1",
     b"X-Canary: yes", b"Content-Length: 3", b"Content-Length: 0", b"Content-Length: -1",
