@@ -35,6 +35,10 @@ def test_a_bad_routes_file_refuses_to_start(tmp_path: Path) -> None:
     (["--max-fields", "0"], "--max-fields: must be between 1 and 10000, got 0"),
     (["--max-head-bytes", "4096"], "--max-head-bytes: must be at least --max-uri-bytes and "
                                    "--max-field-bytes, got 4096"),
+    (["--max-response-head-bytes", "1000", "--max-response-field-bytes", "4096"],
+     "--max-response-head-bytes: must be at least --max-response-field-bytes, got 1000"),
+    (["--max-response-field-bytes", "10"],
+     "--max-response-field-bytes: must be between 64 and 1048576, got 10"),
     (["--trusted-proxies", "10.0.0.0/8,nope"],
      "--trusted-proxies: 'nope' is not an IP address or CIDR block"),
 ])
