@@ -33,7 +33,7 @@ from webhook.release.ops import (
 )
 from webhook.release.planner import plan
 from webhook.spec import ReleaseStatus
-from webhook.spec.names import ACTION, STATUS
+from webhook.spec.names import ACTION, HISTORY, STATUS
 
 __all__ = ["Sim", "pod_template", "released"]
 
@@ -129,22 +129,27 @@ class Sim(Actors):
                 self.d_spec["paused"] = op.paused
             if op.replicas is not None:
                 self.d_spec["replicas"] = op.replicas
-            self._write_status(op.status, op.consume_action, keep=op.status is None)
+            self._write_status(op.status, op.consume_action, op.history, keep=op.status is None)
             if json.dumps([self.d_spec, self.annotations], sort_keys=True) != before:
                 self.deployment["metadata"]["generation"] += 1  # spec or annotations changed
         elif isinstance(op, WriteStatus):
             self.status_writes += 1
-            self._write_status(op.status, op.consume_action, keep=False)
+            self._write_status(op.status, op.consume_action, op.history, keep=False)
 
-    def _write_status(self, status: ReleaseStatus | None, consume: bool, *, keep: bool) -> None:
+    def _write_status(
+        self, status: ReleaseStatus | None, consume: bool, history: str | None, *, keep: bool
+    ) -> None:
         if consume:
             self.annotations.pop(ACTION, None)
         if keep:
             return
         if status is None:
             self.annotations.pop(STATUS, None)
+            self.annotations.pop(HISTORY, None)
         else:
             self.annotations[STATUS] = status.to_json()
+            if history is not None:
+                self.annotations[HISTORY] = history
 
     def _route(self, op: RouteTraffic) -> None:
         r = self.router

@@ -1,26 +1,30 @@
 """Command line: argument parsing only, one function per subcommand.
 
 The subcommands are grouped in ``tools`` (validate, mutate, certs), ``serve`` (proxy, webhook,
-up, demo) and ``release`` (reconcile, render, status, list, the actions and undo); the flags
-they share are in ``common``. Each ``cmd_*`` function imports the module that does the work
-lazily, so ``canarist --help`` stays fast and the product never imports the embedded cluster
-unless asked to. Errors are mapped to exit codes in one place (``main``): 0 success, 1 an
-operation failed, 2 bad input. The release controls (``status``, ``list``, ``promote``...,
-``undo``) also return 3 when the Deployment does not exist.
+up, demo), ``release`` (reconcile, render, status, list, the actions and undo), ``convert`` and
+``dashboard``; the flags they share are in ``common``. Each ``cmd_*`` function imports the
+module that does the work lazily, so ``canarist --help`` stays fast and the product never
+imports the embedded cluster unless asked to. Errors are mapped to exit codes in one place
+(``main``): 0 success, 1 an operation failed, 2 bad input. The release controls (``status``,
+``list``, ``promote``..., ``undo``) also return 3 when the Deployment does not exist.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Sequence
 
 from webhook import __version__
-from webhook.cli import release, serve, tools
+from webhook.cli import convert, dashboard, release, serve, tools
 from webhook.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Handler, Registrar
 from webhook.errors import CanaristError, InvalidInput
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "build_parser", "main"]
+
+# A server's address already in use or not on this machine: a flag to change, not a crash.
+_CANNOT_LISTEN = (errno.EADDRINUSE, errno.EADDRNOTAVAIL)
 
 # The order of ``canarist --help``.
 _REGISTRARS: tuple[Registrar, ...] = (
@@ -38,6 +42,8 @@ _REGISTRARS: tuple[Registrar, ...] = (
     release.register_list,
     release.register_actions,
     release.register_undo,
+    convert.register_convert,
+    dashboard.register_dashboard,
 )
 
 
@@ -66,5 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CanaristError as exc:
         print(f"canarist: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:
+        if exc.errno not in _CANNOT_LISTEN:
+            raise
+        print(f"canarist: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

@@ -21,6 +21,8 @@ Semantics beyond the protocol:
 - ``list`` with ``namespace=""`` lists every namespace; list items get ``apiVersion`` and
   ``kind`` (built-in lists leave them out); ``list_all`` pages (``limit``/``continue``) and
   returns the list's ``resourceVersion`` for a watch to start from.
+- ``review`` creates a nameless review object (``SelfSubjectAccessReview``: "may I?") and
+  returns the answer;
 - ``replace``/``patch`` take ``subresource="status"`` (e.g. the release status through the
   status subresource, which does not bump ``generation``).
 - ``patch_type="json"`` needs a list of operations; ``merge`` and ``strategic`` an object
@@ -169,6 +171,14 @@ class SyncClient:
     def create(self, obj: JSON) -> JSON:
         ref, res = self._object(obj, need_name=False)
         out: JSON = self.rest.call(Request("POST", res.path(ref.namespace), body=obj)).json()
+        return out
+
+    def review(self, obj: JSON) -> JSON:
+        """Create a review (``SelfSubjectAccessReview``, ``TokenReview``...): nameless,
+        cluster-scoped, answered in the returned object's ``status`` and never stored."""
+        ref = ObjectRef.of(obj)
+        res = self._require(ref.api_version, ref.kind)
+        out: JSON = self.rest.call(Request("POST", res.path(""), body=obj)).json()
         return out
 
     def replace(self, obj: JSON, *, subresource: str = "") -> JSON:
@@ -359,6 +369,9 @@ class KubeClient:
 
     async def create(self, obj: JSON) -> JSON:
         return await self._run(self.sync.create, obj)
+
+    async def review(self, obj: JSON) -> JSON:
+        return await self._run(self.sync.review, obj)
 
     async def replace(self, obj: JSON, *, subresource: str = "") -> JSON:
         return await self._run(self.sync.replace, obj, subresource=subresource)

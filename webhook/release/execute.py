@@ -10,7 +10,7 @@ Writes:
   ``null``); creating what already exists and deleting what is gone count as done.
 - The status annotation: a merge patch of ``metadata.annotations`` through the Deployment's
   **status subresource**, which keeps annotation changes and does not bump ``generation``
-  (k8s-semantics §3.5).
+  (k8s-semantics §3.5). ``canarist.io/history`` goes in the same write when it changed.
 - Unpausing (and dynamic stable scale): a merge patch of the main resource, with the status in the
   same write so that the admission webhook sees ``phase: Promoting``.
 - Every write to the user's Deployment carries the ``resourceVersion`` the plan was made from (or,
@@ -45,7 +45,7 @@ from webhook.release.ops import (
 )
 from webhook.routers.base import Router
 from webhook.spec import ReleaseStatus
-from webhook.spec.names import ACTION, STATUS
+from webhook.spec.names import ACTION, HISTORY, STATUS
 
 
 class Writer(Protocol):
@@ -86,8 +86,16 @@ def service_patch(op: PatchServiceSelector) -> JSON:
     return body
 
 
-def status_annotations(status: ReleaseStatus | None, consume: bool) -> dict[str, str | None]:
+def status_annotations(
+    status: ReleaseStatus | None, consume: bool, history: str | None = None
+) -> dict[str, str | None]:
+    """The status (``None``: removed, with the history), the history when it changed, and the
+    consumed action's removal: one write."""
     out: dict[str, str | None] = {STATUS: status.to_json() if status is not None else None}
+    if status is None:
+        out[HISTORY] = None
+    elif history is not None:
+        out[HISTORY] = history
     if consume:
         out[ACTION] = None
     return out
@@ -101,9 +109,10 @@ def deployment_patch(op: PatchDeployment, resource_version: str) -> JSON:
         spec["replicas"] = op.replicas
     meta: JSON = {"resourceVersion": resource_version}
     if op.status is not None or op.consume_action:
-        annotations = status_annotations(op.status, op.consume_action)
+        annotations = status_annotations(op.status, op.consume_action, op.history)
         if op.status is None:
             annotations.pop(STATUS)
+            annotations.pop(HISTORY)
         meta["annotations"] = annotations
     body: JSON = {"metadata": meta}
     if spec:
@@ -115,7 +124,7 @@ def write_status_patch(op: WriteStatus, resource_version: str) -> JSON:
     return {
         "metadata": {
             "resourceVersion": resource_version,
-            "annotations": status_annotations(op.status, op.consume_action),
+            "annotations": status_annotations(op.status, op.consume_action, op.history),
         }
     }
 

@@ -103,15 +103,18 @@ class PatchDeployment:
     replicas: int | None = None
     status: ReleaseStatus | None = None
     consume_action: bool = False
+    history: str | None = None  # ``canarist.io/history`` when it changed
 
 
 @dataclass(frozen=True)
 class WriteStatus:
     """Write the status annotation through the status subresource (no ``generation`` bump), and
-    remove ``canarist.io/action`` when it was consumed. ``status=None`` removes the annotation."""
+    remove ``canarist.io/action`` when it was consumed; ``history``: ``canarist.io/history`` when
+    it changed. ``status=None`` removes both annotations."""
 
     status: ReleaseStatus | None
     consume_action: bool = False
+    history: str | None = None
 
 
 Op = (

@@ -24,7 +24,9 @@ from webhook.release.canary import current_canary
 from webhook.release.draft import Ctx, Draft, Work
 from webhook.release.model import World
 from webhook.release.ops import PatchDeployment, Plan, WriteStatus
-from webhook.spec import Phase
+from webhook.spec import Phase, ReleaseStatus
+from webhook.spec.history import History, Point, record
+from webhook.spec.names import HISTORY
 
 
 def plan(world: World, now: datetime) -> Plan:
@@ -153,8 +155,27 @@ def _finish(ctx: Ctx, work: Work, draft: Draft) -> Plan:
                 replicas=work.replicas,
                 status=status,
                 consume_action=consume,
+                history=_history(ctx, status),
             )
         )
     elif consume or status.to_dict() != ctx.world.status.to_dict():
-        draft.add(WriteStatus(status, consume_action=consume))
+        draft.add(WriteStatus(status, consume_action=consume, history=_history(ctx, status)))
     return draft.plan()
+
+
+def _history(ctx: Ctx, status: ReleaseStatus) -> str | None:
+    """``canarist.io/history`` with this plan's point added, when it adds one. Only called for a
+    plan that writes the status anyway: a point changes the phase, step or weight, all in the
+    status, so the history never costs a write of its own."""
+    releasing = status.in_release and status.aborted_at is None
+    set_weight = progress.target(ctx, min(status.step, ctx.n)) if releasing else 0
+    point = Point(
+        at=int(ctx.now.timestamp()),
+        set_weight=set_weight,
+        weight=status.weight,
+        phase=(status.phase or Phase.HEALTHY).value,
+        step=status.step,
+    )
+    previous = History.from_json(ctx.d.annotations.get(HISTORY))
+    changed = record(previous, status.canary_hash, point, starts=status.in_release)
+    return changed.to_json() if changed is not None else None
