@@ -8,8 +8,10 @@ What must hold for any input and any cut into reads (``check``):
 - nothing raises out of the protocol;
 - the client only ever gets HTTP/1.1 responses, and after a refusal nothing more;
 - the parser never holds more of a head than its budget (plus the read a head began in);
-- every upstream connection that was not aborted got well-formed requests, each with one Host
-  (when the client sent one), the proxy's own X-Forwarded-For and no hop-by-hop field;
+- every upstream connection that was not aborted got well-formed HTTP/1.x requests, each with
+  an origin-form target, one Host (when the client sent one or an absolute-form target), the
+  proxy's own X-Forwarded-For and X-Real-IP, no Forwarded (the client is not a trusted proxy)
+  and no hop-by-hop field;
 - the same bytes in one read or in several give the same answers and the same upstream bytes
   (except where a head limit was hit, as where a head's bytes are counted depends on the
   reads; and but for what depends on when the bytes after an answer that closes came).
@@ -95,7 +97,8 @@ class Upstream:
         conn.connection_made(self.wire)  # type: ignore[arg-type]
         self.parser = httptools.HttpRequestParser(self)
         self.fed = 0
-        self.requests: list[tuple[bytes, list[tuple[bytes, bytes]]]] = []
+        # method, headers, target and version of each request
+        self.requests: list[tuple[bytes, list[tuple[bytes, bytes]], bytes, str]] = []
         self.whole: list[bytes] = []  # each request that arrived whole: head and body, unchunked
         self.url = b""
         self.body = b""
@@ -121,14 +124,15 @@ class Upstream:
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self.requests.append((self.parser.get_method(), self.headers))
+        self.requests.append((self.parser.get_method(), self.headers, self.url,
+                              self.parser.get_http_version()))
 
     def on_body(self, body: bytes) -> None:
         self.body += body
 
     def on_message_complete(self) -> None:
         self.complete += 1
-        method, headers = self.requests[-1]
+        method, headers, _, _ = self.requests[-1]
         self.whole.append(b"\n".join([method, self.url, *(n + b": " + v for n, v in headers),
                                       self.body]))
         self.url = self.body = b""
@@ -212,7 +216,9 @@ class Harness:
             u.read()
             if not u.wire.aborted:
                 assert u.broken in (None, "upgrade"), (u.broken, bytes(u.wire.data[:200]))
-                for _, headers in u.requests:
+                for _, headers, target, version in u.requests:
+                    assert target.startswith(b"/") and version in ("1.0", "1.1"), (target,
+                                                                                 version)
                     _check_upstream_headers(headers)
             sent += u.whole
         hit = any(s in out for s in LIMIT_STATUSES)
@@ -230,8 +236,10 @@ class Harness:
 def _check_upstream_headers(headers: list[tuple[bytes, bytes]]) -> None:
     names = [n.lower() for n, _ in headers]
     assert names.count(b"host") <= 1, headers
-    assert names.count(b"x-forwarded-for") == 1, headers
-    assert {n.lower(): v for n, v in headers}[b"x-forwarded-for"] == PEER.encode(), headers
+    assert names.count(b"x-forwarded-for") == names.count(b"x-real-ip") == 1, headers
+    lowered = {n.lower(): v for n, v in headers}
+    assert lowered[b"x-forwarded-for"] == lowered[b"x-real-ip"] == PEER.encode(), headers
+    assert b"forwarded" not in lowered, headers
     for name, value in headers:
         lname = name.lower()
         if lname == b"connection":
@@ -294,10 +302,14 @@ SEEDS = [
     b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /any HTTP/1.0\r\n\r\n",
     b"GET /ws HTTP/1.1\r\nHost: web\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nraw",
     b"GET / HTTP/1.1\r\nHost: web\r\nConnection: Host, X-A\r\nX-A: 1\r\n"
-    b"X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Host: evil\r\nX-Forwarded-Proto: https\r\n\r\n",
+    b"X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Host: evil\r\nX-Forwarded-Proto: https\r\n"
+    b"X-Real-IP: 1.2.3.4\r\nForwarded: for=1.2.3.4\r\n\r\n",
     b"OPTIONS * HTTP/1.1\r\nHost: web\r\n\r\nGET http://web/abs HTTP/1.1\r\nHost: web\r\n\r\n",
+    b"GET http://a.example:80?q HTTP/1.0\r\n\r\nGET /\r\nHost: web\r\n\r\n",
 ]
 WORDS = [b"\r\n", b"\r\n\r\n", b"HTTP/1.1", b"HTTP/1.0", b"Host: ", b"Content-Length: ",
          b"Transfer-Encoding: chunked", b"Connection: ", b"close", b"keep-alive", b"Upgrade",
-         b"Expect: 100-continue", b"X-Forwarded-For: ", b"X-Canary: yes", b"GET ", b"POST ",
-         b"HEAD ", b"/any", b"0\r\n\r\n", b"ffffffff", b"chunked, gzip"]
+         b"Expect: 100-continue", b"X-Forwarded-For: ", b"X-Real-IP: ", b"Forwarded: for=",
+         b"X-Canary: yes", b"GET ", b"POST ",
+         b"HEAD ", b"/any", b"0\r\n\r\n", b"ffffffff", b"chunked, gzip", b"http://",
+         b"https://a.example", b"HTTP/2.0"]

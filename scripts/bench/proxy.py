@@ -110,7 +110,8 @@ def nginx_proxy_conf(d: str, port: int, stable: int, canary: int) -> str:
   }}
   server {{ listen 127.0.0.1:{port}; location / {{
     proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
-    proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr; }} }}
+    proxy_set_header Host $host; proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_set_header X-Real-IP $remote_addr; }} }}
 }}
 """
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.dashboard.release import Cluster, DashboardProcess
-from tests.proxy.test_process import Running
+from tests.proxy.processkit import Running
 from webhook.cluster.runtime import RunningCluster
 from webhook.kube.protocol import ObjectRef
 from webhook.spec.names import ACTION

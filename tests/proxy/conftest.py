@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.proxy.processkit import Running
 from webhook.cluster.runtime import RunningCluster, start_in_thread
 from webhook.proxy.context import ProxyOptions
 from webhook.proxy.server import ProxyServer
@@ -196,3 +197,12 @@ def proxy_cluster() -> Iterator[RunningCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def spawn() -> Iterator[list[Running]]:
+    """Proxy processes started by a test (``processkit.start``), stopped after it."""
+    made: list[Running] = []
+    yield made
+    for r in made:
+        r.stop()

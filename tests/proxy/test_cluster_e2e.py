@@ -36,7 +36,7 @@ from .clusterkit import (
     versions,
     wait_until,
 )
-from .test_process import Running
+from .processkit import Running
 
 pytestmark = pytest.mark.slow
 

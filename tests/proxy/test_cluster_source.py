@@ -23,7 +23,9 @@ from webhook.kube.protocol import ObjectRef
 from webhook.proxy.cluster import ClusterSource
 from webhook.proxy.context import ProxyOptions
 from webhook.proxy.server import ProxyServer
-from webhook.proxy.table import describe
+from webhook.proxy.source import Apply
+from webhook.proxy.table import Resolver, describe
+from webhook.spec.routetable import RouteTable
 
 from .clusterkit import (
     deployment,
@@ -47,14 +49,33 @@ def web_route(weight: int, **extra: Any) -> dict[str, Any]:
             "canary": {"service": "web-canary", "port": 80}, "weight": weight, **extra}
 
 
+class FailingApply:
+    """``ProxyServer.apply``, failing with ``failure`` while it is set: what an unexpected error
+    while building or installing a table looks like to the source."""
+
+    def __init__(self) -> None:
+        self.proxy: ProxyServer | None = None
+        self.failure: Exception | None = None
+
+    def __call__(self, table: RouteTable, resolve: Resolver) -> None:
+        if self.failure is not None:
+            raise self.failure
+        assert self.proxy is not None
+        self.proxy.apply(table, resolve)
+
+
 @asynccontextmanager
-async def proxy_on(options: ClientOptions, ns: str) -> AsyncIterator[tuple[ProxyServer,
-                                                                          ClusterSource]]:
+async def proxy_on(options: ClientOptions, ns: str, failing: FailingApply | None = None,
+                   ) -> AsyncIterator[tuple[ProxyServer, ClusterSource]]:
     source = ClusterSource(options, ns, sync_timeout=10)
     table, resolve = await source.open()
     proxy = ProxyServer(table, resolve, ProxyOptions(connect_timeout=1))
     await proxy.start("127.0.0.1", 0)
-    watcher = asyncio.create_task(source.watch(proxy.apply))
+    apply: Apply = proxy.apply
+    if failing is not None:
+        failing.proxy = proxy
+        apply = failing
+    watcher = asyncio.create_task(source.watch(apply))
     try:
         yield proxy, source
     finally:
@@ -211,6 +232,51 @@ async def test_tables_merge_bad_ones_are_skipped_and_conflicts_logged(
             await wait_until("dup endpoints", lambda: endpoints(proxy, "canary", "dup"))
             assert versions(await hits(http, url, 10, headers={"Host": "web.example.com"})) \
                 == {"v2": 10}
+
+
+async def test_a_table_that_fails_to_apply_is_refused_in_one_line_and_the_watches_go_on(
+        proxy_cluster: RunningCluster, caplog: pytest.LogCaptureFixture) -> None:
+    """Whatever goes wrong while a merged table is applied: one log line, the last good table
+    serves on (its endpoints still followed), later changes apply; no traceback from the
+    event loop's handler."""
+    caplog.set_level(logging.INFO)
+    failing = FailingApply()
+    async with namespace(proxy_cluster) as (client, ns), session() as http:
+        await two_versions(client, ns, stable=1, canary=1)
+        await put_routes(client, ns, "routes", [web_route(10)])
+        async with proxy_on(opts(proxy_cluster), ns, failing) as (proxy, _):
+            url = f"http://127.0.0.1:{proxy.port}/"
+            h = {"Host": "web.example.com"}
+            await wait_until("endpoints", lambda: len(endpoints(proxy, "stable")) == 1
+                             and endpoints(proxy, "canary"))
+            caplog.clear()
+            failing.failure = RuntimeError("boom\nsecond line")
+            # the refused table no longer uses the stable Service: its ring must stay followed
+            await put_routes(client, ns, "routes", [dict(
+                web_route(30), stable={"service": "web-canary", "port": 80})])
+
+            def refusals() -> list[str]:
+                return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+            await wait_until("the refusal", refusals)
+            await client.patch(ObjectRef("apps/v1", "Deployment", ns, "web-v1"),
+                               {"spec": {"replicas": 2}})
+            two = await wait_until("2 stable pods", lambda: _ready(client, ns, "web-v1", 2))
+            await wait_until("the last good table follows them",
+                             lambda: endpoints(proxy, "stable") == two)
+            answers = await hits(http, url, 100, headers=h)
+            assert statuses(answers) == {200: 100}
+            assert versions(answers) == {"v1": 90, "v2": 10}
+            assert {a[2]["ip"] for a in answers if a[2]["version"] == "v1"} == set(two)
+            assert refusals() == [
+                f"refused route tables from namespace {ns} (1 ConfigMap(s)): unexpected "
+                "RuntimeError: boom\\nsecond line; keeping the last good table"]
+
+            failing.failure = None  # later changes apply
+            await put_routes(client, ns, "routes", [web_route(50)])
+            await wait_until("weight 50", lambda: weight_of(proxy) == 50)
+            assert versions(await hits(http, url, 100, headers=h)) == {"v1": 50, "v2": 50}
+            assert len(refusals()) == 1  # nothing else went wrong
 
 
 class Relay:

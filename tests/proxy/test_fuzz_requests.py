@@ -52,8 +52,10 @@ def test_fuzzer_findings(data: bytes, cuts: list[int]) -> None:
 
 METHOD = st.sampled_from([b"GET", b"HEAD", b"POST", b"PUT", b"OPTIONS", b"CONNECT", b"G\x00T"])
 TARGET = st.sampled_from([b"/", b"/any", b"/any/x?y=1", b"*", b"http://web/a", b"/%zz",
-                          b"/" + b"a" * 300])
-VERSION = st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/1.1 ", b""])
+                          b"/" + b"a" * 300, b"HTTPS://a.example:8?q", b"http://other/any",
+                          b"ftp://web/", b"http://u@web/", b"http://web:99999/"])
+VERSION = st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/0.9", b"HTTP/1.1 ",
+                           b""])
 FIELD = st.sampled_from([
     b"Host: web", b"Host: other", b"Host: a.example", b"Host: a b", b"Host:", b"Cookie: c=1",
     b"X-Canary: yes", b"Content-Length: 3", b"Content-Length: 0", b"Content-Length: -1",
@@ -61,6 +63,7 @@ FIELD = st.sampled_from([
     b"Transfer-Encoding: gzip, chunked", b"Connection: close", b"Connection: keep-alive",
     b"Connection: Upgrade", b"Connection: Host, X-A", b"Upgrade: websocket",
     b"Expect: 100-continue", b"X-Forwarded-For: 1.2.3.4", b"X-Forwarded-Proto: https",
+    b"X-Real-IP: 1.2.3.4", b"Forwarded: for=1.2.3.4", b"Connection: X-Real-IP, Forwarded",
     b"X-A: " + b"v" * 300, b" folded", b"X-B:\tv", b"Bad Name: v", b"X-C: a\rb",
 ])
 BODY = st.sampled_from([b"", b"abc", b"3\r\nabc\r\n0\r\n\r\n", b"zz\r\n", b"0\r\nT: 1\r\n\r\n",

@@ -18,7 +18,7 @@ def test_hop_by_hop_and_connection_named_headers_are_dropped() -> None:
     assert sent.startswith(b"POST /p?q=1 HTTP/1.1\r\n")
     lines = sent.split(b"\r\n")
     names = {line.split(b":")[0].lower() for line in lines[1:] if line}
-    assert names == {b"host", b"accept", b"x-forwarded-for", b"x-forwarded-proto",
+    assert names == {b"host", b"accept", b"x-forwarded-for", b"x-real-ip", b"x-forwarded-proto",
                      b"x-forwarded-host", b"content-length"}
     assert b"X-Forwarded-Host: web" in lines
     assert b"Content-Length: 3" in lines
@@ -26,23 +26,38 @@ def test_hop_by_hop_and_connection_named_headers_are_dropped() -> None:
 
 CLIENT_FORWARDED = [(b"Host", b"shop.example"), (b"X-Forwarded-For", b"203.0.113.7"),
                     (b"X-Forwarded-For", b"10.0.0.1"), (b"X-Forwarded-Host", b"evil.example"),
-                    (b"X-Forwarded-Proto", b"https")]
+                    (b"X-Forwarded-Proto", b"https"), (b"X-Real-IP", b"203.0.113.7"),
+                    (b"Forwarded", b"for=203.0.113.7;proto=https"),
+                    (b"forwarded", b'for="[2001:db8::1]"')]
+FORWARDING = (b"x-forwarded", b"x-real-ip", b"forwarded")
 
 
-@pytest.mark.parametrize(("trusted", "expected"), [
+@pytest.mark.parametrize(("headers", "trusted", "ip", "expected"), [
     # from any client: the proxy's own values; what the client claimed is dropped
-    (False, [b"X-Forwarded-For: 127.0.0.9", b"X-Forwarded-Proto: http",
-             b"X-Forwarded-Host: shop.example"]),
-    # from a trusted proxy: its values are kept, X-Forwarded-For appended to
-    (True, [b"X-Forwarded-For: 203.0.113.7, 10.0.0.1, 127.0.0.9", b"X-Forwarded-Proto: https",
-            b"X-Forwarded-Host: evil.example"]),
+    (CLIENT_FORWARDED, False, b"127.0.0.9", [
+        b"X-Forwarded-For: 127.0.0.9", b"X-Real-IP: 127.0.0.9", b"X-Forwarded-Proto: http",
+        b"X-Forwarded-Host: shop.example"]),
+    # from a trusted proxy: its values are kept, X-Forwarded-For appended to, Forwarded
+    # extended with this hop
+    (CLIENT_FORWARDED, True, b"127.0.0.9", [
+        b"X-Forwarded-For: 203.0.113.7, 10.0.0.1, 127.0.0.9", b"X-Real-IP: 203.0.113.7",
+        b'Forwarded: for=203.0.113.7;proto=https, for="[2001:db8::1]", for=127.0.0.9',
+        b"X-Forwarded-Proto: https", b"X-Forwarded-Host: evil.example"]),
+    (CLIENT_FORWARDED, True, b"fd00::5", [
+        b"X-Forwarded-For: 203.0.113.7, 10.0.0.1, fd00::5", b"X-Real-IP: 203.0.113.7",
+        b'Forwarded: for=203.0.113.7;proto=https, for="[2001:db8::1]", for="[fd00::5]"',
+        b"X-Forwarded-Proto: https", b"X-Forwarded-Host: evil.example"]),
+    # a trusted proxy that sent none: as any client
+    ([(b"Host", b"web")], True, b"fd00::5", [
+        b"X-Forwarded-For: fd00::5", b"X-Real-IP: fd00::5", b"X-Forwarded-Proto: http",
+        b"X-Forwarded-Host: web"]),
 ])
 def test_forwarding_headers_are_set_by_the_proxy_unless_the_client_is_trusted(
-        trusted: bool, expected: list[bytes]) -> None:
-    sent = h.request_head(b"GET", b"/", h.scan_request(CLIENT_FORWARDED), b"127.0.0.9",
-                          trusted=trusted)
+        headers: list[tuple[bytes, bytes]], trusted: bool, ip: bytes,
+        expected: list[bytes]) -> None:
+    sent = h.request_head(b"GET", b"/", h.scan_request(headers), ip, trusted=trusted)
     lines = sent.split(b"\r\n")
-    assert [line for line in lines if line.lower().startswith(b"x-forwarded")] == expected
+    assert [line for line in lines if line.lower().startswith(FORWARDING)] == expected
 
 
 @pytest.mark.parametrize(("connection", "kept"), [
@@ -59,7 +74,8 @@ def test_connection_cannot_name_end_to_end_fields(connection: bytes, kept: set[b
                            (b"Authorization", b"Bearer t"), (b"Cookie", b"c=1")])
     sent = h.request_head(b"GET", b"/", head, b"127.0.0.9").split(b"\r\n")[1:]
     names = {line.split(b":")[0].lower() for line in sent if line}
-    assert names - {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"} == kept
+    assert names - {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
+                    b"x-real-ip"} == kept
 
 
 def test_a_response_connection_header_cannot_name_its_framing_or_cookies_away() -> None:

@@ -9,13 +9,15 @@ from hypothesis import strategies as st
 from webhook.proxy import headers as h
 from webhook.proxy.plan import RequestPlan
 from webhook.proxy.table import LiveTable
+from webhook.proxy.target import absolute_target, version_refusal
 from webhook.spec.routetable import parse_route_table
 
 TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12)
 VALUE = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789 ,;=./", max_size=20)
 NAMES = st.sampled_from(["Host", "Cookie", "X-Forwarded-For", "X-Forwarded-Proto",
-                         "X-Forwarded-Host", "Connection", "Upgrade", "Content-Length",
-                         "Transfer-Encoding", "Accept", "X-Canary", "Keep-Alive", "TE"])
+                         "X-Forwarded-Host", "X-Real-IP", "Forwarded", "Connection", "Upgrade",
+                         "Content-Length", "Transfer-Encoding", "Accept", "X-Canary",
+                         "Keep-Alive", "TE"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -24,9 +26,12 @@ NAMES = st.sampled_from(["Host", "Cookie", "X-Forwarded-For", "X-Forwarded-Proto
 def test_the_upstream_head_of_a_plan_is_request_head(headers: list[tuple[str, str]], ip: bytes,
                                                      http11: bool) -> None:
     raw = [(n.encode(), v.encode()) for n, v in headers]
-    plan = RequestPlan.parse(b"GET", b"/a?b=1", raw, True, http11)
-    expected = h.request_head(b"GET", b"/a?b=1", h.scan_request(raw), ip, http11=http11)
-    assert plan.upstream_head(ip) == expected
+    plan = RequestPlan.parse(b"GET", b"/a?b=1", raw, True, "1.1" if http11 else "1.0")
+    head = h.scan_request(raw)
+    assert plan.upstream_head(h.peer_fields(ip)) == h.request_head(b"GET", b"/a?b=1", head, ip,
+                                                                  http11=http11)
+    assert plan.trusted_head(ip) == h.request_head(b"GET", b"/a?b=1", head, ip, http11=http11,
+                                                   trusted=True)
 
 
 ROUTES = parse_route_table("""
@@ -55,7 +60,7 @@ routes:
 def test_a_plan_binds_the_decisions_a_head_implies(
         headers: list[tuple[bytes, bytes]], route: str | None, header_route: str | None,
         held: str | None, mirror: bool) -> None:
-    plan = RequestPlan.parse(b"GET", b"/", headers, True, True)
+    plan = RequestPlan.parse(b"GET", b"/", headers, True, "1.1")
     table = LiveTable(ROUTES)
     plan.bind(table)
     assert (plan.route.name if plan.route else None) == route
@@ -76,7 +81,7 @@ def test_a_plan_binds_the_decisions_a_head_implies(
 ])
 def test_which_plans_are_cached(headers: list[tuple[bytes, bytes]], cacheable: bool,
                                 keep_alive: bool) -> None:
-    plan = RequestPlan.parse(b"GET", b"/", headers, True, True)
+    plan = RequestPlan.parse(b"GET", b"/", headers, True, "1.1")
     assert (plan.cacheable, plan.keep_alive) == (cacheable, keep_alive)
 
 
@@ -183,3 +188,59 @@ def test_which_request_lines_use_a_known_block(line: bytes, planned: bool) -> No
     assert (plan is not None) is planned
     if plan is not None:
         assert parsed(line + BLOCK) == (plan.method, plan.target, plan.keep_alive)
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    (b"http://a.example/p?q", (b"a.example", b"/p?q")),
+    (b"HTTPS://A.example:443", (b"A.example:443", b"/")),
+    (b"http://[2001:db8::1]:8080/x", (b"[2001:db8::1]:8080", b"/x")),
+    (b"http://10.0.0.1?x=1", (b"10.0.0.1", b"/?x=1")),
+    (b"http://a.example:/", (b"a.example:", b"/")),
+    (b"ftp://a.example/", "has scheme 'ftp': only http and https"),
+    (b"http://u:p@a.example/", "has userinfo"),
+    (b"http:///x", "has an invalid authority"),
+    (b"http://a.example:65536/", "has an invalid authority"),
+    (b"http://a.example:123456/", "has an invalid authority"),
+    (b"http://[a.example]/", "has an invalid authority"),
+    (b"http://a\"b/", "has an invalid authority"),
+    (b"mailto:someone", "invalid request target"),
+])
+def test_absolute_targets(target: bytes, expected: tuple[bytes, bytes] | str) -> None:
+    got = absolute_target(target)
+    if isinstance(expected, str):
+        assert isinstance(got, str) and expected in got
+    else:
+        assert got == expected
+
+
+@pytest.mark.parametrize(("version", "status"), [
+    ("1.1", None), ("1.0", None), ("0.9", 400), ("2.0", 505), ("9.9", 505),
+])
+def test_http_versions(version: str, status: int | None) -> None:
+    refusal = version_refusal(version)
+    assert (refusal[0] if refusal else None) == status
+
+
+@pytest.mark.parametrize(("headers", "version", "host", "refused"), [
+    ([(b"Host", b"web.local"), (b"Accept", b"*/*")], "1.1", "other.example:8", None),
+    ([(b"Accept", b"*/*")], "1.0", "other.example:8", None),
+    # the Host header is still checked
+    ([(b"Accept", b"*/*")], "1.1", "", "HTTP/1.1 request without a Host header"),
+    ([(b"Host", b"a"), (b"Host", b"b")], "1.1", "b", "more than one Host header"),
+    ([(b"Host", b"a b")], "1.1", "a b", "invalid Host header"),
+])
+def test_an_absolute_form_plan_takes_its_host_from_the_target(
+        headers: list[tuple[bytes, bytes]], version: str, host: str, refused: str | None,
+) -> None:
+    plan = RequestPlan.parse(b"GET", b"http://other.example:8/p", headers, True, version)
+    assert plan.host == host
+    if refused is not None:
+        assert plan.refusal is not None and refused in plan.refusal[2]
+        return
+    assert (plan.refusal, plan.absolute, plan.target, plan.path) == (None, True, b"/p", "/p")
+    sent = plan.upstream_head(h.peer_fields(b"127.0.0.9")).split(b"\r\n")
+    assert sent[0] == b"GET /p HTTP/" + version.encode()
+    assert [line for line in sent if line.lower().startswith((b"host:", b"x-forwarded-host:"))] \
+        == [b"Host: other.example:8", b"X-Forwarded-Host: other.example:8"]
+    origin = RequestPlan.parse(b"GET", b"/p", headers, True, version)
+    assert (origin.absolute, origin.block is not plan.block) == (False, True)

@@ -202,6 +202,50 @@ async def test_a_trusted_proxy_keeps_its_forwarding_headers(
     assert (got["x-forwarded-for"], got["x-forwarded-host"]) == ("127.0.0.1", "web.local")
 
 
+def seen_values(backend: Backend, name: str) -> list[str]:
+    """Every value of header ``name`` in the last request ``backend`` got, in order."""
+    return [v for k, v in backend.seen[-1].headers if k.lower() == name]
+
+
+async def test_forwarded_and_x_real_ip_from_a_client_are_replaced(
+    backends: dict[str, Backend], make_proxy: ProxyFactory,
+) -> None:
+    """A client's own ``Forwarded`` is dropped (the proxy never starts one), its ``X-Real-IP``
+    replaced by its address, as nginx's ``proxy_set_header X-Real-IP $remote_addr`` does."""
+    proxy = await make_proxy(routes_text(backends))
+    forged = head(b"Host: web.local", b"Forwarded: for=10.9.9.9;host=admin.internal;proto=https",
+                  b"X-Real-IP: 10.9.9.9", b"Forwarded: for=10.8.8.8", b"x-real-ip: 10.8.8.8")
+    assert (await ask(proxy.server.port, forged))[0] == 200
+    stable = backends["stable"]
+    assert seen_values(stable, "x-real-ip") == ["127.0.0.1"]
+    assert seen_values(stable, "forwarded") == []
+    assert seen_values(stable, "x-forwarded-for") == ["127.0.0.1"]
+    # Connection cannot name the proxy's own lines away either
+    named = head(b"Host: web.local", b"Connection: X-Real-IP, Forwarded")
+    assert await ask_keep(proxy.server.port, named) == 200
+    assert seen_values(stable, "x-real-ip") == ["127.0.0.1"]
+
+
+async def test_a_trusted_proxy_keeps_its_x_real_ip_and_its_forwarded_is_extended(
+    backends: dict[str, Backend], make_proxy: ProxyFactory,
+) -> None:
+    proxy = await make_proxy(routes_text(backends), trusted_proxies=("127.0.0.1",))
+    port = proxy.server.port
+    stable = backends["stable"]
+    sent = head(b"Host: web.local", b"Forwarded: for=203.0.113.5;proto=https;host=shop.example",
+                b"X-Real-IP: 203.0.113.5", b"X-Forwarded-For: 203.0.113.5",
+                b"Forwarded: for=\"[2001:db8::7]\"")
+    assert (await ask(port, sent))[0] == 200
+    assert seen_values(stable, "forwarded") == [
+        'for=203.0.113.5;proto=https;host=shop.example, for="[2001:db8::7]", for=127.0.0.1']
+    assert seen_values(stable, "x-real-ip") == ["203.0.113.5"]
+    assert seen_values(stable, "x-forwarded-for") == ["203.0.113.5, 127.0.0.1"]
+    # a trusted proxy that sent neither: the peer is the real client, no Forwarded is started
+    assert (await ask(port, head(b"Host: web.local")))[0] == 200
+    assert seen_values(stable, "x-real-ip") == ["127.0.0.1"]
+    assert seen_values(stable, "forwarded") == []
+
+
 async def test_connection_cannot_strip_the_host_upstream(
     backends: dict[str, Backend], make_proxy: ProxyFactory,
 ) -> None:

@@ -69,9 +69,16 @@ def register_proxy(sub: Subparsers) -> None:
     p.add_argument("--max-head-bytes", type=integer_arg, default=32768, metavar="BYTES",
                    help="largest request head, request line to blank line; larger: 431 "
                    "(default 32768)")
+    p.add_argument("--max-response-head-bytes", type=int, default=32768, metavar="BYTES",
+                   help="largest response head an upstream may send, status line to blank "
+                   "line; larger: 502 (default 32768)")
+    p.add_argument("--max-response-field-bytes", type=int, default=8192, metavar="BYTES",
+                   help="longest line (status line or header field) of an upstream's response "
+                   "head; longer: 502 (default 8192)")
     p.add_argument("--trusted-proxies", action="append", default=[], metavar="CIDR[,CIDR...]",
-                   help="peers whose X-Forwarded-For/-Host/-Proto are kept (X-Forwarded-For "
-                   "appended to); repeatable; default: none, the proxy sets them itself")
+                   help="peers whose X-Forwarded-For/-Host/-Proto, X-Real-IP and Forwarded are "
+                   "kept (X-Forwarded-For appended to, Forwarded extended); repeatable; default: "
+                   "none, the proxy sets them itself")
     p.set_defaults(handler=cmd_proxy)
 
 

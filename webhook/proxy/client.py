@@ -26,7 +26,6 @@ from webhook.proxy.exchange import Exchange
 from webhook.proxy.limits import Refusal, head_refusal, over_budget
 from webhook.proxy.plan import (
     PLANS,
-    HeadBlock,
     RequestPlan,
     known,
     remember,
@@ -75,6 +74,7 @@ class ClientConn(ClientIO):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]).encode() if peer else b"unknown"
+        self.fields = h.peer_fields(self.peer)
         ctx = self.ctx
         if peer and ctx.trusted_networks:
             self.trusted = ctx.trusts(str(peer[0]))
@@ -232,16 +232,16 @@ class ClientConn(ClientIO):
                 self._refuse(refusal)
                 raise _Stop
         parser = self.parser
-        block = HeadBlock(headers)
-        plan = RequestPlan(parser.get_method(), self.url, block, parser.should_keep_alive(),
-                           parser.get_http_version() == "1.1")
-        if plan.problem is not None:
-            self._refuse((400, "Bad Request", plan.problem))
+        plan = RequestPlan.parse(parser.get_method(), self.url, headers,
+                                 parser.should_keep_alive(), parser.get_http_version())
+        if plan.refusal is not None:
+            self._refuse(plan.refusal)
             raise _Stop
         if self.whole and chunk.endswith(b"\r\n\r\n") \
                 and chunk.find(b"\r\n\r\n") == len(chunk) - 4:  # this read was exactly this head
             remember(chunk, plan)
-            remember_block(chunk[chunk.find(b"\r\n") + 2:], block)
+            if not plan.absolute:  # (else its block holds another Host than these bytes)
+                remember_block(chunk[chunk.find(b"\r\n") + 2:], plan.block)
         self.whole = False
         exchange = Exchange(self, plan, self.ctx.loop.time())
         self.last_active = exchange.start
@@ -292,7 +292,8 @@ class ClientConn(ClientIO):
         """The head sent upstream for ``plan``, made once per plan and connection."""
         if plan is not self.last_plan:
             self.last_plan = plan
-            self.last_head = plan.upstream_head(self.peer, self.trusted)
+            self.last_head = (plan.trusted_head(self.peer) if self.trusted
+                              else plan.upstream_head(self.fields))
         return self.last_head
 
     def start_tunnel(self, conn: UpstreamConn) -> None:

@@ -20,6 +20,7 @@ class ClientIO(asyncio.Protocol):
     __slots__ = (
         "batching",
         "ctx",
+        "fields",
         "last_active",
         "linger_until",
         "out",
@@ -33,7 +34,8 @@ class ClientIO(asyncio.Protocol):
         self.ctx = ctx
         self.transport: asyncio.Transport | None = None
         self.peer = b""
-        self.trusted = False  # the peer is a trusted proxy (its X-Forwarded-* are kept)
+        self.fields = b""  # the forwarding lines naming the peer (headers.peer_fields)
+        self.trusted = False  # the peer is a trusted proxy (its forwarding headers are kept)
         self.paused = 0
         self.last_active = 0.0
         self.batching = False

@@ -222,32 +222,51 @@ class ClusterSource:
     # --- applying changes ---------------------------------------------------------------------
 
     def _flush(self, apply: bool = True) -> None:
+        """Apply what changed: a new merged table (when a ConfigMap did), then the endpoints of
+        the Services that changed. Never raises (it runs as a loop callback): a table that
+        cannot be built or applied is refused with one log line and the last good one stays,
+        its endpoints still followed."""
         self._scheduled = False
         rebuilt = self._tables_dirty
         if rebuilt:
             self._tables_dirty = False
-            self._rebuild()
+            rebuilt = self._rebuild(apply and self._apply is not None)
         dirty, self._dirty_services = self._dirty_services, set()
         for key, ring in self._rings.items():
             if key[:2] in dirty:
-                endpoints = self._endpoints(key)
+                try:
+                    endpoints = self._endpoints(key)
+                except Exception as exc:  # (any content, any bug: the other rings go on)
+                    log.error("endpoints of Service %s/%s port %d: %s; keeping the last ones",
+                              *key, refusal_text(exc))
+                    continue
                 if endpoints != ring.items:
                     log.info("endpoints of Service %s/%s port %d: %d ready (%s)", *key,
                              len(endpoints), ", ".join(map(str, endpoints)) or "none")
                     ring.items = endpoints
                     self.updates += 1
-        if rebuilt and apply and self._apply is not None:
-            self._apply(self._merged.table, self.resolve)
+        if rebuilt:
             log.info("route tables from %s applied: %d ConfigMap(s), %d route(s)", self.scope,
                      len(self._tables), len(self._merged.table.routes))
 
-    def _rebuild(self) -> None:
-        merged = merge_tables(self._tables.values())
+    def _rebuild(self, apply: bool) -> bool:
+        """Merge the tables and (``apply``) put the result in force; False when it is refused.
+        The rings only the previous table used are dropped once the new one is in force."""
+        previous = self._merged
+        try:
+            merged = self._merged = merge_tables(self._tables.values())
+            if apply:
+                assert self._apply is not None
+                self._apply(merged.table, self.resolve)
+        except Exception as exc:  # (any content, any bug: the last good table serves on)
+            self._merged = previous
+            log.error("refused route tables from %s (%d ConfigMap(s)): %s; keeping the last good "
+                      "table", self.scope, len(self._tables), refusal_text(exc))
+            return False
         for note in merged.notes:
             if note not in self._notes:
                 log.warning("route tables: %s", note)
         self._notes = frozenset(merged.notes)
-        self._merged = merged
         wanted = {
             (merged.namespaces[r.name], b.service.service, b.service.port)
             for r in merged.table.routes for b in r.backends() if b.service is not None
@@ -255,3 +274,4 @@ class ClusterSource:
         for key in [k for k in self._rings if k not in wanted]:
             del self._rings[key]
             self._problems.pop(key, None)
+        return apply

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from webhook.proxy.balance import CANARY, STABLE
-from webhook.proxy.limits import HeadLimits, is_trusted, parse_networks
+from webhook.proxy.limits import HeadLimits, ResponseLimits, is_trusted, parse_networks
 from webhook.proxy.metrics import DEFAULT_WINDOW, Metrics
 from webhook.proxy.mirror import Mirror
 from webhook.proxy.plan import MAX_CACHED_HEAD
@@ -36,7 +36,10 @@ class ProxyOptions:
     max_field_bytes: int = HeadLimits.field_bytes  # one header field; more: 431
     max_fields: int = HeadLimits.fields  # header fields per request; more: 431
     max_head_bytes: int = HeadLimits.head_bytes  # the whole head; more: 431
-    # peers (addresses or CIDR blocks) whose X-Forwarded-For/-Host/-Proto are kept
+    # an upstream's response head (nginx's proxy_buffer_size), and one line of it; more: 502
+    max_response_head_bytes: int = ResponseLimits.head_bytes
+    max_response_field_bytes: int = ResponseLimits.field_bytes
+    # peers (addresses or CIDR blocks) whose X-Forwarded-*, X-Real-IP and Forwarded are kept
     trusted_proxies: tuple[str, ...] = ()
 
 
@@ -48,11 +51,14 @@ class ProxyContext:
         self.loop = loop or asyncio.get_running_loop()
         self.table = table
         self.options = options
-        self.pool = Pool(self.loop, connect_timeout=options.connect_timeout)
+        response_limits = ResponseLimits(options.max_response_head_bytes,
+                                         options.max_response_field_bytes)
+        self.pool = Pool(self.loop, connect_timeout=options.connect_timeout,
+                         limits=response_limits)
         self.metrics = Metrics(options.window_seconds)
         self.mirror = Mirror(self.metrics, queue_size=options.mirror_queue,
                              senders=options.mirror_senders, timeout=options.mirror_timeout,
-                             max_body=options.mirror_max_body)
+                             max_body=options.mirror_max_body, response_limits=response_limits)
         self.version_headers: dict[str, bytes] = (
             {v: b"x-canarist-version: " + v.encode() + b"\r\n" for v in (STABLE, CANARY)}
             if options.version_header else {STABLE: b"", CANARY: b""}

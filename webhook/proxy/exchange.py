@@ -53,10 +53,6 @@ class Exchange:
         self.keep_alive = plan.keep_alive
         self.start = start
 
-    @property
-    def is_head(self) -> bool:
-        return self.plan.is_head
-
     # -- request side -----------------------------------------------------------------------
     def begin(self) -> None:
         ctx = self.ctx
@@ -296,8 +292,9 @@ class Exchange:
             assert self.endpoint is not None
             self.ctx.loop.create_task(self._connect(self.endpoint))
             return
-        what = "closed the connection" if exc is None else f"failed: {exc}"
-        self.fail(502, "Bad Gateway", f"upstream {self.endpoint} {what} before responding")
+        what = "closed the connection before responding" if exc is None else \
+            f"failed before responding: {exc}"
+        self.fail(502, "Bad Gateway", f"upstream {self.endpoint} {what}")
 
     def _drop_upstream(self) -> None:
         """Abort the upstream connection: it is in the middle of this request."""

@@ -18,8 +18,10 @@ HOP_BY_HOP = frozenset({
     b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"trailers",
     b"transfer-encoding", b"upgrade", b"proxy-authenticate", b"proxy-authorization",
 })
+# the framing (re-done by the proxy) and the forwarding fields (set by the proxy)
 _REQUEST_DROP = HOP_BY_HOP | {b"content-length", b"expect", b"x-forwarded-for",
-                              b"x-forwarded-proto", b"x-forwarded-host"}
+                              b"x-forwarded-proto", b"x-forwarded-host", b"x-real-ip",
+                              b"forwarded"}
 # Fields meant for every recipient (RFC 9110 §7.6.1: "a sender MUST NOT send a connection option
 # corresponding to a field that is intended for all recipients"): a Connection header naming
 # one of them does not remove it (so ``Connection: Host`` cannot strip the Host upstream).
@@ -29,7 +31,7 @@ END_TO_END = frozenset({
     b"authorization", b"www-authenticate", b"cookie", b"set-cookie", b"date", b"range",
     b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since", b"if-range",
     b"etag", b"last-modified", b"location", b"vary", b"forwarded", b"x-forwarded-for",
-    b"x-forwarded-host", b"x-forwarded-proto",
+    b"x-forwarded-host", b"x-forwarded-proto", b"x-real-ip",
 })
 # what a Host header may hold: RFC 3986 reg-name, IP literal and port characters
 _HOST_CHARS = bytes(sorted(set(
@@ -60,6 +62,8 @@ class RequestHead:
     forwarded_for = b""
     forwarded_proto = b""
     forwarded_host = b""
+    real_ip = b""  # X-Real-IP
+    forwarded = b""  # Forwarded (RFC 7239), lines joined with ", "
     upgrade: bytes | None = None
     content_length: int | None = None
     chunked = False
@@ -110,6 +114,10 @@ def scan_request(headers: Headers) -> RequestHead:
             head.forwarded_proto = value
         elif lname == b"x-forwarded-host":
             head.forwarded_host = value
+        elif lname == b"x-real-ip":
+            head.real_ip = value
+        elif lname == b"forwarded":
+            head.forwarded = value if not head.forwarded else head.forwarded + b", " + value
     if named is not None:
         head.close = b"close" in named
         if named - _PLAIN_TOKENS:
@@ -122,6 +130,31 @@ def scan_request(headers: Headers) -> RequestHead:
 _FRAMED = -1
 
 
+def peer_fields(client_ip: bytes) -> bytes:
+    """The forwarding lines that name the client (made once per connection): ``X-Forwarded-For``
+    and ``X-Real-IP``, both its address, as nginx's ``$remote_addr`` and
+    ``$proxy_add_x_forwarded_for`` give them to a request without forwarding headers."""
+    return b"X-Forwarded-For: " + client_ip + b"\r\nX-Real-IP: " + client_ip + b"\r\n"
+
+
+def trusted_peer_fields(head: RequestHead, client_ip: bytes) -> bytes:
+    """``peer_fields`` for a client that is a trusted proxy: its ``X-Forwarded-For`` appended
+    to, its ``X-Real-IP`` kept, and its ``Forwarded`` (RFC 7239) extended with an element for
+    this hop (``for=`` the client's address). The proxy never starts a ``Forwarded`` header."""
+    xff = head.forwarded_for + b", " + client_ip if head.forwarded_for else client_ip
+    fields = (b"X-Forwarded-For: " + xff + b"\r\nX-Real-IP: " + (head.real_ip or client_ip)
+              + b"\r\n")
+    if head.forwarded:
+        fields += b"Forwarded: " + head.forwarded + b", for=" + forwarded_node(client_ip) \
+            + b"\r\n"
+    return fields
+
+
+def forwarded_node(client_ip: bytes) -> bytes:
+    """An address as a ``Forwarded`` node (RFC 7239 §6): IPv6 in brackets, quoted."""
+    return b'"[' + client_ip + b']"' if b":" in client_ip else client_ip
+
+
 def request_head(method: bytes, target: bytes, head: RequestHead, client_ip: bytes,
                  extra: bytes = b"", http11: bool = True, length: int | None = _FRAMED,
                  trusted: bool = False) -> bytes:
@@ -132,38 +165,27 @@ def request_head(method: bytes, target: bytes, head: RequestHead, client_ip: byt
     own framing with a Content-Length (None: no body), for copies of buffered bodies.
     ``trusted``: the client is a trusted proxy, whose forwarding headers are kept.
     """
-    pre, post = upstream_head_parts(method, target, head, http11, extra, length, trusted)
-    return pre + client_ip + post
-
-
-def upstream_head_parts(method: bytes, target: bytes, head: RequestHead, http11: bool = True,
-                        extra: bytes = b"", length: int | None = _FRAMED,
-                        trusted: bool = False) -> tuple[bytes, bytes]:
-    """``request_head`` cut around the client's address, which is the only part that depends on
-    the connection: ``pre + client_ip + post`` is the head sent upstream."""
     pre, post = upstream_header_parts(head, extra, length, trusted)
+    fields = trusted_peer_fields(head, client_ip) if trusted else peer_fields(client_ip)
     line = b" HTTP/1.1\r\n" if http11 else b" HTTP/1.0\r\n"
-    return b"".join((method, b" ", target, line, pre)), post
+    return b"".join((method, b" ", target, line, pre, fields, post))
 
 
 def upstream_header_parts(head: RequestHead, extra: bytes = b"",
                           length: int | None = _FRAMED, trusted: bool = False
                           ) -> tuple[bytes, bytes]:
-    """``upstream_head_parts`` without the request line: what the header lines imply.
+    """``request_head`` less its request line, cut around the lines that name the client
+    (``peer_fields``), the only part that depends on the connection.
 
-    The proxy sets ``X-Forwarded-For`` (the client's address), ``X-Forwarded-Proto`` (``http``)
-    and ``X-Forwarded-Host`` (the Host), replacing what the client sent; a ``trusted`` client's
-    values are kept, its ``X-Forwarded-For`` appended to (nginx's ``proxy_add_x_forwarded_for``).
+    The proxy sets ``X-Forwarded-Proto`` (``http``) and ``X-Forwarded-Host`` (the Host),
+    replacing what the client sent; a ``trusted`` client's values are kept.
     """
     parts: list[bytes] = []
     for name, value in head.keep:
         parts += (name, b": ", value, b"\r\n")
-    forwarded_for = head.forwarded_for if trusted else b""
-    parts.append(b"X-Forwarded-For: " + forwarded_for + b", " if forwarded_for
-                 else b"X-Forwarded-For: ")
     pre = b"".join(parts)
     proto = head.forwarded_proto if trusted else b""
-    parts = [b"\r\nX-Forwarded-Proto: ", proto or b"http", b"\r\n"]
+    parts = [b"X-Forwarded-Proto: ", proto or b"http", b"\r\n"]
     forwarded_host = (head.forwarded_host if trusted else b"") or head.host
     if forwarded_host:
         parts += (b"X-Forwarded-Host: ", forwarded_host, b"\r\n")

@@ -1,9 +1,12 @@
-"""Limits on a client's request head, and which peers are trusted with forwarding headers.
+"""Limits on a client's request head and on an upstream's response head, and which peers are
+trusted with forwarding headers.
 
 Pure decisions, called by the client connection: ``head_refusal`` once a head is complete (or
 when a read ends inside one), ``over_budget`` when a head outgrows its byte budget before it
 ends. The defaults follow nginx's ``large_client_header_buffers 4 8k`` (a request line or a header
 field of at most 8 KiB, a head of at most 4 x 8 KiB) and Envoy's and Apache's 100 header fields.
+``response_head_problem`` is called by an upstream connection whose head buffer outgrows the
+smaller of its limits (nginx: ``proxy_buffer_size``, where a response head must fit).
 """
 
 from __future__ import annotations
@@ -26,6 +29,29 @@ class HeadLimits:
     field_bytes: int = 8192  # one header field, name and value; more: 431
     fields: int = 100  # header fields; more: 431
     head_bytes: int = 32768  # the whole head, request line to the blank line; more: 431 (or 414)
+
+
+@dataclass(frozen=True)
+class ResponseLimits:
+    head_bytes: int = 32768  # an upstream's response head, status line to blank line
+    field_bytes: int = 8192  # one line of it (the status line or a header field), CRLF excluded
+
+    @property
+    def safe(self) -> int:
+        """A buffer no longer than this breaks neither limit."""
+        return min(self.head_bytes, self.field_bytes)
+
+
+def response_head_problem(limits: ResponseLimits, data: bytes) -> str | None:
+    """Why the response head ``data`` starts with breaks a limit (``data`` may end inside the
+    head, then what came of it is judged, or go on past it); None when it does not."""
+    end = data.find(b"\r\n\r\n", 0, limits.head_bytes)
+    if end < 0 and len(data) >= limits.head_bytes:
+        return f"a response head larger than {limits.head_bytes} bytes"
+    head = data if end < 0 else data[:end]
+    if max(map(len, head.split(b"\r\n"))) > limits.field_bytes:
+        return f"a response head line longer than {limits.field_bytes} bytes"
+    return None
 
 
 def head_refusal(limits: HeadLimits, url: bytes, headers: list[tuple[bytes, bytes]],

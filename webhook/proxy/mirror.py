@@ -14,6 +14,7 @@ import contextlib
 from dataclasses import dataclass
 
 from webhook.proxy.headers import ResponseHead
+from webhook.proxy.limits import ResponseLimits
 from webhook.proxy.metrics import Metrics
 from webhook.proxy.upstream import Pool, UpstreamConn
 from webhook.spec.routetable import Endpoint
@@ -78,11 +79,13 @@ class Mirror:
     """A bounded queue of copies and the tasks that send them."""
 
     def __init__(self, metrics: Metrics, *, queue_size: int = 1024, senders: int = 16,
-                 timeout: float = 2.0, max_body: int = 1 << 20) -> None:
+                 timeout: float = 2.0, max_body: int = 1 << 20,
+                 response_limits: ResponseLimits | None = None) -> None:
         self.metrics = metrics
         self.queue_size = queue_size
         self.timeout = timeout
         self.max_body = max_body
+        self.response_limits = response_limits
         self._senders_wanted = senders
         self._queue: collections.deque[MirrorCopy] = collections.deque()
         self._wakeup: asyncio.Event | None = None
@@ -91,7 +94,7 @@ class Mirror:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._pool = Pool(loop, connect_timeout=self.timeout)
+        self._pool = Pool(loop, connect_timeout=self.timeout, limits=self.response_limits)
         self._wakeup = asyncio.Event()
         self._tasks = [loop.create_task(self._sender()) for _ in range(self._senders_wanted)]
 

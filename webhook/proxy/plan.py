@@ -27,7 +27,9 @@ from __future__ import annotations
 import re
 
 from webhook.proxy import headers as h
+from webhook.proxy.limits import Refusal
 from webhook.proxy.table import Choice, LiveRoute, LiveTable
+from webhook.proxy.target import absolute_target, version_refusal
 
 MAX_PLANS = 4096
 MAX_CACHED_HEAD = 2048  # bytes; longer heads are planned for each request
@@ -85,9 +87,9 @@ class HeadBlock:
 
 class RequestPlan:
     __slots__ = (
-        "block", "cacheable", "head", "header_choice", "held", "host", "http11", "is_head",
-        "keep_alive", "method", "mirror_match", "path", "post", "pre", "problem", "route",
-        "table", "target",
+        "absolute", "block", "cacheable", "head", "header_choice", "held", "host", "http11",
+        "is_head", "keep_alive", "method", "mirror_match", "path", "post", "pre", "refusal",
+        "route", "table", "target",
     )
 
     def __init__(self, method: bytes, target: bytes, block: HeadBlock, keep_alive: bool,
@@ -113,18 +115,39 @@ class RequestPlan:
                 problem = "HTTP/1.1 request without a Host header"
             elif not http11 and head.transfer_encoding:
                 problem = "HTTP/1.0 request with Transfer-Encoding"
-        self.problem = problem
+        self.refusal: Refusal | None = None if problem is None else (400, "Bad Request", problem)
         self.cacheable = block.cacheable
         self.table: LiveTable | None = None
         self.route: LiveRoute | None = None
         self.header_choice: Choice | None = None
         self.held: str | None = None
         self.mirror_match = False
+        self.absolute = False  # made from an absolute-form target (its block is not the head's)
 
     @classmethod
     def parse(cls, method: bytes, target: bytes, raw_headers: h.Headers, keep_alive: bool,
-              http11: bool) -> RequestPlan:
-        return cls(method, target, HeadBlock(raw_headers), keep_alive, http11)
+              version: str) -> RequestPlan:
+        """The plan of a parsed head of HTTP version ``version`` (its ``refusal`` says why it
+        is refused). An absolute-form target (``http://host/path``) is routed by its
+        authority, which replaces the Host header upstream, and sent on in origin-form (RFC 9112
+        §3.2.2); the Host header is still checked (one, valid, present in HTTP/1.1)."""
+        plan = cls(method, target, HeadBlock(raw_headers), keep_alive, version == "1.1")
+        if version not in {"1.1", "1.0"}:
+            plan.refusal = version_refusal(version)
+        if target[:1] == b"/" or plan.refusal is not None or target == b"*" \
+                or method == b"CONNECT":
+            return plan
+        found = absolute_target(target)
+        if isinstance(found, str):
+            plan.refusal = (400, "Bad Request", found)
+            return plan
+        authority, origin = found
+        headers = [(n, authority) if n.lower() == b"host" else (n, v) for n, v in raw_headers]
+        if not plan.head.hosts:
+            headers.insert(0, (b"Host", authority))
+        plan = cls(method, origin, HeadBlock(headers), keep_alive, version == "1.1")
+        plan.absolute = True
+        return plan
 
     def bind(self, table: LiveTable) -> None:
         """Work out the decisions that only depend on this head, for ``table``. A request
@@ -138,12 +161,17 @@ class RequestPlan:
                                                          self.path, hdrs))
         self.table = table
 
-    def upstream_head(self, client_ip: bytes, trusted: bool = False) -> bytes:
-        if trusted:
-            pre, post = self.block.trusted_parts()
-            version = b" HTTP/1.1\r\n" if self.http11 else b" HTTP/1.0\r\n"
-            return b"".join((self.method, b" ", self.target, version, pre, client_ip, post))
-        return self.pre + client_ip + self.post
+    def upstream_head(self, fields: bytes) -> bytes:
+        """The head sent upstream for a client whose forwarding lines are ``fields``
+        (``headers.peer_fields``)."""
+        return self.pre + fields + self.post
+
+    def trusted_head(self, client_ip: bytes) -> bytes:
+        """The head sent upstream for a client at ``client_ip`` that is a trusted proxy."""
+        pre, post = self.block.trusted_parts()
+        version = b" HTTP/1.1\r\n" if self.http11 else b" HTTP/1.0\r\n"
+        return b"".join((self.method, b" ", self.target, version, pre,
+                         h.trusted_peer_fields(self.head, client_ip), post))
 
 
 def _matchable(keep: h.Headers, wanted: frozenset[bytes]) -> dict[str, str]:

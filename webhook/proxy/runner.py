@@ -88,7 +88,9 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
                ("--max-uri-bytes", args.max_uri_bytes, 64, 1 << 20),
                ("--max-field-bytes", args.max_field_bytes, 64, 1 << 20),
                ("--max-fields", args.max_fields, 1, 10000),
-               ("--max-head-bytes", args.max_head_bytes, 256, 1 << 22))
+               ("--max-head-bytes", args.max_head_bytes, 256, 1 << 22),
+               ("--max-response-head-bytes", args.max_response_head_bytes, 256, 1 << 22),
+               ("--max-response-field-bytes", args.max_response_field_bytes, 64, 1 << 20))
     for flag, value, low, high in bounded:
         if not low <= value <= high:
             problems.append(Problem(flag, f"must be between {low} and {high}, got {value}"))
@@ -104,6 +106,10 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
     if args.max_head_bytes < max(args.max_uri_bytes, args.max_field_bytes):
         problems.append(Problem("--max-head-bytes", "must be at least --max-uri-bytes and "
                                 f"--max-field-bytes, got {args.max_head_bytes}"))
+    if args.max_response_head_bytes < args.max_response_field_bytes:
+        problems.append(Problem("--max-response-head-bytes", "must be at least "
+                                "--max-response-field-bytes, got "
+                                f"{args.max_response_head_bytes}"))
     trusted = tuple(t for value in args.trusted_proxies for t in value.split(",") if t.strip())
     try:
         parse_networks(trusted)
@@ -121,6 +127,8 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         window_seconds=args.window, header_timeout=args.header_timeout,
         max_uri_bytes=args.max_uri_bytes, max_field_bytes=args.max_field_bytes,
         max_fields=args.max_fields, max_head_bytes=args.max_head_bytes,
+        max_response_head_bytes=args.max_response_head_bytes,
+        max_response_field_bytes=args.max_response_field_bytes,
         trusted_proxies=tuple(t.strip() for t in trusted),
     )
     if not cluster_mode:

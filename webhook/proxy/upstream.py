@@ -4,6 +4,11 @@ An idle pooled connection notices at once when the upstream closes it (``connect
 removes it from the pool) or sends unsolicited bytes (it is closed). A request that fails on a
 reused connection before any response byte arrives may be retried once on a fresh one by the
 caller (the ``reused`` and ``got_bytes`` flags say when that is safe).
+
+A response head is bounded (``ResponseLimits``, nginx's ``proxy_buffer_size``): the buffer that
+holds it is judged whenever it outgrows the smaller limit, so it never holds more than the head
+limit and one read; a head over a limit ends the exchange with ``ResponseHeadTooLarge`` and the
+connection is dropped.
 """
 
 from __future__ import annotations
@@ -14,10 +19,15 @@ from typing import Protocol, cast
 import httptools
 
 from webhook.proxy.headers import RESPONSE_HEADS, ResponseHead, scan_response_cached
+from webhook.proxy.limits import ResponseLimits, response_head_problem
 from webhook.spec.routetable import Endpoint
 
 MAX_IDLE_PER_ENDPOINT = 512
 IDLE_SECONDS = 30.0
+
+
+class ResponseHeadTooLarge(Exception):
+    """An upstream's response head broke a limit (the message says which)."""
 
 
 class ResponseSink(Protocol):
@@ -44,8 +54,9 @@ class UpstreamConn(asyncio.Protocol):
     """
 
     __slots__ = (
-        "endpoint", "got_bytes", "head_buf", "head_done", "idle_since", "informational",
-        "parser", "paused", "pool", "reusable", "reused", "sink", "transport", "tunnel",
+        "endpoint", "got_bytes", "head_buf", "head_done", "head_safe", "idle_since",
+        "informational", "parser", "paused", "pool", "reusable", "reused", "sink", "transport",
+        "tunnel",
     )
 
     def __init__(self, pool: Pool, endpoint: Endpoint) -> None:
@@ -63,6 +74,7 @@ class UpstreamConn(asyncio.Protocol):
         self.head_done = False
         self.informational = False
         self.paused = False  # reading paused because the client is slow to take the response
+        self.head_safe = pool.limits.safe  # a head buffer no longer than this breaks no limit
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -81,7 +93,7 @@ class UpstreamConn(asyncio.Protocol):
             # a whole simple response in this read, with a head seen (and parsed) before: the
             # parser is between messages and stays there
             end = data.find(b"\r\n\r\n")
-            if end > 0:
+            if 0 < end < self.head_safe:  # (a head cached under other limits is judged anew)
                 rhead = RESPONSE_HEADS.get(data[:end + 2])
                 if rhead is not None and rhead.simple \
                         and len(data) == end + 4 + (rhead.content_length or 0):
@@ -92,7 +104,9 @@ class UpstreamConn(asyncio.Protocol):
             if self.head_done:
                 sink.on_upstream_body(data)
             else:
-                self.head_buf += data
+                buf = self.head_buf = self.head_buf + data
+                if len(buf) > self.head_safe and self._head_refused(buf):
+                    return
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self.tunnel = True  # the bytes after the 101 head went out with it
@@ -103,6 +117,19 @@ class UpstreamConn(asyncio.Protocol):
             self.close()
         finally:
             sink.release()
+
+    def _head_refused(self, buf: bytes) -> bool:
+        """Whether the head ``buf`` starts with breaks a limit; if so the response ends with
+        ``ResponseHeadTooLarge`` and the connection is dropped."""
+        problem = response_head_problem(self.pool.limits, buf)
+        if problem is None:
+            return False
+        sink, self.sink = self.sink, None
+        self.head_buf = b""
+        self.abort()
+        if sink is not None:
+            sink.on_upstream_error(self, ResponseHeadTooLarge(problem))
+        return True
 
     def eof_received(self) -> bool | None:
         self.reusable = False
@@ -132,6 +159,8 @@ class UpstreamConn(asyncio.Protocol):
             self.reusable = False
         buf = self.head_buf
         end = buf.find(b"\r\n\r\n")
+        if end + 4 > self.head_safe and self._head_refused(buf):
+            raise ResponseHeadTooLarge  # stop parsing: the connection is dropped
         block, rest = buf[:end + 2], buf[end + 4:]
         status = parser.get_status_code()
         if 100 <= status < 200 and status != 101:
@@ -183,9 +212,11 @@ class UpstreamConn(asyncio.Protocol):
 class Pool:
     """Idle keep-alive connections per endpoint."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, connect_timeout: float = 5.0) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, connect_timeout: float = 5.0,
+                 limits: ResponseLimits | None = None) -> None:
         self.loop = loop
         self.connect_timeout = connect_timeout
+        self.limits = limits or ResponseLimits()
         self.idle: dict[Endpoint, list[UpstreamConn]] = {}  # an Endpoint hashes as a tuple, in C
         self.epoch = 0  # sweeps so far: connections idle for two sweeps are closed
         self._sweeper: asyncio.TimerHandle | None = None
