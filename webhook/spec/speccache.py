@@ -9,17 +9,16 @@ text (times a factor for the parsed objects), the least recently used ones go fi
 never kept (nobody's annotations are that large twice). A count of entries would not do: 4096
 entries of 2 MB annotations are 8 GB.
 
-Thread-safe: the webhook's event loop looks up, its parse workers store.
+Thread-safe (``BoundedCache``): the webhook's event loop looks up, its parse workers store.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from webhook.spec import names as n
+from webhook.spec.boundedcache import BoundedCache
 
 DEFAULT_BYTES = 16 * 1024 * 1024
 OVERHEAD = 512  # bytes an entry costs beyond its text (dicts, tuples, the spec's objects)
@@ -29,54 +28,11 @@ Key = tuple[str, tuple[tuple[str, str], ...]]  # the Deployment's name, its rele
 V = TypeVar("V")
 
 
-class SpecCache(Generic[V]):
-    """Least recently used entries go first once the bytes accounted pass ``max_bytes``."""
+class SpecCache(BoundedCache[Key, V]):
+    """Parsed specs by their key, each counted by ``cost_of`` its key."""
 
     def __init__(self, max_bytes: int = DEFAULT_BYTES, max_entry: int | None = None) -> None:
-        self.max_bytes = max_bytes
-        self.max_entry = max_bytes // 16 if max_entry is None else max_entry
-        self._entries: OrderedDict[Key, tuple[V, int]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    @property
-    def size(self) -> int:
-        """Bytes accounted to the entries kept."""
-        return self._bytes
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, key: Key) -> V | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return found[0]
-
-    def put(self, key: Key, value: V) -> None:
-        cost = cost_of(key)
-        if cost > self.max_entry:
-            return
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._bytes -= old[1]
-            self._entries[key] = (value, cost)
-            self._bytes += cost
-            while self._bytes > self.max_bytes and self._entries:
-                _, (_, dropped) = self._entries.popitem(last=False)
-                self._bytes -= dropped
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-            self.hits = self.misses = 0
+        super().__init__(max_bytes, lambda key, _: cost_of(key), max_entry)
 
 
 def cost_of(key: Key) -> int:
