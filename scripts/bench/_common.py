@@ -102,3 +102,23 @@ def cluster_process(kubeconfig: str | Path, without: str) -> Iterator[subprocess
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def service_account_kubeconfig(admin: str | Path, namespace: str, name: str,
+                               path: str | Path) -> str:
+    """A kubeconfig (mode 0600) for the admin kubeconfig's cluster that authenticates as the
+    ServiceAccount ``namespace/name`` with a token kubectl asks for (e.g. the reconciler's, the
+    only user the webhook of ``canarist up`` lets write ``canarist.io/status``)."""
+    import yaml
+
+    token = subprocess.run(
+        ["kubectl", "--kubeconfig", str(admin), "-n", namespace, "create", "token", name,
+         "--duration", "24h"], capture_output=True, text=True, timeout=60, check=True).stdout
+    doc = yaml.safe_load(Path(admin).read_text())
+    doc["users"] = [{"name": name, "user": {"token": token.strip()}}]
+    for context in doc["contexts"]:
+        context["context"]["user"] = name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(yaml.safe_dump(doc))
+    return str(path)

@@ -40,8 +40,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from scripts.bench._common import cluster_process, peak_rss_mb, percentile, ratio
+from scripts.bench._common import (
+    cluster_process,
+    peak_rss_mb,
+    percentile,
+    ratio,
+    service_account_kubeconfig,
+)
 from scripts.bench.reconciler_roles import NS, baseline_main, reconciler_main
+from webhook.cluster.identities import NAMESPACE, RECONCILER
 from webhook.kube.client import KubeClient, connect
 from webhook.kube.config import ClientOptions
 from webhook.kube.informer import Informer, start_all, stop_all
@@ -176,8 +183,11 @@ async def drive(args: argparse.Namespace, kubeconfig: str) -> dict[str, Any]:
         observer = Observer(client)
         await observer.start()
 
+        # the reconciler as its ServiceAccount: the user up's webhook trusts with the status
+        as_reconciler = service_account_kubeconfig(
+            kubeconfig, NAMESPACE, RECONCILER.name, Path(kubeconfig).with_name("reconciler.kc"))
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, HERE, "--role", "reconciler", "--kubeconfig", kubeconfig,
+            sys.executable, HERE, "--role", "reconciler", "--kubeconfig", as_reconciler,
             "--qps", str(args.qps), "--workers", str(args.workers),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         assert proc.stdout is not None and proc.stdin is not None

@@ -1,14 +1,16 @@
 """The status guard on the embedded cluster: its API server calls canarist's webhook (rules on
 ``deployments`` and ``deployments/status``) with the requester in ``userInfo``; the webhook
-trusts the reconciler's user, which is the admin user there (the reconciler runs with the
-cluster's admin kubeconfig). Other users are the in-process API's ``user=``, or kubectl
-impersonating one (``--as alice``, allowed by a ClusterRoleBinding)."""
+trusts the reconciler's user, its ServiceAccount ``canarist-system/canarist-reconciler`` (whose
+token the cluster's reconciler kubeconfig carries). Other users are the admin (kubectl with the
+cluster's kubeconfig), the in-process API's ``user=``, or kubectl impersonating one (``--as
+alice``, allowed by a ClusterRoleBinding)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,9 @@ import pytest
 from webhook.cluster.runtime import RunningCluster, start_in_thread
 from webhook.cluster.webhook_component import RECONCILER_USER
 from webhook.errors import APIStatusError
+from webhook.kube.client import connect_sync
+from webhook.kube.config import ClientOptions
+from webhook.kube.protocol import ObjectRef
 from webhook.spec.hashing import template_hash
 from webhook.spec.names import STATUS
 
@@ -54,6 +59,13 @@ def status(obj: dict[str, Any]) -> dict[str, Any] | None:
     return None if text is None else json.loads(text)
 
 
+def kubectl(cluster: RunningCluster, *args: str, stdin: str | None = None,
+            kubeconfig: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig or cluster.kubeconfig),
+                           *args], capture_output=True, text=True, input=stdin, timeout=60,
+                          check=False)
+
+
 def update_as(cluster: RunningCluster, user: str, name: str,
               change: Callable[[dict[str, Any]], None], warnings: list[str]) -> dict[str, Any]:
     """Get, change, update as ``user``; again on a conflict (the Deployment controller writes
@@ -77,14 +89,31 @@ def reconciler_writes_status(cluster: RunningCluster, name: str, value: dict[str
                                    user=RECONCILER_USER))
 
 
-def test_the_reconcilers_user_is_the_admin_and_its_status_writes_stick(
+def test_the_reconcilers_service_account_writes_the_status_and_the_admin_cannot(
     cluster: RunningCluster,
 ) -> None:
     cluster.call(cluster.api.create(DEPLOYMENTS, NS, manifest("web")))
     digest = template_hash(get(cluster, "web")["spec"]["template"])
     healthy = {"phase": "Healthy", "stableHash": digest, "canaryHash": digest}
-    reconciler_writes_status(cluster, "web", healthy)
+    patch = {"metadata": {"annotations": {STATUS: json.dumps(healthy)}}}
+    # with its token, through the client the reconciler uses: it sticks
+    reconciler = connect_sync(ClientOptions(kubeconfig=str(cluster.reconciler_kubeconfig)))
+    try:
+        reconciler.patch(ObjectRef("apps/v1", "Deployment", NS, "web"), patch,
+                         subresource="status")
+    finally:
+        reconciler.close()
     assert status(get(cluster, "web")) == healthy
+    # the admin, kubectl with the cluster's kubeconfig, is not the reconciler
+    forged = json.dumps({"metadata": {"annotations": {STATUS: json.dumps(
+        {**healthy, "phase": "Degraded"})}}})
+    for how in ([], ["--subresource=status"]):
+        out = kubectl(cluster, "patch", "deploy", "web", "-n", NS, "--type=merge", "-p", forged,
+                      *how)
+        assert out.returncode == 0, out.stderr
+        assert ("canarist.io/status on guarded/web is written by canarist only; the change by "
+                "system:admin was undone") in out.stderr
+        assert status(get(cluster, "web")) == healthy
 
 
 def test_another_user_cannot_forge_the_status_to_skip_the_canary(cluster: RunningCluster) -> None:
@@ -136,10 +165,6 @@ def test_an_export_applied_mid_release_does_not_write_back_the_old_status(
     assert status(get(cluster, "export")) == mid
 
 
-def kubectl(cluster: RunningCluster, *args: str, stdin: str | None = None
-            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["kubectl", "--kubeconfig", str(cluster.kubeconfig), *args],
-                          capture_output=True, text=True, input=stdin, timeout=60, check=False)
 
 
 def test_kubectl_apply_of_an_export_by_another_user_keeps_the_status(
@@ -167,6 +192,8 @@ def test_kubectl_apply_of_an_export_by_another_user_keeps_the_status(
     assert applied.returncode == 0, applied.stderr
     assert "the change by alice was undone" in applied.stderr
     assert status(get(cluster, "kubectl")) == mid
-    # the same apply by the trusted user (the admin, the reconciler's user in canarist up) counts
-    assert kubectl(cluster, "apply", "-f", "-", stdin=text).returncode == 0
-    assert status(get(cluster, "kubectl"))["phase"] == "Healthy"  # type: ignore[index]
+    # the admin's apply of the same file does not write it back either
+    applied = kubectl(cluster, "apply", "-f", "-", stdin=text)
+    assert applied.returncode == 0, applied.stderr
+    assert "the change by system:admin was undone" in applied.stderr
+    assert status(get(cluster, "kubectl")) == mid

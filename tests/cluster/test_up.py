@@ -12,7 +12,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -215,3 +217,62 @@ def test_the_builtin_analysis_provider_cannot_be_used_on_up(tmp_path: Path) -> N
     assert code == 0
     errors = proc.stderr.read() if proc.stderr else ""
     assert "Traceback" not in errors, errors
+
+
+HELD = OPTED_IN.replace("ANNOTATIONS", '{canarist.io/steps: "[{setWeight: 50}, {pause: {}}]", '
+                        'canarist.io/scale-down-delay: "0"}').replace("replicas: 1",
+                                                                     "replicas: 2")
+
+
+def wait_status(kubeconfig: str, what: str, check: Callable[[dict[str, Any]], bool],
+                within: float = 40) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status = release_status(kubeconfig)
+        if check(status):
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: not within {within} s; status {status}")
+
+
+def test_the_admin_cannot_forge_the_status_on_up_and_the_release_goes_on(tmp_path: Path
+                                                                         ) -> None:
+    """Issue: ``up``'s reconciler used the admin kubeconfig, so the webhook trusted the admin
+    with ``canarist.io/status`` — and kubectl with that kubeconfig could forge it. Now the
+    reconciler is its ServiceAccount, the only user the webhook trusts."""
+    proc, _, line = start_up(tmp_path, "--without", "proxy")
+    try:
+        m = READY.match(line)
+        assert m, line
+        kubeconfig = m.group(2)
+        assert kubectl(kubeconfig, "apply", "-f", "-", stdin=HELD).returncode == 0
+        wait_status(kubeconfig, "adopted", lambda s: s.get("phase") == "Healthy")
+        assert kubectl(kubeconfig, "set", "image", "deploy/web", "app=demo:v2").returncode == 0
+        held = wait_status(kubeconfig, "paused at 50%",
+                           lambda s: s.get("phase") == "Paused" and s.get("weight") == 50)
+        # the admin says the new template is the stable one, and the step is done
+        forged = {**held, "phase": "Healthy", "stableHash": held["canaryHash"], "weight": 0}
+        patch = json.dumps({"metadata": {"annotations": {"canarist.io/status":
+                                                         json.dumps(forged)}}})
+        for how in ([], ["--subresource=status"]):
+            out = kubectl(kubeconfig, "patch", "deploy", "web", "--type=merge", "-p", patch, *how)
+            assert out.returncode == 0, out.stderr
+            assert ("Warning: canarist: canarist.io/status on default/web is written by canarist "
+                    "only; the change by system:admin was undone") in out.stderr, out.stderr
+            now = release_status(kubeconfig)
+            assert now["stableHash"] == held["stableHash"] and now["phase"] == "Paused", now
+        deploy = json.loads(kubectl(kubeconfig, "get", "deploy", "web", "-o", "json").stdout)
+        assert deploy["spec"]["paused"] is True  # still held for its canary
+        # and the release runs on: promoted by the reconciler
+        assert kubectl(kubeconfig, "annotate", "deploy/web",
+                       "canarist.io/action=promote").returncode == 0
+        done = wait_status(kubeconfig, "promoted", lambda s: s.get("phase") == "Healthy"
+                           and s.get("stableHash") == held["canaryHash"])
+        assert done["weight"] == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=20)
+    assert code == 0
+    errors = proc.stderr.read() if proc.stderr else ""
+    assert "Traceback" not in errors and " ERROR " not in errors, errors

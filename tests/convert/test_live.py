@@ -189,7 +189,9 @@ async def test_converted_example_migrates_and_releases_live(
         release_cluster: RunningCluster, tmp_path: Path) -> None:
     ns = f"conv{next(_names)}"
     opts = ClientOptions(kubeconfig=str(release_cluster.kubeconfig), namespace=ns)
-    async with connect(opts) as client:
+    as_reconciler = ClientOptions(kubeconfig=str(release_cluster.reconciler_kubeconfig),
+                                  namespace=ns)
+    async with connect(opts) as client, connect(as_reconciler) as reconciler_client:
         for crd in EXTRA_CRDS:
             with contextlib.suppress(Exception):  # another test of the session made it
                 await client.create(crd)
@@ -214,7 +216,7 @@ async def test_converted_example_migrates_and_releases_live(
 
         stop, seen = asyncio.Event(), list[int]()
         stop_reconciler = asyncio.Event()
-        reconciler = Reconciler(client, LoopOptions(namespace=ns, resync=3600))
+        reconciler = Reconciler(reconciler_client, LoopOptions(namespace=ns, resync=3600))
         loop_task = asyncio.create_task(reconciler.run(stop_reconciler))
         watch = asyncio.create_task(_watch_endpoints(live, stop, seen))
         try:

@@ -156,10 +156,19 @@ async def test_the_file_watcher_survives_any_table(
     good = routes_text(backends, weight=100)
     routes.write_text(good)
     assert await wait_version(session, proxy.url + "/", "canary", 3.0) < 3.0
+    # That reload's line: consumed here, so the wait after SIGHUP below cannot take it for
+    # the SIGHUP's (it may still be on its way when the traffic has already changed).
+    proxy.wait_for("routes reloaded")
     # and so does SIGHUP (a change polling cannot see: same size, inode and mtime)
     stat = routes.stat()
     rewrite_in_place(routes, good.replace('"weight": 100', '"weight":   0'))
     os.utime(routes, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    # Polling did not see it (no reload since the one above), so the next reload line can
+    # only be the SIGHUP's. (Had a poll fallen between the write and the utime, the traffic
+    # would already be all stable here.)
+    await asyncio.sleep(1.2)  # more than two polls
+    assert (await versions(session, proxy.url + "/", 20)) == {"canary": 20}
+    assert not [line for line in proxy.lines_for(0.1) if "routes reloaded" in line]
     proxy.proc.send_signal(signal.SIGHUP)
     proxy.wait_for("routes reloaded")
     assert await versions(session, proxy.url + "/", 20) == {"stable": 20}

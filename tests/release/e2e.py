@@ -71,9 +71,14 @@ def service(ns: str, name: str = "web", service_type: str = "ClusterIP") -> JSON
 
 
 class Harness:
-    def __init__(self, cluster: RunningCluster, client: KubeClient, ns: str) -> None:
+    """``client`` acts as the user (the admin); ``reconciler_client`` as the reconciler, with
+    its ServiceAccount's token: the user the webhook lets write ``canarist.io/status``."""
+
+    def __init__(self, cluster: RunningCluster, client: KubeClient, ns: str,
+                 reconciler_client: KubeClient) -> None:
         self.cluster = cluster
         self.client = client
+        self.reconciler_client = reconciler_client
         self.ns = ns
         self.reconciler: Reconciler | None = None
         self._stop: asyncio.Event | None = None
@@ -87,7 +92,8 @@ class Harness:
         stops it at a chosen write; ``options``: ``LoopOptions`` fields)."""
         self._stop = asyncio.Event()
         self.reconciler = Reconciler(
-            client or self.client, LoopOptions(namespace=self.ns, resync=3600, **options)
+            client or self.reconciler_client,
+            LoopOptions(namespace=self.ns, resync=3600, **options),
         )
         self._task = asyncio.create_task(self.reconciler.run(self._stop))
         return self.reconciler
@@ -191,9 +197,10 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     ns = f"rel{next(_names)}"
     opts = ClientOptions(kubeconfig=str(cluster.kubeconfig), namespace=ns)
-    async with connect(opts) as client:
+    as_reconciler = ClientOptions(kubeconfig=str(cluster.reconciler_kubeconfig), namespace=ns)
+    async with connect(opts) as client, connect(as_reconciler) as reconciler_client:
         await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        h = Harness(cluster, client, ns)
+        h = Harness(cluster, client, ns, reconciler_client)
         await client.create(service(ns, service_type=service_type))
         await h.create_all(objects)
         await client.create(deployment(ns, annotations, replicas=replicas))

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.proxy.test_process import Running
+from tests.proxy.processkit import Running
 from webhook.cluster.runtime import RunningCluster
 from webhook.cluster.store import Event
 from webhook.kube.client import KubeClient

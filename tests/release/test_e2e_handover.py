@@ -152,7 +152,7 @@ async def test_a_scale_and_a_new_template_during_the_hand_over(
     async with harness(release_cluster, PROXY, replicas=R) as h, proxy_for(h) as proxy:
         v2, tested, _ = await at_weight_100(h)
         await h.stop()
-        halting = Halting(h.client, orphaning)
+        halting = Halting(h.reconciler_client, orphaning)
         await h.start(halting)
         load = Load(f"http://127.0.0.1:{proxy.port}/")
         async with load.running():
@@ -204,7 +204,7 @@ async def test_a_reconciler_killed_at_each_write_of_the_hand_over(
         async with harness(release_cluster, PROXY, replicas=R) as h, proxy_for(h) as proxy:
             v2, tested, at_100 = await at_weight_100(h)
             await h.stop()
-            halting = Halting(h.client, point)
+            halting = Halting(h.reconciler_client, point)
             await h.start(halting)
             load = Load(f"http://127.0.0.1:{proxy.port}/")
             async with load.running():

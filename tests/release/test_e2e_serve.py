@@ -7,7 +7,9 @@ import asyncio
 import aiohttp
 import pytest
 
+from webhook.cluster.identities import NAMESPACE, RECONCILER
 from webhook.cluster.runtime import RunningCluster
+from webhook.kube.client import KubeClient
 from webhook.kube.protocol import ObjectRef
 from webhook.release.loop import LoopOptions
 from webhook.release.metrics import Metrics
@@ -21,12 +23,29 @@ pytestmark = pytest.mark.slow
 STEPS = "- setWeight: 20\n- pause: {}\n- setWeight: 50\n- pause: {duration: 1s}\n"
 
 
+async def grant_the_lease(client: KubeClient, ns: str) -> None:
+    """What the chart's ``<release>-reconciler-leader`` Role grants the reconciler's
+    ServiceAccount: its Lease in ``ns``."""
+    rbac = "rbac.authorization.k8s.io"
+    meta = {"name": "reconciler-leader", "namespace": ns}
+    await client.create({"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": meta, "rules": [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+         "resourceNames": [LEASE_NAME], "verbs": ["get", "update"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]}]})
+    await client.create({"apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": meta,
+                         "roleRef": {"apiGroup": rbac, "kind": "Role",
+                                     "name": "reconciler-leader"},
+                         "subjects": [{"kind": "ServiceAccount", "name": RECONCILER.name,
+                                       "namespace": NAMESPACE}]})
+
+
 async def test_a_second_replica_takes_over_when_the_leader_stops(
     release_cluster: RunningCluster,
 ) -> None:
     annotations = {"canarist.io/traffic-router": "proxy", "canarist.io/steps": STEPS,
                    "canarist.io/scale-down-delay": "1s"}  # the old pods stay 1 s, not 30
     async with harness(release_cluster, annotations, start=False) as h:
+        await grant_the_lease(h.client, h.ns)
 
         def options(identity: str) -> ServeOptions:
             return ServeOptions(
@@ -37,9 +56,9 @@ async def test_a_second_replica_takes_over_when_the_leader_stops(
             )
 
         stop_a, stop_b = asyncio.Event(), asyncio.Event()
-        a = asyncio.create_task(run(h.client, options("replica-a"), stop_a))
+        a = asyncio.create_task(run(h.reconciler_client, options("replica-a"), stop_a))
         await h.wait("adopted", lambda s, d: s.phase == Phase.HEALTHY)
-        b = asyncio.create_task(run(h.client, options("replica-b"), stop_b))
+        b = asyncio.create_task(run(h.reconciler_client, options("replica-b"), stop_b))
         lease = await h.client.get(ObjectRef("coordination.k8s.io/v1", "Lease", h.ns, LEASE_NAME))
         assert lease is not None and lease["spec"]["holderIdentity"] == "replica-a"
 

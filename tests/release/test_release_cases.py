@@ -179,13 +179,12 @@ def test_status_annotation_is_written_only_when_it_changes() -> None:
 
 
 def test_the_parsed_spec_is_reused_while_only_the_status_changes() -> None:
-    from webhook.release.model import parsed_spec
+    from webhook.release.model import SPECS
 
     sim = released(proxy_sim())
-    parsed_spec.cache_clear()
+    SPECS.clear()
     for _ in range(3):
         sim.advance(5)
         sim.reconcile()
         sim.settle()
-    info = parsed_spec.cache_info()
-    assert info.misses == 1 and info.hits >= 2
+    assert SPECS.misses == 1 and SPECS.hits >= 2

@@ -51,7 +51,10 @@ class Credentials:
         return ctx
 
 
-def kubeconfig(server: str, creds: Credentials, namespace: str = "default") -> str:
+def kubeconfig(server: str, creds: Credentials, namespace: str = "default", *,
+               user: str = "canarist-admin", token: str | None = None) -> str:
+    """A kubeconfig for the cluster: the admin's (the cluster's static token), or ``user``'s
+    with ``token`` (a ServiceAccount's)."""
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -59,16 +62,18 @@ def kubeconfig(server: str, creds: Credentials, namespace: str = "default") -> s
             "server": server,
             "certificate-authority-data": base64.b64encode(creds.ca.cert_pem).decode(),
         }}],
-        "users": [{"name": "canarist-admin", "user": {"token": creds.token}}],
+        "users": [{"name": user, "user": {"token": token or creds.token}}],
         "contexts": [{"name": "canarist", "context": {
-            "cluster": "canarist", "user": "canarist-admin", "namespace": namespace}}],
+            "cluster": "canarist", "user": user, "namespace": namespace}}],
         "current-context": "canarist",
         "preferences": {},
     }
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def write_kubeconfig(path: Path, server: str, creds: Credentials) -> None:
+def write_kubeconfig(path: Path, server: str, creds: Credentials, *,
+                     user: str = "canarist-admin", token: str | None = None,
+                     namespace: str = "default") -> None:
     """Write atomically with mode 0600 (it holds the token).
 
     The temporary file is created exclusively under a random name (``mkstemp``: ``O_EXCL``,
@@ -79,7 +84,7 @@ def write_kubeconfig(path: Path, server: str, creds: Credentials) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(kubeconfig(server, creds))
+            fh.write(kubeconfig(server, creds, namespace, user=user, token=token))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

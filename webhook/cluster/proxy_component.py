@@ -4,8 +4,9 @@
 the route-table ConfigMaps the reconciler's ``proxy`` router writes and the ready endpoints of
 the Services they name), and hands its admin address to the reconciler for the ``builtin``
 analysis provider; ``canarist demo`` runs it for its namespace. The process is the real
-``canarist proxy`` (``python -m webhook.cli proxy --kubeconfig ...``): the embedded cluster is a
-client of nothing here, it only starts the program and reads the addresses it reports.
+``canarist proxy`` (``python -m webhook.cli proxy --kubeconfig ...``, the kubeconfig of its
+ServiceAccount ``canarist-system/canarist-proxy``): the embedded cluster is a client of nothing
+here, it only starts the program and reads the addresses it reports.
 """
 
 from __future__ import annotations

@@ -16,6 +16,12 @@ HTTPS server and the components, each an ``async def run(api, stop_event)`` task
   kubeconfig passed to it, and the proxy's admin address for the ``builtin`` analysis provider
   when the proxy runs (``webhook.release.component.run_reconciler``).
 
+The reconciler and the proxy authenticate as their own ServiceAccounts, authorized by RBAC
+(``webhook.cluster.identities``): the kubeconfig a component gets is its identity's; the admin
+kubeconfig (``.kubeconfig``) is the user's. The reconciler's identity exists whenever the webhook
+or the reconciler runs (``.reconciler_kubeconfig``), so a reconciler run outside (``--without
+reconciler``, the tests, ``demo``) is the user the webhook trusts with ``canarist.io/status``.
+
 A component whose module is not there yet is skipped with a log line. ``--without NAME``
 (``Cluster(without={...})``) leaves one out, e.g. to run it as its own process.
 
@@ -39,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from webhook.cluster import apiservice
+from webhook.cluster import apiservice, identities
 from webhook.cluster.admission.chain import AdmissionChain
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.gc import GarbageCollector
@@ -119,12 +125,32 @@ class Cluster:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._private: tempfile.TemporaryDirectory[str] | None = None
+        self.identity_kubeconfigs: dict[str, Path] = {}  # component -> its identity's
         wanted = self.proxy is not None and "proxy" not in self.without
         self.proxy_process = ProxyProcess(self.proxy) if wanted and self.proxy else None
 
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def reconciler_kubeconfig(self) -> Path | None:
+        """The kubeconfig of the reconciler's ServiceAccount (the user the webhook trusts)."""
+        return self.identity_kubeconfigs.get("reconciler")
+
+    async def _issue_identities(self) -> None:
+        wanted = []
+        if {"webhook", "reconciler"} - self.without:
+            wanted.append(("reconciler", identities.RECONCILER))
+        if self.proxy_process is not None:
+            wanted.append(("proxy", identities.PROXY))
+        if not wanted:
+            return
+        self._private = tempfile.TemporaryDirectory(prefix="canarist-identities-")  # 0700
+        for component, identity in wanted:
+            self.identity_kubeconfigs[component] = await identities.kubeconfig_for(
+                self.api, identity, Path(self._private.name), self.server.url, self.creds)
 
     async def start(self) -> None:
         await self.server.start()
@@ -133,6 +159,7 @@ class Cluster:
             self._tmp = tempfile.TemporaryDirectory(prefix="canarist-cluster-")
             self.kubeconfig = Path(self._tmp.name, "kubeconfig")
         write_kubeconfig(self.kubeconfig, self.server.url, self.creds)
+        await self._issue_identities()
         readiness: list[asyncio.Event] = []
         for name, spec in COMPONENTS.items():
             if name in self.without or (name == "proxy" and self.proxy_process is None):
@@ -146,7 +173,7 @@ class Cluster:
             # a component that talks HTTPS like an outside client takes the kubeconfig
             extra: dict[str, Any] = {}
             if "kubeconfig" in params:
-                extra["kubeconfig"] = self.kubeconfig
+                extra["kubeconfig"] = self.identity_kubeconfigs.get(name, self.kubeconfig)
             if name == "proxy":
                 extra["proxy"] = self.proxy_process
             if "proxy_admin_url" in params:  # (known before the proxy listens)
@@ -190,8 +217,9 @@ class Cluster:
         await self.server.stop()
         if self.api.admission is not None and isinstance(self.api.admission, AdmissionChain):
             await self.api.admission.close()
-        if self._tmp is not None:
-            self._tmp.cleanup()
+        for tmp in (self._tmp, self._private):
+            if tmp is not None:
+                tmp.cleanup()
 
     async def serve_until(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -219,6 +247,13 @@ class RunningCluster:
     def url(self) -> str:
         return self.cluster.url
 
+    @property
+    def reconciler_kubeconfig(self) -> Path:
+        """The reconciler's kubeconfig (its ServiceAccount): for a reconciler the test runs."""
+        path = self.cluster.reconciler_kubeconfig
+        assert path is not None, "no reconciler identity: the cluster runs no webhook"
+        return path
+
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         """Run a coroutine (e.g. ``api.get(...)``) on the cluster's loop and wait for it."""
         fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
@@ -232,8 +267,11 @@ class RunningCluster:
         self._thread.join(10)
 
 
-def start_in_thread(**options: Any) -> RunningCluster:
-    """Start a ``Cluster(**options)`` on a new loop in a background thread; ready on return."""
+def start_in_thread(before_start: Callable[[Cluster], None] | None = None,
+                    **options: Any) -> RunningCluster:
+    """Start a ``Cluster(**options)`` on a new loop in a background thread; ready on return.
+    ``before_start(cluster)`` runs before anything is served (e.g. to add an observer of the
+    API server's authorization decisions that must see the components' first requests)."""
     loop = asyncio.new_event_loop()
     ready: Future[Cluster] = Future()
 
@@ -243,6 +281,8 @@ def start_in_thread(**options: Any) -> RunningCluster:
         async def boot() -> None:
             try:
                 cluster = Cluster(**options)
+                if before_start is not None:
+                    before_start(cluster)
                 await cluster.start()
             except BaseException as exc:
                 ready.set_exception(exc)

@@ -7,6 +7,10 @@ is not ``nullable`` and applies ``default``s; ``validate`` then checks types (wi
 counts, ``pattern`` and ``allOf``/``anyOf``/``oneOf``/``not``. Messages use the kube-openapi
 wording (``spec.x in body must be of type integer: "string"``). CEL rules
 (``x-kubernetes-validations``) are not evaluated.
+
+``pattern`` is Go's regexp, as upstream's (``webhook.cluster.goregexp``: RE2 syntax, matched in
+linear time); ``pattern_causes`` finds the patterns of a CRD's schema Go would refuse, as the
+structural-schema validation of a CRD does.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from webhook.cluster import goregexp
 from webhook.cluster import status as st
 from webhook.cluster.kinds.common import not_supported, required, show
 from webhook.cluster.meta import clone
@@ -153,11 +158,38 @@ def _validate_string(v: str, schema: Schema, path: str, out: list[Cause]) -> Non
         out.append(_invalid(path, v, f"{path} in body must be of type {fmt}: {show(v)}"))
 
 
-def _pattern_ok(pattern: str, v: str) -> bool:
-    try:
-        return re.search(pattern, v) is not None
-    except re.error:
-        return True  # an ECMA-only construct Python cannot compile: upstream RE2 may differ
+def _pattern_ok(pattern: Any, v: str) -> bool:
+    return not isinstance(pattern, str) or goregexp.matches(pattern, v)
+
+
+def pattern_causes(schema: Any, path: str) -> list[Cause]:
+    """Every ``pattern`` of a CRD version's schema that Go's ``regexp.Compile`` refuses, as
+    upstream's structural-schema validation walks it (``items``, ``properties[name]``,
+    ``additionalProperties``, ``allOf``/``anyOf``/``oneOf``/``not`` and what they nest), sorted
+    as upstream sorts its errors."""
+    out: list[Cause] = []
+    _patterns(schema, path, out, nested=False)
+    return sorted(out, key=lambda c: (c.field, c.message))
+
+
+def _patterns(schema: Any, path: str, out: list[Cause], nested: bool) -> None:
+    if not isinstance(schema, Mapping):
+        return
+    _patterns(schema.get("items"), f"{path}.items", out, nested)
+    for key, sub in (schema.get("properties") or {}).items():
+        _patterns(sub, f"{path}.properties[{key}]", out, nested)
+    if not nested:
+        _patterns(schema.get("additionalProperties"), f"{path}.additionalProperties", out, False)
+    for junctor in ("anyOf", "allOf", "oneOf"):
+        for i, sub in enumerate(schema.get(junctor) or ()):
+            _patterns(sub, f"{path}.{junctor}[{i}]", out, True)
+    _patterns(schema.get("not"), f"{path}.not", out, True)
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str) and pattern:
+        problem = goregexp.pattern_error(pattern)
+        if problem:
+            out.append(_invalid(f"{path}.pattern", pattern,
+                                f"must be a valid regular expression, but isn't: {problem}"))
 
 
 def _validate_number(v: float, schema: Schema, path: str, out: list[Cause]) -> None:

@@ -8,11 +8,11 @@ MutatingWebhookConfiguration opts Deployments in by label (``canarist.io/enabled
 covers ``deployments`` and ``deployments/status`` (whose writes keep annotation changes), fails
 closed and times out after 5 s.
 
-Only the reconciler may change ``canarist.io/status`` (``--trusted-user``): its requests reach
-the API with the cluster's admin token, so the trusted user is the admin's name. (Anything else
-using that kubeconfig, kubectl included, is the same user; another user is a ServiceAccount's
-token, an impersonated user, ``kubectl --as alice``, or the in-process ``api.update(...,
-user=...)``.)
+Only the reconciler may change ``canarist.io/status`` (``--trusted-user``): it authenticates as
+its ServiceAccount ``canarist-system/canarist-reconciler`` (``webhook.cluster.identities``), so
+the trusted user is ``system:serviceaccount:canarist-system:canarist-reconciler``. Everyone else
+— the admin (kubectl with the kubeconfig ``up`` writes), other tokens, impersonated users, the
+in-process ``api.update(..., user=...)`` — has a change of the annotation undone, with a warning.
 """
 
 from __future__ import annotations
@@ -22,16 +22,16 @@ import base64
 import tempfile
 from typing import Any
 
-from webhook.cluster.admission.attributes import ADMIN
+from webhook.cluster import identities
 from webhook.cluster.api import ClusterAPI
-from webhook.errors import APIStatusError
+from webhook.cluster.identities import RECONCILER, ensure
 
-NAMESPACE = "canarist-system"
+NAMESPACE = identities.NAMESPACE
 SERVICE = "canarist-webhook"
 CONFIG = "canarist"
 WEBHOOK = "deployments.canarist.io"
 MWC = "mutatingwebhookconfigurations.admissionregistration.k8s.io"
-RECONCILER_USER = ADMIN  # who the reconciler's requests (with the admin kubeconfig) come from
+RECONCILER_USER = RECONCILER.user  # who the reconciler's requests come from
 SLICES = "endpointslices.discovery.k8s.io"
 
 
@@ -63,24 +63,13 @@ def configuration(ca_pem: bytes) -> dict[str, Any]:
     }
 
 
-async def _ensure(api: ClusterAPI, resource: str, ns: str | None, obj: dict[str, Any]) -> None:
-    try:
-        await api.create(resource, ns, obj)
-    except APIStatusError as exc:
-        if exc.status != 409:
-            raise
-        current = await api.get(resource, ns, obj["metadata"]["name"])
-        obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        await api.update(resource, ns, obj)
-
-
 async def register(api: ClusterAPI, port: int, ca_pem: bytes) -> None:
     """Namespace, Service, EndpointSlice and MutatingWebhookConfiguration for the webhook."""
-    await _ensure(api, "namespaces", None, {"metadata": {"name": NAMESPACE}})
-    await _ensure(api, "services", NAMESPACE, {
+    await ensure(api, "namespaces", None, {"metadata": {"name": NAMESPACE}})
+    await ensure(api, "services", NAMESPACE, {
         "metadata": {"name": SERVICE},
         "spec": {"ports": [{"name": "https", "port": 443, "targetPort": port}]}})
-    await _ensure(api, SLICES, NAMESPACE, {
+    await ensure(api, SLICES, NAMESPACE, {
         "metadata": {"name": f"{SERVICE}-local", "labels": {
             "kubernetes.io/service-name": SERVICE,
             "endpointslice.kubernetes.io/managed-by": "canarist-up"}},
@@ -88,7 +77,7 @@ async def register(api: ClusterAPI, port: int, ca_pem: bytes) -> None:
         "endpoints": [{"addresses": ["127.0.0.1"],
                        "conditions": {"ready": True, "serving": True, "terminating": False}}],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}]})
-    await _ensure(api, MWC, None, configuration(ca_pem))
+    await ensure(api, MWC, None, configuration(ca_pem))
 
 
 async def run_webhook(api: ClusterAPI, stop: asyncio.Event, *,

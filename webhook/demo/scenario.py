@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -256,12 +257,15 @@ class Demo:
             loop_task: asyncio.Task[None] | None = None
             try:
                 opts = ClientOptions(kubeconfig=str(cluster.kubeconfig), namespace=NS, qps=0)
-                async with connect(opts) as client:
+                # the reconciler as its ServiceAccount: the user the webhook trusts
+                as_reconciler = replace(opts, kubeconfig=str(cluster.reconciler_kubeconfig))
+                async with connect(opts) as client, connect(as_reconciler) as reconciler_client:
                     self.client = client
                     for obj in objects():
                         await client.create(obj)
                     reconciler = Reconciler(
-                        client, LoopOptions(namespace=NS, proxy_admin_url=proxy.admin_url)
+                        reconciler_client,
+                        LoopOptions(namespace=NS, proxy_admin_url=proxy.admin_url),
                     )
                     loop_task = asyncio.get_running_loop().create_task(reconciler.run(stop))
                     say(

@@ -11,8 +11,10 @@ Resolution follows kubectl (client-go's loading rules):
 The namespace is ``-n/--namespace``, else the context's ``namespace``, else (in a cluster)
 ``$POD_NAMESPACE`` or the service account's namespace file, else ``default``.
 
-Auth plugins (exec, OIDC, client certificates, tokens) are the official client's
-(``kubernetes.config``); nothing is written back to the kubeconfig.
+Each file is read once, by canarist's bounded loader (``webhook.kube.kubeconfig``: at most 8
+MiB, aliases bounded, a clear error naming the file), and the merged data handed to the official
+client's loader. Auth plugins (exec, OIDC, client certificates, tokens) are the official
+client's (``kubernetes.config``); nothing is written back to the kubeconfig.
 """
 
 from __future__ import annotations
@@ -24,14 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes import client as k8s_client
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.incluster_config import InClusterConfigLoader
-from kubernetes.config.kube_config import load_kube_config
+from kubernetes.config.kube_config import load_kube_config_from_dict
 
 from webhook.errors import ConfigError, Problem
-from webhook.spec import boundedyaml
+from webhook.kube import kubeconfig
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 DEFAULT_KUBECONFIG = "~/.kube/config"
@@ -126,10 +127,13 @@ def load(
     cfg = k8s_client.Configuration()
     paths = kubeconfig_paths(options.kubeconfig, env)
     if paths is not None:
-        context, context_ns = _context(paths, options.context)
+        # read once, by our bounded loader; the client gets the merged data, not the files
+        files = [kubeconfig.read(p, _flag(options)) for p in paths.split(os.pathsep)]
+        context, context_ns = _context(files, paths, options.context)
         try:
-            load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=paths, context=context, client_configuration=cfg, persist_config=False
+            load_kube_config_from_dict(  # type: ignore[no-untyped-call]
+                config_dict=kubeconfig.merge(files), context=context, client_configuration=cfg,
+                persist_config=False,
             )
         except (ConfigException, OSError, ValueError) as exc:
             raise ConfigError([Problem(_flag(options), f"{paths}: {exc}")]) from exc
@@ -153,28 +157,17 @@ def _flag(options: ClientOptions) -> str:
     return "--kubeconfig" if options.kubeconfig else "KUBECONFIG"
 
 
-def _context(paths: str, wanted: str | None) -> tuple[str, str | None]:
+def _context(files: list[kubeconfig.Kubeconfig], paths: str,
+             wanted: str | None) -> tuple[str, str | None]:
     """The context to use and its namespace. As kubectl merges files: the first file that
-    defines a context name or sets ``current-context`` wins (the official client's loader lets
-    the last one win, so the choice is made here and passed to it)."""
+    defines a context name or sets ``current-context`` wins."""
     contexts: dict[str, Any] = {}
     current = ""
-    for path in paths.split(os.pathsep):
-        try:
-            with open(path, encoding="utf-8") as fh:
-                doc = boundedyaml.load(fh.read(), boundedyaml.DOCUMENT)
-        except OSError as exc:
-            raise ConfigError([Problem("--kubeconfig", f"{path}: {exc}")]) from exc
-        except yaml.YAMLError as exc:
-            where, message = boundedyaml.describe(exc)
-            raise ConfigError([Problem("--kubeconfig", f"{path}{where}: YAML {message}")]) from None
-        if not isinstance(doc, dict):
-            raise ConfigError([Problem("--kubeconfig", f"{path}: not a kubeconfig")])
-        for entry in doc.get("contexts") or ():
-            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-                contexts.setdefault(entry["name"], entry.get("context") or {})
-        if not current and isinstance(doc.get("current-context"), str):
-            current = doc["current-context"]
+    for f in files:
+        for entry in f.doc.get("contexts") or ():
+            contexts.setdefault(entry["name"], entry.get("context") or {})
+        if not current and isinstance(f.doc.get("current-context"), str):
+            current = f.doc["current-context"]
     name = wanted or current
     known = ", ".join(sorted(contexts)) or "none"
     if not name:

@@ -1,9 +1,10 @@
 """The reconciler as a component of the embedded cluster (``canarist up``).
 
-It talks to the embedded API server over HTTPS with the kubeconfig the cluster writes, exactly as
-``canarist reconcile`` does against a real cluster, watching every namespace; it reports ready
-once its caches are synced. The cluster gives it the admin address of the ``canarist proxy`` it
-runs (``--proxy-admin-url``), for the ``builtin`` analysis provider.
+It talks to the embedded API server over HTTPS with the kubeconfig the cluster gives it (its
+ServiceAccount's token, authorized by RBAC), exactly as ``canarist reconcile`` does against a
+real cluster, watching every namespace; it reports ready once its caches are synced. The cluster
+gives it the admin address of the ``canarist proxy`` it runs (``--proxy-admin-url``), for the
+``builtin`` analysis provider.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ a missing field reads as its Kubernetes default, never as an exception.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +25,8 @@ from webhook.release.names import (
 )
 from webhook.spec import CanarySpec, ReleaseStatus, parse_canary_spec
 from webhook.spec.hashing import revision_hash
-from webhook.spec.names import PREFIX, STATUS
+from webhook.spec.names import STATUS
+from webhook.spec.speccache import SpecCache, relevant
 
 JSON = dict[str, Any]
 
@@ -289,18 +289,27 @@ class World:
         return tuple(rs for rs in self.replica_sets if rs.hash == hash_)
 
 
-@functools.lru_cache(maxsize=4096)
+# The reconciler's parsed specs, bounded in bytes like the webhook's: keyed by the annotation
+# text, they would otherwise hold every distinct (large) annotation value ever seen.
+SPECS: SpecCache[tuple[CanarySpec | None, str | None]] = SpecCache()
+
+
 def parsed_spec(
     name: str, annotations: tuple[tuple[str, str], ...]
 ) -> tuple[CanarySpec | None, str | None]:
     """The spec of a Deployment's ``canarist.io/`` annotations, or the problems with them.
 
-    Cached: parsing is a pure function of the annotations and YAML parsing is the costliest part
-    of a reconcile, while the annotations change only when a user edits them."""
-    try:
-        return parse_canary_spec(dict(annotations), deployment=name).spec, None
-    except SpecError as exc:
-        return None, exc.summary()
+    Cached (``SPECS``): parsing is a pure function of the annotations and YAML parsing is the
+    costliest part of a reconcile, while the annotations change only when a user edits them."""
+    key = (name, annotations)
+    found = SPECS.get(key)
+    if found is None:
+        try:
+            found = parse_canary_spec(dict(annotations), deployment=name).spec, None
+        except SpecError as exc:
+            found = None, exc.summary()
+        SPECS.put(key, found)
+    return found
 
 
 def observe(
@@ -321,16 +330,8 @@ def observe(
     view = DeploymentView.of(deployment)
     canary_view = CanaryView.of(canary, view.uid) if canary is not None else None
     replica_sets = tuple(replica_sets)
-    spec, error = parsed_spec(
-        view.name,
-        tuple(
-            sorted(
-                (k, v)
-                for k, v in view.annotations.items()
-                if k.startswith(PREFIX) and k != STATUS  # the status changes every step
-            )
-        ),
-    )
+    # (the status and the history change every step: not part of the key)
+    spec, error = parsed_spec(view.name, tuple(sorted(relevant(view.annotations).items())))
     owned_rs = tuple(
         ReplicaSetView.of(rs)
         for rs in replica_sets

@@ -10,7 +10,7 @@ from webhook.cluster.kinds.base import GEN_NON_METADATA, GEN_NON_METADATA_STATUS
 from webhook.cluster.kinds.common import forbidden, immutable, invalid, not_supported, required
 from webhook.cluster.kinds.typed import DecodeReport
 from webhook.cluster.resources import ResourceType
-from webhook.cluster.schema import prune_and_default
+from webhook.cluster.schema import pattern_causes, prune_and_default
 from webhook.cluster.schema import validate as schema_validate
 from webhook.cluster.status import Cause
 
@@ -69,6 +69,8 @@ class CRDStrategy(Strategy):
             elif schema.get("type") != "object":
                 out.append(invalid(f"spec.versions[{i}].schema.openAPIV3Schema.type",
                                    schema.get("type"), "must be object at the root"))
+            if isinstance(schema, dict):
+                out += pattern_causes(schema, f"spec.versions[{i}].schema.openAPIV3Schema")
         return out
 
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
