@@ -1,13 +1,18 @@
-"""What the chart's live tests share: kubectl, the audit of the API server's authorization
-decisions, ServiceAccount kubeconfigs, the opted-in app they release, waiting."""
+"""What the chart's live tests share: kubectl (and its port-forward), the audit of the API
+server's authorization decisions, ServiceAccount kubeconfigs, the opted-in app they release,
+requests to the dashboard, waiting."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,53 @@ def ok(cluster: RunningCluster, *args: str, stdin: str | None = None) -> str:
 
 def get_json(cluster: RunningCluster, *args: str) -> Any:
     return json.loads(ok(cluster, "get", *args, "-o", "json"))
+
+
+def call(port: int, path: str, method: str = "GET", token: str = "") -> tuple[int, Any]:
+    """One request to the dashboard on 127.0.0.1:``port``: its status and JSON answer (text
+    when not JSON; status 0 when nothing answers). A POST carries the dashboard's
+    ``X-Canarist-Request`` header, as its page does; ``token``, a bearer token."""
+    headers = {"X-Canarist-Request": "1"} if method == "POST" else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                     headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            status, body = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read()
+    except OSError as e:  # not listening yet
+        return 0, str(e)
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, body.decode(errors="replace")
+
+
+@contextlib.contextmanager
+def port_forward(cluster: RunningCluster, namespace: str, target: str, remote: int
+                 ) -> Iterator[int]:
+    """``kubectl port-forward -n namespace target LOCAL:remote`` while in the block; yields
+    the local port, once kubectl says it listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        local = int(s.getsockname()[1])
+    proc = subprocess.Popen(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "-n",
+                             namespace, "port-forward", "--address", "127.0.0.1", target,
+                             f"{local}:{remote}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # "Forwarding from 127.0.0.1:N -> M" once listening
+        if not line.startswith("Forwarding from"):
+            proc.kill()
+            _, err = proc.communicate(timeout=20)
+            raise AssertionError(f"kubectl port-forward {target}: {line}{err}")
+        yield local
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
 
 
 def wait_for(what: str, probe: Callable[[], Any], within: float = 60.0,
@@ -131,6 +183,16 @@ def unexercised(audit: Audit, objects: Iterable[dict[str, Any]], user: str) -> l
             needed.add(allowing[0])
     return [f"{where}: {json.dumps(raw)}" for i, (where, raw, _, _) in enumerate(rules)
             if i not in needed]
+
+
+def unused_verbs(audit: Audit, objects: Iterable[dict[str, Any]], user: str) -> list[str]:
+    """Finer than ``unexercised``: every verb on every resource of every rule the chart binds
+    to ``user`` must have been asked for (and allowed) at least once."""
+    seen = {(r.verb, r.api_group, r.combined_resource) for r in audit.allowed(user)}
+    return [f"{where}: {verb} {group or 'core'}/{resource}"
+            for where, raw, _, _ in role_rules(objects, user)
+            for group in raw["apiGroups"] for resource in raw["resources"]
+            for verb in raw["verbs"] if (verb, group, resource) not in seen]
 
 
 # --- the application canarist releases -----------------------------------------------------

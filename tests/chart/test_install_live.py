@@ -2,10 +2,12 @@
 pods as real canarist processes (``canarist up --without webhook,reconciler``), with every
 component's RBAC enforced by the API server. In order:
 
-1. install ``--wait`` within 60 s; the webhook and reconciler pods are canarist processes started
-   from the chart's own pod specs;
+1. install ``--wait`` within 60 s; the webhook, reconciler and dashboard pods are canarist
+   processes started from the chart's own pod specs;
 2. an opted-in Deployment's image change is held by the webhook pod (through its Service), the
-   reconciler pod runs the release to its pause, ``canarist promote`` finishes it;
+   reconciler pod runs the release to its pause, and the dashboard pod (``dashboard.enabled``,
+   read-only by default), reached as NOTES.txt says (``kubectl port-forward svc/...``), lists
+   it paused and refuses an action (403); ``canarist promote`` finishes it;
 3. ``helm test`` passes;
 4. killing the leading reconciler pod hands the Lease over within its duration, and the next
    release goes on under the new leader;
@@ -41,15 +43,18 @@ import pytest
 from tests.chart.live import (
     APP,
     Audit,
+    call,
     get_json,
     kubectl,
     ok,
+    port_forward,
     sa_user,
     status_of,
     unexercised,
+    unused_verbs,
     wait_for,
 )
-from tests.chart.render import CHART, NAMESPACE, render
+from tests.chart.render import CHART, NAMESPACE, render, render_all
 from webhook.cluster.runtime import RunningCluster, start_in_thread
 
 pytest.importorskip("webhook.cluster.kubelet.process",
@@ -65,9 +70,10 @@ VALUES: dict[str, Any] = {
     "certificates": {"caLifetime": "150s", "servingLifetime": "30s", "caPropagation": "5s",
                      "checkInterval": 1},
     "reconciler": {"routers": {"ingress": True, "proxy": True}},
+    "dashboard": {"enabled": True},
 }
 USERS = {sa_user(NAMESPACE, n) for n in ("canarist-webhook", "canarist-reconciler",
-                                         "canarist-test")}
+                                         "canarist-dashboard", "canarist-test")}
 
 
 @dataclass
@@ -145,9 +151,9 @@ def test_1_install_runs_the_charts_pods_as_canarist_processes(world: World) -> N
     assert result["info"]["status"] == "deployed"
     assert world.timings["install"] < 60, world.timings
     rendered = {(o["kind"], o["metadata"]["name"]): o for o in render(VALUES)}
-    for component in ("webhook", "reconciler"):
+    for component, replicas in (("webhook", 2), ("reconciler", 2), ("dashboard", 1)):
         running = pods(world, component)
-        assert len(running) == 2 and all(ready(p) for p in running), component
+        assert len(running) == replicas and all(ready(p) for p in running), component
         want = rendered[("Deployment", f"canarist-{component}")]["spec"]["template"]["spec"]
         for pod in running:
             container = pod["spec"]["containers"][0]
@@ -171,6 +177,7 @@ def test_2_a_release_is_held_by_the_webhook_pod_and_run_by_the_reconciler_pod(
     assert held.returncode == 0 and "held for canary steps" in held.stderr, held.stderr
     wait_for("paused at 50%", lambda: status_of(c, APP_NS).get("phase") == "Paused"
              and status_of(c, APP_NS).get("weight") == 50, within=60)
+    the_dashboard_pod_shows_it_and_refuses_actions(world)
     promote = subprocess.run([sys.executable, "-m", "webhook.cli", "promote", "web", "-n",
                               APP_NS, "--kubeconfig", str(c.kubeconfig)],
                              capture_output=True, text=True, timeout=60, check=False)
@@ -179,6 +186,33 @@ def test_2_a_release_is_held_by_the_webhook_pod_and_run_by_the_reconciler_pod(
     image = get_json(c, "deployment", "web", "-n", APP_NS)["spec"]["template"]["spec"][
         "containers"][0]["image"]
     assert image == "demo:v2"
+
+
+def the_dashboard_pod_shows_it_and_refuses_actions(world: World) -> None:
+    """The dashboard pod, through ``kubectl port-forward svc/canarist-dashboard 3100`` (the
+    command NOTES.txt gives): the release paused at 50% in its JSON list and page, an action
+    refused as read-only, and the Deployment untouched."""
+    notes = render_all(VALUES)["canarist/templates/NOTES.txt"]
+    assert f"kubectl port-forward -n {NAMESPACE} svc/canarist-dashboard 3100" in notes
+    before = get_json(world.cluster, "deployment", "web", "-n", APP_NS)["metadata"]
+    with port_forward(world.cluster, NAMESPACE, "svc/canarist-dashboard", 3100) as port:
+        assert call(port, "/healthz") == (200, "ok\n")
+        assert call(port, "/api/v1/config")[1]["readOnly"] is True
+
+        def row() -> dict[str, Any] | None:
+            status, body = call(port, "/api/v1/releases")
+            assert status == 200, body
+            return next((r for r in body["items"] if r["key"] == f"{APP_NS}/web"
+                         and r["phase"] == "Paused" and r["weight"] == 50), None)
+
+        wait_for("web paused at 50% on the dashboard", row, within=30)
+        status, page = call(port, f"/api/v1/releases/{APP_NS}/web")
+        assert status == 200 and not any(a["allowed"] for a in page["actions"]), page
+        assert call(port, f"/api/v1/releases/{APP_NS}/web/promote", "POST") == (
+            403, {"error": "refused: the dashboard is read-only (--read-only)"})
+    after = get_json(world.cluster, "deployment", "web", "-n", APP_NS)["metadata"]
+    assert "canarist.io/action" not in after["annotations"]
+    assert after["generation"] == before["generation"]
 
 
 def test_3_helm_test_passes(world: World) -> None:
@@ -280,6 +314,7 @@ def test_8_roles_hold_exactly_what_was_used(world: World) -> None:
     for user in sorted(USERS):
         assert world.audit.denied(user) == [], user
         assert unexercised(world.audit, objects, user) == [], user
+    assert unused_verbs(world.audit, objects, sa_user(NAMESPACE, "canarist-dashboard")) == []
 
 
 @pytest.mark.timeout(300)

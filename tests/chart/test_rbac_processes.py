@@ -1,12 +1,15 @@
 """The chart's roles hold exactly what its components use, shown on the embedded API server with
 RBAC enforced: the chart's ServiceAccounts, roles and webhook configuration are applied, then
-``canarist webhook``, two ``canarist reconcile`` and ``canarist proxy`` run as processes with
-the chart's own arguments, each authenticated with its ServiceAccount's token. An opted-in
-Deployment is held by the webhook (through its Service), released by the reconciler through
-NGINX and the proxy router, promoted; the webhook renews its serving pair meanwhile. The API
-server's authorization decisions are recorded: nothing was denied, and every rule of every role
-was the only one to allow some request, so removing any rule would have failed the run. Then a
-rule is removed for real and the component is seen failing with the API server's 403."""
+``canarist webhook``, two ``canarist reconcile``, ``canarist proxy`` and ``canarist dashboard``
+run as processes with the chart's own arguments, each authenticated with its ServiceAccount's
+token. An opted-in Deployment is held by the webhook (through its Service), released by the
+reconciler through NGINX and the proxy router, shown by the dashboard and promoted — through the
+dashboard where it may act (``dashboard.readOnly: false``), refused there (403) where it is
+read-only; the webhook renews its serving pair meanwhile. The API server's authorization
+decisions are recorded: nothing was denied, and every rule of every role was the only one to
+allow some request, so removing any rule would have failed the run (for the dashboard, every
+verb of every rule was used). Then a rule is removed for real and the component is seen failing
+with the API server's 403."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,13 +29,16 @@ import yaml
 from tests.chart.live import (
     APP,
     Audit,
+    call,
     get_json,
     kubectl,
     ok,
+    role_rules,
     sa_kubeconfig,
     sa_user,
     status_of,
     unexercised,
+    unused_verbs,
     wait_for,
 )
 from tests.chart.render import NAMESPACE, render
@@ -46,13 +53,15 @@ VALUES: dict[str, Any] = {
                                "gatewayApi": False, "smi": False}},
     "proxy": {"enabled": True},
 }
-CASES = {
+CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     # release namespace, app namespace, values on top of VALUES
-    "every-namespace": (NAMESPACE, "shop", {}),
+    "every-namespace": (NAMESPACE, "shop", {"dashboard": {"enabled": True, "readOnly": False}}),
     "one-namespace": ("canarist-shop", "shop2", {"clusterInstall": False,
                                                   "watchNamespace": "shop2",
-                                                  "fullnameOverride": "shopcan"}),
+                                                  "fullnameOverride": "shopcan",
+                                                  "dashboard": {"enabled": True}}),
 }
+READ_ONLY = {"error": "refused: the dashboard is read-only (--read-only)"}
 SERVED = {"ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
           "Service", "MutatingWebhookConfiguration"}
 
@@ -118,8 +127,8 @@ def test_every_rule_is_used_and_nothing_is_denied(cluster: RunningCluster, tmp_p
     ns, app, extra = CASES[case]
     full = str(extra.get("fullnameOverride", "canarist"))
     webhook, reconciler = sa_user(ns, f"{full}-webhook"), sa_user(ns, f"{full}-reconciler")
-    proxy = sa_user(ns, f"{full}-proxy")
-    audit = Audit({webhook, reconciler, proxy})
+    proxy, dashboard = sa_user(ns, f"{full}-proxy"), sa_user(ns, f"{full}-dashboard")
+    audit = Audit({webhook, reconciler, proxy, dashboard})
     cluster.api.auth.observers.append(audit)
     objects = render({**VALUES, **extra}, namespace=ns)
     ok(cluster, "create", "namespace", ns)
@@ -128,7 +137,8 @@ def test_every_rule_is_used_and_nothing_is_denied(cluster: RunningCluster, tmp_p
               and "helm.sh/hook" not in (o["metadata"].get("annotations") or {})]
     ok(cluster, "apply", "-f", "-", stdin=yaml.safe_dump_all(served))
     # The Deployments exist (the Lease's owner), with no pods: the processes below are them.
-    for name in (f"{full}-webhook", f"{full}-reconciler", f"{full}-proxy"):
+    for name in (f"{full}-webhook", f"{full}-reconciler", f"{full}-proxy",
+                 f"{full}-dashboard"):
         deploy = next(o for o in objects if o["kind"] == "Deployment"
                       and o["metadata"]["name"] == name)
         deploy["spec"]["replicas"] = 0
@@ -152,10 +162,18 @@ def test_every_rule_is_used_and_nothing_is_denied(cluster: RunningCluster, tmp_p
             "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}]}))
         proxy_kc = sa_kubeconfig(cluster, ns, f"{full}-proxy", tmp_path / "p.kc")
         # In its pod --cluster means in-cluster config; here the kubeconfig names the cluster.
+        traffic, admin = free_port(), free_port()
         args = with_flag([a for a in container(objects, f"{full}-proxy")["args"]
-                          if a != "--cluster"], "--listen", f"127.0.0.1:{free_port()}")
-        procs.start("proxy", with_flag(args, "--admin-listen", f"127.0.0.1:{free_port()}"),
-                    proxy_kc)
+                          if a != "--cluster"], "--listen", f"127.0.0.1:{traffic}")
+        procs.start("proxy", with_flag(args, "--admin-listen", f"127.0.0.1:{admin}"), proxy_kc)
+        # The dashboard: the chart's flags, its address and the proxy's admin one local.
+        dash_args = container(objects, f"{full}-dashboard")["args"]
+        assert f"--proxy-admin-url=http://{full}-proxy.{ns}:9901" in dash_args
+        dash = free_port()
+        procs.start("dashboard", with_flag(
+            with_flag(dash_args, "--listen", f"127.0.0.1:{dash}"), "--proxy-admin-url",
+            f"http://127.0.0.1:{admin}"), sa_kubeconfig(cluster, ns, f"{full}-dashboard",
+                                                        tmp_path / "d.kc"))
         for i in range(2):
             args = container(objects, f"{full}-reconciler")["args"]
             procs.start(f"reconciler{i}", with_flag(args, "--metrics-address",
@@ -175,10 +193,22 @@ def test_every_rule_is_used_and_nothing_is_denied(cluster: RunningCluster, tmp_p
         wait_for("paused at 50%", lambda: status_of(cluster, app).get("phase") == "Paused"
                  and status_of(cluster, app).get("weight") == 50, within=60)
         assert get_json(cluster, "ingress", "-n", app)["items"]  # the canary Ingress
-        promote = subprocess.run([sys.executable, "-m", "webhook.cli", "promote", "web", "-n",
-                                  app, "--kubeconfig", str(cluster.kubeconfig)],
-                                 capture_output=True, text=True, timeout=60, check=False)
-        assert promote.returncode == 0, promote.stderr
+        read_only = "--read-only" in dash_args
+        use_the_dashboard(dash, app, traffic, write=not read_only)
+        if read_only:
+            # auth: token gets the account no more than read-only does: a second dashboard
+            # under the same account, with the token mode's flags, promotes as a person
+            token_values = {**VALUES, **extra, "dashboard": {"enabled": True,
+                                                             "readOnly": False,
+                                                             "auth": "token"}}
+            token_objects = render(token_values, namespace=ns)
+            assert role_rules(token_objects, dashboard) == role_rules(objects, dashboard)
+            port = free_port()
+            procs.start("dashboard-token", with_flag(with_flag(
+                container(token_objects, f"{full}-dashboard")["args"], "--listen",
+                f"127.0.0.1:{port}"), "--proxy-admin-url", f"http://127.0.0.1:{admin}"),
+                tmp_path / "d.kc")
+            promote_with_tokens(cluster, audit, port, app, full)
         wait_for("Healthy", lambda: status_of(cluster, app).get("phase") == "Healthy",
                  within=60)
         wait_for("the canary gone", lambda: kubectl(
@@ -189,9 +219,10 @@ def test_every_rule_is_used_and_nothing_is_denied(cluster: RunningCluster, tmp_p
                 "tls.crt"] != first_pair, within=30)
         time.sleep(2)  # a few more renewals of the Lease and checks of the Secret
 
-        for user in (webhook, reconciler, proxy):
+        for user in (webhook, reconciler, proxy, dashboard):
             assert audit.denied(user) == [], user
             assert unexercised(audit, objects, user) == [], user
+        assert unused_verbs(audit, objects, dashboard) == []
         lease = get_json(cluster, "lease", f"{full}-reconciler", "-n", ns)
         assert lease["metadata"]["ownerReferences"][0]["name"] == f"{full}-reconciler"
         assert lease["spec"]["holderIdentity"]
@@ -200,6 +231,86 @@ def test_every_rule_is_used_and_nothing_is_denied(cluster: RunningCluster, tmp_p
         kubectl(cluster, "delete", "mutatingwebhookconfiguration", "cut", "--ignore-not-found")
         cluster.api.auth.observers.remove(audit)
         kubectl(cluster, "delete", "mutatingwebhookconfiguration", full, "--ignore-not-found")
+
+
+def use_the_dashboard(port: int, app: str, proxy: int, write: bool) -> None:
+    """The release paused at 50% as the dashboard shows it, with the request rates of the
+    traffic sent through the proxy (port ``proxy``); in write mode promoted through it (which
+    reads the Deployment and patches it with the dashboard's own account), else refused without
+    a request to the API server."""
+    wait_for("the dashboard in sync", lambda: call(port, "/healthz")[0] == 200, within=60)
+    key = f"{app}/web"
+
+    def row() -> dict[str, Any] | None:
+        status, body = call(port, "/api/v1/releases")
+        assert status == 200, body
+        return next((r for r in body["items"] if r["key"] == key
+                     and r["phase"] == "Paused" and r["weight"] == 50), None)
+
+    wait_for("the release paused at 50% on the dashboard", row, within=30)
+    status, doc = call(port, f"/api/v1/releases/{key}")
+    assert status == 200 and doc["stepText"] == "2/2", doc
+    pods = [p for r in doc["revisions"] for rs in r["replicaSets"] for p in rs["pods"]]
+    assert pods and all(p["ready"] for p in pods), doc["revisions"]  # canarist's pods, cached
+    # the proxy's rates, through the admin address the chart gives the dashboard
+    for _ in range(20):
+        request = urllib.request.Request(f"http://127.0.0.1:{proxy}/",
+                                         headers={"Host": "shop.example.com"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert r.status == 200
+
+    rates: dict[str, Any] = {}
+
+    def requests_seen() -> float:
+        rates.update(call(port, f"/api/v1/releases/{key}")[1]["rates"])
+        assert rates["enabled"], rates
+        # (a poll before the proxy listened leaves a problem until the next one, 5 s later)
+        return 0.0 if rates["problem"] else sum(s[1] + s[3] for s in rates["samples"])
+
+    try:
+        wait_for("the proxy's rates of web", requests_seen, within=30)
+    except AssertionError:
+        raise AssertionError(f"no rates: {rates}") from None
+    promote, undo = f"/api/v1/releases/{key}/promote", f"/api/v1/releases/{key}/undo"
+    if not write:
+        assert call(port, promote, "POST") == (403, READ_ONLY)
+        assert call(port, undo, "POST") == (403, READ_ONLY)
+        assert call(port, undo) == (403, READ_ONLY)
+        return
+    status, preview = call(port, undo)  # what undo would do: read fresh with the account
+    assert status == 200 and preview["allowed"] and preview["kind"] == "rollback", preview
+    status, done = call(port, promote, "POST")
+    assert status == 200 and done["done"], done
+
+
+def promote_with_tokens(cluster: RunningCluster, audit: Audit, port: int, app: str,
+                        full: str) -> None:
+    """``--auth token``: a viewer (canarist-view) sees the release and is refused the promote
+    by the API server (403, nothing written); an editor (canarist-edit) promotes it — the
+    patch is the editor's, not the dashboard's."""
+    tokens = {}
+    for who in ("view", "edit"):
+        ok(cluster, "-n", app, "create", "serviceaccount", who)
+        ok(cluster, "-n", app, "create", "rolebinding", who, f"--clusterrole={full}-{who}",
+           f"--serviceaccount={app}:{who}")
+        tokens[who] = ok(cluster, "create", "token", who, "-n", app).strip()
+    audit.users.add(sa_user(app, "edit"))
+    wait_for("the token dashboard in sync", lambda: call(port, "/healthz")[0] == 200,
+             within=60)
+    key = f"{app}/web"
+    assert call(port, "/api/v1/releases")[0] == 401  # no token
+    for token in tokens.values():
+        status, body = call(port, "/api/v1/releases", token=token)
+        assert status == 200 and [r["key"] for r in body["items"]] == [key], body
+    promote = f"/api/v1/releases/{key}/promote"
+    status, body = call(port, promote, "POST", token=tokens["view"])
+    assert status == 403 and 'cannot patch resource "deployments"' in body["error"], body
+    web = get_json(cluster, "deployment", "web", "-n", app)["metadata"]["annotations"]
+    assert "canarist.io/action" not in web
+    status, body = call(port, promote, "POST", token=tokens["edit"])
+    assert status == 200 and body["done"], body
+    assert [r.name for r in audit.allowed(sa_user(app, "edit")) if r.verb == "patch"
+            and r.resource == "deployments"] == ["web"]
 
 
 def test_a_missing_rule_fails_the_component_with_a_403(cluster: RunningCluster,

@@ -47,6 +47,10 @@ def refused(values: dict[str, Any]) -> str:
     ({"monitoring": {"prometheusRule": {"releaseStuckMinutes": -1}}},
      "/monitoring/prometheusRule/releaseStuckMinutes"),
     ({"clusterInstall": False}, "/watchNamespace"),
+    ({"dashboard": {"readonly": False}}, "readonly"),
+    ({"dashboard": {"auth": "oidc"}}, "/dashboard/auth"),
+    ({"dashboard": {"enabled": "yes"}}, "/dashboard/enabled"),
+    ({"dashboard": {"service": {"prot": 80}}}, "prot"),
 ])
 def test_bad_values_are_refused_with_their_path(values: dict[str, Any], says: str) -> None:
     assert says in refused(values)

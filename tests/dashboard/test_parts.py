@@ -8,7 +8,7 @@ import pytest
 
 from webhook.dashboard.app import host_allowed
 from webhook.dashboard.rates import route_name, samples_of
-from webhook.dashboard.stream import event
+from webhook.dashboard.stream import event, event_id, seq_of
 
 
 def test_rates_from_a_summary() -> None:
@@ -34,13 +34,31 @@ def test_route_names_follow_the_proxy_router() -> None:
 
 
 def test_an_event_is_one_data_line_whatever_the_text() -> None:
-    raw = event("changes", {"message": "line one\nline two\r\n\nend", "html": "<b>"}, 7)
+    raw = event("changes", {"message": "line one\nline two\r\n\nend", "html": "<b>"},
+                event_id("0a1b2c3d", 7))
     text = raw.decode()
     assert text.endswith("\n\n") and text.count("\n\n") == 1
     lines = text.strip("\n").split("\n")
-    assert lines[:2] == ["id: 7", "event: changes"]
+    assert lines[:2] == ["id: 0a1b2c3d-7", "event: changes"]
     assert json.loads(lines[2].removeprefix("data: ")) == {
         "message": "line one\nline two\r\n\nend", "html": "<b>"}
+
+
+@pytest.mark.parametrize(("raw", "seq"), [
+    ("0a1b2c3d-7", 7),
+    ("0a1b2c3d-0", 0),
+    ("ffff0000-7", None),  # another replica's numbering (or this one's before a restart)
+    ("7", None),  # no epoch
+    ("", None),
+    ("0a1b2c3d-", None),
+    ("0a1b2c3d--7", None),
+    ("0a1b2c3d-7x", None),
+    ("0a1b2c3d-" + "9" * 19, None),  # bounded
+    ("0a1b2c3d-٣", None),  # ASCII digits only
+])
+def test_a_last_event_id_counts_only_from_this_processs_numbering(raw: str,
+                                                                  seq: int | None) -> None:
+    assert seq_of("0a1b2c3d", raw) == seq
 
 
 @pytest.mark.parametrize(("host", "ok"), [

@@ -13,13 +13,15 @@ it belongs to (a Pod to its ReplicaSet, to its Deployment, and a canary to the D
 the canary of) and collected; ``flush`` turns what was collected into one numbered batch
 (``seq``) and wakes the streams, which send only the releases that changed. The last
 ``RING`` batches are kept so a stream that reconnects with ``Last-Event-ID`` gets what it
-missed, or the whole list when it missed too much.
+missed, or the whole list when it missed too much or its id is of another ``epoch`` (another
+replica, or this one before a restart).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -74,6 +76,7 @@ class ReleaseCache:
                                transform=compact.event)
         self.events.add_index("object", involved)
         self.seq = 0
+        self.epoch = secrets.token_hex(4)  # names this process's numbering of batches
         self.closing = False  # set by wake_all: waits return at once
         self.ring: deque[Batch] = deque(maxlen=RING)
         self._pending: set[Key] = set()

@@ -4,9 +4,12 @@
 (``upserts`` and ``deletes``) for each batch of the cache's change feed; ``GET
 /api/v1/releases/{ns}/{name}/stream`` sends ``release`` (the whole detail document) whenever
 that release changes, ``rates`` when the proxy poller has new samples, and ``gone`` when it is
-deleted or leaves canarist. Each event's ``id`` is the cache's batch number: a browser (or a
-script) that reconnects with ``Last-Event-ID`` gets what changed since, or a new snapshot when
-the server no longer remembers that far back.
+deleted or leaves canarist. Each event's ``id`` is ``<epoch>-<seq>``: the cache's batch number
+after a token drawn when the process started. A browser (or a script) that reconnects with
+``Last-Event-ID`` gets what changed since, or a new snapshot when the server no longer remembers
+that far back, or when the id is another process's: each replica of the dashboard (or a
+restarted one) numbers its batches its own way, so a stream that lands on another one after a
+reconnect must never be given changes counted from a number that is not its own.
 
 For proxies and ingresses: a comment line every ``heartbeat`` seconds keeps idle connections
 open and shows the stream is alive; ``X-Accel-Buffering: no`` and ``Cache-Control: no-cache,
@@ -36,15 +39,26 @@ SSE_HEADERS = {
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
-def event(name: str, data: Any, seq: int | None = None) -> bytes:
+def event(name: str, data: Any, event_id: str | None = None) -> bytes:
     """One event; JSON has no raw newline, so ``data`` is one line."""
-    head = f"id: {seq}\n" if seq is not None else ""
+    head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {name}\ndata: {_ENCODER.encode(data)}\n\n".encode()
 
 
-def last_event_id(request: web.Request) -> int | None:
-    raw = request.headers.get("Last-Event-ID", "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+def event_id(epoch: str, seq: int) -> str:
+    return f"{epoch}-{seq}"
+
+
+def seq_of(epoch: str, raw: str) -> int | None:
+    """The batch number of a ``Last-Event-ID`` this process gave, else ``None``."""
+    mine, dash, seq = raw.partition("-")
+    if not dash or mine != epoch or not (seq.isascii() and seq.isdigit()) or len(seq) >= 19:
+        return None
+    return int(seq)
+
+
+def last_event_id(request: web.Request, epoch: str) -> int | None:
+    return seq_of(epoch, request.headers.get("Last-Event-ID", ""))
 
 
 async def _open(request: web.Request, d: Dashboard) -> web.StreamResponse | None:
@@ -69,7 +83,7 @@ async def list_stream(request: web.Request) -> web.StreamResponse:
     d.streams += 1
     try:
         seq = d.cache.seq
-        last = last_event_id(request)
+        last = last_event_id(request, d.cache.epoch)
         missed = d.cache.since(last) if last is not None else None
         if missed is not None:
             await resp.write(await _changes(d, token, missed, seq))
@@ -99,7 +113,8 @@ async def list_stream(request: web.Request) -> web.StreamResponse:
 
 async def _snapshot(d: Dashboard, token: str | None, seq: int) -> bytes:
     rows = await visible_rows(d, token)
-    return event("snapshot", {"items": rows, "serverTime": time.time()}, seq)
+    return event("snapshot", {"items": rows, "serverTime": time.time()},
+                 event_id(d.cache.epoch, seq))
 
 
 async def _changes(d: Dashboard, token: str | None, keys: frozenset[Key], seq: int) -> bytes:
@@ -112,7 +127,7 @@ async def _changes(d: Dashboard, token: str | None, keys: frozenset[Key], seq: i
         else:
             upserts.append(row)
     return event("changes", {"upserts": upserts, "deletes": deletes,
-                             "serverTime": time.time()}, seq)
+                             "serverTime": time.time()}, event_id(d.cache.epoch, seq))
 
 
 @mapped
@@ -141,7 +156,8 @@ async def _release_loop(d: Dashboard, resp: web.StreamResponse, ns: str, name: s
                         token: str | None) -> None:
     seq = d.cache.seq
     doc = await d.detail(ns, name, token)
-    await resp.write(event("release", doc, seq) if doc else event("gone", {}, seq))
+    eid = event_id(d.cache.epoch, seq)
+    await resp.write(event("release", doc, eid) if doc else event("gone", {}, eid))
     tick = min(d.options.heartbeat, d.options.rates_interval)
     first = (doc or {}).get("rates", {}).get("samples") or ()
     sent_rates = first[-1][0] if first else 0.0  # time of the newest sample sent
@@ -154,11 +170,12 @@ async def _release_loop(d: Dashboard, resp: web.StreamResponse, ns: str, name: s
             changed, seq = d.cache.since(seq), newest
             if changed is not None and (ns, name) not in changed:
                 continue
+            eid = event_id(d.cache.epoch, seq)
             if not await d.may(token, acl.get_release(ns, name)):
-                await resp.write(event("gone", {"reason": "permission"}, seq))
+                await resp.write(event("gone", {"reason": "permission"}, eid))
                 return
             doc = await d.detail(ns, name, token)
-            await resp.write(event("release", doc, seq) if doc else event("gone", {}, seq))
+            await resp.write(event("release", doc, eid) if doc else event("gone", {}, eid))
             quiet = 0.0
             continue
         rates = _rates(d, ns, name, doc)

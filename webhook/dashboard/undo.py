@@ -2,8 +2,9 @@
 
 ``GET /api/v1/releases/{ns}/{name}/undo?toRevision=N&skipSteps=1`` says what an undo would do
 now, read fresh from the API (with the user's token under ``--auth token``): the confirmation
-dialog shows it. ``POST`` to the same path carries it out; its body is empty, ``{}``, or
-``{"toRevision": N, "skipSteps": true}``. Both are ``webhook.kube.undo``'s ``plan_undo``: mid-
+dialog shows it; ``--read-only`` refuses it (403) as it refuses the undo, reading nothing.
+``POST`` to the same path carries it out; its body is empty, ``{}``, or ``{"toRevision": N,
+"skipSteps": true}``. Both are ``webhook.kube.undo``'s ``plan_undo``: mid-
 release a fast rollback to the stable revision, at rest a release of the previous (or given)
 revision through the steps, ``skipSteps`` to skip them.
 """
@@ -73,6 +74,8 @@ async def _client(request: web.Request) -> KubeClient:
 @mapped
 async def preview(request: web.Request) -> web.Response:
     ns, name = target(request)
+    if request.app[DASHBOARD].options.read_only:  # no undo, so nothing to preview (or read)
+        return error(403, f"refused: {READ_ONLY}")
     revision, skip = options_of({k: request.query[k] for k in request.query})
     decided, phase = await preview_undo(await _client(request), ns, name, to_revision=revision,
                                         skip_steps=skip)

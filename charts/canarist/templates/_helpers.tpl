@@ -19,6 +19,7 @@
 {{- define "canarist.webhook" -}}{{ include "canarist.fullname" . }}-webhook{{- end -}}
 {{- define "canarist.reconciler" -}}{{ include "canarist.fullname" . }}-reconciler{{- end -}}
 {{- define "canarist.proxy" -}}{{ include "canarist.fullname" . }}-proxy{{- end -}}
+{{- define "canarist.dashboard" -}}{{ include "canarist.fullname" . }}-dashboard{{- end -}}
 {{- define "canarist.certSecret" -}}{{ include "canarist.fullname" . }}-webhook-tls{{- end -}}
 {{- define "canarist.webhookConfig" -}}{{ include "canarist.fullname" . }}{{- end -}}
 
