@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from webhook.convert import Outcome, Source, convert, dump
-from webhook.convert.loading import load
 from webhook.release.render import render
-from webhook.spec import template_hash
+from webhook.spec import boundedyaml, template_hash
 from webhook.spec.files import validate_file
+from webhook.spec.manifests import read_manifests
 
 from . import argo_model as argo
 
@@ -146,7 +146,8 @@ def test_example_converts_validates_and_renders_as_argo_writes(case: Case) -> No
     text = dump(conv.objects)
     report = validate_file(text)
     assert report.ok, report.text
-    assert [d.obj for d in load([Source("out", text)])] == list(conv.objects)  # no aliases
+    read = read_manifests([Source("out", text)], boundedyaml.MANIFEST)  # no aliases
+    assert [d.obj for d in read] == list(conv.objects)
     assert json.loads(dump(conv.objects, "json"))["items"] == list(conv.objects)
     inputs = {(d["kind"], d["metadata"]["name"]): d for s in sources
               for d in yaml.safe_load_all(s.text) if d}

@@ -51,7 +51,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def _sources(names: list[str]) -> list[Source]:
     from webhook.convert import Source
-    from webhook.convert.loading import MAX_BYTES
+    from webhook.spec.manifests import MAX_BYTES
 
     files: list[str] = []
     for name in names:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from webhook.convert.emit import dump
-from webhook.convert.loading import Doc, Source, load
 from webhook.convert.objects import Owner, pass_through, subject_of
 from webhook.convert.report import Note, Notes, Outcome, summary
 from webhook.convert.rollout import Result, convert_rollout
 from webhook.errors import InvalidInput
+from webhook.spec import boundedyaml
+from webhook.spec.manifests import Manifest, Source, read_manifests
 from webhook.spec.problems import Problems
 
 __all__ = ["Conversion", "Note", "Outcome", "Source", "convert", "dump", "summary"]
@@ -38,17 +39,17 @@ class Conversion:
         return all(n.outcome is not Outcome.NOT_CONVERTIBLE for n in self.notes)
 
 
-def _ns(doc: Doc) -> str | None:
+def _ns(doc: Manifest) -> str | None:
     ns = doc.obj["metadata"].get("namespace")
     return ns if isinstance(ns, str) else None
 
 
 class _Catalog:
-    def __init__(self, docs: list[Doc]) -> None:
+    def __init__(self, docs: list[Manifest]) -> None:
         self.docs = docs
         self.used: dict[int, list[str]] = {}  # id(doc) of a template -> Rollouts using it
 
-    def find(self, kind: str, name: str, namespace: str | None) -> Doc | None:
+    def find(self, kind: str, name: str, namespace: str | None) -> Manifest | None:
         for doc in self.docs:
             meta = doc.obj["metadata"]
             if doc.obj["kind"] != kind or meta["name"] != name:
@@ -59,7 +60,7 @@ class _Catalog:
                 return doc
         return None
 
-    def lookup_for(self, rollout: Doc) -> Any:
+    def lookup_for(self, rollout: Manifest) -> Any:
         namespace = _ns(rollout)
         user = rollout.obj["metadata"]["name"]
 
@@ -77,7 +78,7 @@ class _Catalog:
 
 
 def convert(sources: Sequence[Source]) -> Conversion:
-    docs = load(sources)
+    docs = read_manifests(sources, boundedyaml.MANIFEST)
     catalog = _Catalog(docs)
     notes = Notes()
     problems = Problems()
@@ -101,7 +102,7 @@ def convert(sources: Sequence[Source]) -> Conversion:
     return Conversion(tuple(objects), tuple(notes.items))
 
 
-def _one(doc: Doc, results: dict[int, Result], replaced: dict[int, Result],
+def _one(doc: Manifest, results: dict[int, Result], replaced: dict[int, Result],
          owners: list[Owner], catalog: _Catalog, unconverted: set[int], notes: Notes
          ) -> dict[str, Any] | None:
     obj = doc.obj
@@ -115,7 +116,7 @@ def _one(doc: Doc, results: dict[int, Result], replaced: dict[int, Result],
     return pass_through(obj, owners, notes)
 
 
-def _argo_object(doc: Doc, catalog: _Catalog, unconverted: set[int],
+def _argo_object(doc: Manifest, catalog: _Catalog, unconverted: set[int],
                  results: dict[int, Result], notes: Notes) -> dict[str, Any] | None:
     obj, kind = doc.obj, doc.obj["kind"]
     subject = subject_of(obj)
@@ -139,7 +140,7 @@ def _argo_object(doc: Doc, catalog: _Catalog, unconverted: set[int],
     return obj
 
 
-def _owner(doc: Doc, result: Result) -> Owner:
+def _owner(doc: Manifest, result: Result) -> Owner:
     canary = result.canary
     assert canary is not None
     r = canary.routing

@@ -20,9 +20,9 @@ from typing import Any
 
 from webhook.convert.analysis import Lookup
 from webhook.convert.canary import Canary, convert_canary
-from webhook.convert.loading import Doc
 from webhook.convert.report import Notes
 from webhook.spec import names as n
+from webhook.spec.manifests import Manifest
 from webhook.spec.problems import Problems, at
 
 SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
@@ -43,13 +43,13 @@ _NOT_CONVERTIBLE = {
 @dataclass
 class Result:
     deployment: dict[str, Any] | None = None  # the object to write, None: keep the Rollout
-    replaces: Doc | None = None  # the input Deployment it replaces (workloadRef)
+    replaces: Manifest | None = None  # the input Deployment it replaces (workloadRef)
     canary: Canary | None = None
 
 
-def convert_rollout(doc: Doc, lookup: Lookup, find_deployment: Any, notes: Notes,
+def convert_rollout(doc: Manifest, lookup: Lookup, find_deployment: Any, notes: Notes,
                     problems: Problems) -> Result:
-    """``find_deployment(name, namespace) -> Doc | None``; bad input goes to ``problems``,
+    """``find_deployment(name, namespace) -> Manifest | None``; bad input goes to ``problems``,
     each path prefixed with the document (``web.yaml[2].spec.strategy...``)."""
     local = Problems()
     result = _convert(doc, lookup, find_deployment, notes, local, problems)
@@ -58,7 +58,7 @@ def convert_rollout(doc: Doc, lookup: Lookup, find_deployment: Any, notes: Notes
     return result
 
 
-def _convert(doc: Doc, lookup: Lookup, find_deployment: Any, notes: Notes,
+def _convert(doc: Manifest, lookup: Lookup, find_deployment: Any, notes: Notes,
              problems: Problems, outer: Problems) -> Result:
     rollout = doc.obj
     meta = rollout["metadata"]

@@ -53,8 +53,9 @@ from webhook.release.services import (
 from webhook.release.stepping import routes_at, weight_at
 from webhook.routers import build_routers
 from webhook.routers.offline import OfflineClient
-from webhook.spec import CanarySpec, Pause, Phase, ReleaseStatus, boundedyaml, template_hash
+from webhook.spec import CanarySpec, Pause, Phase, ReleaseStatus, template_hash
 from webhook.spec.files import argo_message
+from webhook.spec.manifests import Source, read_manifests
 from webhook.spec.names import ENABLED_LABEL, PREFIX
 
 SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation")
@@ -84,30 +85,11 @@ class _NoEvents:
 
 
 def load_documents(text: str, source: str = "FILE") -> list[JSON]:
-    try:
-        docs = [d for d in boundedyaml.load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        where, message = boundedyaml.describe(exc)
-        raise ConfigError([Problem(f"{source}{where}", f"not valid YAML: {message}")]) from None
+    """The objects of ``text`` (``manifests.read_manifests``), each with a namespace."""
     out: list[JSON] = []
-    for i, doc in enumerate(docs):
-        listed = isinstance(doc, dict) and doc.get("kind") == "List"
-        items = (doc.get("items") or []) if listed else [doc]
-        for obj in items or ():
-            if not isinstance(obj, dict) or not obj.get("kind") or not obj.get("apiVersion"):
-                raise ConfigError(
-                    [
-                        Problem(
-                            f"{source}[{i}]",
-                            "every document must be an object with apiVersion and kind",
-                        )
-                    ]
-                )
-            meta = obj.setdefault("metadata", {})
-            if not isinstance(meta, dict) or not meta.get("name"):
-                raise ConfigError([Problem(f"{source}[{i}].metadata.name", "is required")])
-            meta.setdefault("namespace", "default")
-            out.append(obj)
+    for manifest in read_manifests([Source(source, text)]):
+        manifest.obj["metadata"].setdefault("namespace", "default")
+        out.append(manifest.obj)
     return out
 
 

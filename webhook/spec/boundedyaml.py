@@ -1,18 +1,30 @@
 """The one YAML loader of canarist: safe types, no duplicate keys, and bounded work.
 
-Every YAML text canarist reads (annotations, route tables, manifests for ``validate`` and
-``render``, the embedded API server's YAML bodies) goes through ``load`` or ``load_all`` with
+Every YAML text canarist reads (annotations, route tables, manifests for ``validate``,
+``render`` and ``convert``, the embedded API server's YAML bodies) goes through ``load`` (one
+document) or ``documents`` (a ``---`` stream, each document with its index and line) with
 ``Limits``:
 
 - **anchors and aliases** are refused (``Limits(aliases=False)``, annotations and route tables),
   or allowed with the nodes they add bounded (``alias_nodes``): a few hundred bytes of nested
   aliases ("billion laughs") otherwise stand for billions of nodes, which any walk of the value
   (a validation, an error message) then visits. A recursive alias is always refused.
+  ``anchors=True`` lets an anchor stand while aliases stay refused (manifests for ``convert``:
+  the refusal then points at the alias to write out).
 - **nesting** deeper than ``depth`` is refused before the parser does quadratic work on it.
+- **documents**: a stream of more than ``documents`` documents is refused.
 - **time**: a load started inside ``time_budget(seconds)`` stops when the budget is spent.
+- **values** (``json_values=True``, manifests and request bodies): only what JSON can carry, as
+  ``kubectl`` reads YAML: mapping keys written as scalars become strings (``80: x`` is
+  ``{"80": "x"}``), other keys are refused; timestamps stay strings; numbers must be finite
+  (``.nan``, ``.inf`` refused); strings must be text (no lone surrogates); ``!!binary``,
+  ``!!set``, ``!!omap`` and ``!!pairs`` are refused.
+
+Duplicate keys are always refused; merge keys (``<<``) work where aliases do.
 
 A refusal is a ``Refused`` (a ``yaml.MarkedYAMLError``) naming the place in the document
-(``where``, e.g. ``[2].setHeaderRoute``) and its line and column.
+(``where``, e.g. ``[2].setHeaderRoute``) and its line and column; an error of a stream is a
+``DocumentError`` that adds the document's index. ``describe`` words either in one line.
 
 Three parsers, one result. libyaml (``CSafeLoader``) is about 7x faster than PyYAML's own
 parser but takes some text PyYAML refuses (tabs, tags, a comment right after a block scalar
@@ -25,6 +37,7 @@ Other text is parsed by libyaml and composed here, with the limits checked node 
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Iterator
@@ -39,7 +52,7 @@ from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent, ScalarEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
-from yaml.reader import Reader
+from yaml.reader import Reader, ReaderError
 from yaml.resolver import BaseResolver, Resolver
 from yaml.scanner import Scanner
 
@@ -51,10 +64,16 @@ class Limits:
     depth: int = 64
     aliases: bool = False
     alias_nodes: int = 10_000  # nodes that aliases may add, when allowed
+    anchors: bool = False  # an anchor without aliases may stand (implied by ``aliases``)
+    json_values: bool = False  # only values JSON can carry (see the module's text)
+    documents: int = 1000  # documents in a stream (``documents``), empty ones included
 
 
 ANNOTATION = Limits()  # annotation values and route tables: no anchors, no aliases
-DOCUMENT = Limits(depth=100, aliases=True, alias_nodes=100_000)  # manifests, request bodies
+# manifests for validate and render, request bodies, kubeconfig files
+DOCUMENT = Limits(depth=100, aliases=True, alias_nodes=100_000, json_values=True)
+# manifests for convert: what it writes out must hold no alias, so none is read
+MANIFEST = Limits(depth=100, anchors=True, json_values=True)
 
 _MAX_WHERE = 120  # characters of a node's path in a message
 _CHECK_EVERY = 128  # nodes between two looks at the clock
@@ -73,6 +92,25 @@ class OutOfTime(Refused):
     """The load ran past the deadline of ``time_budget``."""
 
 
+class DocumentError(yaml.YAMLError):
+    """An error in document ``index`` (0-based, counting the documents that hold something) of a
+    stream read by ``documents``; ``error`` is the error itself (a ``Refused`` over a limit)."""
+
+    def __init__(self, index: int, error: yaml.YAMLError) -> None:
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document of a stream that holds something (empty ones are skipped, as kubectl does)."""
+
+    index: int  # 0-based among those documents
+    line: int  # 1-based line where its content starts
+    value: Any
+
+
 @contextmanager
 def time_budget(seconds: float) -> Iterator[None]:
     """Loads in this context (this thread, this task) stop after ``seconds`` from now."""
@@ -83,22 +121,96 @@ def time_budget(seconds: float) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
+def _refuse_value(problem: str, node: Node) -> NoReturn:
+    raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+
+
+def _json_key(key: Any, node: Node) -> str:
+    """A mapping key as JSON has it: a scalar as its text (``80``, ``true``, ``null``)."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    if isinstance(key, int | float):
+        return str(key)
+    _refuse_value("a mapping key must be a string (or a number or boolean)", node)
+
+
 def _construct_mapping(loader: Any, node: MappingNode, deep: bool = False) -> Any:
-    """A mapping, refusing duplicate keys (YAML silently lets the last one win)."""
+    """A mapping, refusing duplicate keys (YAML silently lets the last one win); merge keys
+    (``<<``) are merged first, and the mapping's own keys win over merged ones."""
+    json_keys = loader.limits.json_values
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
         key = loader.construct_object(key_node, deep=deep)
+        if json_keys:
+            key = _json_key(key, key_node)
         try:
             duplicate = key in seen
         except TypeError:
             continue
         if duplicate:
-            mark = key_node.start_mark
             shown = repr(key[:61] + "..." if isinstance(key, str) and len(key) > 64 else key)
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {shown[:80]}",
-                                                    mark)
+            _refuse_value(f"duplicate key {shown[:80]}", key_node)
         seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
+    loader.flatten_mapping(node)
+    if not json_keys:
+        return loader.construct_mapping(node, deep=deep)
+    return {_json_key(loader.construct_object(k, deep=deep), k): loader.construct_object(
+        v, deep=deep) for k, v in node.value}
+
+
+def _construct_float(loader: Any, node: ScalarNode) -> float:
+    value: float = SafeConstructor.construct_yaml_float(loader, node)
+    if loader.limits.json_values and not math.isfinite(value):
+        _refuse_value(f"{node.value[:40]!r} is not a finite number", node)
+    return value
+
+
+def _construct_str(loader: Any, node: ScalarNode) -> str:
+    value: str = SafeConstructor.construct_yaml_str(loader, node)
+    if loader.limits.json_values:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            _refuse_value("a string holds a lone surrogate, which is not text", node)
+    return value
+
+
+def _construct_timestamp(loader: Any, node: ScalarNode) -> Any:
+    if loader.limits.json_values:
+        return loader.construct_scalar(node)  # as kubectl: JSON has no timestamps
+    return SafeConstructor.construct_yaml_timestamp(loader, node)
+
+
+def _not_json(default: Any) -> Any:
+    def construct(loader: Any, node: Node) -> Any:
+        if loader.limits.json_values:
+            _refuse_value(f"YAML type {node.tag} is not accepted (JSON has no such value)", node)
+        return default(loader, node)
+
+    return construct
+
+
+_CONSTRUCTORS: dict[str, Any] = {
+    BaseResolver.DEFAULT_MAPPING_TAG: _construct_mapping,
+    "tag:yaml.org,2002:float": _construct_float,
+    "tag:yaml.org,2002:str": _construct_str,
+    "tag:yaml.org,2002:timestamp": _construct_timestamp,
+    "tag:yaml.org,2002:binary": _not_json(SafeConstructor.construct_yaml_binary),
+    "tag:yaml.org,2002:set": _not_json(SafeConstructor.construct_yaml_set),
+    "tag:yaml.org,2002:omap": _not_json(SafeConstructor.construct_yaml_omap),
+    "tag:yaml.org,2002:pairs": _not_json(SafeConstructor.construct_yaml_pairs),
+}
+
+
+def _add_constructors(cls: Any) -> None:
+    for tag, constructor in _CONSTRUCTORS.items():
+        cls.add_constructor(tag, constructor)
 
 
 class _Bounded(Composer):
@@ -138,7 +250,7 @@ class _Bounded(Composer):
             return self.anchors[anchor]
         limits = self.limits
         if anchor is not None:
-            if not limits.aliases:
+            if not (limits.aliases or limits.anchors):
                 self._refuse(f"anchors and aliases are not allowed (&{anchor})", event)
             if anchor in self.anchors:
                 self._refuse(f"duplicate anchor &{anchor}", event)
@@ -167,6 +279,9 @@ class _Bounded(Composer):
 
     def _alias(self, event: Any) -> None:
         if not self.limits.aliases:
+            if self.limits.anchors:
+                self._refuse(f"aliases are not allowed (*{event.anchor}): write the value out",
+                             event)
             self._refuse(f"anchors and aliases are not allowed (*{event.anchor})", event)
         target = self.anchors.get(event.anchor)
         if target is None:
@@ -249,7 +364,7 @@ class _PyLoader(Reader, _GuardedScanner, Parser, _Bounded, SafeConstructor, Reso
         Resolver.__init__(self)
 
 
-_PyLoader.add_constructor(BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_add_constructors(_PyLoader)
 
 _CLoader: Any = None  # libyaml composing in C: unchecked, for plain shallow text only
 _CEventsLoader: Any = None  # libyaml's events composed by ``_Bounded``
@@ -257,7 +372,7 @@ if getattr(yaml, "__with_libyaml__", False):
     from yaml._yaml import CParser
 
     class _CLoaderClass(yaml.CSafeLoader):
-        """CSafeLoader refusing duplicate keys."""
+        """CSafeLoader with canarist's constructors (duplicate keys, JSON values)."""
 
     class _CEventsClass(_Bounded, CParser, SafeConstructor, Resolver):
         """libyaml's parser, composed by ``_Bounded`` (its methods come first)."""
@@ -268,8 +383,8 @@ if getattr(yaml, "__with_libyaml__", False):
             SafeConstructor.__init__(self)
             Resolver.__init__(self)
 
-    for _cls in (_CLoaderClass, _CEventsClass):
-        _cls.add_constructor(BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    _add_constructors(_CLoaderClass)
+    _add_constructors(_CEventsClass)
     _CLoader, _CEventsLoader = _CLoaderClass, _CEventsClass
 
 _NOT_PLAIN = re.compile(r"[^\n\x20-\x7e]")  # anything but printable ASCII and newlines
@@ -300,17 +415,40 @@ def _loaders(text: str, limits: Limits, fast: bool) -> list[Any]:
 
 
 def _run(loader_class: Any, text: str, limits: Limits, many: bool) -> Any:
+    if many:
+        return _stream(loader_class, text, limits)
     loader = loader_class(text)
     loader.limits = limits
     try:
-        if not many:
-            return loader.get_single_data()
-        docs = []
-        while loader.check_data():
-            docs.append(loader.get_data())
-        return docs
+        return loader.get_single_data()
     finally:
         loader.dispose()
+
+
+def _stream(loader_class: Any, text: str, limits: Limits) -> list[Document]:
+    docs: list[Document] = []
+    read = 0
+    loader = None
+    try:
+        loader = loader_class(text)
+        loader.limits = limits
+        while loader.check_node():
+            node = loader.get_node()
+            read += 1
+            if read > limits.documents:
+                raise Refused(f"has more than {limits.documents} documents", node.start_mark, "")
+            value = loader.construct_document(node)
+            if value is not None:
+                docs.append(Document(len(docs), node.start_mark.line + 1, value))
+    except yaml.YAMLError as exc:
+        raise DocumentError(len(docs), exc) from None
+    except (RecursionError, ValueError) as exc:
+        error = yaml.YAMLError(f"{type(exc).__name__}: {_first_line(str(exc))}")
+        raise DocumentError(len(docs), error) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return docs
 
 
 def _load(text: str, limits: Limits, many: bool, fast: bool) -> Any:
@@ -320,6 +458,9 @@ def _load(text: str, limits: Limits, many: bool, fast: bool) -> Any:
             return _run(loader_class, text, limits, many)
         except Refused:
             raise  # the same refusal either way; not worth a second, slower parse
+        except DocumentError as exc:
+            if isinstance(exc.error, Refused):
+                raise
         except (yaml.YAMLError, RecursionError, ValueError):
             pass  # PyYAML's parser decides, and words the error
     return _run(last, text, limits, many)
@@ -333,16 +474,22 @@ def load(text: str, limits: Limits = ANNOTATION, *, fast: bool = True) -> Any:
     return _load(text, limits, False, fast)
 
 
-def load_all(text: str, limits: Limits = DOCUMENT, *, fast: bool = True) -> list[Any]:
-    """Every document of a multi-document text (``---``), with ``limits`` for each."""
-    docs: list[Any] = _load(text, limits, True, fast)
+def documents(text: str, limits: Limits = DOCUMENT, *, fast: bool = True) -> list[Document]:
+    """The documents of a ``---`` stream that hold something, each with ``limits``, its index
+    and its line; raises ``DocumentError`` naming the document that failed."""
+    docs: list[Document] = _load(text, limits, True, fast)
     return docs
 
 
 def describe(exc: yaml.YAMLError) -> tuple[str, str]:
-    """``(where, message)`` for an error of ``load``: the node's path inside the document and a
-    one-line message with the line and column, e.g. ``("[2].pause", "anchors and aliases are
-    not allowed (*a) at line 3, column 12")``."""
+    """``(where, message)`` for an error of ``load`` or ``documents``: the node's path inside
+    the document and a one-line message with the line and column, e.g. ``("[2].pause",
+    "anchors and aliases are not allowed (*a) at line 3, column 12")``. The index of the
+    document of a ``DocumentError`` is its ``index``."""
+    if isinstance(exc, DocumentError):
+        exc = exc.error
+    if isinstance(exc, ReaderError):
+        return "", f"does not parse at character {exc.position + 1}: {_first_line(str(exc))}"
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
