@@ -23,8 +23,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import yaml
-
 from webhook.errors import ConfigError, Problem
 from webhook.kube.protocol import JSON, ObjectRef, PatchType
 from webhook.release.bookkeeping import Books
@@ -57,6 +55,7 @@ from webhook.spec import CanarySpec, Pause, Phase, ReleaseStatus, template_hash
 from webhook.spec.files import argo_message
 from webhook.spec.manifests import Source, read_manifests
 from webhook.spec.names import ENABLED_LABEL, PREFIX
+from webhook.spec.yamldump import dump_documents
 
 SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation")
 
@@ -243,18 +242,6 @@ def _state(
     return index, weight_at(spec.steps, index), routes_at(spec.steps, index)
 
 
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings (the steps, a route table) as ``|`` blocks, as people write them."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value and not value.startswith(" ") else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def _dump(objects: list[JSON]) -> str:
     docs = []
     for obj in objects:
@@ -262,7 +249,5 @@ def _dump(objects: list[JSON]) -> str:
         for key in SERVER_FIELDS:
             meta.pop(key, None)
         obj.pop("status", None)
-        docs.append(
-            yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
-        )
-    return "---\n".join(docs)
+        docs.append(obj)
+    return dump_documents(docs)
