@@ -19,12 +19,12 @@ from webhook.convert.report import Note, Notes, Outcome, summary
 from webhook.convert.rollout import Result, convert_rollout
 from webhook.errors import InvalidInput
 from webhook.spec import boundedyaml
+from webhook.spec.files import ARGO_GROUP
 from webhook.spec.manifests import Manifest, Source, read_manifests
 from webhook.spec.problems import Problems
 
 __all__ = ["Conversion", "Note", "Outcome", "Source", "convert", "dump", "summary"]
 
-ARGO_GROUP = "argoproj.io/"
 TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
 
 

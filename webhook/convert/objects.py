@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhook.convert.report import Notes
-from webhook.convert.rollout import LAST_APPLIED, SERVER_FIELDS
-from webhook.spec.names import HASH_LABEL
+from webhook.convert.rollout import SERVER_FIELDS
+from webhook.spec.names import HASH_LABEL, LAST_APPLIED
+from webhook.spec.options import ALB_PREFIX
 
 ARGO_MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
 ALB_BOOKKEEPING = ("rollouts.argoproj.io/managed-alb-annotations",
                    "rollouts.argoproj.io/managed-alb-actions")
 GATEWAY_LABEL = "rollouts.argoproj.io/gatewayapi-canary"
-ALB_PREFIX = "alb.ingress.kubernetes.io/"
 
 
 @dataclass

@@ -27,7 +27,6 @@ from webhook.spec.problems import Problems, at
 
 SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
                  "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _COPIED = ("replicas", "selector", "template", "minReadySeconds", "revisionHistoryLimit",
            "progressDeadlineSeconds")
 _NOT_CONVERTIBLE = {
@@ -158,7 +157,7 @@ def _metadata(meta: Mapping[str, Any], canarist: dict[str, str], notes: Notes, s
             notes.refused(subject, f"metadata.annotations.{key}", "canarist has no "
                           "notifications", "canarist records every release step as a "
                           "Kubernetes Event on the Deployment; forward those")
-        elif key.startswith("rollout.argoproj.io/") or key == LAST_APPLIED:
+        elif key.startswith("rollout.argoproj.io/") or key == n.LAST_APPLIED:
             notes.converted(subject, f"metadata.annotations.{key}", "left out (written by "
                             "Argo Rollouts or kubectl)")
         else:

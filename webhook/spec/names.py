@@ -30,6 +30,9 @@ ANALYSIS = "canarist.io/analysis"
 ACTION = "canarist.io/action"
 STATUS = "canarist.io/status"
 
+# Written by kubectl apply; canarist's caches and `convert` leave it out.
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
 # Written by canarist on the objects it creates or changes (never by users).
 MANAGED_BY = "canarist.io/managed-by"
 ROUTE_TABLE_LABEL = "canarist.io/route-table"
