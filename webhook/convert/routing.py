@@ -17,7 +17,12 @@ from typing import Any
 from webhook.convert.report import Notes
 from webhook.spec import names as n
 from webhook.spec.durations import format_duration
-from webhook.spec.options import ALB_PREFIX, NGINX_PREFIX, STICKY_MAX_AGE
+from webhook.spec.options import (
+    ALB_PREFIX,
+    NGINX_PREFIX,
+    STICKY_MAX_AGE,
+    parse_virtual_services,
+)
 from webhook.spec.problems import Problems, at, index
 
 GATEWAY_PLUGIN = "argoproj-labs/gatewayAPI"
@@ -33,7 +38,8 @@ class Routing:
     annotations: dict[str, str] = field(default_factory=dict)
     managed_routes: list[str] = field(default_factory=list)
     max_weight: int = 100
-    virtual_services: list[str] = field(default_factory=list)
+    # (name, namespace): "" for the Rollout's, else that of Argo's ``name.namespace``
+    virtual_services: list[tuple[str, str]] = field(default_factory=list)
     destination_rule: str | None = None
     nginx_ingresses: list[str] = field(default_factory=list)
     alb_ingresses: list[str] = field(default_factory=list)
@@ -133,7 +139,9 @@ def _istio(m: Mapping[str, Any], path: str, ctx: _Ctx) -> None:
                     ctx.notes.changed(ctx.subject, at(rpath, "sniHosts"),
                                       "the route is found by its port alone")
         specs.append(vs["name"] + (":" + ",".join(routes) if routes else ""))
-        ctx.out.virtual_services.append(vs["name"])
+        # an invalid name is reported when the annotation is checked (``canary._settle``)
+        for ref in parse_virtual_services(vs["name"], vpath, Problems()):
+            ctx.out.virtual_services.append((ref.name, ref.namespace))
         ctx.notes.converted(ctx.subject, vpath, f"{n.ISTIO_VIRTUAL_SERVICE}: {specs[-1]}")
     dr = m.get("destinationRule")
     if isinstance(dr, dict) and isinstance(dr.get("name"), str):
