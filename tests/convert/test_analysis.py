@@ -214,7 +214,8 @@ def test_cluster_templates_dry_run_and_missing_templates() -> None:
         {"templateName": "a"}, {"templateName": "c"}]
     assert parsed(conv, names.STEPS)[1] == {"pause": {}}
     text = "\n".join(refused(conv))
-    assert "dry-run metric" in text and "AnalysisTemplate 'missing' is not in the input" in text
+    assert "dry-run metric" in text
+    assert "AnalysisTemplate 'missing' in namespace shop is not in the input" in text
 
 
 def test_limits_that_differ_take_the_strictest() -> None:
