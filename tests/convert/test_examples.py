@@ -64,6 +64,7 @@ class Case:
     refused: tuple[str, ...] = ()  # the "not convertible" lines expected, by a fragment each
     changed: tuple[str, ...] = ()  # the "changed" lines expected, by a fragment each
     analysis: dict[str, Any] | None = None  # canarist.io/analysis expected
+    label: str = ""  # the test's id when the example is used twice
 
     def sources(self) -> list[Source]:
         out = []
@@ -104,6 +105,12 @@ CASES = [
     Case("smi-nginx", "smi"),
     Case("gateway-api", "gateway-api"),
     Case("gateway-api-header", "gateway-api"),
+    # The plugin writes a prefix as the regex "<prefix>.*", unescaped: so does the conversion
+    # where escaping would change what matches, and the HTTPRoutes are the same.
+    Case("gateway-api-header", "gateway-api", label="gateway-api-header-prefix-dot",
+         replace=(("exact: test", "prefix: v1.2"),), changed=("written as {regex: 'v1.2.*'}",)),
+    Case("gateway-api-header", "gateway-api", label="gateway-api-header-prefix",
+         replace=(("exact: test", "prefix: te"),)),
     Case("web-analysis", "none", refused=("canarist's provider has no insecure",),
          changed=("the string '1' is compared as a number",),
          analysis={"interval": "5s", "background": True, "metrics": [{
@@ -133,7 +140,7 @@ def _strip(annotations: dict[str, str] | None) -> dict[str, str]:
     return {k: v for k, v in (annotations or {}).items() if not k.startswith("canarist.io/")}
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label or c.name)
 def test_example_converts_validates_and_renders_as_argo_writes(case: Case) -> None:
     sources = case.sources()
     conv = convert(sources)

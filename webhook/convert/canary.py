@@ -83,7 +83,8 @@ def convert_canary(m: Mapping[str, Any], path: str, *, rollout: Mapping[str, Any
             notes.converted(subject, at(path, key), f"{annotation}: {m[key]}")
     ann.update(routing.annotations)
     steps = convert_steps(m.get("steps"), at(path, "steps"), max_weight=routing.max_weight,
-                          split_headers="istio" in routing.routers, notes=notes,
+                          split_headers="istio" in routing.routers,
+                          gateway="gateway-api" in routing.routers, notes=notes,
                           subject=subject, problems=problems)
     _behaviour(m, path, out, notes, subject, problems)
     _analysis(m, path, steps, ann, rollout, lookup, notes, subject)
