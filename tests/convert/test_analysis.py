@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -145,6 +146,20 @@ def test_datadog_and_web_providers() -> None:
     text = "\n".join(changed(conv))
     assert "v1 API" in text and "Secret 'dd'" in text and "renamed 'Smoke_Test'" in text
     assert conv.complete
+
+
+@pytest.mark.parametrize(("json_path", "written"), [
+    ("{$.data.ok}", "$.data.ok"), ("{ .data.ok }", "$.data.ok"), ("$", None), ("{}", None),
+    ("{" + " " * 1_000_000 + "{", None),  # took minutes: the pattern backtracked
+])
+def test_a_web_json_path_is_read_in_linear_time(json_path: str, written: str | None) -> None:
+    web = {"name": "w", "successCondition": "result == 1",
+           "provider": {"web": {"url": "http://ci/x", "jsonPath": json_path}}}
+    started = time.monotonic()
+    conv = run(rollout({"steps": [step_analysis("t")]}), template("t", [web]))
+    assert time.monotonic() - started < 10
+    (metric,) = parsed(conv, names.ANALYSIS)["metrics"]
+    assert metric["provider"]["web"].get("jsonPath") == written
 
 
 @pytest.mark.parametrize(
