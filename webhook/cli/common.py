@@ -94,11 +94,25 @@ def read_bytes(name: str) -> bytes:
         raise InvalidInput(f"cannot read {name}: {exc.strerror}") from exc
 
 
-def read_input(name: str) -> str:
-    if name == "-":
-        return sys.stdin.read()
+def read_input(name: str, limit: int | None = None) -> str:
+    """File ``name`` (``-``: stdin) as UTF-8 text (a byte order mark dropped), reading at most
+    ``limit`` bytes (default: a manifest's, ``spec.manifests.MAX_BYTES``): a larger input is
+    refused, never read whole (``/dev/zero`` included)."""
+    if limit is None:
+        from webhook.spec.manifests import MAX_BYTES
+
+        limit = MAX_BYTES
     try:
-        with open(name, encoding="utf-8") as fh:
-            return fh.read()
+        if name == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(name, "rb") as fh:
+                data = fh.read(limit + 1)
     except OSError as exc:
         raise InvalidInput(f"cannot read {name}: {exc.strerror}") from exc
+    if len(data) > limit:
+        raise InvalidInput(f"{name}: is larger than {limit} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{name}: not UTF-8 text (byte {exc.start})") from exc
