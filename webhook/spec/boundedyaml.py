@@ -21,7 +21,7 @@ document) or ``documents`` (a ``---`` stream, each document with its index and l
   ``!!set``, ``!!omap`` and ``!!pairs`` are refused.
 
 Duplicate keys are always refused; merge keys (``<<``) work where aliases do (``yamlvalues``
-builds the values).
+builds the values; JSON values by loader classes of their own).
 
 A refusal is a ``Refused`` (a ``yaml.MarkedYAMLError``) naming the place in the document
 (``where``, e.g. ``[2].setHeaderRoute``) and its line and column; an error of a stream is a
@@ -274,17 +274,28 @@ class _PyLoader(Reader, _GuardedScanner, Parser, _Bounded, SafeConstructor, Reso
         Resolver.__init__(self)
 
 
-add_constructors(_PyLoader)
+@dataclass(frozen=True)
+class _Classes:
+    """The loader classes of one kind of values (``Limits.json_values``)."""
 
-_CLoader: Any = None  # libyaml composing in C: unchecked, for plain shallow text only
-_CEventsLoader: Any = None  # libyaml's events composed by ``_Bounded``
-if getattr(yaml, "__with_libyaml__", False):
+    py: Any  # PyYAML's parser
+    c: Any = None  # libyaml composing in C: unchecked, for plain shallow text only
+    events: Any = None  # libyaml's events composed by ``_Bounded``
+
+
+def _classes(json_values: bool) -> _Classes:
+    class Py(_PyLoader):
+        pass
+
+    add_constructors(Py, json_values=json_values)
+    if not getattr(yaml, "__with_libyaml__", False):
+        return _Classes(Py)
     from yaml._yaml import CParser
 
-    class _CLoaderClass(yaml.CSafeLoader):
-        """CSafeLoader with canarist's constructors (duplicate keys, JSON values)."""
+    class C(yaml.CSafeLoader):
+        pass
 
-    class _CEventsClass(_Bounded, CParser, SafeConstructor, Resolver):
+    class Events(_Bounded, CParser, SafeConstructor, Resolver):
         """libyaml's parser, composed by ``_Bounded`` (its methods come first)."""
 
         def __init__(self, stream: str) -> None:
@@ -293,9 +304,12 @@ if getattr(yaml, "__with_libyaml__", False):
             SafeConstructor.__init__(self)
             Resolver.__init__(self)
 
-    add_constructors(_CLoaderClass)
-    add_constructors(_CEventsClass)
-    _CLoader, _CEventsLoader = _CLoaderClass, _CEventsClass
+    add_constructors(C, json_values=json_values)
+    add_constructors(Events, json_values=json_values)
+    return _Classes(Py, C, Events)
+
+
+_LOADERS = {False: _classes(False), True: _classes(True)}
 
 _NOT_PLAIN = re.compile(r"[^\n\x20-\x7e]")  # anything but printable ASCII and newlines
 _DISAGREE = re.compile(r"!|[|>][-+0-9]*#")  # tags; a comment glued to a block scalar header
@@ -303,7 +317,7 @@ _LEAD = re.compile(r"^[ -]*", re.MULTILINE)  # a line's indentation and sequence
 
 
 def libyaml_available() -> bool:
-    return _CEventsLoader is not None
+    return _LOADERS[False].events is not None
 
 
 def _shallow(text: str, depth: int) -> bool:
@@ -317,11 +331,12 @@ def _shallow(text: str, depth: int) -> bool:
 
 def _loaders(text: str, limits: Limits, fast: bool) -> list[Any]:
     """The loaders to try in order; the last one decides."""
-    if not fast or _CEventsLoader is None or _NOT_PLAIN.search(text) or _DISAGREE.search(text):
-        return [_PyLoader]
+    kind = _LOADERS[limits.json_values]
+    if not fast or kind.events is None or _NOT_PLAIN.search(text) or _DISAGREE.search(text):
+        return [kind.py]
     if "&" not in text and "*" not in text and _shallow(text, limits.depth):
-        return [_CLoader, _PyLoader]
-    return [_CEventsLoader, _PyLoader]
+        return [kind.c, kind.py]
+    return [kind.events, kind.py]
 
 
 def _run(loader_class: Any, text: str, limits: Limits, many: bool) -> Any:
