@@ -5,7 +5,7 @@
     .venv/bin/python scripts/fuzz.py annotations -max_total_time=60 -timeout=5
 
 Targets: ``annotations`` (every canarist annotation through ``parse_canary_spec``), ``yaml``
-(``boundedyaml`` with both kinds of limits), ``routes`` (route tables), ``review`` (whole
+(``boundedyaml`` streams with each kind of limits), ``routes`` (route tables), ``review`` (whole
 AdmissionReview bodies through the webhook's decision), ``regex`` (header-route patterns,
 compiled and matched). An input that raises anything but the parser's own refusal, or runs
 past ``-timeout`` seconds, is a finding: libFuzzer writes it as ``crash-*`` / ``timeout-*``
@@ -54,10 +54,11 @@ def fuzz_annotations(data: bytes) -> None:
 
 def fuzz_yaml(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
-    limits = boundedyaml.DOCUMENT if fdp.ConsumeBool() else boundedyaml.ANNOTATION
+    limits = fdp.PickValueInList(
+        [boundedyaml.DOCUMENT, boundedyaml.ANNOTATION, boundedyaml.MANIFEST])
     text = fdp.ConsumeUnicodeNoSurrogates(len(data))
     with contextlib.suppress(yaml.YAMLError):
-        boundedyaml.load_all(text, limits)
+        boundedyaml.documents(text, limits)
 
 
 def fuzz_routes(data: bytes) -> None:

@@ -67,6 +67,12 @@ def test_mutate_missing_file_exits_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and b"cannot read" in done.stderr
 
 
+def test_mutate_refuses_an_endless_input_unread() -> None:
+    result = _mutate(["-f", "/dev/zero"])  # read whole before: never returned
+    assert (result.returncode, result.stderr) == (
+        2, b"canarist: /dev/zero: is larger than 3145728 bytes\n")
+
+
 def test_webhook_bad_listen_exits_2(pki: Pki) -> None:
     done = subprocess.run(
         [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -147,6 +148,20 @@ def test_datadog_and_web_providers() -> None:
     assert conv.complete
 
 
+@pytest.mark.parametrize(("json_path", "written"), [
+    ("{$.data.ok}", "$.data.ok"), ("{ .data.ok }", "$.data.ok"), ("$", None), ("{}", None),
+    ("{" + " " * 1_000_000 + "{", None),  # took minutes: the pattern backtracked
+])
+def test_a_web_json_path_is_read_in_linear_time(json_path: str, written: str | None) -> None:
+    web = {"name": "w", "successCondition": "result == 1",
+           "provider": {"web": {"url": "http://ci/x", "jsonPath": json_path}}}
+    started = time.monotonic()
+    conv = run(rollout({"steps": [step_analysis("t")]}), template("t", [web]))
+    assert time.monotonic() - started < 10
+    (metric,) = parsed(conv, names.ANALYSIS)["metrics"]
+    assert metric["provider"]["web"].get("jsonPath") == written
+
+
 @pytest.mark.parametrize(
     ("metric", "why"),
     [
@@ -214,7 +229,8 @@ def test_cluster_templates_dry_run_and_missing_templates() -> None:
         {"templateName": "a"}, {"templateName": "c"}]
     assert parsed(conv, names.STEPS)[1] == {"pause": {}}
     text = "\n".join(refused(conv))
-    assert "dry-run metric" in text and "AnalysisTemplate 'missing' is not in the input" in text
+    assert "dry-run metric" in text
+    assert "AnalysisTemplate 'missing' in namespace shop is not in the input" in text
 
 
 def test_limits_that_differ_take_the_strictest() -> None:

@@ -62,7 +62,7 @@ def test_strict_writes_nothing_when_something_does_not_convert(capsys) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("a: &a [1]\nb: *a\n", "YAML aliases are not accepted (*a)"),
+        ("a: &a [1]\nb: *a\n", "in.yaml[0].b: YAML aliases are not allowed (*a)"),
         ("apiVersion: v1\nkind: Rollout\n", "in.yaml[0] (line 1).metadata: is required"),
         ("\xff", "not UTF-8 text"),
     ],
@@ -88,8 +88,8 @@ def test_a_broken_published_example_is_bad_input_with_its_place() -> None:
                           check=False)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().endswith(
-        "rollout-linkerd.yaml[4] (line 101, column 39): YAML does not parse: a mapping key must "
-        "be a string")
+        "rollout-linkerd.yaml[4]: YAML does not parse at line 101, column 39: a mapping key must "
+        "be a string (or a number or boolean)")
     assert "Traceback" not in proc.stderr
 
 

@@ -97,6 +97,18 @@ def test_routing_that_does_not_convert(routing, why, kept) -> None:
     assert kinds == (["Rollout"] if kept else ["Deployment"])
 
 
+def test_a_bare_canary_ingress_annotation_gets_the_prefix_and_is_reported() -> None:
+    conv = run(rollout({**SVC, "trafficRouting": {"nginx": {
+        "stableIngress": "i", "annotationPrefix": "nginx.ingress.kubernetes.io",
+        "canaryIngressAnnotations": {"bare-key": "v"}}}}))
+    assert json.loads(annotations_of(conv)[n.NGINX_ANNOTATIONS]) == {
+        "nginx.ingress.kubernetes.io/bare-key": "v"}
+    assert changed(conv) == [
+        "Rollout shop/web: spec.strategy.canary.trafficRouting.nginx.canaryIngressAnnotations."
+        "bare-key: changed: written as nginx.ingress.kubernetes.io/bare-key: "
+        "canarist.io/nginx-annotations prefixes a key without '/' (Argo Rollouts wrote it bare)"]
+
+
 def test_deployment_fields_metadata_and_behaviour() -> None:
     r = rollout({**SVC, "trafficRouting": {"smi": {}}, "maxSurge": "50%", "maxUnavailable": 0,
                  "scaleDownDelaySeconds": 90, "abortScaleDownDelaySeconds": 0,

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from webhook.errors import RouterError
-from webhook.routers.matching import NEVER, as_regex, intersect, regex_escape, split_pair
+from webhook.routers.matching import NEVER, intersect, split_pair
 from webhook.spec import StringMatch
+from webhook.spec.matches import regex_escape
 
 
 @pytest.mark.parametrize(
@@ -92,6 +93,6 @@ def test_regex_escape_matches_only_the_text(text: str) -> None:
 
 @given(st.text(max_size=20), st.text(max_size=20))
 def test_prefix_as_regex_accepts_what_the_prefix_accepts(prefix: str, rest: str) -> None:
-    pattern = re.compile(as_regex(m(P, prefix)), re.DOTALL)
+    pattern = re.compile(m(P, prefix).as_regex(), re.DOTALL)
     assert pattern.fullmatch(prefix + rest)
     assert bool(pattern.fullmatch(rest)) == rest.startswith(prefix)

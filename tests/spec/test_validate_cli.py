@@ -65,6 +65,16 @@ def test_unreadable_input_is_a_one_line_error_exit_two(
     assert "YAML does not parse at line 2" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["validate", "render"])
+def test_an_endless_or_binary_input_is_refused_unread(
+        command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "-f", "/dev/zero"]) == 2  # read whole before: never returned
+    assert capsys.readouterr().err == "canarist: /dev/zero: is larger than 4194304 bytes\n"
+    result = subprocess.run([sys.executable, "-m", "webhook.cli", command, "-f", "-"],
+                            input=b"kind: \xff\n", capture_output=True, check=False, timeout=60)
+    assert (result.returncode, result.stderr) == (2, b"canarist: -: not UTF-8 text (byte 6)\n")
+
+
 def test_console_script_reads_stdin() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "webhook.cli", "validate", "-f", "-"],

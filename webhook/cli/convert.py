@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from webhook.cli.common import EXIT_FAILED, EXIT_OK, Subparsers
+from webhook.cli.common import EXIT_FAILED, EXIT_OK, Subparsers, read_input
 from webhook.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -51,7 +51,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def _sources(names: list[str]) -> list[Source]:
     from webhook.convert import Source
-    from webhook.convert.loading import MAX_BYTES
 
     files: list[str] = []
     for name in names:
@@ -63,22 +62,4 @@ def _sources(names: list[str]) -> list[Source]:
             files.append(name)
         if len(files) > MAX_FILES:
             raise InvalidInput(f"more than {MAX_FILES} input files")
-    return [Source(f, _read(f, MAX_BYTES)) for f in files]
-
-
-def _read(name: str, limit: int) -> str:
-    """At most ``limit`` bytes of the input (one more tells it is too large), as UTF-8."""
-    try:
-        if name == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with open(name, "rb") as fh:
-                data = fh.read(limit + 1)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {name}: {exc.strerror}") from exc
-    if len(data) > limit:
-        raise InvalidInput(f"{name}: is larger than {limit} bytes")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{name}: not UTF-8 text (byte {exc.start})") from exc
+    return [Source(f, read_input(f)) for f in files]

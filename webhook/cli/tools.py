@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from webhook.kube.certs import EnsureOptions
 
 
+MAX_CA_FILE = 1024 * 1024  # a CA bundle: a few certificates
+
 def register_validate(sub: Subparsers) -> None:
     p = sub.add_parser(
         "validate",
@@ -61,8 +63,9 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     import json
 
     from webhook.admission import review
+    from webhook.admission.config import MAX_BODY
 
-    data = read_bytes(args.filename)
+    data = read_bytes(args.filename, MAX_BODY)  # what the webhook takes
     try:
         decision = review(data)
     except InvalidInput as exc:
@@ -104,7 +107,7 @@ def cmd_check_webhook(args: argparse.Namespace) -> int:
     from webhook.kube.client import connect_sync
     from webhook.kube.webhookcheck import check
 
-    ca = read_bytes(args.ca_file)
+    ca = read_bytes(args.ca_file, MAX_CA_FILE)
     client = connect_sync(client_options(args))
     try:
         answers = check(client, client.namespace, args.service, ca, args.timeout)

@@ -13,18 +13,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from webhook.convert.analysis import Missing
 from webhook.convert.emit import dump
-from webhook.convert.loading import Doc, Source, load
 from webhook.convert.objects import Owner, pass_through, subject_of
 from webhook.convert.report import Note, Notes, Outcome, summary
 from webhook.convert.rollout import Result, convert_rollout
 from webhook.errors import InvalidInput
+from webhook.spec import boundedyaml
+from webhook.spec.files import ARGO_GROUP
+from webhook.spec.manifests import Manifest, Source, read_manifests
 from webhook.spec.problems import Problems
 
 __all__ = ["Conversion", "Note", "Outcome", "Source", "convert", "dump", "summary"]
 
-ARGO_GROUP = "argoproj.io/"
-TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
+TEMPLATE, CLUSTER_TEMPLATE = "AnalysisTemplate", "ClusterAnalysisTemplate"
+TEMPLATE_KINDS = (TEMPLATE, CLUSTER_TEMPLATE)
 
 
 @dataclass(frozen=True)
@@ -38,37 +41,70 @@ class Conversion:
         return all(n.outcome is not Outcome.NOT_CONVERTIBLE for n in self.notes)
 
 
-def _ns(doc: Doc) -> str | None:
+def _ns(doc: Manifest) -> str | None:
     ns = doc.obj["metadata"].get("namespace")
     return ns if isinstance(ns, str) else None
 
 
-class _Catalog:
-    def __init__(self, docs: list[Doc]) -> None:
-        self.docs = docs
-        self.used: dict[int, list[str]] = {}  # id(doc) of a template -> Rollouts using it
+def _named(doc: Manifest, kind: str, name: str, group: str = ARGO_GROUP) -> bool:
+    obj = doc.obj
+    return bool(obj["kind"] == kind and obj["metadata"]["name"] == name
+                and obj["apiVersion"].startswith(group))
 
-    def find(self, kind: str, name: str, namespace: str | None) -> Doc | None:
+
+class _Catalog:
+    def __init__(self, docs: list[Manifest]) -> None:
+        self.docs = docs
+        self.used: dict[int, list[Manifest]] = {}  # id(doc) of a template -> Rollouts using it
+
+    def find(self, kind: str, name: str, namespace: str | None, group: str = ""
+             ) -> Manifest | None:
+        """The object of ``kind`` and ``name`` in ``namespace``; one without a namespace, or
+        any with ``namespace`` None, is taken to be there (kubectl puts both in the same)."""
         for doc in self.docs:
-            meta = doc.obj["metadata"]
-            if doc.obj["kind"] != kind or meta["name"] != name:
-                continue
-            ns = _ns(doc)
-            if kind == "ClusterAnalysisTemplate" or ns is None or namespace is None or (
-                    ns == namespace):
-                return doc
+            if _named(doc, kind, name, group):
+                ns = _ns(doc)
+                if ns is None or namespace is None or ns == namespace:
+                    return doc
         return None
 
-    def lookup_for(self, rollout: Doc) -> Any:
-        namespace = _ns(rollout)
-        user = rollout.obj["metadata"]["name"]
+    def template(self, name: str, cluster: bool, namespace: str | None) -> Manifest | Missing:
+        """As Argo Rollouts resolves a templateRef: ``clusterScope: true`` names a
+        ClusterAnalysisTemplate, otherwise an AnalysisTemplate in the Rollout's namespace."""
+        if cluster:
+            found = next((d for d in self.docs if _named(d, CLUSTER_TEMPLATE, name)), None)
+        else:
+            found = self.find(TEMPLATE, name, namespace, ARGO_GROUP)
+        return found if found is not None else self._missing(name, cluster, namespace)
 
-        def lookup(name: str, cluster: bool) -> tuple[str, Mapping[str, Any]] | None:
-            kind = TEMPLATE_KINDS[1] if cluster else TEMPLATE_KINDS[0]
-            doc = self.find(kind, name, namespace)
-            if doc is None:
-                return None
-            self.used.setdefault(id(doc), []).append(user)
+    def _missing(self, name: str, cluster: bool, namespace: str | None) -> Missing:
+        kind = CLUSTER_TEMPLATE if cluster else TEMPLATE
+        where = f" in namespace {namespace}" if namespace and not cluster else ""
+        head = f"{kind} {name!r}{where} is not in the input"
+        others = [d for d in self.docs if _named(d, TEMPLATE, name)]
+        if cluster and others:
+            return Missing(f"{head}; the {subject_of(others[0].obj)} is not "
+                           "used: clusterScope: true names a ClusterAnalysisTemplate",
+                           "remove clusterScope: true from the templateRef to use it")
+        if not cluster and any(_named(d, CLUSTER_TEMPLATE, name) for d in self.docs):
+            return Missing(f"{head}; the ClusterAnalysisTemplate {name!r} is not used: Argo "
+                           "Rollouts reads one only for a templateRef with clusterScope: true",
+                           "add clusterScope: true to the templateRef to use it")
+        if others:
+            return Missing(f"{head}; Argo Rollouts reads AnalysisTemplates from the Rollout's "
+                           f"namespace, not {', '.join(subject_of(d.obj) for d in others)}",
+                           "move the template to the Rollout's namespace, or make it a "
+                           "ClusterAnalysisTemplate and set clusterScope: true")
+        return Missing(head, "convert it together with the Rollout (-f templates.yaml)")
+
+    def lookup_for(self, rollout: Manifest) -> Any:
+        namespace = _ns(rollout)
+
+        def lookup(name: str, cluster: bool) -> tuple[str, Mapping[str, Any]] | Missing:
+            doc = self.template(name, cluster, namespace)
+            if isinstance(doc, Missing):
+                return doc
+            self.used.setdefault(id(doc), []).append(rollout)
             spec = doc.obj.get("spec")
             # A template without a spec mapping is reported for its missing metrics.
             return subject_of(doc.obj), {**doc.obj, "spec": spec if isinstance(spec, dict) else {}}
@@ -77,7 +113,7 @@ class _Catalog:
 
 
 def convert(sources: Sequence[Source]) -> Conversion:
-    docs = load(sources)
+    docs = read_manifests(sources, boundedyaml.MANIFEST)
     catalog = _Catalog(docs)
     notes = Notes()
     problems = Problems()
@@ -101,7 +137,7 @@ def convert(sources: Sequence[Source]) -> Conversion:
     return Conversion(tuple(objects), tuple(notes.items))
 
 
-def _one(doc: Doc, results: dict[int, Result], replaced: dict[int, Result],
+def _one(doc: Manifest, results: dict[int, Result], replaced: dict[int, Result],
          owners: list[Owner], catalog: _Catalog, unconverted: set[int], notes: Notes
          ) -> dict[str, Any] | None:
     obj = doc.obj
@@ -115,7 +151,7 @@ def _one(doc: Doc, results: dict[int, Result], replaced: dict[int, Result],
     return pass_through(obj, owners, notes)
 
 
-def _argo_object(doc: Doc, catalog: _Catalog, unconverted: set[int],
+def _argo_object(doc: Manifest, catalog: _Catalog, unconverted: set[int],
                  results: dict[int, Result], notes: Notes) -> dict[str, Any] | None:
     obj, kind = doc.obj, doc.obj["kind"]
     subject = subject_of(obj)
@@ -124,22 +160,20 @@ def _argo_object(doc: Doc, catalog: _Catalog, unconverted: set[int],
                       "see docs/migrating.md for what to use instead")
         return None
     users = catalog.used.get(id(doc), [])
-    staying = [u for u in users if any(
-        d.obj["metadata"]["name"] == u and id(d) in unconverted for d in catalog.docs)]
+    staying = sorted({subject_of(u.obj) for u in users if id(u) in unconverted})
     if staying:
-        notes.converted(subject, "", f"kept for Rollout {', '.join(sorted(set(staying)))}, "
-                        "which stays a Rollout")
+        notes.converted(subject, "", f"kept for {', '.join(staying)}, which stays a Rollout")
         return obj
     if users:
         notes.converted(subject, "", "its metrics are in canarist.io/analysis of "
-                        + ", ".join(sorted(set(users))))
+                        + ", ".join(sorted({subject_of(u.obj) for u in users})))
         return None
     notes.refused(subject, "", "no Rollout in the input uses it; passed through unchanged",
                   "convert it together with the Rollout that uses it")
     return obj
 
 
-def _owner(doc: Doc, result: Result) -> Owner:
+def _owner(doc: Manifest, result: Result) -> Owner:
     canary = result.canary
     assert canary is not None
     r = canary.routing

@@ -23,8 +23,17 @@ from webhook.convert.templating import Arg, fill, rollout_args, template_args
 from webhook.spec.durations import format_duration
 from webhook.spec.problems import at, index
 
-# (name, cluster scope) -> (subject, the template object), or None when not in the input.
-Lookup = Callable[[str, bool], tuple[str, Mapping[str, Any]] | None]
+
+@dataclass(frozen=True)
+class Missing:
+    """A template a Rollout names that the input does not hold: why, and what to do."""
+
+    message: str
+    instead: str
+
+
+# (name, cluster scope) -> (subject, the template object), or why there is none.
+Lookup = Callable[[str, bool], tuple[str, Mapping[str, Any]] | Missing]
 MAX_NESTING = 5
 PAUSE: dict[str, Any] = {"pause": {}}
 
@@ -76,14 +85,9 @@ class _Builder:
         for i, ref in enumerate(refs if isinstance(refs, list) else ()):
             if not isinstance(ref, dict) or not isinstance(ref.get("templateName"), str):
                 continue
-            cluster = ref.get("clusterScope") is True
-            hit = self.lookup(ref["templateName"], cluster)
-            if hit is None:
-                kind = "ClusterAnalysisTemplate" if cluster else "AnalysisTemplate"
-                self.notes.refused(
-                    self.subject, index(path, i),
-                    f"{kind} {ref['templateName']!r} is not in the input",
-                    "convert it together with the Rollout (-f templates.yaml)")
+            hit = self.lookup(ref["templateName"], ref.get("clusterScope") is True)
+            if isinstance(hit, Missing):
+                self.notes.refused(self.subject, index(path, i), hit.message, hit.instead)
                 continue
             found.append(hit)
             nested = (hit[1].get("spec") or {}).get("templates")

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhook.convert.analysis import Lookup, convert_analysis
-from webhook.convert.emit import annotation_yaml
 from webhook.convert.report import Notes
 from webhook.convert.routing import Routing, convert_routing
 from webhook.convert.steps import PAUSE, Steps, convert_steps
@@ -21,6 +20,7 @@ from webhook.spec import names as n
 from webhook.spec import parse_canary_spec
 from webhook.spec.durations import MAX_SECONDS, format_duration
 from webhook.spec.problems import Problems, at
+from webhook.spec.yamldump import dump_yaml
 
 _PROBLEM_PATH = re.compile(r"^(canarist\.io/[a-z-]+)(?:\[(\d+)\])?")
 _INSTEAD = {
@@ -83,7 +83,8 @@ def convert_canary(m: Mapping[str, Any], path: str, *, rollout: Mapping[str, Any
             notes.converted(subject, at(path, key), f"{annotation}: {m[key]}")
     ann.update(routing.annotations)
     steps = convert_steps(m.get("steps"), at(path, "steps"), max_weight=routing.max_weight,
-                          split_headers="istio" in routing.routers, notes=notes,
+                          split_headers="istio" in routing.routers,
+                          gateway="gateway-api" in routing.routers, notes=notes,
                           subject=subject, problems=problems)
     _behaviour(m, path, out, notes, subject, problems)
     _analysis(m, path, steps, ann, rollout, lookup, notes, subject)
@@ -159,7 +160,7 @@ def _analysis(m: Mapping[str, Any], path: str, steps: Steps, ann: dict[str, str]
     for i, step in result.steps.items():
         steps.steps[i] = step
     if result.annotation is not None:
-        ann[n.ANALYSIS] = annotation_yaml(result.annotation, block_depth=5)
+        ann[n.ANALYSIS] = dump_yaml(result.annotation, block_depth=5)
 
 
 def _settle(ann: dict[str, str], steps: Steps, path: str, name: str, notes: Notes,
@@ -168,7 +169,7 @@ def _settle(ann: dict[str, str], steps: Steps, path: str, name: str, notes: Note
     is a value canarist refuses in a field Argo accepted: bad input."""
     problems: tuple[Problem, ...] = ()
     for _ in range(len(steps.steps) + 2):
-        ann[n.STEPS] = annotation_yaml(steps.steps)
+        ann[n.STEPS] = dump_yaml(steps.steps, block_depth=2)
         try:
             parse_canary_spec(ann, deployment=name)
             return []

@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhook.convert.report import Notes
-from webhook.convert.rollout import LAST_APPLIED, SERVER_FIELDS
-from webhook.spec.names import HASH_LABEL
+from webhook.convert.rollout import SERVER_FIELDS
+from webhook.spec.names import HASH_LABEL, LAST_APPLIED
+from webhook.spec.options import ALB_PREFIX
 
 ARGO_MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
 ALB_BOOKKEEPING = ("rollouts.argoproj.io/managed-alb-annotations",
                    "rollouts.argoproj.io/managed-alb-actions")
 GATEWAY_LABEL = "rollouts.argoproj.io/gatewayapi-canary"
-ALB_PREFIX = "alb.ingress.kubernetes.io/"
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Owner:
     rollout: str
     namespace: str | None
     managed_routes: list[str] = field(default_factory=list)
-    virtual_services: list[str] = field(default_factory=list)
+    virtual_services: list[tuple[str, str]] = field(default_factory=list)  # (name, namespace)
     destination_rule: str | None = None
     http_routes: list[str] = field(default_factory=list)
     alb_ingresses: list[str] = field(default_factory=list)
@@ -49,9 +49,11 @@ class Owner:
     traffic_split: str | None = None
     services: list[str] = field(default_factory=list)
 
-    def near(self, meta: dict[str, Any]) -> bool:
-        ns = meta.get("namespace")
-        return ns is None or self.namespace is None or ns == self.namespace
+    def near(self, meta: dict[str, Any], namespace: str = "") -> bool:
+        """Whether the object of ``meta`` is in ``namespace`` (``""``: the Rollout's); an
+        object or a Rollout without one is taken to be (kubectl puts both in the same)."""
+        ns, want = meta.get("namespace"), namespace or self.namespace
+        return ns is None or want is None or ns == want
 
 
 def subject_of(obj: dict[str, Any]) -> str:
@@ -87,7 +89,7 @@ def pass_through(obj: dict[str, Any], owners: Iterable[Owner], notes: Notes
     _server_fields(out, changes)
     cleaner = _CLEANERS.get(kind)
     if cleaner is not None:
-        cleaner(out, near, changes)
+        cleaner(out, list(owners) if kind == "VirtualService" else near, changes)
     for path, how in changes:
         notes.changed(subject, path, how)
     if not changes:
@@ -161,14 +163,17 @@ def _destination_rule(obj: dict[str, Any], owners: list[Owner], changes: list[tu
 
 
 def _routes(owners: list[Owner], attr: str, name: str) -> set[str]:
-    """The managed routes of the Rollouts that name this object (``name.namespace`` too)."""
-    return {r for o in owners for ref in getattr(o, attr)
-            if ref == name or ref.startswith(name + ".") for r in o.managed_routes}
+    """The managed routes of the Rollouts that name this object."""
+    return {r for o in owners if name in getattr(o, attr) for r in o.managed_routes}
 
 
 def _virtual_service(obj: dict[str, Any], owners: list[Owner], changes: list[tuple[str, str]]
                      ) -> None:
-    managed = _routes(owners, "virtual_services", obj["metadata"]["name"])
+    """``owners``: every converted Rollout, since Argo's ``name.namespace`` names a
+    VirtualService in another namespace."""
+    meta = obj["metadata"]
+    managed = {r for o in owners for name, namespace in o.virtual_services
+               if name == meta["name"] and o.near(meta, namespace) for r in o.managed_routes}
     spec = _dict(obj.get("spec"))
     http = spec.get("http")
     if managed and isinstance(http, list):

@@ -20,14 +20,13 @@ from typing import Any
 
 from webhook.convert.analysis import Lookup
 from webhook.convert.canary import Canary, convert_canary
-from webhook.convert.loading import Doc
 from webhook.convert.report import Notes
 from webhook.spec import names as n
+from webhook.spec.manifests import Manifest
 from webhook.spec.problems import Problems, at
 
 SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
                  "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _COPIED = ("replicas", "selector", "template", "minReadySeconds", "revisionHistoryLimit",
            "progressDeadlineSeconds")
 _NOT_CONVERTIBLE = {
@@ -43,13 +42,13 @@ _NOT_CONVERTIBLE = {
 @dataclass
 class Result:
     deployment: dict[str, Any] | None = None  # the object to write, None: keep the Rollout
-    replaces: Doc | None = None  # the input Deployment it replaces (workloadRef)
+    replaces: Manifest | None = None  # the input Deployment it replaces (workloadRef)
     canary: Canary | None = None
 
 
-def convert_rollout(doc: Doc, lookup: Lookup, find_deployment: Any, notes: Notes,
+def convert_rollout(doc: Manifest, lookup: Lookup, find_deployment: Any, notes: Notes,
                     problems: Problems) -> Result:
-    """``find_deployment(name, namespace) -> Doc | None``; bad input goes to ``problems``,
+    """``find_deployment(name, namespace) -> Manifest | None``; bad input goes to ``problems``,
     each path prefixed with the document (``web.yaml[2].spec.strategy...``)."""
     local = Problems()
     result = _convert(doc, lookup, find_deployment, notes, local, problems)
@@ -58,7 +57,7 @@ def convert_rollout(doc: Doc, lookup: Lookup, find_deployment: Any, notes: Notes
     return result
 
 
-def _convert(doc: Doc, lookup: Lookup, find_deployment: Any, notes: Notes,
+def _convert(doc: Manifest, lookup: Lookup, find_deployment: Any, notes: Notes,
              problems: Problems, outer: Problems) -> Result:
     rollout = doc.obj
     meta = rollout["metadata"]
@@ -158,7 +157,7 @@ def _metadata(meta: Mapping[str, Any], canarist: dict[str, str], notes: Notes, s
             notes.refused(subject, f"metadata.annotations.{key}", "canarist has no "
                           "notifications", "canarist records every release step as a "
                           "Kubernetes Event on the Deployment; forward those")
-        elif key.startswith("rollout.argoproj.io/") or key == LAST_APPLIED:
+        elif key.startswith("rollout.argoproj.io/") or key == n.LAST_APPLIED:
             notes.converted(subject, f"metadata.annotations.{key}", "left out (written by "
                             "Argo Rollouts or kubectl)")
         else:

@@ -17,11 +17,14 @@ from typing import Any
 from webhook.convert.report import Notes
 from webhook.spec import names as n
 from webhook.spec.durations import format_duration
-from webhook.spec.options import STICKY_MAX_AGE
+from webhook.spec.options import (
+    ALB_PREFIX,
+    NGINX_PREFIX,
+    STICKY_MAX_AGE,
+    parse_virtual_services,
+)
 from webhook.spec.problems import Problems, at, index
 
-NGINX_PREFIX = "nginx.ingress.kubernetes.io"
-ALB_PREFIX = "alb.ingress.kubernetes.io"
 GATEWAY_PLUGIN = "argoproj-labs/gatewayAPI"
 _ELSEWHERE = ("route through the Gateway API (canarist.io/traffic-router: gateway-api; Emissary, "
               "Traefik, APISIX and most gateways implement it) or canarist's own proxy")
@@ -35,7 +38,8 @@ class Routing:
     annotations: dict[str, str] = field(default_factory=dict)
     managed_routes: list[str] = field(default_factory=list)
     max_weight: int = 100
-    virtual_services: list[str] = field(default_factory=list)
+    # (name, namespace): "" for the Rollout's, else that of Argo's ``name.namespace``
+    virtual_services: list[tuple[str, str]] = field(default_factory=list)
     destination_rule: str | None = None
     nginx_ingresses: list[str] = field(default_factory=list)
     alb_ingresses: list[str] = field(default_factory=list)
@@ -135,7 +139,9 @@ def _istio(m: Mapping[str, Any], path: str, ctx: _Ctx) -> None:
                     ctx.notes.changed(ctx.subject, at(rpath, "sniHosts"),
                                       "the route is found by its port alone")
         specs.append(vs["name"] + (":" + ",".join(routes) if routes else ""))
-        ctx.out.virtual_services.append(vs["name"])
+        # an invalid name is reported when the annotation is checked (``canary._settle``)
+        for ref in parse_virtual_services(vs["name"], vpath, Problems()):
+            ctx.out.virtual_services.append((ref.name, ref.namespace))
         ctx.notes.converted(ctx.subject, vpath, f"{n.ISTIO_VIRTUAL_SERVICE}: {specs[-1]}")
     dr = m.get("destinationRule")
     if isinstance(dr, dict) and isinstance(dr.get("name"), str):
@@ -159,11 +165,13 @@ def _istio(m: Mapping[str, Any], path: str, ctx: _Ctx) -> None:
 
 
 def _prefix(m: Mapping[str, Any], default: str, path: str, ctx: _Ctx) -> bool:
+    """``default``: the annotations' prefix with its ``/``, as ``annotationPrefix`` without."""
     prefix = m.get("annotationPrefix")
-    if prefix in (None, "", default):
+    if prefix in (None, "", default.rstrip("/")):
         return True
-    ctx.notes.refused(ctx.subject, at(path, "annotationPrefix"), f"canarist writes {default}/ "
-                      f"annotations, not {prefix}/", f"configure the controller for {default}")
+    ctx.notes.refused(ctx.subject, at(path, "annotationPrefix"), f"canarist writes {default} "
+                      f"annotations, not {prefix}/", f"configure the controller for "
+                      f"{default.rstrip('/')}")
     return False
 
 
@@ -184,8 +192,11 @@ def _nginx(m: Mapping[str, Any], path: str, ctx: _Ctx) -> None:
             ctx.problems.add(at(path, key), "must be a mapping of strings")
             continue
         for k, v in value.items():
-            full = k if "/" in k or key == "canaryIngressAnnotations" else f"{NGINX_PREFIX}/{k}"
-            extra[full] = str(v)
+            extra[k if "/" in k else NGINX_PREFIX + k] = str(v)
+            if "/" not in k and key == "canaryIngressAnnotations":
+                ctx.notes.changed(ctx.subject, at(at(path, key), k), f"written as "
+                                  f"{NGINX_PREFIX}{k}: {n.NGINX_ANNOTATIONS} prefixes a key "
+                                  "without '/' (Argo Rollouts wrote it bare)")
         if value:
             ctx.notes.converted(ctx.subject, at(path, key), f"{n.NGINX_ANNOTATIONS}")
     if extra:

@@ -7,6 +7,10 @@
 - With ``maxTrafficWeight`` other than 100, weights are rescaled to percent.
 - With Istio, a header route whose ``match`` lists several headers becomes one route per header:
   Argo's Istio router ORs the entries, canarist's steps AND them; removing the route removes all.
+- With the Gateway API plugin, a header ``prefix`` holding regex metacharacters becomes the
+  ``regex`` the plugin wrote (``<prefix>.*``, unescaped), so the HTTPRoute matches what it
+  matched; one RE2 refuses never matched there, and is reported. A mirror route, which the
+  plugin ignores, is reported.
 - ``analysis`` steps are converted with the templates (``analysis.py``); here they are only
   recorded with their index.
 """
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhook.convert.report import Notes
+from webhook.spec.matches import InvalidRegex, StringMatch, compile_regex
 from webhook.spec.problems import Problems, at, index
 
 ACTIONS = ("setCanaryScale", "setWeight", "setHeaderRoute", "setMirrorRoute", "pause",
@@ -54,12 +59,15 @@ class _Ctx:
     problems: Problems
     max_weight: int
     split_headers: bool
+    gateway: bool
     route_names: set[str]
     header_splits: dict[str, list[str]] = field(default_factory=dict)
 
 
 def convert_steps(raw: Any, path: str, *, max_weight: int, split_headers: bool,
-                  notes: Notes, subject: str, problems: Problems) -> Steps:
+                  gateway: bool, notes: Notes, subject: str, problems: Problems) -> Steps:
+    """``split_headers``: Argo's Istio router wrote the routes; ``gateway``: its Gateway API
+    plugin did."""
     out = Steps()
     if raw is None:
         notes.converted(subject, path, "no steps: canarist.io/steps: [] (straight to full "
@@ -70,7 +78,7 @@ def convert_steps(raw: Any, path: str, *, max_weight: int, split_headers: bool,
         return out
     names = {str((s.get(k) or {}).get("name")) for s in raw if isinstance(s, dict)
              for k in ("setHeaderRoute", "setMirrorRoute") if isinstance(s.get(k), dict)}
-    ctx = _Ctx(notes, subject, problems, max_weight, split_headers, names)
+    ctx = _Ctx(notes, subject, problems, max_weight, split_headers, gateway, names)
     for i, step in enumerate(raw):
         _step(step, index(path, i), i, ctx, out)
     return out
@@ -105,9 +113,18 @@ def _step(raw: Any, path: str, i: int, ctx: _Ctx, out: Steps) -> None:
             ctx.notes.converted(ctx.subject, kpath, "verbatim")
         elif key in ("setWeight", "setCanaryScale"):
             out.add({key: _weight(key, value, kpath, ctx)}, i)
-        elif key == "setHeaderRoute" and ctx.split_headers:
-            _header_route(value, kpath, i, ctx, out)
+        elif key == "setHeaderRoute" and (ctx.split_headers or ctx.gateway):
+            value = _gateway_prefixes(value, kpath, ctx) if ctx.gateway else value
+            if ctx.split_headers:
+                _header_route(value, kpath, i, ctx, out)
+            else:
+                out.add({key: copy.deepcopy(value)}, i)
+                ctx.notes.converted(ctx.subject, kpath, "verbatim")
         else:
+            if key == "setMirrorRoute" and ctx.gateway and not ctx.split_headers:
+                ctx.notes.changed(ctx.subject, kpath, "Argo's Gateway API plugin does not "
+                                  "mirror (its SetMirrorRoute does nothing); canarist mirrors "
+                                  "through a RequestMirror filter on the HTTPRoute")
             out.add({key: copy.deepcopy(value)}, i)
             ctx.notes.converted(ctx.subject, kpath, "verbatim")
 
@@ -162,6 +179,50 @@ def _header_route(value: Any, path: str, i: int, ctx: _Ctx, out: Steps) -> None:
     ctx.notes.changed(ctx.subject, path, f"Argo's Istio router matches any of the {len(matches)} "
                       "entries, canarist's steps all of them: one route per entry ("
                       + ", ".join(names[:len(matches)]) + ")")
+
+
+def _gateway_prefixes(value: Any, path: str, ctx: _Ctx) -> Any:
+    """The route with each header ``prefix`` as Argo's Gateway API plugin matched it: the
+    regular expression ``<prefix>.*``, unescaped, where that differs from the prefix."""
+    matches = value.get("match") if isinstance(value, dict) else None
+    if not isinstance(matches, list):
+        return value
+    out = copy.deepcopy(value)
+    for i, match in enumerate(out["match"]):
+        header = match.get("headerValue") if isinstance(match, dict) else None
+        if not isinstance(header, dict) or len(header) != 1:
+            continue
+        prefix = header.get("prefix")
+        if not isinstance(prefix, str) or not prefix:
+            continue
+        ours, theirs = StringMatch.of("prefix", prefix).as_regex(), prefix + ".*"
+        if ours != theirs:
+            _gateway_prefix(header, prefix, ours, theirs,
+                            at(index(at(path, "match"), i), "headerValue.prefix"), ctx)
+    return out
+
+
+def _gateway_prefix(header: dict[str, Any], prefix: str, ours: str, theirs: str, path: str,
+                    ctx: _Ctx) -> None:
+    argo = (f"Argo's Gateway API plugin wrote prefix {prefix!r} into the HTTPRoute as the "
+            f"regular expression {theirs!r}, unescaped")
+    if ctx.split_headers:
+        ctx.notes.changed(ctx.subject, path, f"{argo}; Argo's Istio router matched the prefix "
+                          f"itself, and so does canarist on both ({ours!r} in the HTTPRoute)")
+        return
+    try:
+        compile_regex(theirs)
+    except InvalidRegex as exc:
+        ctx.notes.refused(ctx.subject, path, f"{argo}, which RE2 refuses ({exc}): that header "
+                          f"route never matched; canarist matches the prefix itself ({ours!r})",
+                          "keep {prefix: ...} (as written) to send that prefix to the canary, "
+                          "or remove the route")
+        return
+    header.clear()
+    header["regex"] = theirs
+    ctx.notes.changed(ctx.subject, path, f"{argo}, whose metacharacters match more than the "
+                      f"text: written as {{regex: {theirs!r}}} so the HTTPRoute matches what it "
+                      f"matched; write {{prefix: ...}} to match the text itself ({ours!r})")
 
 
 def _fresh(base: str, taken: set[str]) -> str:

@@ -29,38 +29,43 @@ class Arg:
     note: str = ""  # how it was resolved, when the user should know
 
 
-def template_args(raw: Any) -> dict[str, Arg]:
-    """The defaults declared by a template's ``spec.args`` (malformed entries are skipped:
-    the caller reports the template's shape)."""
-    out: dict[str, Arg] = {}
+def _entries(raw: Any) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """``(name, entry, valueFrom)`` of each well-formed entry of an ``args`` list (malformed
+    entries are skipped: the caller reports the shape)."""
+    out = []
     for item in raw if isinstance(raw, list) else ():
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            continue
-        name = item["name"]
-        value_from = item.get("valueFrom")
-        if isinstance(value_from, dict) and "secretKeyRef" in value_from:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            value_from = item.get("valueFrom")
+            out.append((item["name"], item, value_from if isinstance(value_from, dict) else {}))
+    return out
+
+
+def _value(item: dict[str, Any]) -> Arg | None:
+    return Arg(_text(item["value"])) if item.get("value") is not None else None
+
+
+def template_args(raw: Any) -> dict[str, Arg]:
+    """The defaults declared by a template's ``spec.args``."""
+    out: dict[str, Arg] = {}
+    for name, item, value_from in _entries(raw):
+        if "secretKeyRef" in value_from:
             out[name] = Arg(None, f"arg {name!r} is read from a Secret (secretKeyRef)",
                             "write the value into the metric, or for Datadog keys use "
                             "provider.datadog.secretRef")
-        elif "value" in item and item["value"] is not None:
-            out[name] = Arg(_text(item["value"]))
         else:
-            out[name] = Arg(None, f"arg {name!r} has no value",
-                            "give it a value in the Rollout's args")
+            out[name] = _value(item) or Arg(None, f"arg {name!r} has no value",
+                                            "give it a value in the Rollout's args")
     return out
 
 
 def rollout_args(raw: Any, rollout: Mapping[str, Any]) -> dict[str, Arg]:
     """The values a Rollout passes (``analysis.args`` or a step's ``analysis.args``)."""
     out: dict[str, Arg] = {}
-    for item in raw if isinstance(raw, list) else ():
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            continue
-        name = item["name"]
-        value_from = item.get("valueFrom")
-        if "value" in item and item["value"] is not None:
-            out[name] = Arg(_text(item["value"]))
-        elif isinstance(value_from, dict) and "podTemplateHashValue" in value_from:
+    for name, item, value_from in _entries(raw):
+        value = _value(item)
+        if value is not None:
+            out[name] = value
+        elif "podTemplateHashValue" in value_from:
             which = str(value_from["podTemplateHashValue"])
             out[name] = Arg(
                 None,
@@ -69,7 +74,7 @@ def rollout_args(raw: Any, rollout: Mapping[str, Any]) -> dict[str, Arg]:
                 "select the pods another way: the canary's are those of Deployment "
                 "<name>-canary (e.g. pod=~\"<name>-canary-.*\")",
             )
-        elif isinstance(value_from, dict) and isinstance(value_from.get("fieldRef"), dict):
+        elif isinstance(value_from.get("fieldRef"), dict):
             out[name] = _field_ref(name, str(value_from["fieldRef"].get("fieldPath", "")),
                                    rollout)
         else:

@@ -44,6 +44,7 @@ from webhook.errors import Expired, KubeError, NotFound
 from webhook.kube.client import KubeClient
 from webhook.kube.protocol import JSON
 from webhook.kube.watch import WatchEvent, WatchStream
+from webhook.spec.names import LAST_APPLIED
 
 log = logging.getLogger("canarist.kube.informer")
 
@@ -52,7 +53,6 @@ Handler = Callable[[str, JSON, JSON | None], None]
 IndexFn = Callable[[JSON], Iterable[str]]
 Objects = list[JSON]  # (``Informer.list`` shadows the builtin inside the class)
 Keys = list[Key]
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def key_of(obj: JSON) -> Key:

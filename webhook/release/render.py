@@ -23,8 +23,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import yaml
-
 from webhook.errors import ConfigError, Problem
 from webhook.kube.protocol import JSON, ObjectRef, PatchType
 from webhook.release.bookkeeping import Books
@@ -53,9 +51,11 @@ from webhook.release.services import (
 from webhook.release.stepping import routes_at, weight_at
 from webhook.routers import build_routers
 from webhook.routers.offline import OfflineClient
-from webhook.spec import CanarySpec, Pause, Phase, ReleaseStatus, boundedyaml, template_hash
+from webhook.spec import CanarySpec, Pause, Phase, ReleaseStatus, template_hash
 from webhook.spec.files import argo_message
+from webhook.spec.manifests import Source, read_manifests
 from webhook.spec.names import ENABLED_LABEL, PREFIX
+from webhook.spec.yamldump import dump_documents
 
 SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation")
 
@@ -86,30 +86,11 @@ class _NoEvents:
 
 
 def load_documents(text: str, source: str = "FILE") -> list[JSON]:
-    try:
-        docs = [d for d in boundedyaml.load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        where, message = boundedyaml.describe(exc)
-        raise ConfigError([Problem(f"{source}{where}", f"not valid YAML: {message}")]) from None
+    """The objects of ``text`` (``manifests.read_manifests``), each with a namespace."""
     out: list[JSON] = []
-    for i, doc in enumerate(docs):
-        listed = isinstance(doc, dict) and doc.get("kind") == "List"
-        items = (doc.get("items") or []) if listed else [doc]
-        for obj in items or ():
-            if not isinstance(obj, dict) or not obj.get("kind") or not obj.get("apiVersion"):
-                raise ConfigError(
-                    [
-                        Problem(
-                            f"{source}[{i}]",
-                            "every document must be an object with apiVersion and kind",
-                        )
-                    ]
-                )
-            meta = obj.setdefault("metadata", {})
-            if not isinstance(meta, dict) or not meta.get("name"):
-                raise ConfigError([Problem(f"{source}[{i}].metadata.name", "is required")])
-            meta.setdefault("namespace", "default")
-            out.append(obj)
+    for manifest in read_manifests([Source(source, text)]):
+        manifest.obj["metadata"].setdefault("namespace", "default")
+        out.append(manifest.obj)
     return out
 
 
@@ -263,18 +244,6 @@ def _state(
     return index, weight_at(spec.steps, index), routes_at(spec.steps, index)
 
 
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings (the steps, a route table) as ``|`` blocks, as people write them."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value and not value.startswith(" ") else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def _dump(objects: list[JSON]) -> str:
     docs = []
     for obj in objects:
@@ -282,7 +251,5 @@ def _dump(objects: list[JSON]) -> str:
         for key in SERVER_FIELDS:
             meta.pop(key, None)
         obj.pop("status", None)
-        docs.append(
-            yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
-        )
-    return "---\n".join(docs)
+        docs.append(obj)
+    return dump_documents(docs)

@@ -39,9 +39,10 @@ from webhook.routers.objects import (
 )
 from webhook.spec import CAPABILITIES, HeaderMatch, SetHeaderRoute, Sticky
 from webhook.spec.names import ALB_INGRESS, ALB_ROOT_SERVICE, ALB_SERVICE_PORT
+from webhook.spec.options import ALB_PREFIX
 
 capabilities = CAPABILITIES["alb"]
-PREFIX = "alb.ingress.kubernetes.io/"
+PREFIX = ALB_PREFIX
 USE_ANNOTATION = "use-annotation"
 MAX_STICKY_SECONDS = 604800
 

@@ -13,7 +13,7 @@ import copy
 from typing import Any
 
 from webhook.errors import RouterError
-from webhook.routers.matching import NEVER, as_regex, intersect
+from webhook.routers.matching import NEVER, intersect
 from webhook.spec import HeaderMatch, MirrorMatch, StringMatch
 
 Element = dict[str, Any]
@@ -29,7 +29,7 @@ def header_item(name: str, match: StringMatch, where: str) -> dict[str, str]:
                 f"{where}: Gateway API cannot match header {name!r} to an empty value"
             )
         return {"type": "Exact", "name": name, "value": match.value}
-    return {"type": "RegularExpression", "name": name, "value": as_regex(match)}
+    return {"type": "RegularExpression", "name": name, "value": match.as_regex()}
 
 
 def _their_header(item: Any) -> StringMatch:

@@ -7,8 +7,6 @@ from enum import Enum
 from webhook.errors import RouterError
 from webhook.spec import StringMatch
 
-_REGEX_SPECIAL = set("\\.+*?()|[]{}^$")
-
 
 def split_pair(pair: int, weight: int) -> tuple[int, int]:
     """``(stable, canary)`` sharing ``pair``: the canary gets ``weight`` percent of it (rounded
@@ -18,20 +16,6 @@ def split_pair(pair: int, weight: int) -> tuple[int, int]:
         raise RouterError(f"weight must be between 0 and 100, got {weight}")
     canary = (pair * weight + 50) // 100
     return pair - canary, canary
-
-
-def regex_escape(text: str) -> str:
-    """Escape the characters RE2, PCRE and Go regexps treat specially (and nothing else)."""
-    return "".join("\\" + c if c in _REGEX_SPECIAL else c for c in text)
-
-
-def as_regex(match: StringMatch) -> str:
-    """A regular expression that fully matches what ``match`` accepts (prefix: ``p.*``)."""
-    if match.kind == "exact":
-        return regex_escape(match.value)
-    if match.kind == "prefix":
-        return regex_escape(match.value) + ".*"
-    return match.value
 
 
 class Never(Enum):

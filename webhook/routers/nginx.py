@@ -31,7 +31,6 @@ from webhook.errors import RouterError
 from webhook.kube.protocol import JSON, ObjectClient, ObjectRef
 from webhook.routers.adapter import RouterAdapter
 from webhook.routers.base import ReleaseTarget
-from webhook.routers.matching import regex_escape
 from webhook.routers.nginx_affinity import canary_affinity, stable_with_affinity
 from webhook.routers.objects import (
     Record,
@@ -45,6 +44,7 @@ from webhook.routers.objects import (
     truncate_name,
 )
 from webhook.spec import CAPABILITIES, HeaderMatch, SetHeaderRoute
+from webhook.spec.matches import regex_escape
 from webhook.spec.names import NGINX_INGRESS
 from webhook.spec.options import NGINX_PREFIX
 

@@ -1,18 +1,31 @@
 """The one YAML loader of canarist: safe types, no duplicate keys, and bounded work.
 
-Every YAML text canarist reads (annotations, route tables, manifests for ``validate`` and
-``render``, the embedded API server's YAML bodies) goes through ``load`` or ``load_all`` with
+Every YAML text canarist reads (annotations, route tables, manifests for ``validate``,
+``render`` and ``convert``, the embedded API server's YAML bodies) goes through ``load`` (one
+document) or ``documents`` (a ``---`` stream, each document with its index and line) with
 ``Limits``:
 
 - **anchors and aliases** are refused (``Limits(aliases=False)``, annotations and route tables),
   or allowed with the nodes they add bounded (``alias_nodes``): a few hundred bytes of nested
   aliases ("billion laughs") otherwise stand for billions of nodes, which any walk of the value
   (a validation, an error message) then visits. A recursive alias is always refused.
+  ``anchors=True`` lets an anchor stand while aliases stay refused (manifests for ``convert``:
+  the refusal then points at the alias to write out).
 - **nesting** deeper than ``depth`` is refused before the parser does quadratic work on it.
+- **documents**: a stream of more than ``documents`` documents is refused.
 - **time**: a load started inside ``time_budget(seconds)`` stops when the budget is spent.
+- **values** (``json_values=True``, manifests and request bodies): only what JSON can carry, as
+  ``kubectl`` reads YAML: mapping keys written as scalars become strings (``80: x`` is
+  ``{"80": "x"}``), other keys are refused; timestamps stay strings; numbers must be finite
+  (``.nan``, ``.inf`` refused); strings must be text (no lone surrogates); ``!!binary``,
+  ``!!set``, ``!!omap`` and ``!!pairs`` are refused.
+
+Duplicate keys are always refused; merge keys (``<<``) work where aliases do (``yamlvalues``
+builds the values; JSON values by loader classes of their own).
 
 A refusal is a ``Refused`` (a ``yaml.MarkedYAMLError``) naming the place in the document
-(``where``, e.g. ``[2].setHeaderRoute``) and its line and column.
+(``where``, e.g. ``[2].setHeaderRoute``) and its line and column; an error of a stream is a
+``DocumentError`` that adds the document's index. ``describe`` words either in one line.
 
 Three parsers, one result. libyaml (``CSafeLoader``) is about 7x faster than PyYAML's own
 parser but takes some text PyYAML refuses (tabs, tags, a comment right after a block scalar
@@ -39,9 +52,11 @@ from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent, ScalarEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
-from yaml.reader import Reader
-from yaml.resolver import BaseResolver, Resolver
+from yaml.reader import Reader, ReaderError
+from yaml.resolver import Resolver
 from yaml.scanner import Scanner
+
+from webhook.spec.yamlvalues import add_constructors
 
 
 @dataclass(frozen=True)
@@ -51,10 +66,16 @@ class Limits:
     depth: int = 64
     aliases: bool = False
     alias_nodes: int = 10_000  # nodes that aliases may add, when allowed
+    anchors: bool = False  # an anchor without aliases may stand (implied by ``aliases``)
+    json_values: bool = False  # only values JSON can carry (see the module's text)
+    documents: int = 1000  # documents in a stream (``documents``), empty ones included
 
 
 ANNOTATION = Limits()  # annotation values and route tables: no anchors, no aliases
-DOCUMENT = Limits(depth=100, aliases=True, alias_nodes=100_000)  # manifests, request bodies
+# manifests for validate and render, request bodies, kubeconfig files
+DOCUMENT = Limits(depth=100, aliases=True, alias_nodes=100_000, json_values=True)
+# manifests for convert: what it writes out must hold no alias, so none is read
+MANIFEST = Limits(depth=100, anchors=True, json_values=True)
 
 _MAX_WHERE = 120  # characters of a node's path in a message
 _CHECK_EVERY = 128  # nodes between two looks at the clock
@@ -73,6 +94,25 @@ class OutOfTime(Refused):
     """The load ran past the deadline of ``time_budget``."""
 
 
+class DocumentError(yaml.YAMLError):
+    """An error in document ``index`` (0-based, counting the documents that hold something) of a
+    stream read by ``documents``; ``error`` is the error itself (a ``Refused`` over a limit)."""
+
+    def __init__(self, index: int, error: yaml.YAMLError) -> None:
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document of a stream that holds something (empty ones are skipped, as kubectl does)."""
+
+    index: int  # 0-based among those documents
+    line: int  # 1-based line where its content starts
+    value: Any
+
+
 @contextmanager
 def time_budget(seconds: float) -> Iterator[None]:
     """Loads in this context (this thread, this task) stop after ``seconds`` from now."""
@@ -81,24 +121,6 @@ def time_budget(seconds: float) -> Iterator[None]:
         yield
     finally:
         _DEADLINE.reset(token)
-
-
-def _construct_mapping(loader: Any, node: MappingNode, deep: bool = False) -> Any:
-    """A mapping, refusing duplicate keys (YAML silently lets the last one win)."""
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            duplicate = key in seen
-        except TypeError:
-            continue
-        if duplicate:
-            mark = key_node.start_mark
-            shown = repr(key[:61] + "..." if isinstance(key, str) and len(key) > 64 else key)
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {shown[:80]}",
-                                                    mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
 
 
 class _Bounded(Composer):
@@ -138,7 +160,7 @@ class _Bounded(Composer):
             return self.anchors[anchor]
         limits = self.limits
         if anchor is not None:
-            if not limits.aliases:
+            if not (limits.aliases or limits.anchors):
                 self._refuse(f"anchors and aliases are not allowed (&{anchor})", event)
             if anchor in self.anchors:
                 self._refuse(f"duplicate anchor &{anchor}", event)
@@ -167,6 +189,9 @@ class _Bounded(Composer):
 
     def _alias(self, event: Any) -> None:
         if not self.limits.aliases:
+            if self.limits.anchors:
+                self._refuse(f"aliases are not allowed (*{event.anchor}): write the value out",
+                             event)
             self._refuse(f"anchors and aliases are not allowed (*{event.anchor})", event)
         target = self.anchors.get(event.anchor)
         if target is None:
@@ -249,17 +274,28 @@ class _PyLoader(Reader, _GuardedScanner, Parser, _Bounded, SafeConstructor, Reso
         Resolver.__init__(self)
 
 
-_PyLoader.add_constructor(BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+@dataclass(frozen=True)
+class _Classes:
+    """The loader classes of one kind of values (``Limits.json_values``)."""
 
-_CLoader: Any = None  # libyaml composing in C: unchecked, for plain shallow text only
-_CEventsLoader: Any = None  # libyaml's events composed by ``_Bounded``
-if getattr(yaml, "__with_libyaml__", False):
+    py: Any  # PyYAML's parser
+    c: Any = None  # libyaml composing in C: unchecked, for plain shallow text only
+    events: Any = None  # libyaml's events composed by ``_Bounded``
+
+
+def _classes(json_values: bool) -> _Classes:
+    class Py(_PyLoader):
+        pass
+
+    add_constructors(Py, json_values=json_values)
+    if not getattr(yaml, "__with_libyaml__", False):
+        return _Classes(Py)
     from yaml._yaml import CParser
 
-    class _CLoaderClass(yaml.CSafeLoader):
-        """CSafeLoader refusing duplicate keys."""
+    class C(yaml.CSafeLoader):
+        pass
 
-    class _CEventsClass(_Bounded, CParser, SafeConstructor, Resolver):
+    class Events(_Bounded, CParser, SafeConstructor, Resolver):
         """libyaml's parser, composed by ``_Bounded`` (its methods come first)."""
 
         def __init__(self, stream: str) -> None:
@@ -268,9 +304,12 @@ if getattr(yaml, "__with_libyaml__", False):
             SafeConstructor.__init__(self)
             Resolver.__init__(self)
 
-    for _cls in (_CLoaderClass, _CEventsClass):
-        _cls.add_constructor(BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-    _CLoader, _CEventsLoader = _CLoaderClass, _CEventsClass
+    add_constructors(C, json_values=json_values)
+    add_constructors(Events, json_values=json_values)
+    return _Classes(Py, C, Events)
+
+
+_LOADERS = {False: _classes(False), True: _classes(True)}
 
 _NOT_PLAIN = re.compile(r"[^\n\x20-\x7e]")  # anything but printable ASCII and newlines
 _DISAGREE = re.compile(r"!|[|>][-+0-9]*#")  # tags; a comment glued to a block scalar header
@@ -278,7 +317,7 @@ _LEAD = re.compile(r"^[ -]*", re.MULTILINE)  # a line's indentation and sequence
 
 
 def libyaml_available() -> bool:
-    return _CEventsLoader is not None
+    return _LOADERS[False].events is not None
 
 
 def _shallow(text: str, depth: int) -> bool:
@@ -292,25 +331,49 @@ def _shallow(text: str, depth: int) -> bool:
 
 def _loaders(text: str, limits: Limits, fast: bool) -> list[Any]:
     """The loaders to try in order; the last one decides."""
-    if not fast or _CEventsLoader is None or _NOT_PLAIN.search(text) or _DISAGREE.search(text):
-        return [_PyLoader]
+    kind = _LOADERS[limits.json_values]
+    if not fast or kind.events is None or _NOT_PLAIN.search(text) or _DISAGREE.search(text):
+        return [kind.py]
     if "&" not in text and "*" not in text and _shallow(text, limits.depth):
-        return [_CLoader, _PyLoader]
-    return [_CEventsLoader, _PyLoader]
+        return [kind.c, kind.py]
+    return [kind.events, kind.py]
 
 
 def _run(loader_class: Any, text: str, limits: Limits, many: bool) -> Any:
+    if many:
+        return _stream(loader_class, text, limits)
     loader = loader_class(text)
     loader.limits = limits
     try:
-        if not many:
-            return loader.get_single_data()
-        docs = []
-        while loader.check_data():
-            docs.append(loader.get_data())
-        return docs
+        return loader.get_single_data()
     finally:
         loader.dispose()
+
+
+def _stream(loader_class: Any, text: str, limits: Limits) -> list[Document]:
+    docs: list[Document] = []
+    read = 0
+    loader = None
+    try:
+        loader = loader_class(text)
+        loader.limits = limits
+        while loader.check_node():
+            node = loader.get_node()
+            read += 1
+            if read > limits.documents:
+                raise Refused(f"has more than {limits.documents} documents", node.start_mark, "")
+            value = loader.construct_document(node)
+            if value is not None:
+                docs.append(Document(len(docs), node.start_mark.line + 1, value))
+    except yaml.YAMLError as exc:
+        raise DocumentError(len(docs), exc) from None
+    except (RecursionError, ValueError) as exc:
+        error = yaml.YAMLError(f"{type(exc).__name__}: {_first_line(str(exc))}")
+        raise DocumentError(len(docs), error) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return docs
 
 
 def _load(text: str, limits: Limits, many: bool, fast: bool) -> Any:
@@ -320,6 +383,9 @@ def _load(text: str, limits: Limits, many: bool, fast: bool) -> Any:
             return _run(loader_class, text, limits, many)
         except Refused:
             raise  # the same refusal either way; not worth a second, slower parse
+        except DocumentError as exc:
+            if isinstance(exc.error, Refused):
+                raise
         except (yaml.YAMLError, RecursionError, ValueError):
             pass  # PyYAML's parser decides, and words the error
     return _run(last, text, limits, many)
@@ -333,16 +399,22 @@ def load(text: str, limits: Limits = ANNOTATION, *, fast: bool = True) -> Any:
     return _load(text, limits, False, fast)
 
 
-def load_all(text: str, limits: Limits = DOCUMENT, *, fast: bool = True) -> list[Any]:
-    """Every document of a multi-document text (``---``), with ``limits`` for each."""
-    docs: list[Any] = _load(text, limits, True, fast)
+def documents(text: str, limits: Limits = DOCUMENT, *, fast: bool = True) -> list[Document]:
+    """The documents of a ``---`` stream that hold something, each with ``limits``, its index
+    and its line; raises ``DocumentError`` naming the document that failed."""
+    docs: list[Document] = _load(text, limits, True, fast)
     return docs
 
 
 def describe(exc: yaml.YAMLError) -> tuple[str, str]:
-    """``(where, message)`` for an error of ``load``: the node's path inside the document and a
-    one-line message with the line and column, e.g. ``("[2].pause", "anchors and aliases are
-    not allowed (*a) at line 3, column 12")``."""
+    """``(where, message)`` for an error of ``load`` or ``documents``: the node's path inside
+    the document and a one-line message with the line and column, e.g. ``("[2].pause",
+    "anchors and aliases are not allowed (*a) at line 3, column 12")``. The index of the
+    document of a ``DocumentError`` is its ``index``."""
+    if isinstance(exc, DocumentError):
+        exc = exc.error
+    if isinstance(exc, ReaderError):
+        return "", f"does not parse at character {exc.position + 1}: {_first_line(str(exc))}"
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from webhook.errors import ConfigError, Problem, SpecError
-from webhook.spec import boundedyaml, names
+from webhook.errors import InvalidInput, Problem, SpecError
+from webhook.spec import names
 from webhook.spec.canary import parse_canary_spec
 from webhook.spec.hashing import template_hash
+from webhook.spec.manifests import Source, read_manifests
 from webhook.spec.problems import show
 
 
@@ -25,24 +24,9 @@ class Report:
 
 
 def load_documents(text: str, source: str = "input") -> list[dict[str, Any]]:
-    """Every object in a multi-document YAML/JSON text (``List`` kinds are flattened)."""
-    try:
-        docs = boundedyaml.load_all(text)
-    except yaml.YAMLError as exc:
-        where, message = boundedyaml.describe(exc)
-        raise ConfigError(f"{source}{where}: YAML {message}") from None
-    objects: list[dict[str, Any]] = []
-    for i, doc in enumerate(docs):
-        if doc is None:
-            continue
-        if not isinstance(doc, dict):
-            raise ConfigError(f"{source}: document {i + 1} is not an object")
-        kind = doc.get("kind")
-        if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
-            objects.extend(item for item in doc["items"] if isinstance(item, dict))
-        else:
-            objects.append(doc)
-    return objects
+    """Every object in a multi-document YAML/JSON text (``List`` kinds are flattened), read
+    by ``manifests.read_manifests``; ``InvalidInput`` names the document that is not one."""
+    return [m.obj for m in read_manifests([Source(source, text)])]
 
 
 ARGO_GROUP = "argoproj.io/"
@@ -79,7 +63,7 @@ def argo_in(data: bytes, source: str) -> str | None:
         return None
     try:
         objects = load_documents(data.decode("utf-8"), source)
-    except (ConfigError, UnicodeDecodeError):
+    except (InvalidInput, UnicodeDecodeError):
         return None
     return next((m for m in (argo_message(o, source) for o in objects) if m), None)
 

@@ -45,6 +45,7 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
 # A counted repetition {n}, {n,} or {n,m}, not escaped (linear: the pattern is short).
 _REPEAT = re.compile(r"(?<!\\)\{([0-9]+)(?:,([0-9]*))?\}")
+_REGEX_SPECIAL = frozenset("\\.+*?()|[]{}^$")
 
 
 def _re2_options() -> Any:
@@ -85,6 +86,11 @@ def compile_regex(pattern: str) -> Any:
     return compiled
 
 
+def regex_escape(text: str) -> str:
+    """Escape the characters RE2, PCRE and Go regexps treat specially (and nothing else)."""
+    return "".join("\\" + c if c in _REGEX_SPECIAL else c for c in text)
+
+
 @dataclass(frozen=True)
 class StringMatch:
     """One of exact, prefix or regex (full match) against a string value."""
@@ -110,6 +116,15 @@ class StringMatch:
 
     def to_dict(self) -> dict[str, str]:
         return {self.kind: self.value}
+
+    def as_regex(self) -> str:
+        """A regular expression that fully matches what this accepts (prefix ``p``: ``p.*``,
+        the prefix escaped)."""
+        if self.kind == "exact":
+            return regex_escape(self.value)
+        if self.kind == "prefix":
+            return regex_escape(self.value) + ".*"
+        return self.value
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,9 @@ ACTION = "canarist.io/action"
 STATUS = "canarist.io/status"
 HISTORY = "canarist.io/history"
 
+# Written by kubectl apply; canarist's caches and `convert` leave it out.
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
 # Written by canarist on the objects it creates or changes (never by users).
 MANAGED_BY = "canarist.io/managed-by"
 # On the canary Deployment (and its pods): the user's Deployment it is the canary of.

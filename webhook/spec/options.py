@@ -20,7 +20,8 @@ _ANNOTATION_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
-NGINX_PREFIX = "nginx.ingress.kubernetes.io/"
+NGINX_PREFIX = "nginx.ingress.kubernetes.io/"  # the ingress controllers' annotations
+ALB_PREFIX = "alb.ingress.kubernetes.io/"
 MAX_JSON = 64 * 1024  # as an annotation's YAML (webhook.spec.yamltext.MAX_TEXT)
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
-
 from webhook.spec.routetable.model import Route, RouteTable
+from webhook.spec.yamldump import dump_yaml
 
 
 def route_to_dict(route: Route) -> dict[str, Any]:
@@ -47,4 +46,4 @@ def dump_route_table(table: RouteTable, *, as_json: bool = False) -> str:
     data = route_table_to_dict(table)
     if as_json:
         return json.dumps(data, indent=2) + "\n"
-    return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+    return dump_yaml(data)

@@ -1,5 +1,6 @@
-"""Reading untrusted manifests: no alias expansion, bounded size, count and depth, duplicate keys
-refused, values JSON can carry; every error names the input, the document and the line."""
+"""Reading untrusted manifests (``convert``'s limits: no aliases): bounded size, count and depth,
+duplicate keys refused, values JSON can carry; every error names the input, the document, the
+node and the line."""
 
 from __future__ import annotations
 
@@ -7,14 +8,22 @@ import time
 
 import pytest
 
-from webhook.convert.loading import MAX_DEPTH, MAX_DOCUMENTS, Source, load
 from webhook.errors import InvalidInput
+from webhook.spec import boundedyaml
+from webhook.spec.manifests import MAX_OBJECTS, Manifest, Source, read_manifests
+
+MAX_DEPTH = boundedyaml.MANIFEST.depth
+MAX_DOCUMENTS = boundedyaml.MANIFEST.documents
 
 OBJ = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
 BILLION_LAUGHS = "\n".join(
     ["a: &a [x, x, x, x, x, x, x, x, x]"]
     + [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}] " for i in range(8)]
 )
+
+
+def load(sources: list[Source]) -> list[Manifest]:
+    return read_manifests(sources, boundedyaml.MANIFEST)
 
 
 def problems(text: str, name: str = "in.yaml") -> list[str]:
@@ -48,13 +57,14 @@ def test_an_alias_bomb_is_refused_at_once_with_its_place() -> None:
     found = problems(text)
     assert time.monotonic() - start < 2
     assert len(found) == 1
-    assert found[0].startswith("in.yaml[1] (line 10, column 10)")
-    assert "YAML aliases are not accepted (*a)" in found[0]
+    assert found == ["in.yaml[1].data.b[0]: YAML aliases are not allowed (*a): write the value out "
+                     "at line 10, column 10"]
 
 
 def test_a_merge_key_alias_is_refused() -> None:
     text = "base: &b {a: 1}\napiVersion: v1\nkind: Service\nmetadata:\n  <<: *b\n  name: x\n"
-    assert "YAML aliases are not accepted (*b)" in problems(text)[0]
+    assert problems(text) == ["in.yaml[0].metadata.<<: YAML aliases are not allowed (*b): write "
+                              "the value out at line 5, column 7"]
 
 
 def test_an_anchor_without_alias_is_fine() -> None:
@@ -73,12 +83,45 @@ def test_very_deep_nesting_does_not_overflow_the_stack() -> None:
 
 def test_duplicate_keys_are_refused_with_the_line() -> None:
     found = problems("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nkind: Pod\n")
-    assert found == ["in.yaml[0] (line 4, column 1): YAML does not parse: duplicate key 'kind'"]
+    assert found == ["in.yaml[0]: YAML does not parse at line 4, column 1: duplicate key 'kind'"]
 
 
 def test_too_many_documents() -> None:
     found = problems(f"{OBJ}---\n" * (MAX_DOCUMENTS + 1))
     assert f"more than {MAX_DOCUMENTS} documents" in found[0]
+
+
+def test_too_many_objects_in_all_the_inputs() -> None:
+    half = f"{OBJ}---\n" * (MAX_OBJECTS // 2 + 1)
+    with pytest.raises(InvalidInput) as exc:
+        load([Source("a.yaml", half), Source("b.yaml", half)])
+    assert str(exc.value) == f"the inputs hold more than {MAX_OBJECTS} objects"
+
+
+def test_the_document_index_of_an_error_skips_empty_documents() -> None:
+    found = problems(f"---\n{OBJ}---\n---\n{OBJ}data: {{n: .inf}}\n")
+    assert found == ["in.yaml[1]: YAML does not parse at line 10, column 11: '.inf' is not a "
+                     "finite number"]
+
+
+def test_a_character_yaml_refuses_is_placed() -> None:
+    assert problems(OBJ + "data: {a: \"\x07\"}\n") == [
+        "in.yaml[0]: YAML does not parse at character 63: unacceptable character #x0007: "
+        "special characters are not allowed"]
+
+
+def test_validate_and_render_read_values_as_json_too_with_aliases_bounded() -> None:
+    text = OBJ + "data: &d {when: 2024-01-02, 80: x}\nother: *d\n"
+    (doc,) = read_manifests([Source("t", text)])
+    assert doc.obj["data"] == doc.obj["other"] == {"when": "2024-01-02", "80": "x"}
+    with pytest.raises(InvalidInput, match=r"'\.nan' is not a finite number"):
+        read_manifests([Source("t", OBJ + "data: {n: .nan}\n")])
+
+
+def test_merge_keys_merge_and_own_keys_win() -> None:
+    text = OBJ + "base: &b {a: 1, b: 2}\ndata:\n  <<: *b\n  b: 3\n"
+    (doc,) = read_manifests([Source("t", text)])
+    assert doc.obj["data"] == {"a": 1, "b": 3}
 
 
 def test_too_large() -> None:
@@ -117,9 +160,10 @@ def test_binary_and_sets_are_refused() -> None:
          "in.yaml[0] (line 1).metadata.labels.v: must be a string, got int"),
         ("apiVersion: v1\nkind: Service\nmetadata: {name: a, annotations: [x]}\n",
          "in.yaml[0] (line 1).metadata.annotations: must be a mapping"),
-        ("a: [\n", "in.yaml[0] (line 2, column 1): YAML does not parse: expected the node content"),
+        ("a: [\n",
+         "in.yaml[0]: YAML does not parse at line 2, column 1: expected the node content"),
         ("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n",
-         "in.yaml[0] (line 1): is a Kustomization, not a manifest: convert what it builds"),
+         "in.yaml[0] (line 1): is a Kustomization, not a manifest: give canarist what it builds"),
     ],
 )
 def test_what_is_not_an_object(text: str, expected: str) -> None:
