@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from webhook.release import gates
 from webhook.release.draft import Ctx, Draft, Work
-from webhook.release.stepping import describe
 from webhook.spec import Action, Phase
+from webhook.spec.steps import describe
 
 
 def apply_action(ctx: Ctx, work: Work, draft: Draft, *, in_release: bool) -> None:

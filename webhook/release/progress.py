@@ -32,10 +32,11 @@ from webhook.release.services import (
     pins_services,
     subset_level_only,
 )
-from webhook.release.stepping import ActiveRoutes, describe, routes_at, scale_override_at, weight_at
+from webhook.release.stepping import ActiveRoutes, routes_at, scale_override_at, weight_at
 from webhook.release.teardown import restore_services
 from webhook.release.timefmt import after, parse
 from webhook.spec import AnalysisStep, Pause, Phase, SetCanaryScale, SetWeight
+from webhook.spec.steps import describe
 
 
 def stable_service(ctx: Ctx, draft: Draft, stable_pin: Pin) -> StableChoice:

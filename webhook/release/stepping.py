@@ -13,15 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from webhook.spec import (
-    AnalysisStep,
-    Pause,
     SetCanaryScale,
     SetHeaderRoute,
     SetMirrorRoute,
     SetWeight,
     Step,
 )
-from webhook.spec.durations import format_duration
 
 
 def weight_at(steps: tuple[Step, ...], i: int) -> int:
@@ -80,24 +77,3 @@ def route_names(steps: tuple[Step, ...]) -> tuple[tuple[str, ...], tuple[str, ..
     headers = dict.fromkeys(s.name for s in steps if isinstance(s, SetHeaderRoute))
     mirrors = dict.fromkeys(s.name for s in steps if isinstance(s, SetMirrorRoute))
     return tuple(headers), tuple(mirrors)
-
-
-def describe(step: Step) -> str:
-    """A short text for Events and messages: ``setWeight 20``, ``pause 30s``, ``pause``."""
-    if isinstance(step, SetWeight):
-        return f"setWeight {step.weight}"
-    if isinstance(step, Pause):
-        return "pause" if step.duration is None else f"pause {format_duration(step.duration)}"
-    if isinstance(step, SetCanaryScale):
-        if step.replicas is not None:
-            return f"setCanaryScale replicas {step.replicas}"
-        if step.weight is not None:
-            return f"setCanaryScale weight {step.weight}"
-        return "setCanaryScale matchTrafficWeight"
-    if isinstance(step, SetHeaderRoute):
-        return f"setHeaderRoute {step.name}" + ("" if step.matches else " (remove)")
-    if isinstance(step, SetMirrorRoute):
-        return f"setMirrorRoute {step.name}" + ("" if step.matches else " (remove)")
-    assert isinstance(step, AnalysisStep)
-    names = ", ".join(step.templates) or "all metrics"
-    return f"analysis ({names})"

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from webhook.spec.durations import parse_duration
+from webhook.spec.durations import format_duration, parse_duration
 from webhook.spec.matches import (
     HeaderMatch,
     MirrorMatch,
@@ -308,3 +308,24 @@ def _check_route_names(raw: list[Any], path: str, problems: Problems) -> None:
 def weight_steps(steps: tuple[Step, ...]) -> list[int]:
     """The setWeight values in order (used for defaults and summaries)."""
     return [s.weight for s in steps if isinstance(s, SetWeight)]
+
+
+def describe(step: Step) -> str:
+    """A short text for Events and messages: ``setWeight 20``, ``pause 30s``, ``pause``."""
+    if isinstance(step, SetWeight):
+        return f"setWeight {step.weight}"
+    if isinstance(step, Pause):
+        return "pause" if step.duration is None else f"pause {format_duration(step.duration)}"
+    if isinstance(step, SetCanaryScale):
+        if step.replicas is not None:
+            return f"setCanaryScale replicas {step.replicas}"
+        if step.weight is not None:
+            return f"setCanaryScale weight {step.weight}"
+        return "setCanaryScale matchTrafficWeight"
+    if isinstance(step, SetHeaderRoute):
+        return f"setHeaderRoute {step.name}" + ("" if step.matches else " (remove)")
+    if isinstance(step, SetMirrorRoute):
+        return f"setMirrorRoute {step.name}" + ("" if step.matches else " (remove)")
+    assert isinstance(step, AnalysisStep)
+    names = ", ".join(step.templates) or "all metrics"
+    return f"analysis ({names})"
