@@ -29,6 +29,8 @@ STICKY = "canarist.io/sticky"
 ANALYSIS = "canarist.io/analysis"
 ACTION = "canarist.io/action"
 STATUS = "canarist.io/status"
+# Written by the admission webhook only: the last bypass of a policy by an exempt user.
+BYPASS = "canarist.io/bypass"
 
 # Written by canarist on the objects it creates or changes (never by users).
 MANAGED_BY = "canarist.io/managed-by"
@@ -57,7 +59,7 @@ USER_ANNOTATIONS: tuple[str, ...] = (
     ANALYSIS,
     ACTION,
 )
-KNOWN_ANNOTATIONS: frozenset[str] = frozenset((*USER_ANNOTATIONS, STATUS, MANAGED_BY))
+KNOWN_ANNOTATIONS: frozenset[str] = frozenset((*USER_ANNOTATIONS, STATUS, MANAGED_BY, BYPASS))
 
 # Options that only mean something for one router.
 ROUTER_OPTIONS: dict[str, str] = {
