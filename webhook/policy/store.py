@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from webhook.errors import PolicyError
+from webhook.errors import PolicyError, Problem
 from webhook.policy.model import EMPTY, ClusterPolicy, PolicySet
 from webhook.policy.parse import parse_policies
 
@@ -63,12 +63,7 @@ class PolicyStore:
         try:
             new = parse_policies(text, source) if text is not None else EMPTY
         except PolicyError as exc:
-            self.loads["refused"] += 1
-            self.valid = False
-            self.last_error = exc
-            log.warning("policy document refused, keeping the one in force (%s): %s",
-                        self._policies.digest or "none", exc)
-            return Loaded(False, source, self._policies.digest, exc)
+            return self._refused(exc, source)
         self.loads["accepted"] += 1
         self.valid = True
         self.last_error = None
@@ -80,6 +75,19 @@ class PolicyStore:
             for listener in self._listeners:
                 listener(old, new)
         return Loaded(True, source, new.digest, changed=changed)
+
+    def refuse(self, problem: str, source: str) -> Loaded:
+        """A document that cannot even be read (a ConfigMap without its key)."""
+        return self._refused(PolicyError([Problem("policies", problem)], subject=source), source)
+
+    def _refused(self, exc: PolicyError, source: str) -> Loaded:
+        self.synced = True
+        self.loads["refused"] += 1
+        self.valid = False
+        self.last_error = exc
+        log.warning("policy document refused, keeping the one in force (%s): %s",
+                    self._policies.digest or "none", exc)
+        return Loaded(False, source, self._policies.digest, exc)
 
     def set_namespace(self, name: str, labels: Mapping[str, str] | None) -> None:
         """A Namespace's labels (``None``: deleted)."""

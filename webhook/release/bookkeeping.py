@@ -15,6 +15,9 @@ stores there (camelCase like the rest of the annotation):
 | ``stableReplicas`` | the ``spec.replicas`` canarist last wrote (with ``replicas``, in one write) |
 | ``replicasHeld`` | someone set ``spec.replicas`` back to the total: canarist leaves it alone |
 | ``abortReason`` | why the release was aborted |
+| ``policy`` | the cluster policy governing the Deployment (``canarist status`` shows it) |
+| ``queuedAt`` | when the release began to wait for a slot (``maxConcurrentReleases``) |
+| ``bypassRecorded`` | the ``uid`` of the last policy bypass recorded as an Event |
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class Books:
     stable_replicas: int | None = None
     replicas_held: bool = False
     abort_reason: str = ""
+    policy: str = ""
+    queued_at: str | None = None
+    bypass_recorded: str = ""
 
     def with_(self, **changes: Any) -> Books:
         return replace(self, **changes)
@@ -66,6 +72,9 @@ class Books:
             stable_replicas=_count(x.get("stableReplicas")),
             replicas_held=x.get("replicasHeld") is True,
             abort_reason=x["abortReason"] if isinstance(x.get("abortReason"), str) else "",
+            policy=_text(x.get("policy")),
+            queued_at=x["queuedAt"] if isinstance(x.get("queuedAt"), str) else None,
+            bypass_recorded=_text(x.get("bypassRecorded")),
         )
 
     def into(self, status: ReleaseStatus) -> ReleaseStatus:
@@ -81,6 +90,9 @@ class Books:
             "stableReplicas": self.stable_replicas,
             "replicasHeld": self.replicas_held or None,
             "abortReason": self.abort_reason or None,
+            "policy": self.policy or None,
+            "queuedAt": self.queued_at,
+            "bypassRecorded": self.bypass_recorded or None,
         }
         extra.update({k: v for k, v in values.items() if v is not None})
         return replace(status, extra=extra)
@@ -97,7 +109,14 @@ _KEYS = {
     "stableReplicas",
     "replicasHeld",
     "abortReason",
+    "policy",
+    "queuedAt",
+    "bypassRecorded",
 }
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _count(value: Any) -> int | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from webhook.analysis import AnalysisRecord
 from webhook.errors import SpecError
+from webhook.policy import BypassRecord, ClusterPolicy, manage, parse_effective
 from webhook.release.names import (
     CANARY_SUFFIX,
     ENABLED_LABEL,
@@ -22,9 +23,9 @@ from webhook.release.names import (
     MANAGED_BY_ANNOTATION,
     POD_TEMPLATE_HASH,
 )
-from webhook.spec import CanarySpec, ReleaseStatus, parse_canary_spec
+from webhook.spec import CanarySpec, ReleaseStatus
 from webhook.spec.hashing import revision_hash
-from webhook.spec.names import PREFIX, STATUS
+from webhook.spec.names import BYPASS, PREFIX, STATUS
 
 JSON = dict[str, Any]
 
@@ -223,6 +224,20 @@ class ServiceView:
 
 
 @dataclass(frozen=True)
+class Slots:
+    """``maxConcurrentReleases`` of the Deployment's policy, seen when its release would start:
+    the releases holding a slot, and the queued ones that have waited longer."""
+
+    limit: int
+    running: tuple[str, ...]  # namespace/name
+    ahead: int = 0
+
+    @property
+    def free(self) -> bool:
+        return len(self.running) + self.ahead < self.limit
+
+
+@dataclass(frozen=True)
 class World:
     """Everything one reconcile of one Deployment looks at."""
 
@@ -241,6 +256,14 @@ class World:
     # The analysis record after this reconcile's measurements (None: nothing was measured; the
     # status's record stands).
     analysis: AnalysisRecord | None = None
+    # The cluster policy covering the Deployment (its first match), and whether canarist
+    # manages it: the opt-in label, or a policy adopting it (webhook.policy.manage).
+    policy: ClusterPolicy | None = None
+    managed: bool = False
+    # The last bypass of the policy by an exempt user, recorded by the webhook on the object.
+    bypass: BypassRecord | None = None
+    # Set when the policy limits concurrent releases and this release has yet to start.
+    slots: Slots | None = None
 
     def service(self, name: str) -> ServiceView | None:
         return next((s for s in self.services if s.name == name), None)
@@ -251,14 +274,15 @@ class World:
 
 @functools.lru_cache(maxsize=4096)
 def parsed_spec(
-    name: str, annotations: tuple[tuple[str, str], ...]
+    name: str, annotations: tuple[tuple[str, str], ...], policy: ClusterPolicy | None = None
 ) -> tuple[CanarySpec | None, str | None]:
-    """The spec of a Deployment's ``canarist.io/`` annotations, or the problems with them.
+    """The spec of a Deployment's ``canarist.io/`` annotations over its policy's defaults, or
+    the problems with them.
 
-    Cached: parsing is a pure function of the annotations and YAML parsing is the costliest part
-    of a reconcile, while the annotations change only when a user edits them."""
+    Cached: parsing is a pure function of the annotations and the policy, and YAML parsing is
+    the costliest part of a reconcile, while both change only when someone edits them."""
     try:
-        return parse_canary_spec(dict(annotations), deployment=name).spec, None
+        return parse_effective(dict(annotations), policy, deployment=name).spec, None
     except SpecError as exc:
         return None, exc.summary()
 
@@ -271,9 +295,11 @@ def observe(
     services: Iterable[Mapping[str, Any]] = (),
     verified: bool | None = None,
     resync: bool = False,
+    policy: ClusterPolicy | None = None,
 ) -> World:
     """Read the API objects of one release. ``replica_sets`` may hold every ReplicaSet of the
-    namespace: only those owned by ``deployment`` are kept."""
+    namespace: only those owned by ``deployment`` are kept. ``policy`` is the cluster policy
+    covering the Deployment, if any."""
     view = DeploymentView.of(deployment)
     spec, error = parsed_spec(
         view.name,
@@ -281,9 +307,11 @@ def observe(
             sorted(
                 (k, v)
                 for k, v in view.annotations.items()
-                if k.startswith(PREFIX) and k != STATUS  # the status changes every step
+                # the status changes every step, the bypass record with each bypass
+                if k.startswith(PREFIX) and k not in (STATUS, BYPASS)
             )
         ),
+        policy,
     )
     owned_rs = tuple(
         ReplicaSetView.of(rs)
@@ -300,4 +328,7 @@ def observe(
         services=tuple(ServiceView.of(s) for s in services),
         verified=verified,
         resync=resync,
+        policy=policy,
+        managed=manage(view.labels, view.annotations, policy).managed,
+        bypass=BypassRecord.of(view.annotations),
     )
