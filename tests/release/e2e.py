@@ -82,9 +82,10 @@ class Harness:
 
     # --- the reconciler -------------------------------------------------------------------------
 
-    async def start(self) -> Reconciler:
+    async def start(self, options: LoopOptions | None = None) -> Reconciler:
         self._stop = asyncio.Event()
-        self.reconciler = Reconciler(self.client, LoopOptions(namespace=self.ns, resync=3600))
+        options = options or LoopOptions(namespace=self.ns, resync=3600)
+        self.reconciler = Reconciler(self.client, options)
         self._task = asyncio.create_task(self.reconciler.run(self._stop))
         return self.reconciler
 
