@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 import yaml
@@ -82,7 +83,8 @@ async def test_a_followed_configmap_adopts_refuses_and_releases(
         assert d["spec"]["template"]["metadata"]["labels"] == {"app": "web"}  # no restart
         assert await h.get("ConfigMap", "web-canarist-routes") is not None  # proxy, at rest
         applied = await _events(h, "PolicyApplied")
-        assert applied and applied[-1]["involvedObject"]["kind"] == "ConfigMap"
+        assert applied and applied[-1]["involvedObject"] == {
+            **applied[-1]["involvedObject"], "kind": "ConfigMap", "name": "canarist-policies"}
 
         await put_document(h, "policies:\n- name: platform\n  namespaces: oops\n")
         refused = await h.wait_for("PolicyRefused", lambda: _events(h, "PolicyRefused"))
@@ -90,14 +92,13 @@ async def test_a_followed_configmap_adopts_refuses_and_releases(
         assert "policies[0].namespaces: must be a list" in message
         assert "the policies in force stay (1, " in message
         assert refused[-1]["type"] == "Warning"
-        assert reconciler.metrics.policy_valid is False
         assert "canarist_policy_document_valid 0" in reconciler.metrics.render()
         assert (await h.status()).extra["policy"] == "platform"  # the last good one stays
 
         await put_document(h, document(ns, adopt=False))
         await h.wait("hand-back", lambda s, d: STATUS not in d["metadata"].get("annotations",
                                                                                 {}), within=10)
-        assert reconciler.metrics.policy_valid is True
+        assert "canarist_policy_document_valid 1" in reconciler.metrics.render()
         assert await h.get("ConfigMap", "web-canarist-routes") is None
 
 
@@ -105,6 +106,6 @@ async def _async(value: object) -> object:
     return value
 
 
-async def _events(h: Harness, reason: str) -> list[dict[str, object]]:
+async def _events(h: Harness, reason: str) -> list[dict[str, Any]]:
     events = await h.client.list("v1", "Event", h.ns)
     return [e for e in events if e.get("reason") == reason]
