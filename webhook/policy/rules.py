@@ -20,6 +20,7 @@ What each rule reads (the implicit promotion to 100 after the last step is not a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from webhook.errors import Problem
@@ -51,6 +52,15 @@ def violations(spec: CanarySpec, policy: ClusterPolicy) -> list[Problem]:
     if spec.action is Action.PROMOTE_FULL and not rules.allow_promote_full:
         found.append(Problem(n.ACTION, promote_full_refusal(policy)))
     return found
+
+
+def rule_of(problem: Problem) -> str:
+    """The rule a violation names: ``rules.maxWeightIncrease``..."""
+    found = _RULE.search(problem.message)
+    return found.group(1) if found else "rules"
+
+
+_RULE = re.compile(r"\((rules\.[A-Za-z]+)")
 
 
 def has_analysis(spec: CanarySpec) -> bool:
