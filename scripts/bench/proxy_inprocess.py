@@ -1,13 +1,30 @@
 """The proxy benchmark's in-process figure: the cost of one request through canarist's real
 protocols, parsers and decisions, with transports that only take writes (the figure least
-disturbed by a busy machine). Run by ``scripts/bench/proxy.py``.
+disturbed by a busy machine). Run by ``scripts/bench/proxy.py``, or alone to compare two
+checkouts in one run (each measured in turn, in its own process, best of the turns):
+
+    .venv/bin/python scripts/bench/proxy_inprocess.py --against ../other-checkout --turns 3
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
+
+# one measurement in a checkout's own code (run with that checkout as the working directory)
+_MEASURE = """
+import json, sys
+sys.path.insert(0, ".")
+from scripts.bench.proxy import CANARY_IP, routes_yaml
+from scripts.bench.proxy_inprocess import in_process_cost
+print(json.dumps(in_process_cost(routes_yaml(8080, f"{CANARY_IP}:8080", 10, mirror=False))))
+"""
 
 IN_PROCESS_REQUEST = (b"GET /items?id=7 HTTP/1.1\r\nHost: web.example.com\r\n"
                       b"User-Agent: bench\r\n\r\n")
@@ -83,3 +100,40 @@ def in_process_cost(routes: str, n: int = 20000, rounds: int = 5) -> dict[str, f
     result = asyncio.run(measure())
     asyncio.set_event_loop_policy(None)
     return result
+
+
+def compare(here: Path, other: Path, turns: int) -> dict[str, dict[str, float]]:
+    """µs per request of this checkout and ``other``, measured in turn ``turns`` times each
+    (best of the turns), so both see the same machine."""
+    best: dict[str, dict[str, float]] = {"this": {}, "other": {}}
+    for _ in range(turns):
+        for name, tree in (("other", other), ("this", here)):
+            out = subprocess.run([sys.executable, "-c", _MEASURE], cwd=tree, check=True,
+                                 capture_output=True, text=True, timeout=300).stdout
+            for kind, us in json.loads(out.splitlines()[-1]).items():
+                best[name][kind] = min(us, best[name].get(kind, us))
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--against", type=Path, help="another checkout to measure in turn")
+    ap.add_argument("--turns", type=int, default=3)
+    args = ap.parse_args()
+    here = Path(__file__).resolve().parents[2]
+    if args.against is None:
+        sys.path.insert(0, str(here))
+        from scripts.bench.proxy import CANARY_IP, routes_yaml
+
+        print(json.dumps(in_process_cost(routes_yaml(8080, f"{CANARY_IP}:8080", 10,
+                                                      mirror=False))))
+        return
+    best = compare(here, args.against.resolve(), args.turns)
+    for kind in best["this"]:
+        ratio = best["this"][kind] / best["other"][kind]
+        print(f"{kind:12} other {best['other'][kind]:6.2f} us  this {best['this'][kind]:6.2f} us"
+              f"  this/other {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()

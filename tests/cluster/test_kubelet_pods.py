@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.cluster.workloads import with_root_ca
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.kubelet import AddressPool, run_kubelet
 
@@ -23,7 +24,7 @@ from webhook.cluster.kubelet import AddressPool, run_kubelet
 
 @pytest.fixture
 async def node() -> AsyncIterator[tuple[ClusterAPI, AddressPool]]:
-    api = ClusterAPI()
+    api = with_root_ca(ClusterAPI())
     pool = AddressPool()
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(run_kubelet(api, stop, pool=pool, ready=ready))
@@ -161,7 +162,7 @@ async def test_a_deleted_pod_stops_serving_then_is_removed(node):
 async def test_an_address_taken_elsewhere_on_the_machine_is_skipped():
     """Another cluster on this machine listens on the address this pod gets first
     (127.x.0.2: .1 is the node's): binding fails with EADDRINUSE and the next one is used."""
-    api, stop, ready = ClusterAPI(), asyncio.Event(), asyncio.Event()
+    api, stop, ready = with_root_ca(ClusterAPI()), asyncio.Event(), asyncio.Event()
     with socket.socket() as other:
         for _ in range(20):  # a subnet nobody else on the machine uses right now
             octet = random.randint(16, 254)

@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -129,21 +130,46 @@ def test_serving_pair_rotates_near_expiry_with_the_same_ca(
     assert (out / "tls.crt").read_bytes() == now.serving.cert_pem
 
 
-def test_ca_rotation_keeps_the_old_ca_in_the_bundle(
+def bundle_prints(client: SyncClient, mwc: str) -> list[bytes]:
+    bundle = base64.b64decode(mwc_of(client, mwc)["webhooks"][0]["clientConfig"]["caBundle"])
+    return [c.fingerprint(hashes.SHA256()) for c in pem_certs(bundle)]
+
+
+def test_ca_rotation_publishes_the_new_ca_before_it_signs(
         sync_client: SyncClient, ns: str, mwc: str, tmp_path: Path,
         embedded_cluster: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    life = Lifetimes(ca_days=30, serving_days=10)
+    life = Lifetimes.of_days(30, 10)
     old = store_issued(sync_client, ns, 25, life)  # CA due after 20 days, still valid
-    assert ensure_cli(embedded_cluster.kubeconfig, ns, mwc, tmp_path, "--ca-days", "30",
-                      "--serving-days", "10") == 0
-    assert "certificates: issue-all (CA expires" in capsys.readouterr().out
-    bundle = base64.b64decode(mwc_of(sync_client, mwc)["webhooks"][0]["clientConfig"]
-                              ["caBundle"])
-    prints = [c.fingerprint(hashes.SHA256()) for c in pem_certs(bundle)]
+    kc = embedded_cluster.kubeconfig
+    flags = ("--ca-days", "30", "--serving-days", "10", "--ca-propagation", "2s")
+    assert ensure_cli(kc, ns, mwc, tmp_path, *flags) == 0
+    out = capsys.readouterr().out
+    assert "certificates: stage-ca (CA expires" in out, out
+    assert "a new CA joins the bundle before it signs" in out
+    staged = stored_of(secret_of(sync_client, ns))
+    assert staged.ca == old.ca and staged.next_ca is not None
+    assert staged.serving != old.serving  # the 10-day pair issued 25 days ago: by the old CA
+    staged.serving.cert.verify_directly_issued_by(old.ca.cert)
+    fp = hashes.SHA256()
+    assert bundle_prints(sync_client, mwc) == [old.ca.cert.fingerprint(fp),
+                                               staged.next_ca.cert.fingerprint(fp)]
+    # The next run sees it published and marks the moment; the one after the propagation time
+    # lets it sign.
+    assert ensure_cli(kc, ns, mwc, tmp_path, *flags) == 0
+    assert "certificates: mark-published" in capsys.readouterr().out
+    marked = stored_of(secret_of(sync_client, ns))
+    assert marked.next_published_at is not None and marked.ca == old.ca
+    assert ensure_cli(kc, ns, mwc, tmp_path, *flags) == 0
+    assert "certificates: wait (" in capsys.readouterr().out
+    time.sleep(2.1)
+    assert ensure_cli(kc, ns, mwc, tmp_path, *flags) == 0
+    assert "certificates: promote-ca" in capsys.readouterr().out
     new = stored_of(secret_of(sync_client, ns))
-    assert new.ca != old.ca
-    assert prints == [new.ca.cert.fingerprint(hashes.SHA256()),
-                      old.ca.cert.fingerprint(hashes.SHA256())]
+    assert new.ca == staged.next_ca and new.next_ca is None
+    new.serving.cert.verify_directly_issued_by(new.ca.cert)
+    assert (tmp_path / "tls.crt").read_bytes() == new.serving.cert_pem
+    assert bundle_prints(sync_client, mwc) == [new.ca.cert.fingerprint(fp),
+                                               old.ca.cert.fingerprint(fp)]
 
 
 def test_replicas_racing_converge_on_one_set(sync_client: SyncClient, ns: str, mwc: str,
@@ -212,7 +238,7 @@ def test_every_keeps_checking(sync_client: SyncClient, ns: str, mwc: str,
     keep_ensuring(sync_client, opts, 300.0, reports.append, sleep=naps.append, rounds=3)
     assert [r.action for r in reports] == ["issue-all", "keep", "keep"]
     assert naps == [300.0, 300.0]  # the interval, as the renewal is weeks away
-    soon = Lifetimes(ca_days=3650, serving_days=1)  # renewal due in 16 hours
+    soon = Lifetimes.of_days(3650, 1)  # renewal due in 16 hours
     reports.clear()
     naps.clear()
     keep_ensuring(sync_client, EnsureOptions(SVC, ns, secret="short-lived", webhook_config=mwc,

@@ -196,3 +196,34 @@ async def test_errors_of_the_work_propagate_after_release(client: KubeClient, ns
     with pytest.raises(RuntimeError, match="reconcile crashed"):
         await a.run(broken)
     assert (await lease(client, ns))["spec"]["holderIdentity"] == ""
+
+
+async def test_the_lease_is_owned_by_the_deployment_and_goes_with_it(
+        client: KubeClient, ns: str) -> None:
+    from tests.kube.conftest import deployment
+    from webhook.kube.leader import deployment_owner
+
+    assert await deployment_owner(client, ns, "reconciler") is None
+    await client.create(deployment(ns, "reconciler", replicas=0))
+    owner = await deployment_owner(client, ns, "reconciler")
+    assert owner is not None and owner["kind"] == "Deployment" and owner["uid"]
+    a = LeaderElector(client, namespace=ns, name="reconciler", identity="a",
+                      lease_duration=1.2, renew_deadline=0.8, retry_period=0.15,
+                      owners=(owner,))
+    work = Work()
+    run = asyncio.create_task(a.run(work))
+    await asyncio.wait_for(work.started.wait(), 3)
+    await asyncio.sleep(0.4)  # renewed a few times: every write keeps the reference
+    assert (await lease(client, ns))["metadata"]["ownerReferences"] == [owner]
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    released = await lease(client, ns)
+    assert released["spec"]["holderIdentity"] == "" and released["metadata"]["ownerReferences"]
+    await client.delete(ObjectRef("apps/v1", "Deployment", ns, "reconciler"))
+    ref = ObjectRef("coordination.k8s.io/v1", "Lease", ns, "reconciler")
+    for _ in range(200):
+        if await client.get(ref) is None:
+            break
+        await asyncio.sleep(0.1)
+    assert await client.get(ref) is None

@@ -73,7 +73,9 @@ class Backend:
         app.router.add_post("/count", self.count)
         app.router.add_get("/big", self.big)
         app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
+        # roomier head limits than aiohttp's defaults: the proxy's own limits are under test
+        self.runner = web.AppRunner(app, access_log=None, max_line_size=1 << 16,
+                                    max_field_size=1 << 16, max_headers=1024)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port)
         await site.start()

@@ -20,9 +20,67 @@ def test_hop_by_hop_and_connection_named_headers_are_dropped() -> None:
     names = {line.split(b":")[0].lower() for line in lines[1:] if line}
     assert names == {b"host", b"accept", b"x-forwarded-for", b"x-forwarded-proto",
                      b"x-forwarded-host", b"content-length"}
-    assert b"X-Forwarded-For: 10.0.0.1, 127.0.0.9" in lines
     assert b"X-Forwarded-Host: web" in lines
     assert b"Content-Length: 3" in lines
+
+
+CLIENT_FORWARDED = [(b"Host", b"shop.example"), (b"X-Forwarded-For", b"203.0.113.7"),
+                    (b"X-Forwarded-For", b"10.0.0.1"), (b"X-Forwarded-Host", b"evil.example"),
+                    (b"X-Forwarded-Proto", b"https")]
+
+
+@pytest.mark.parametrize(("trusted", "expected"), [
+    # from any client: the proxy's own values; what the client claimed is dropped
+    (False, [b"X-Forwarded-For: 127.0.0.9", b"X-Forwarded-Proto: http",
+             b"X-Forwarded-Host: shop.example"]),
+    # from a trusted proxy: its values are kept, X-Forwarded-For appended to
+    (True, [b"X-Forwarded-For: 203.0.113.7, 10.0.0.1, 127.0.0.9", b"X-Forwarded-Proto: https",
+            b"X-Forwarded-Host: evil.example"]),
+])
+def test_forwarding_headers_are_set_by_the_proxy_unless_the_client_is_trusted(
+        trusted: bool, expected: list[bytes]) -> None:
+    sent = h.request_head(b"GET", b"/", h.scan_request(CLIENT_FORWARDED), b"127.0.0.9",
+                          trusted=trusted)
+    lines = sent.split(b"\r\n")
+    assert [line for line in lines if line.lower().startswith(b"x-forwarded")] == expected
+
+
+@pytest.mark.parametrize(("connection", "kept"), [
+    # end-to-end fields cannot be named away
+    (b"Host", {b"host", b"x-a", b"authorization", b"cookie"}),
+    (b"close, HOST, Authorization, Cookie, X-Forwarded-For",
+     {b"host", b"x-a", b"authorization", b"cookie"}),
+    # other fields can
+    (b"X-A", {b"host", b"authorization", b"cookie"}),
+    (b"keep-alive, x-a, host", {b"host", b"authorization", b"cookie"}),
+])
+def test_connection_cannot_name_end_to_end_fields(connection: bytes, kept: set[bytes]) -> None:
+    head = h.scan_request([(b"Host", b"web"), (b"Connection", connection), (b"X-A", b"1"),
+                           (b"Authorization", b"Bearer t"), (b"Cookie", b"c=1")])
+    sent = h.request_head(b"GET", b"/", head, b"127.0.0.9").split(b"\r\n")[1:]
+    names = {line.split(b":")[0].lower() for line in sent if line}
+    assert names - {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"} == kept
+
+
+def test_a_response_connection_header_cannot_name_its_framing_or_cookies_away() -> None:
+    block = (b"HTTP/1.1 200 OK\r\nConnection: Content-Length, Set-Cookie, X-A\r\n"
+             b"Content-Length: 2\r\nSet-Cookie: s=1\r\nX-A: 1\r\n")
+    rhead = h.scan_response(block)
+    assert rhead.content_length == 2
+    assert rhead.block == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSet-Cookie: s=1\r\n"
+
+
+@pytest.mark.parametrize(("headers", "problem"), [
+    ([(b"Host", b"a"), (b"Host", b"b")], "more than one Host header"),
+    ([(b"Host", b"a"), (b"host", b"a")], "more than one Host header"),
+    ([(b"Host", b"a b")], "invalid Host header 'a b'"),
+    ([(b"Host", b"a/b")], "invalid Host header 'a/b'"),
+    ([(b"Host", b"[::1]:8080")], None),
+    ([(b"Host", b"")], None),
+    ([], None),
+])
+def test_host_problems(headers: list[tuple[bytes, bytes]], problem: str | None) -> None:
+    assert h.scan_request(headers).problem == problem
 
 
 def test_upgrade_survives_only_when_connection_names_it() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.admission.rawhttp import read_response
 from tests.proxy.conftest import Backend, routes_text, versions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +57,16 @@ class Running:
             if found:
                 return found
         raise AssertionError(f"no line matching {pattern!r}; log: {''.join(self.log)}")
+
+    def lines_for(self, seconds: float) -> list[str]:
+        """The lines logged in the next ``seconds``."""
+        deadline = time.monotonic() + seconds
+        got = []
+        while (left := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(queue.Empty):
+                got.append(self.lines.get(timeout=min(left, 0.1)))
+        self.log += got
+        return got
 
     def started(self, workers: int = 1) -> Running:
         if self.admin == 0:
@@ -111,6 +123,12 @@ def test_a_bad_routes_file_refuses_to_start(tmp_path: Path) -> None:
     (["--workers", "0"], "--workers: must be between 1 and 64, got 0"),
     (["--listen", "nowhere"], "--listen: must be HOST:PORT"),
     (["--upstream-timeout", "0"], "--upstream-timeout: must be more than 0"),
+    (["--header-timeout", "0"], "--header-timeout: must be more than 0"),
+    (["--max-fields", "0"], "--max-fields: must be between 1 and 10000, got 0"),
+    (["--max-head-bytes", "4096"], "--max-head-bytes: must be at least --max-uri-bytes and "
+                                   "--max-field-bytes, got 4096"),
+    (["--trusted-proxies", "10.0.0.0/8,nope"],
+     "--trusted-proxies: 'nope' is not an IP address or CIDR block"),
 ])
 def test_bad_flags_are_refused(tmp_path: Path, args: list[str], message: str) -> None:
     routes = tmp_path / "routes.yaml"
@@ -162,6 +180,24 @@ async def test_file_changes_apply_within_2s_and_bad_ones_keep_the_last_good_tabl
     await wait_version(session, proxy.url + "/", "stable", 2.0)
 
 
+async def test_limits_and_trusted_proxies_are_flags(
+    tmp_path: Path, backends: dict[str, Backend], spawn: list[Running],
+) -> None:
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(routes_text(backends))
+    proxy = start(spawn, routes, "--max-fields", "3", "--trusted-proxies", "10.0.0.0/8",
+                  "--trusted-proxies", "127.0.0.1,::1").started()
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: web\r\nX-Forwarded-For: 192.0.2.1\r\n\r\n"
+                 b"GET / HTTP/1.1\r\nHost: web\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
+    first = await read_response(reader)
+    second = await read_response(reader)
+    writer.close()
+    assert (first[0], second[0]) == (200, 431)
+    seen = {k.lower(): v for k, v in backends["stable"].seen[-1].headers}
+    assert seen["x-forwarded-for"] == "192.0.2.1, 127.0.0.1"
+
+
 def rewrite_in_place(path: Path, text: str) -> None:
     """Same size, same inode (and the caller restores the mtime): polling cannot see it."""
     with open(path, "r+") as fh:
@@ -183,6 +219,38 @@ async def test_sighup_reloads_at_once(
     proxy.proc.send_signal(signal.SIGHUP)
     proxy.wait_for("routes reloaded")
     assert (await versions(session, proxy.url + "/", 100)).get("canary") == 99
+
+
+# a table whose parsing raised an unexpected error (OverflowError from the regex engine), which
+# silently stopped the watcher: later edits and SIGHUP were ignored
+BREAKS_THE_PARSER = [{"name": "b", "match": [{"headerName": "X-A",
+                                              "headerValue": {"regex": "a{4294967296}"}}]}]
+
+
+async def test_the_file_watcher_survives_any_table(
+    tmp_path: Path, backends: dict[str, Backend], spawn: list[Running],
+    session: aiohttp.ClientSession,
+) -> None:
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(routes_text(backends, weight=0))
+    proxy = start(spawn, routes).started()
+    routes.write_text(routes_text(backends, weight=100, headerRoutes=BREAKS_THE_PARSER))
+    proxy.wait_for(rf"refused new routes: {re.escape(str(routes))}: .*keeping the last good "
+                   "table$")
+    later = proxy.lines_for(1.5)  # three polls: the same table is not logged again
+    assert not [line for line in later if "refused" in line or "Traceback" in line], later
+    assert await versions(session, proxy.url + "/", 20) == {"stable": 20}
+    # later edits apply
+    good = routes_text(backends, weight=100)
+    routes.write_text(good)
+    assert await wait_version(session, proxy.url + "/", "canary", 3.0) < 3.0
+    # and so does SIGHUP (a change polling cannot see: same size, inode and mtime)
+    stat = routes.stat()
+    rewrite_in_place(routes, good.replace('"weight": 100', '"weight":   0'))
+    os.utime(routes, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    proxy.proc.send_signal(signal.SIGHUP)
+    proxy.wait_for("routes reloaded")
+    assert await versions(session, proxy.url + "/", 20) == {"stable": 20}
 
 
 async def test_sigterm_drains_requests_in_flight(
@@ -287,3 +355,46 @@ async def test_a_1gb_upload_and_a_large_download_keep_memory_bounded(
         assert got == 256 << 20
     growth_mib = (peak_rss_kib(proxy.proc.pid) - before) / 1024
     assert growth_mib < 48, f"proxy peak RSS grew by {growth_mib:.0f} MiB"
+
+
+def rss_kib(pid: int) -> int:
+    found = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    assert found
+    return int(found[1])
+
+
+@pytest.mark.slow
+async def test_huge_heads_are_refused_without_growing_memory(
+    tmp_path: Path, backends: dict[str, Backend], spawn: list[Running],
+    session: aiohttp.ClientSession,
+) -> None:
+    """Four clients each send a 64 MiB header: each gets 431 after the head's budget, and the
+    proxy's memory stays where it was (the parser is never fed more than 32 KiB of a head)."""
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(routes_text(backends))
+    proxy = start(spawn, routes).started()
+    async with session.get(proxy.url + "/") as r:
+        await r.read()
+    peak_before, rss_before = peak_rss_kib(proxy.proc.pid), rss_kib(proxy.proc.pid)
+    block = b"h" * (1 << 20)
+
+    async def huge_head() -> int:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        answer = asyncio.create_task(read_response(reader))
+        writer.write(b"GET / HTTP/1.1\r\nHost: web\r\nX-Huge: ")
+        try:
+            for _ in range(64):
+                writer.write(block)
+                await writer.drain()
+        except ConnectionError:
+            pass  # the proxy stopped listening (it answered long before)
+        status = (await answer)[0]
+        writer.close()
+        return status
+
+    assert await asyncio.gather(*(huge_head() for _ in range(4))) == [431] * 4
+    peak_growth = (peak_rss_kib(proxy.proc.pid) - peak_before) / 1024
+    held = (rss_kib(proxy.proc.pid) - rss_before) / 1024
+    assert peak_growth < 16, f"peak RSS grew by {peak_growth:.0f} MiB"
+    assert held < 8, f"RSS stayed {held:.0f} MiB above where it was"
+    assert backends["stable"].seen[1:] == []

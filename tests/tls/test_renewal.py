@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from cryptography import x509
 
-from webhook.errors import Conflict, TLSConfigError
+from webhook.errors import ConfigError, Conflict, TLSConfigError
 from webhook.tls import (
     Action,
     Lifetimes,
@@ -24,7 +24,7 @@ from webhook.tls import (
 )
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-LIFE = Lifetimes(ca_days=900, serving_days=90, renew_fraction=2 / 3)
+LIFE = Lifetimes.of_days(900, 90, renew_fraction=2 / 3)
 NAMES = service_names("canarist-webhook", "canarist")
 
 
@@ -49,7 +49,9 @@ def _days(n: float) -> dt.datetime:
         ("before 2/3 of 90 days", STORED, NAMES, _days(59.9), Action.KEEP, "valid until"),
         ("at 2/3 of 90 days", STORED, NAMES, _days(60.1), Action.ISSUE_SERVING, "renewal due"),
         ("expired", STORED, NAMES, _days(91), Action.ISSUE_SERVING, "renewal due"),
-        ("CA at 2/3 of 900 days", STORED, NAMES, _days(600.1), Action.ISSUE_ALL, "CA expires"),
+        ("CA at 2/3 of 900 days", STORED, NAMES, _days(600.1), Action.STAGE_CA,
+         "a new CA joins the bundle before it signs"),
+        ("CA expired", STORED, NAMES, _days(901), Action.ISSUE_ALL, "the CA expired"),
         (
             "a SAN is missing",
             STORED,
@@ -123,21 +125,82 @@ def test_serving_rotation_keeps_the_ca_and_bundle() -> None:
     assert plan(rotated, NAMES, _days(61), LIFE).action is Action.KEEP
 
 
-def test_ca_rotation_bundles_old_and_new_ca() -> None:
-    store = MemoryStore(STORED)
-    rotated, step = ensure(store, NAMES, _days(601), LIFE)
-    assert step.action is Action.ISSUE_ALL
-    bundle = x509.load_pem_x509_certificates(rotated.bundle)
-    assert [c.serial_number for c in bundle] == [
-        rotated.ca.cert.serial_number,
-        STORED.ca.cert.serial_number,  # still valid: API servers may still trust only it
-    ]
-    rotated.serving.cert.verify_directly_issued_by(rotated.ca.cert)
+def _prints(bundle: bytes) -> list[int]:
+    return [c.serial_number for c in x509.load_pem_x509_certificates(bundle)]
 
 
-def test_expired_ca_leaves_the_bundle() -> None:
+def test_ca_rotation_stages_publishes_waits_then_promotes() -> None:
+    base = replace(STORED, serving=issue_serving(STORED.ca, NAMES, now=_days(600), days=90))
+    store = MemoryStore(base)
+    staged, step = ensure(store, NAMES, _days(601), LIFE, published=STORED.bundle)
+    assert step.action is Action.STAGE_CA and staged.next_ca is not None
+    assert staged.ca == STORED.ca and staged.serving == base.serving  # nothing signed by it
+    assert _prints(staged.bundle) == [STORED.ca.cert.serial_number,
+                                      staged.next_ca.cert.serial_number]
+    # Not yet in the webhook configuration: it waits, however long.
+    for day in (601, 650):
+        assert plan(staged, NAMES, _days(day), LIFE, STORED.bundle).action is Action.WAIT
+    # Seen published: the moment is marked; it signs only after the propagation time.
+    marked, step = ensure(store, NAMES, _days(602), LIFE, published=staged.bundle)
+    assert step.action is Action.MARK_PUBLISHED and marked.next_published_at == _days(602)
+    assert marked.serving == base.serving
+    soon = _days(602) + LIFE.propagation / 2
+    waiting = plan(marked, NAMES, soon, LIFE, staged.bundle)
+    assert waiting.action is Action.WAIT and "the new CA signs from" in waiting.reason
+    later = _days(602) + LIFE.propagation
+    promoted, step = ensure(store, NAMES, later, LIFE, published=staged.bundle)
+    assert step.action is Action.PROMOTE_CA
+    assert promoted.ca == staged.next_ca and promoted.next_ca is None
+    promoted.serving.cert.verify_directly_issued_by(promoted.ca.cert)
+    # The old CA stays trusted until it expires, then leaves the bundle.
+    assert _prints(promoted.bundle) == [promoted.ca.cert.serial_number,
+                                        STORED.ca.cert.serial_number]
+    assert plan(promoted, NAMES, _days(640), LIFE, promoted.bundle).action is Action.KEEP
+    store.value = replace(promoted, serving=issue_serving(promoted.ca, NAMES, now=_days(890)))
+    pruned, step = ensure(store, NAMES, _days(901), LIFE, published=promoted.bundle)
+    assert step.action is Action.REBUNDLE
+    assert _prints(pruned.bundle) == [promoted.ca.cert.serial_number]
+
+
+def test_serving_renewal_is_not_held_by_a_staged_ca() -> None:
+    store = MemoryStore(replace(STORED, serving=issue_serving(STORED.ca, NAMES, now=_days(600),
+                                                              days=90)))
+    staged, _ = ensure(store, NAMES, _days(601), LIFE, published=STORED.bundle)
+    # Days later the serving pair is due while the new CA is still unpublished.
+    renewed, step = ensure(store, NAMES, _days(601 + 61), LIFE, published=STORED.bundle)
+    assert step.action is Action.ISSUE_SERVING and renewed.next_ca == staged.next_ca
+    renewed.serving.cert.verify_directly_issued_by(STORED.ca.cert)
+
+
+def test_an_expired_ca_leaves_the_bundle_and_everything_is_reissued() -> None:
     rotated = carry_out(plan(STORED, NAMES, _days(1000), LIFE), STORED, NAMES, _days(1000), LIFE)
     assert len(x509.load_pem_x509_certificates(rotated.bundle)) == 1
+
+
+def test_the_bundle_regains_a_lost_ca() -> None:
+    broken = replace(STORED, bundle=b"")
+    step = plan(broken, NAMES, _days(1), LIFE)
+    assert step.action is Action.REBUNDLE
+    assert _prints(carry_out(step, broken, NAMES, _days(1), LIFE).bundle) == [
+        STORED.ca.cert.serial_number]
+
+
+def test_lifetimes_are_checked() -> None:
+    with pytest.raises(ConfigError, match="serving lifetime: must be at least"):
+        Lifetimes(serving=dt.timedelta(seconds=1))
+    with pytest.raises(ConfigError, match="CA propagation"):
+        Lifetimes(ca=dt.timedelta(minutes=3), propagation=dt.timedelta(minutes=1))
+    assert Lifetimes(ca=dt.timedelta(minutes=3), serving=dt.timedelta(seconds=40),
+                     propagation=dt.timedelta(seconds=5)).ca == dt.timedelta(minutes=3)
+
+
+def test_short_lifetimes_backdate_a_tenth() -> None:
+    pair = ensure(MemoryStore(), NAMES, T0, Lifetimes(ca=dt.timedelta(minutes=10),
+                                                      serving=dt.timedelta(seconds=60),
+                                                      propagation=dt.timedelta(seconds=5)))[0]
+    cert = pair.serving.cert
+    assert cert.not_valid_before_utc == T0 - dt.timedelta(seconds=6)
+    assert cert.not_valid_after_utc == T0 + dt.timedelta(seconds=60)
 
 
 def test_next_check_is_the_earliest_renewal() -> None:

@@ -30,6 +30,7 @@ _REGISTRARS: tuple[Registrar, ...] = (
     serve.register_webhook,
     tools.register_mutate,
     tools.register_certs,
+    tools.register_check_webhook,
     serve.register_up,
     release.register_reconcile,
     release.register_render,

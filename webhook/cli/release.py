@@ -32,9 +32,14 @@ def register_reconcile(sub: Subparsers) -> None:
     )
     kube_flags(p, namespace="watch only this namespace (default: every namespace)")
     p.add_argument("--leader-elect", action="store_true",
-                   help="reconcile only while holding the Lease canarist-reconciler")
+                   help="reconcile only while holding the Lease (--lease-name)")
+    p.add_argument("--lease-name", default="canarist-reconciler", metavar="NAME",
+                   help="the Lease replicas elect a leader on (default canarist-reconciler)")
     p.add_argument("--lease-namespace", default="canarist-system", metavar="NS",
                    help="namespace of the Lease (default canarist-system)")
+    p.add_argument("--lease-owner", default="", metavar="DEPLOYMENT",
+                   help="the reconciler's own Deployment in --lease-namespace: it owns the "
+                   "Lease, so deleting it (helm uninstall) deletes the Lease")
     p.add_argument("--workers", type=int, default=4, metavar="N",
                    help="Deployments reconciled at once (default 4)")
     p.add_argument("--resync", type=float, default=300.0, metavar="SECONDS",
@@ -72,7 +77,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                        proxy_admin_url=args.proxy_admin_url, policies=policy_file(args),
                        policy_configmap=policy_configmap(args))
     options = ServeOptions(loop=loop, leader_elect=args.leader_elect,
-                           lease_namespace=args.lease_namespace,
+                           lease_namespace=args.lease_namespace, lease_owner=args.lease_owner,
+                           lease_name=args.lease_name,
                            metrics_address=args.metrics_address)
     if args.qps < 0 or args.burst < 1:
         raise InvalidInput("--qps must be 0 or more and --burst at least 1")

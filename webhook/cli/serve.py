@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from webhook.cli.common import EXIT_OK, Subparsers, context_flag, kubeconfig_flag, namespace_flag
+from webhook.cli.tools import start_cert_keeper, webhook_cert_flags
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
@@ -47,6 +48,21 @@ def register_proxy(sub: Subparsers) -> None:
                    help="requests with larger bodies are not mirrored (counted as dropped)")
     p.add_argument("--window", type=int, default=60, metavar="SECONDS",
                    help="sliding window of the /summary endpoint")
+    p.add_argument("--header-timeout", type=float, default=20.0, metavar="SECONDS",
+                   help="a request head must arrive whole within this, else the connection is "
+                   "closed (408 if part of it came; default 20)")
+    p.add_argument("--max-uri-bytes", type=int, default=8192, metavar="BYTES",
+                   help="longest request target; longer: 414 (default 8192)")
+    p.add_argument("--max-field-bytes", type=int, default=8192, metavar="BYTES",
+                   help="longest header field, name and value; longer: 431 (default 8192)")
+    p.add_argument("--max-fields", type=int, default=100, metavar="N",
+                   help="most header fields in a request; more: 431 (default 100)")
+    p.add_argument("--max-head-bytes", type=int, default=32768, metavar="BYTES",
+                   help="largest request head, request line to blank line; larger: 431 "
+                   "(default 32768)")
+    p.add_argument("--trusted-proxies", action="append", default=[], metavar="CIDR[,CIDR...]",
+                   help="peers whose X-Forwarded-For/-Host/-Proto are kept (X-Forwarded-For "
+                   "appended to); repeatable; default: none, the proxy sets them itself")
     p.set_defaults(handler=cmd_proxy)
 
 
@@ -64,10 +80,11 @@ def register_webhook(sub: Subparsers) -> None:
         "webhook",
         help="run the admission webhook (HTTPS)",
         description="Serve /mutate (AdmissionReview v1), /healthz, /readyz and /metrics over "
-        "TLS 1.2+. Certificate and key are reloaded when their files change; SIGTERM drains.",
+        "TLS 1.2+. Certificate and key are reloaded when their files change; SIGTERM drains. "
+        "In a cluster, --cert-secret keeps the certificates in a Secret instead of files.",
     )
-    p.add_argument("--tls-cert", required=True, metavar="FILE", help="PEM certificate (chain)")
-    p.add_argument("--tls-key", required=True, metavar="FILE", help="PEM private key")
+    p.add_argument("--tls-cert", metavar="FILE", help="PEM certificate (chain)")
+    p.add_argument("--tls-key", metavar="FILE", help="PEM private key")
     p.add_argument("--listen", default="0.0.0.0:8443", metavar="HOST:PORT",
                    help="address to serve on (default 0.0.0.0:8443)")
     p.add_argument("--drain-seconds", type=float, default=2.0, metavar="SECONDS",
@@ -76,6 +93,7 @@ def register_webhook(sub: Subparsers) -> None:
     p.add_argument("--reload-interval", type=float, default=2.0, metavar="SECONDS",
                    help="how often the certificate files are checked for changes (default 2)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    webhook_cert_flags(p)
     p.set_defaults(handler=cmd_webhook)
 
 
@@ -86,8 +104,12 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 
     host, port = parse_listen(args.listen)
     configure(args.log_level)
-    run(ServerConfig(args.tls_cert, args.tls_key, host, port, drain_seconds=args.drain_seconds,
-                     reload_interval=args.reload_interval))
+    cert, key, stop = start_cert_keeper(args)
+    try:
+        run(ServerConfig(cert, key, host, port, drain_seconds=args.drain_seconds,
+                         reload_interval=args.reload_interval))
+    finally:
+        stop.set()
     return EXIT_OK
 
 
@@ -119,6 +141,10 @@ def register_up(sub: Subparsers) -> None:
     p.add_argument("--proxy-admin-listen", default="127.0.0.1:0", metavar="HOST:PORT",
                    help="the proxy's /metrics and /summary, which the reconciler's builtin "
                    "analysis provider reads (default 127.0.0.1:0: any free port)")
+    p.add_argument("--image", action="append", default=[], metavar="REPO",
+                   help="another image repository whose containers run as canarist processes "
+                   "(besides ghcr.io/canarist/canarist), e.g. a locally built "
+                   "registry.example.com/canarist; repeatable or comma-separated")
     p.set_defaults(handler=cmd_up)
 
 
@@ -133,7 +159,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     parse_listen(args.proxy_admin_listen, "--proxy-admin-listen")
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     proxy = ProxySettings(listen=args.proxy_listen, admin_listen=args.proxy_admin_listen)
-    return run_up(args.kubeconfig, args.port, args.without, proxy)
+    return run_up(args.kubeconfig, args.port, args.without, proxy, args.image)
 
 
 def register_demo(sub: Subparsers) -> None:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import re
 import sys
+import threading
+from typing import TYPE_CHECKING
 
 from webhook.cli.common import (
     EXIT_FAILED,
@@ -11,12 +15,16 @@ from webhook.cli.common import (
     Subparsers,
     client_options,
     kube_flags,
+    kubeconfig_flag,
     policy_flags,
     read_bytes,
     read_input,
     split_names,
 )
 from webhook.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from webhook.kube.certs import EnsureOptions
 
 
 def register_validate(sub: Subparsers) -> None:
@@ -93,6 +101,41 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def register_check_webhook(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "check-webhook",
+        help="check that every ready webhook replica holds a release (what helm test runs)",
+        description="Send every ready endpoint of the webhook's Service, over TLS verified with "
+        "the CA bundle and the Service's name, a dry-run admission of an opted-in Deployment "
+        "and then of a change to its image; the change must be held (spec.paused, warning). "
+        "Exit 0 when every replica held it, 1 otherwise (or with no ready replica).",
+    )
+    kube_flags(p, namespace="the webhook's namespace (default: the pod's, else the context's)")
+    p.add_argument("--service", default="canarist-webhook", metavar="NAME",
+                   help="the webhook's Service (default canarist-webhook)")
+    p.add_argument("--ca-file", required=True, metavar="FILE",
+                   help="PEM bundle of the CAs to trust (the caBundle)")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS")
+    p.set_defaults(handler=cmd_check_webhook)
+
+
+def cmd_check_webhook(args: argparse.Namespace) -> int:
+    from webhook.kube.client import connect_sync
+    from webhook.kube.webhookcheck import check
+
+    ca = read_bytes(args.ca_file)
+    client = connect_sync(client_options(args))
+    try:
+        answers = check(client, client.namespace, args.service, ca, args.timeout)
+    finally:
+        client.close()
+    for a in answers:
+        print(f"{a.endpoint}: {'ok' if a.ok else 'FAILED'}: {a.detail}")
+    if not answers:
+        print(f"no ready endpoint of service {client.namespace}/{args.service}")
+    return EXIT_OK if answers and all(a.ok for a in answers) else EXIT_FAILED
+
+
 def register_certs(sub: Subparsers) -> None:
     p = sub.add_parser("certs", help="issue the webhook's TLS certificates")
     certs = p.add_subparsers(dest="certs_command", metavar="COMMAND")
@@ -119,7 +162,7 @@ def _register_generate(certs: Subparsers) -> None:
     g.set_defaults(handler=cmd_certs_generate)
 
 
-def _extra_san_flag(p: argparse.ArgumentParser) -> None:
+def _extra_san_flag(p: argparse._ActionsContainer) -> None:
     p.add_argument("--extra-san", action="append", default=[], metavar="NAME",
                    help="another DNS name or IP address (repeatable or comma-separated)")
 
@@ -140,10 +183,11 @@ def _register_ensure(certs: Subparsers) -> None:
         "ensure",
         help="keep the webhook's certificates in a Secret, the caBundle and files (in-cluster)",
         description="Load the webhook's CA and serving certificate from a Secret (creating or "
-        "rotating them when missing, broken or past 2/3 of their lifetime; replicas racing "
-        "converge on one), patch the CA bundle into the MutatingWebhookConfiguration's webhooks "
-        "that call the Service, and write tls.crt, tls.key and ca.crt into --out for the "
-        "server's hot reload. Writes nothing when nothing is due.",
+        "rotating them when missing, broken or past 2/3 of their lifetime; a new CA joins the "
+        "caBundle before it signs anything; replicas racing converge on one), patch the CA "
+        "bundle into the MutatingWebhookConfiguration's webhooks that call the Service, and "
+        "write tls.crt, tls.key and ca.crt into --out for the server's hot reload. Writes "
+        "nothing when nothing is due.",
     )
     kube_flags(e, namespace=None)
     e.add_argument("--service", required=True, help="the webhook's Service name")
@@ -151,38 +195,93 @@ def _register_ensure(certs: Subparsers) -> None:
                    help="the Service's namespace (the Secret lives there too)")
     e.add_argument("--secret", default="canarist-webhook-tls",
                    help="Secret holding CA and serving pair (default canarist-webhook-tls)")
-    e.add_argument("--webhook-config", default="canarist", metavar="NAME",
-                   help="MutatingWebhookConfiguration to patch (default canarist; '' to skip)")
     e.add_argument("--out", metavar="DIR", help="also write tls.crt, tls.key and ca.crt here")
-    _extra_san_flag(e)
-    e.add_argument("--serving-days", type=int, default=90, metavar="N",
-                   help="validity of the serving certificate (default 90; renewed after 2/3)")
-    e.add_argument("--ca-days", type=int, default=3650, metavar="N",
-                   help="validity of the CA (default 3650)")
+    cert_keeping_flags(e)
+    e.add_argument("--serving-days", type=int, metavar="N",
+                   help="validity of the serving certificate in days (default 90)")
+    e.add_argument("--ca-days", type=int, metavar="N", help="validity of the CA in days "
+                   "(default 3650)")
     e.add_argument("--every", type=float, metavar="SECONDS",
                    help="keep running: check again this often (and at the planned renewal)")
     e.set_defaults(handler=cmd_certs_ensure)
 
 
-def cmd_certs_ensure(args: argparse.Namespace) -> int:
+def cert_keeping_flags(p: argparse._ActionsContainer) -> None:
+    """What ``certs ensure`` and ``webhook --cert-secret`` share."""
+    p.add_argument("--webhook-config", default="canarist", metavar="NAME",
+                   help="MutatingWebhookConfiguration whose webhooks calling the Service get "
+                   "the caBundle, and which owns the Secret (default canarist; '' for none)")
+    _extra_san_flag(p)
+    p.add_argument("--serving-lifetime", type=lifetime_arg, metavar="DURATION",
+                   help="validity of the serving certificate, e.g. 2160h or 90d (default 90d; "
+                   "renewed after 2/3)")
+    p.add_argument("--ca-lifetime", type=lifetime_arg, metavar="DURATION",
+                   help="validity of the CA, e.g. 87600h (default 3650d; renewed after 2/3)")
+    p.add_argument("--ca-propagation", type=lifetime_arg, default=None, metavar="DURATION",
+                   help="how long a new CA is in the published caBundle before it signs "
+                   "(default 60s)")
+    p.add_argument("--follow", action="store_true",
+                   help="the Secret is issued by someone else (e.g. cert-manager): only read "
+                   "it (and make the webhook configuration its owner); issue nothing and leave "
+                   "the caBundle to its injector")
+    p.add_argument("--adopt-secret", action="append", default=[], metavar="NAME",
+                   help="another Secret the webhook configuration should own, so it goes "
+                   "with it (e.g. the CA cert-manager issues); repeatable")
+
+
+_LIFETIME = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def lifetime_arg(text: str) -> dt.timedelta:
+    """``90d``, ``2160h``, ``1h30m``, ``45s`` (Go durations, plus days)."""
+    if not text or _LIFETIME.sub("", text) or len(text) > 40:
+        raise argparse.ArgumentTypeError(
+            f"must be a duration such as 45s, 30m, 2160h or 90d, got {text!r}")
+    seconds = sum(float(n) * _UNITS[u] for n, u in _LIFETIME.findall(text))
+    if not 0 <= seconds <= 100 * 365 * 86400:
+        raise argparse.ArgumentTypeError(f"must be at most 100 years, got {text!r}")
+    return dt.timedelta(seconds=seconds)
+
+
+def ensure_options(args: argparse.Namespace, *, service: str, namespace: str, secret: str,
+                   out: str | None) -> EnsureOptions:
+    """The ``EnsureOptions`` of the flags ``cert_keeping_flags`` added (and --*-days)."""
     from pathlib import Path
 
-    from webhook.kube.certs import EnsureOptions, ensure_certs, keep_ensuring
-    from webhook.kube.client import connect_sync
+    from webhook.kube.certs import EnsureOptions
     from webhook.kube.config import check_namespace
     from webhook.tls import Lifetimes
+    from webhook.tls.renewal import DAY
 
-    bad = [f"--{flag}: must be at least 1, got {value}" for flag, value in
-           (("serving-days", args.serving_days), ("ca-days", args.ca_days)) if value < 1]
-    if args.every is not None and args.every < 1:
-        bad.append(f"--every: must be at least 1 second, got {args.every:g}")
+    days = {"serving": getattr(args, "serving_days", None), "ca": getattr(args, "ca_days", None)}
+    bad = [f"--{k}-days: must be at least 1, got {v}" for k, v in days.items()
+           if v is not None and v < 1]
+    bad += [f"--{k}-days and --{k}-lifetime: pick one" for k, v in days.items()
+            if v is not None and getattr(args, f"{k}_lifetime") is not None]
     if bad:
         raise InvalidInput("; ".join(bad))
-    opts = EnsureOptions(
-        service=args.service, namespace=check_namespace(args.namespace),
-        secret=args.secret, webhook_config=args.webhook_config or None,
-        out=Path(args.out) if args.out else None, extra_sans=split_names(args.extra_san),
-        life=Lifetimes(ca_days=args.ca_days, serving_days=args.serving_days))
+    default = Lifetimes()
+    ca = args.ca_lifetime or (days["ca"] * DAY if days["ca"] else default.ca)
+    serving = args.serving_lifetime or (days["serving"] * DAY if days["serving"]
+                                        else default.serving)
+    propagation = default.propagation if args.ca_propagation is None else args.ca_propagation
+    life = Lifetimes(ca=ca, serving=serving, propagation=propagation)  # ConfigError: exit 2
+    return EnsureOptions(
+        service=service, namespace=check_namespace(namespace), secret=secret,
+        webhook_config=args.webhook_config or None, out=Path(out) if out else None,
+        extra_sans=split_names(args.extra_san), life=life, follow=args.follow,
+        adopt=tuple(split_names(args.adopt_secret)))
+
+
+def cmd_certs_ensure(args: argparse.Namespace) -> int:
+    from webhook.kube.certs import ensure_certs, keep_ensuring
+    from webhook.kube.client import connect_sync
+
+    if args.every is not None and args.every < 1:
+        raise InvalidInput(f"--every: must be at least 1 second, got {args.every:g}")
+    opts = ensure_options(args, service=args.service, namespace=args.namespace,
+                          secret=args.secret, out=args.out)
     client = connect_sync(client_options(args, namespace=args.namespace))
     try:
         if args.every is None:
@@ -193,3 +292,57 @@ def cmd_certs_ensure(args: argparse.Namespace) -> int:
     finally:
         client.close()
     return EXIT_OK
+
+
+def webhook_cert_flags(p: argparse.ArgumentParser) -> None:
+    """``canarist webhook``'s in-cluster certificates (instead of --tls-cert/--tls-key)."""
+    g = p.add_argument_group(
+        "certificates kept in the cluster",
+        "With --cert-secret the webhook keeps its own certificates: the CA and serving pair in "
+        "a Secret shared by every replica (issued and rotated as `certs ensure` does), the CA "
+        "bundle in the webhook configuration, the pair read from the API and served without a "
+        "restart. The server starts once the caBundle trusts the pair.")
+    g.add_argument("--cert-secret", metavar="NAME",
+                   help="the Secret (in the Service's namespace) holding CA and serving pair")
+    g.add_argument("--service", default="canarist-webhook", metavar="NAME",
+                   help="the webhook's Service (default canarist-webhook)")
+    g.add_argument("--cert-check-interval", type=float, default=10.0, metavar="SECONDS",
+                   help="how often the Secret and the caBundle are checked (default 10)")
+    g.add_argument("--cert-dir", metavar="DIR",
+                   help="where the pair is written for the server (default: a new private "
+                   "directory under $TMPDIR)")
+    cert_keeping_flags(g)
+    kubeconfig_flag(g)
+    g.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
+    g.add_argument("-n", "--namespace", metavar="NS",
+                   help="namespace of the Service and the Secret (default: the pod's, else the "
+                   "context's)")
+
+
+def start_cert_keeper(args: argparse.Namespace) -> tuple[str, str, threading.Event]:
+    """With --cert-secret: ensure the certificates (blocking until they are ready), keep them
+    in a thread; returns the certificate and key files to serve and the event that stops it."""
+    import tempfile
+
+    from webhook.kube.certkeep import Keeper
+    from webhook.kube.client import connect_sync
+
+    stop = threading.Event()
+    if not args.cert_secret:
+        if not (args.tls_cert and args.tls_key):
+            raise InvalidInput("--tls-cert and --tls-key are required without --cert-secret")
+        return args.tls_cert, args.tls_key, stop
+    if args.tls_cert or args.tls_key:
+        raise InvalidInput("--cert-secret serves its own pair: drop --tls-cert/--tls-key")
+    if not 0.5 <= args.cert_check_interval <= 3600:
+        raise InvalidInput(f"--cert-check-interval: must be 0.5-3600 seconds, got "
+                           f"{args.cert_check_interval:g}")
+    client = connect_sync(client_options(args))
+    out = args.cert_dir or tempfile.mkdtemp(prefix="canarist-certs-")
+    opts = ensure_options(args, service=args.service, namespace=client.namespace,
+                          secret=args.cert_secret, out=out)
+    keeper = Keeper(client, opts, args.cert_check_interval)
+    if keeper.first(stop) is None:
+        raise InvalidInput("stopped before the certificates were ready")
+    keeper.start(stop)
+    return f"{out}/tls.crt", f"{out}/tls.key", stop

@@ -12,6 +12,7 @@ from webhook.cluster.auth.user import UserInfo
 from webhook.cluster.kinds import strategy_for
 from webhook.cluster.kinds.base import Strategy
 from webhook.cluster.meta import clone, metadata, new_uid, now
+from webhook.cluster.nodeapi import NodeBackend
 from webhook.cluster.resources import CREATE_ONLY_SUBRESOURCES, ResourceRegistry, ResourceType
 from webhook.cluster.scale import scale_of
 from webhook.cluster.selectors import SelectorError, parse_field_selector, parse_label_selector
@@ -68,6 +69,7 @@ class APICore:
         self.store = Store(history_size)
         self.registry = ResourceRegistry()
         self.admission = admission
+        self.node: NodeBackend | None = None  # the running kubelet (pods/log)
         self.bookmark_interval = bookmark_interval
         self._strategies: dict[str, Strategy] = {}
         self._hooks: list[WriteHook] = []

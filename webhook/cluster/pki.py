@@ -30,10 +30,14 @@ class Credentials:
     token: str
 
     @classmethod
-    def generate(cls) -> Credentials:
+    def generate(cls, extra_ips: tuple[str, ...] = ()) -> Credentials:
+        """A fresh CA, token and serving certificate (also valid for ``extra_ips``: the node's
+        address, where pods reach the API server)."""
         now = dt.datetime.now(dt.UTC)
         ca = issue_ca(now=now, days=365, common_name="canarist cluster CA")
-        return cls(ca, issue_serving(ca, SERVER_NAMES, now=now, days=365),
+        names = Names(SERVER_NAMES.dns, SERVER_NAMES.ips + tuple(
+            ipaddress.IPv4Address(ip) for ip in extra_ips))
+        return cls(ca, issue_serving(ca, names, now=now, days=365),
                    secrets.token_urlsafe(32))
 
     def server_context(self) -> ssl.SSLContext:

@@ -5,7 +5,9 @@ HTTPS server and the components, each an ``async def run(api, stop_event)`` task
 
 - ``gc``: garbage collector and namespace cleaner (``webhook.cluster.gc``);
 - ``controllers``: Deployment/ReplicaSet/EndpointSlice (``controllers.run.run_controllers``);
-- ``kubelet``: pods as local HTTP servers (``kubelet.run.run_kubelet``);
+- ``kubelet``: the node: demo-app pods as local HTTP servers, pods of canarist's image as
+  processes (``kubelet.run.run_kubelet``; it gets a ``NodeConfig``: the pods' address pool,
+  the API server's address on the node, the ``images`` that run as canarist);
 - ``webhook``: canarist's admission webhook, served and registered
   (``webhook_component.run_webhook``);
 - ``proxy``: ``canarist proxy`` in cluster mode, in its own process, when the cluster is given
@@ -42,6 +44,8 @@ from webhook.cluster.admission.chain import AdmissionChain
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.gc import GarbageCollector
 from webhook.cluster.http.server import APIServer
+from webhook.cluster.kubelet.addresses import AddressPool
+from webhook.cluster.kubelet.config import NodeConfig
 from webhook.cluster.pki import Credentials, write_kubeconfig
 from webhook.cluster.proxy_component import ProxyProcess, ProxySettings
 from webhook.errors import ConfigError
@@ -96,6 +100,7 @@ class Cluster:
     bookmark_interval: float = 10.0
     ready_timeout: float = 10.0
     proxy: ProxySettings | None = None  # run canarist proxy too (component "proxy")
+    images: tuple[str, ...] = ()  # more repositories that run as canarist (``up --image``)
     api: ClusterAPI = field(init=False)
     server: APIServer = field(init=False)
     started: list[str] = field(default_factory=list)
@@ -105,9 +110,12 @@ class Cluster:
         self.api = ClusterAPI(history_size=self.history_size,
                               bookmark_interval=self.bookmark_interval)
         self.api.admission = AdmissionChain(self.api)
-        self.creds = Credentials.generate()
+        # Pods reach the API server on the node's address (their own 127.0.0.1 is theirs).
+        self.pool = AddressPool()
+        self.creds = Credentials.generate(extra_ips=(self.pool.host_ip,))
         self.api.auth.publish_root_ca(self.creds.ca.cert_pem)
-        self.server = APIServer(self.api, self.creds, port=self.port)
+        self.server = APIServer(self.api, self.creds, port=self.port,
+                                extra_hosts=(self.pool.host_ip,))
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -143,6 +151,10 @@ class Cluster:
                 extra["proxy"] = self.proxy_process
             if "proxy_admin_url" in params:  # (known before the proxy listens)
                 extra["proxy_admin_url"] = self.proxy_process and self.proxy_process.admin_url
+            if "node" in params:
+                extra["node"] = NodeConfig(pool=self.pool, api_host=self.pool.host_ip,
+                                           api_port=self.server.port,
+                                           canarist_images=self.images)
             if "ready" in params:
                 run = runner(self.api, self._stop, ready=ready, **extra)  # type: ignore[call-arg]
                 readiness.append(ready)

@@ -21,11 +21,22 @@ def parse_without(values: list[str]) -> frozenset[str]:
     return check_components(names)
 
 
+def parse_images(values: list[str]) -> tuple[str, ...]:
+    """``--image REPO`` (repeatable or comma-separated): repositories that run as canarist."""
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    bad = [n for n in names if any(c.isspace() for c in n) or n.startswith(("-", "/"))
+           or len(n) > 255]
+    if bad:
+        raise ConfigError([Problem("--image", f"not an image repository: {b!r}") for b in bad])
+    return tuple(names)
+
+
 def run_up(
     kubeconfig: str | None,
     port: int,
     without: list[str],
     proxy: ProxySettings | None = None,
+    images: list[str] | None = None,
 ) -> int:
     if not 0 <= port <= 65535:
         raise ConfigError([Problem("--port", f"must be between 0 and 65535, got {port}")])
@@ -34,6 +45,7 @@ def run_up(
         "kubeconfig": Path(kubeconfig) if kubeconfig else DEFAULT_KUBECONFIG,
         "without": parse_without(without),
         "proxy": proxy or ProxySettings(),
+        "images": parse_images(images or []),
     }
     try:
         import uvloop

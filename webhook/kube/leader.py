@@ -23,6 +23,9 @@ every change of holder.
   ``False``.
 
 ``lease_duration > renew_deadline > retry_period`` (client-go defaults 15 s, 10 s, 2 s).
+
+``owners``: ``ownerReferences`` written on the Lease (e.g. the reconciler's Deployment, so that
+uninstalling it leaves no Lease behind); ``deployment_owner`` reads one.
 """
 
 from __future__ import annotations
@@ -116,8 +119,10 @@ def lease_body(
     record: LeaseRecord | None,
     now: dt.datetime,
     duration: int,
+    owners: tuple[JSON, ...] = (),
 ) -> JSON:
-    """The Lease to write for ``move`` (CREATE, RENEW or TAKE)."""
+    """The Lease to write for ``move`` (CREATE, RENEW or TAKE); ``owners``: its
+    ``ownerReferences`` (what deletes it when deleted)."""
     stamp = micro_time(now)
     acquired = stamp
     transitions = record.transitions if record else 0
@@ -128,6 +133,8 @@ def lease_body(
     meta: JSON = {"name": name, "namespace": namespace}
     if record is not None:
         meta["resourceVersion"] = record.resource_version
+    if owners:
+        meta["ownerReferences"] = [dict(o) for o in owners]
     return {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
@@ -155,6 +162,7 @@ class LeaderElector:
         retry_period: float = 2.0,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         monotonic: Callable[[], float] = time.monotonic,
+        owners: tuple[JSON, ...] = (),
     ) -> None:
         if not (lease_duration > renew_deadline > retry_period > 0):
             raise ConfigError([Problem(
@@ -176,6 +184,7 @@ class LeaderElector:
         self._seen_at = 0.0
         self.is_leader = False
         self.holder = ""  # the holder last observed
+        self.owners = owners
 
     async def try_acquire_or_renew(self) -> bool:
         """One attempt: read, decide, write; True when this candidate holds the Lease."""
@@ -194,7 +203,7 @@ class LeaderElector:
         if move is Move.WAIT:
             return False
         body = lease_body(self.ref.namespace, self.ref.name, self.identity, move, record,
-                          self._now(), max(1, round(self.lease_duration)))
+                          self._now(), max(1, round(self.lease_duration)), self.owners)
         try:
             written = await (self.client.create(body) if move is Move.CREATE
                              else self.client.replace(body))
@@ -264,3 +273,12 @@ class LeaderElector:
             failure = work.exception() if work.done() and not work.cancelled() else None
             if failure is not None:
                 raise failure
+
+
+async def deployment_owner(client: KubeClient, namespace: str, name: str) -> JSON | None:
+    """The ``ownerReference`` of Deployment ``namespace/name`` (None if it does not exist)."""
+    found = await client.get(ObjectRef("apps/v1", "Deployment", namespace, name))
+    if found is None:
+        return None
+    uid = str((found.get("metadata") or {}).get("uid") or "")
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": uid}

@@ -30,7 +30,7 @@ from webhook.kube.informer import Informer, start_all, stop_all
 from webhook.kube.protocol import JSON
 from webhook.proxy.balance import Ring
 from webhook.proxy.clusterdata import Merged, TableSource, merge_tables, service_endpoints
-from webhook.proxy.source import Apply
+from webhook.proxy.source import Apply, refusal_text
 from webhook.proxy.table import Resolver
 from webhook.spec.routetable import (
     ROUTE_TABLE_KEY,
@@ -197,9 +197,9 @@ class ClusterSource:
             if not isinstance(text, str):
                 raise ConfigError(f"no key {ROUTE_TABLE_KEY} in data", subject=subject)
             table = parse_route_table(text, subject)
-        except ConfigError as exc:
+        except Exception as exc:  # (any content, any bug: the other tables go on)
             kept = "keeping its last good routes" if key in self._tables else "skipped"
-            log.error("refused route table: %s; %s", exc, kept)
+            log.error("refused route table: %s: %s; %s", subject, refusal_text(exc), kept)
             return
         self._texts[key] = text
         self._tables[key] = TableSource(key[0], key[1], table)

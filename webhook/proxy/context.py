@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from webhook.proxy.balance import CANARY, STABLE
+from webhook.proxy.limits import HeadLimits, is_trusted, parse_networks
 from webhook.proxy.metrics import DEFAULT_WINDOW, Metrics
 from webhook.proxy.mirror import Mirror
+from webhook.proxy.plan import MAX_CACHED_HEAD
 from webhook.proxy.table import LiveTable
 from webhook.proxy.upstream import Pool
 
@@ -29,6 +31,13 @@ class ProxyOptions:
     mirror_senders: int = 16
     mirror_max_body: int = 1 << 20
     window_seconds: int = DEFAULT_WINDOW
+    header_timeout: float = 20.0  # a request head must arrive whole within this; else closed
+    max_uri_bytes: int = HeadLimits.uri_bytes  # request target; more: 414
+    max_field_bytes: int = HeadLimits.field_bytes  # one header field; more: 431
+    max_fields: int = HeadLimits.fields  # header fields per request; more: 431
+    max_head_bytes: int = HeadLimits.head_bytes  # the whole head; more: 431
+    # peers (addresses or CIDR blocks) whose X-Forwarded-For/-Host/-Proto are kept
+    trusted_proxies: tuple[str, ...] = ()
 
 
 class ProxyContext:
@@ -50,10 +59,25 @@ class ProxyContext:
         )
         # loop time + offset = wall-clock time (the window's seconds), without a call per request
         self.clock_offset = time.time() - self.loop.time()
+        self.limits = HeadLimits(options.max_uri_bytes, options.max_field_bytes,
+                                 options.max_fields, options.max_head_bytes)
+        self.trusted_networks = parse_networks(options.trusted_proxies)
+        # the longest read that may start a planned head without the parser: one no longer
+        # than any limit cannot break one (a new request line before a known block included)
+        self.fast_max = min(MAX_CACHED_HEAD, options.max_uri_bytes, options.max_field_bytes,
+                            options.max_head_bytes)
+        # a head no longer than this breaks no limit: its target and each field are shorter
+        # than it, and a field line takes at least 4 bytes ("a:" CRLF)
+        self.small_head = min(options.max_uri_bytes, options.max_field_bytes - 2,
+                              4 * options.max_fields)
         self.draining = False
         self.clients: set[ClientConn] = set()
         self.in_flight = 0
         self.idle_event = asyncio.Event()
+
+    def trusts(self, peer: str) -> bool:
+        """Whether a client at ``peer`` may pass its own forwarding headers on."""
+        return is_trusted(peer, self.trusted_networks)
 
     def swap(self, table: LiveTable) -> None:
         """Install a new table; requests already routed keep the route they hold."""

@@ -172,7 +172,8 @@ class Exchange:
         has_body = bool(body) or self.head.content_length is not None or self.head.chunked
         plan = self.plan
         data = h.request_head(plan.method, plan.target, self.head, self.client.peer,
-                              MIRROR_HEADER, length=len(body) if has_body else None)
+                              MIRROR_HEADER, length=len(body) if has_body else None,
+                              trusted=self.client.trusted)
         self.ctx.mirror.submit(MirrorCopy(route.name, endpoint, data, body, plan.is_head))
 
     def tunnel_data(self, data: bytes) -> None:
@@ -221,9 +222,7 @@ class Exchange:
         self.waiting_since = 0.0
         self.status = status
         if status == 101 and self.head.upgrade is None:
-            self.conn = None
-            conn.sink = None
-            conn.abort()
+            self._drop_upstream()
             self.fail(502, "Bad Gateway", f"upstream {self.endpoint} switched protocols "
                       "unasked")
             return
@@ -278,9 +277,7 @@ class Exchange:
             return
         if self.done or conn is not self.conn:
             return
-        self.conn = None
-        conn.sink = None
-        conn.abort()
+        self._drop_upstream()
         if self.responded:
             if self.until_close and exc is None:
                 # a body delimited by the upstream closing its connection has ended
@@ -302,6 +299,13 @@ class Exchange:
         what = "closed the connection" if exc is None else f"failed: {exc}"
         self.fail(502, "Bad Gateway", f"upstream {self.endpoint} {what} before responding")
 
+    def _drop_upstream(self) -> None:
+        """Abort the upstream connection: it is in the middle of this request."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.sink = None
+            conn.abort()
+
     def check_timeout(self, now: float) -> None:
         """Called by the housekeeper: answer 504 when the upstream is too slow to respond."""
         since = self.waiting_since
@@ -312,10 +316,7 @@ class Exchange:
         self.waiting_since = 0.0
         if self.responded or self.done:
             return
-        if self.conn is not None:
-            conn, self.conn = self.conn, None
-            conn.sink = None
-            conn.abort()
+        self._drop_upstream()
         self.fail(504, "Gateway Timeout", f"upstream {self.endpoint} did not respond within "
                   f"{self.ctx.options.upstream_timeout:g}s")
 
@@ -340,6 +341,15 @@ class Exchange:
     def fail(self, status: int, reason: str, message: str) -> None:
         """An upstream failure answered by the proxy itself (502, 504)."""
         self.upstream_error = True
+        self.reply(status, reason, message)
+
+    def refuse(self, status: int, reason: str, message: str) -> None:
+        """The request turned out malformed (its body's framing) before any answer: drop the
+        upstream side (it got part of a broken request), answer, and end the connection."""
+        self._drop_upstream()
+        self.mirror_body = None
+        self.waiting_since = 0.0
+        self.keep_alive = False
         self.reply(status, reason, message)
 
     def reply(self, status: int, reason: str, message: str) -> None:
@@ -379,10 +389,7 @@ class Exchange:
         """The client went away: drop the upstream side."""
         if self.done:
             return
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            conn.sink = None
-            conn.abort()
+        self._drop_upstream()
         if not self.responded:
             self.status = 499
         self.keep_alive = False
@@ -390,3 +397,4 @@ class Exchange:
         self.waiting_since = 0.0
         if self.framing != h.FRAME_TUNNEL:
             self._record()
+

@@ -20,11 +20,30 @@ HOP_BY_HOP = frozenset({
 })
 _REQUEST_DROP = HOP_BY_HOP | {b"content-length", b"expect", b"x-forwarded-for",
                               b"x-forwarded-proto", b"x-forwarded-host"}
+# Fields meant for every recipient (RFC 9110 §7.6.1: "a sender MUST NOT send a connection option
+# corresponding to a field that is intended for all recipients"): a Connection header naming
+# one of them does not remove it (so ``Connection: Host`` cannot strip the Host upstream).
+END_TO_END = frozenset({
+    b"host", b"content-length", b"content-type", b"content-encoding", b"content-language",
+    b"content-location", b"content-range", b"cache-control", b"pragma", b"expires",
+    b"authorization", b"www-authenticate", b"cookie", b"set-cookie", b"date", b"range",
+    b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since", b"if-range",
+    b"etag", b"last-modified", b"location", b"vary", b"forwarded", b"x-forwarded-for",
+    b"x-forwarded-host", b"x-forwarded-proto",
+})
+# what a Host header may hold: RFC 3986 reg-name, IP literal and port characters
+_HOST_CHARS = bytes(sorted(set(
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%:[]")))
 
 
 def connection_tokens(value: bytes) -> frozenset[bytes]:
     """The lowercase option names listed in a ``Connection`` header."""
     return frozenset(t.strip().lower() for t in value.split(b",") if t.strip())
+
+
+def hop_by_hop_named(value: bytes) -> frozenset[bytes]:
+    """The fields a ``Connection`` header removes: its options less the end-to-end fields."""
+    return connection_tokens(value) - END_TO_END
 
 
 class RequestHead:
@@ -35,6 +54,8 @@ class RequestHead:
     """
 
     host = b""
+    hosts = 0  # Host header lines
+    problem: str | None = None  # why the request must be refused with 400
     cookie: bytes | None = None
     forwarded_for = b""
     forwarded_proto = b""
@@ -42,6 +63,7 @@ class RequestHead:
     upgrade: bytes | None = None
     content_length: int | None = None
     chunked = False
+    transfer_encoding = False  # any Transfer-Encoding line
     expect_continue = False
     close = False
 
@@ -58,6 +80,11 @@ def scan_request(headers: Headers) -> RequestHead:
         lname = name.lower()
         if lname not in _REQUEST_DROP:
             if lname == b"host":
+                head.hosts += 1
+                if head.hosts > 1:
+                    head.problem = "more than one Host header"
+                elif value.translate(None, _HOST_CHARS):
+                    head.problem = f"invalid Host header {value[:60].decode('latin-1')!r}"
                 head.host = value
             elif lname == b"cookie":
                 head.cookie = value if head.cookie is None else head.cookie + b"; " + value
@@ -65,11 +92,12 @@ def scan_request(headers: Headers) -> RequestHead:
             lnames.append(lname)
             continue
         if lname == b"connection":
-            tokens = connection_tokens(value)
+            tokens = hop_by_hop_named(value)
             named = tokens if named is None else named | tokens
         elif lname == b"content-length":
             head.content_length = int(value) if value.strip().isdigit() else -1
         elif lname == b"transfer-encoding":
+            head.transfer_encoding = True
             head.chunked = b"chunked" in value.lower()
         elif lname == b"upgrade":
             head.upgrade = value
@@ -95,38 +123,50 @@ _FRAMED = -1
 
 
 def request_head(method: bytes, target: bytes, head: RequestHead, client_ip: bytes,
-                 extra: bytes = b"", http11: bool = True, length: int | None = _FRAMED) -> bytes:
+                 extra: bytes = b"", http11: bool = True, length: int | None = _FRAMED,
+                 trusted: bool = False) -> bytes:
     """The request line and headers sent upstream.
 
     HTTP/1.1 with keep-alive; an HTTP/1.0 client's request goes up as HTTP/1.0 so that the answer
     cannot be chunked (which such a client could not read). ``length`` replaces the request's
     own framing with a Content-Length (None: no body), for copies of buffered bodies.
+    ``trusted``: the client is a trusted proxy, whose forwarding headers are kept.
     """
-    pre, post = upstream_head_parts(method, target, head, http11, extra, length)
+    pre, post = upstream_head_parts(method, target, head, http11, extra, length, trusted)
     return pre + client_ip + post
 
 
 def upstream_head_parts(method: bytes, target: bytes, head: RequestHead, http11: bool = True,
-                        extra: bytes = b"", length: int | None = _FRAMED) -> tuple[bytes, bytes]:
+                        extra: bytes = b"", length: int | None = _FRAMED,
+                        trusted: bool = False) -> tuple[bytes, bytes]:
     """``request_head`` cut around the client's address, which is the only part that depends on
     the connection: ``pre + client_ip + post`` is the head sent upstream."""
-    pre, post = upstream_header_parts(head, extra, length)
+    pre, post = upstream_header_parts(head, extra, length, trusted)
     line = b" HTTP/1.1\r\n" if http11 else b" HTTP/1.0\r\n"
     return b"".join((method, b" ", target, line, pre)), post
 
 
 def upstream_header_parts(head: RequestHead, extra: bytes = b"",
-                          length: int | None = _FRAMED) -> tuple[bytes, bytes]:
-    """``upstream_head_parts`` without the request line: what the header lines imply."""
+                          length: int | None = _FRAMED, trusted: bool = False
+                          ) -> tuple[bytes, bytes]:
+    """``upstream_head_parts`` without the request line: what the header lines imply.
+
+    The proxy sets ``X-Forwarded-For`` (the client's address), ``X-Forwarded-Proto`` (``http``)
+    and ``X-Forwarded-Host`` (the Host), replacing what the client sent; a ``trusted`` client's
+    values are kept, its ``X-Forwarded-For`` appended to (nginx's ``proxy_add_x_forwarded_for``).
+    """
     parts: list[bytes] = []
     for name, value in head.keep:
         parts += (name, b": ", value, b"\r\n")
-    parts.append(b"X-Forwarded-For: " + head.forwarded_for + b", " if head.forwarded_for
+    forwarded_for = head.forwarded_for if trusted else b""
+    parts.append(b"X-Forwarded-For: " + forwarded_for + b", " if forwarded_for
                  else b"X-Forwarded-For: ")
     pre = b"".join(parts)
-    parts = [b"\r\nX-Forwarded-Proto: ", head.forwarded_proto or b"http", b"\r\n"]
-    if head.forwarded_host or head.host:
-        parts += (b"X-Forwarded-Host: ", head.forwarded_host or head.host, b"\r\n")
+    proto = head.forwarded_proto if trusted else b""
+    parts = [b"\r\nX-Forwarded-Proto: ", proto or b"http", b"\r\n"]
+    forwarded_host = (head.forwarded_host if trusted else b"") or head.host
+    if forwarded_host:
+        parts += (b"X-Forwarded-Host: ", forwarded_host, b"\r\n")
     if head.upgrade is not None:
         parts += (b"Connection: upgrade\r\nUpgrade: ", head.upgrade, b"\r\n")
     if length != _FRAMED:
@@ -198,7 +238,7 @@ def scan_response(block: bytes) -> ResponseHead:
         block.startswith(b"HTTP/1.1") or b"keep-alive" in named)
     head.simple = (upstream_keeps and head.status >= 200 and head.status not in (204, 304)
                    and not head.chunked and head.content_length is not None)
-    extra_named = named - _PLAIN_TOKENS
+    extra_named = named - _PLAIN_TOKENS - END_TO_END
     if extra_named:
         names = b"|".join(re.escape(n) for n in sorted(extra_named))
         pattern = re.compile(rb"\r\n(?:" + names + rb")[ \t]*:[^\r\n]*")

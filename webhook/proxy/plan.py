@@ -45,17 +45,27 @@ Decisions = tuple[Choice | None, str | None, dict[str, str] | None]
 class HeadBlock:
     """What a request's header lines imply, whatever its request line."""
 
-    __slots__ = ("cacheable", "decided", "head", "host", "post", "pre", "table")
+    __slots__ = ("cacheable", "decided", "head", "host", "post", "pre", "table", "trusted")
 
     def __init__(self, raw_headers: h.Headers) -> None:
         head = h.scan_request(raw_headers)
         self.head = head
         self.host = head.host.decode("latin-1")
         self.pre, self.post = h.upstream_header_parts(head)
+        # a block a strict HTTP/1.1 request line may start without the parser (``known``):
+        # bodiless, one valid Host
         self.cacheable = (not head.chunked and not head.content_length and head.upgrade is None
-                          and not head.expect_continue)
+                          and not head.expect_continue and head.hosts == 1
+                          and head.problem is None and not head.transfer_encoding)
         self.table: LiveTable | None = None
         self.decided: dict[LiveRoute, Decisions] = {}
+        self.trusted: tuple[bytes, bytes] | None = None
+
+    def trusted_parts(self) -> tuple[bytes, bytes]:
+        """``pre`` and ``post`` for a client that is a trusted proxy (made when first asked)."""
+        if self.trusted is None:
+            self.trusted = h.upstream_header_parts(self.head, trusted=True)
+        return self.trusted
 
     def decisions(self, route: LiveRoute, table: LiveTable) -> Decisions:
         """(header route choice, version a sticky cookie holds, headers the matches read)."""
@@ -76,8 +86,8 @@ class HeadBlock:
 class RequestPlan:
     __slots__ = (
         "block", "cacheable", "head", "header_choice", "held", "host", "http11", "is_head",
-        "keep_alive", "method", "mirror_match", "path", "post", "pre", "route", "table",
-        "target",
+        "keep_alive", "method", "mirror_match", "path", "post", "pre", "problem", "route",
+        "table", "target",
     )
 
     def __init__(self, method: bytes, target: bytes, block: HeadBlock, keep_alive: bool,
@@ -94,6 +104,16 @@ class RequestPlan:
         self.pre = b"".join((method, b" ", target, b" HTTP/1.1\r\n" if http11
                              else b" HTTP/1.0\r\n", block.pre))
         self.post = block.post
+        # RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host; §6.1: an HTTP/1.0 message
+        # with Transfer-Encoding has faulty framing (400, and the connection is closed)
+        # (a cacheable block has one valid Host and no Transfer-Encoding)
+        problem = None if block.cacheable else head.problem
+        if problem is None and not block.cacheable:
+            if http11 and not head.hosts:
+                problem = "HTTP/1.1 request without a Host header"
+            elif not http11 and head.transfer_encoding:
+                problem = "HTTP/1.0 request with Transfer-Encoding"
+        self.problem = problem
         self.cacheable = block.cacheable
         self.table: LiveTable | None = None
         self.route: LiveRoute | None = None
@@ -107,8 +127,9 @@ class RequestPlan:
         return cls(method, target, HeadBlock(raw_headers), keep_alive, http11)
 
     def bind(self, table: LiveTable) -> None:
-        """Work out the decisions that only depend on this head, for ``table``."""
-        route = table.lookup(self.host, self.path) if self.host else None
+        """Work out the decisions that only depend on this head, for ``table``. A request
+        without Host (HTTP/1.0) can only match a route without ``hosts``."""
+        route = table.lookup(self.host, self.path)
         self.route = route
         if route is not None:
             self.header_choice, self.held, hdrs = self.block.decisions(route, table)
@@ -117,7 +138,11 @@ class RequestPlan:
                                                          self.path, hdrs))
         self.table = table
 
-    def upstream_head(self, client_ip: bytes) -> bytes:
+    def upstream_head(self, client_ip: bytes, trusted: bool = False) -> bytes:
+        if trusted:
+            pre, post = self.block.trusted_parts()
+            version = b" HTTP/1.1\r\n" if self.http11 else b" HTTP/1.0\r\n"
+            return b"".join((self.method, b" ", self.target, version, pre, client_ip, post))
         return self.pre + client_ip + self.post
 
 

@@ -26,6 +26,7 @@ from webhook.errors import ConfigError, Problem
 from webhook.kube.config import ClientOptions, check_namespace
 from webhook.proxy.admin import admin_app, start_admin
 from webhook.proxy.context import ProxyOptions
+from webhook.proxy.limits import parse_networks
 from webhook.proxy.metrics import Snapshot, merge
 from webhook.proxy.server import ProxyServer
 from webhook.proxy.source import FileSource, TableSource
@@ -83,7 +84,11 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
     bounded = (("--workers", args.workers, 1, 64),
                ("--mirror-queue", args.mirror_queue, 0, 1 << 20),
                ("--mirror-max-body", args.mirror_max_body, 0, 1 << 30),
-               ("--window", args.window, 1, 3600))
+               ("--window", args.window, 1, 3600),
+               ("--max-uri-bytes", args.max_uri_bytes, 64, 1 << 20),
+               ("--max-field-bytes", args.max_field_bytes, 64, 1 << 20),
+               ("--max-fields", args.max_fields, 1, 10000),
+               ("--max-head-bytes", args.max_head_bytes, 256, 1 << 22))
     for flag, value, low, high in bounded:
         if not low <= value <= high:
             problems.append(Problem(flag, f"must be between {low} and {high}, got {value}"))
@@ -91,10 +96,19 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
                           ("--upstream-timeout", args.upstream_timeout),
                           ("--keepalive-timeout", args.keepalive_timeout),
                           ("--drain-timeout", args.drain_timeout),
-                          ("--mirror-timeout", args.mirror_timeout)):
+                          ("--mirror-timeout", args.mirror_timeout),
+                          ("--header-timeout", args.header_timeout)):
         if not 0 < seconds <= 3600:
             problems.append(Problem(flag, f"must be more than 0 and at most 3600 seconds, "
                                           f"got {seconds}"))
+    if args.max_head_bytes < max(args.max_uri_bytes, args.max_field_bytes):
+        problems.append(Problem("--max-head-bytes", "must be at least --max-uri-bytes and "
+                                f"--max-field-bytes, got {args.max_head_bytes}"))
+    trusted = tuple(t for value in args.trusted_proxies for t in value.split(",") if t.strip())
+    try:
+        parse_networks(trusted)
+    except ValueError as exc:
+        problems.append(Problem("--trusted-proxies", str(exc)))
     if problems:
         raise ConfigError(problems)
     host, port = parse_listen(args.listen, "--listen")
@@ -104,7 +118,10 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
         upstream_timeout=args.upstream_timeout, keepalive_timeout=args.keepalive_timeout,
         drain_timeout=args.drain_timeout, mirror_timeout=args.mirror_timeout,
         mirror_queue=args.mirror_queue, mirror_max_body=args.mirror_max_body,
-        window_seconds=args.window,
+        window_seconds=args.window, header_timeout=args.header_timeout,
+        max_uri_bytes=args.max_uri_bytes, max_field_bytes=args.max_field_bytes,
+        max_fields=args.max_fields, max_head_bytes=args.max_head_bytes,
+        trusted_proxies=tuple(t.strip() for t in trusted),
     )
     if not cluster_mode:
         return ProxyConfig(host, port, args.routes, args.workers, admin, options)

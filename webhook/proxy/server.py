@@ -51,21 +51,29 @@ class ProxyServer:
         self._housekeeper = loop.create_task(self._housekeep())
 
     async def _housekeep(self) -> None:
-        """Idle keep-alive connections and upstream response timeouts, checked by sweeps.
+        """Idle keep-alive connections, slow request heads, lingering refused connections and
+        upstream response timeouts, checked by sweeps.
 
         Sweeping beats one timer per request on the hot path; a timeout fires within a quarter
         of its length (at most a second) late.
         """
         options = self.options
-        interval = min(1.0, options.upstream_timeout / 4, options.keepalive_timeout / 4)
+        interval = min(1.0, options.upstream_timeout / 4, options.keepalive_timeout / 4,
+                       options.header_timeout / 4)
         while True:
             await asyncio.sleep(interval)
             now = self.ctx.loop.time()
             limit = options.keepalive_timeout
+            head_limit = options.header_timeout
             for client in list(self.ctx.clients):
                 current = client.current
                 if current is not None:
                     current.check_timeout(now)
+                elif client.linger_until:
+                    if now > client.linger_until:
+                        client.close()
+                elif client.head_since and now - client.head_since > head_limit:
+                    client.head_timed_out()
                 elif client.idle_for(now) > limit:
                     client.close()
 

@@ -24,6 +24,21 @@ from webhook.spec.routetable import RouteTable, parse_route_table
 log = logging.getLogger("canarist.proxy")
 
 Apply = Callable[[RouteTable, Resolver], None]
+MAX_LOGGED = 2000  # characters of problems in one log line
+
+
+def one_line(text: str, limit: int = MAX_LOGGED) -> str:
+    """``text`` fit for one log line: line breaks escaped, at most ``limit`` characters."""
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more)"
+
+
+def refusal_text(exc: Exception) -> str:
+    """What a refused table's log line says about why: every problem of a ``ConfigError``;
+    the type and message of anything unexpected."""
+    if isinstance(exc, ConfigError):
+        return one_line("; ".join(str(p) for p in exc.problems))
+    return one_line(f"unexpected {type(exc).__name__}: {exc}")
 
 
 class TableSource(Protocol):
@@ -94,7 +109,9 @@ class FileSource:
         pass
 
     def reload_now(self) -> None:
+        """Read, check and apply the file again at once, even unchanged (SIGHUP)."""
         self._stamp = None
+        self._digest = b""
         self._wake.set()
 
     async def watch(self, apply: Apply) -> None:
@@ -108,7 +125,17 @@ class FileSource:
             self.check(apply)
 
     def check(self, apply: Apply) -> bool:
-        """Re-read the file if it changed; True when a new table was applied."""
+        """Re-read the file if it changed; True when a new table was applied. Never raises
+        (but for ``BaseException``s): whatever the file holds and whatever goes wrong, a new
+        table is refused with one log line and the last good one stays in force."""
+        try:
+            return self._check(apply)
+        except Exception as exc:  # (any content, any bug: the watcher must go on)
+            log.error("refused new routes: %s: %s; keeping the last good table", self.path,
+                      refusal_text(exc))
+            return False
+
+    def _check(self, apply: Apply) -> bool:
         try:
             st = os.stat(self.path)
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -129,9 +156,8 @@ class FileSource:
             self._digest = digest
             table = self._parse(text)
         except ConfigError as exc:
-            problems = "; ".join(str(p) for p in exc.problems)
             log.error("refused new routes: %s: %s; keeping the last good table", exc.subject,
-                      problems)
+                      refusal_text(exc))
             return False
         apply(table, static_endpoints)
         log.info("routes reloaded from %s: %d route(s)", self.path, len(table.routes))

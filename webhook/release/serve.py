@@ -1,7 +1,8 @@
 """``canarist reconcile``: the reconcile loop as a process, with leader election and metrics.
 
-- ``--leader-elect``: only the holder of the ``coordination.k8s.io`` Lease ``canarist-reconciler``
-  (in ``--lease-namespace``) reconciles; the others wait. A leader that loses the Lease stops its
+- ``--leader-elect``: only the holder of the ``coordination.k8s.io`` Lease ``--lease-name``
+  (default ``canarist-reconciler``, in ``--lease-namespace``, owned by the ``--lease-owner``
+  Deployment) reconciles; the others wait. A leader that loses the Lease stops its
   loop and stands for election again, so two never act at once for longer than the lease.
 - ``--metrics-address HOST:PORT``: ``/metrics`` (Prometheus text, ``webhook.release.metrics``)
   and ``/healthz`` (200 once the caches are synced, while this replica is running).
@@ -23,7 +24,7 @@ from aiohttp import web
 from webhook.errors import ConfigError, Problem
 from webhook.kube.client import KubeClient, connect
 from webhook.kube.config import ClientOptions
-from webhook.kube.leader import LeaderElector
+from webhook.kube.leader import LeaderElector, deployment_owner
 from webhook.release.loop import LoopOptions, Reconciler
 from webhook.release.metrics import Metrics
 
@@ -38,6 +39,8 @@ class ServeOptions:
     lease_namespace: str = "canarist-system"
     identity: str = ""
     metrics_address: str = ""  # "" = no metrics server
+    lease_owner: str = ""  # Deployment (in lease_namespace) that owns the Lease
+    lease_name: str = LEASE_NAME
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -84,11 +87,18 @@ async def run(client: KubeClient, options: ServeOptions, stop: asyncio.Event) ->
         if not options.leader_elect:
             await Reconciler(client, options.loop, metrics=metrics).run(stop)
             return
+        owner = None
+        if options.lease_owner:
+            owner = await deployment_owner(client, options.lease_namespace, options.lease_owner)
+            if owner is None:
+                log.warning("Deployment %s/%s not found: the Lease will have no owner",
+                            options.lease_namespace, options.lease_owner)
         elector = LeaderElector(
             client,
             namespace=options.lease_namespace,
-            name=LEASE_NAME,
+            name=options.lease_name,
             identity=options.identity or default_identity(),
+            owners=(owner,) if owner else (),
         )
         while not stop.is_set():
 

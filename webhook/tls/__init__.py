@@ -2,8 +2,9 @@
 
 - ``issue``: pure issuing with ``cryptography`` (CA, serving pair with the Service's SANs,
   ``caBundle``).
-- ``renewal``: when to rotate (pure ``plan``), the ``CertStore`` interface a Secret implements
-  in ``webhook.kube``, and ``ensure`` (load, decide, issue, compare-and-swap save).
+- ``renewal``: when to rotate (pure ``plan``: serving pairs at 2/3 of their life, CAs staged in
+  the bundle before they sign), the ``CertStore`` interface a Secret implements in
+  ``webhook.kube``, and ``ensure`` (load, decide, issue, compare-and-swap save).
 - ``reload``: a server ``SSLContext`` that follows certificate files as they change.
 - ``files``: ``canarist certs generate``.
 
@@ -19,8 +20,10 @@ from webhook.tls.renewal import (
     MemoryStore,
     Plan,
     Stored,
+    bundle_for,
     carry_out,
     ensure,
+    fingerprints,
     next_check,
     plan,
     renew_at,
@@ -36,9 +39,11 @@ __all__ = [
     "Plan",
     "ReloadingContext",
     "Stored",
+    "bundle_for",
     "ca_bundle",
     "carry_out",
     "ensure",
+    "fingerprints",
     "issue_ca",
     "issue_serving",
     "next_check",

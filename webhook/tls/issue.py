@@ -27,6 +27,7 @@ from webhook.errors import ConfigError, Problem, TLSConfigError
 DEFAULT_DAYS = 365
 DEFAULT_CA_DAYS = 3650
 CLOCK_SKEW = dt.timedelta(minutes=5)  # backdate notBefore: peers' clocks differ a little
+MIN_LIFETIME = dt.timedelta(seconds=10)  # shorter ones only make sense in tests, and not those
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 _DNS_NAME = re.compile(rf"^(\*\.)?{_DNS_LABEL}(\.{_DNS_LABEL})*$")
@@ -99,12 +100,17 @@ def new_key() -> ec.EllipticCurvePrivateKey:
 
 
 def issue_ca(
-    *, now: dt.datetime, days: int = DEFAULT_CA_DAYS, common_name: str = "canarist webhook CA"
+    *,
+    now: dt.datetime,
+    days: int = DEFAULT_CA_DAYS,
+    common_name: str = "canarist webhook CA",
+    lifetime: dt.timedelta | None = None,
 ) -> KeyPair:
+    """A self-signed CA valid from ``now`` for ``lifetime`` (else ``days``)."""
     key = new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     builder = (
-        _base(name, name, key.public_key(), now, _until(now, days))
+        _base(name, name, key.public_key(), now, _until(now, days, lifetime))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_usage(cert_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -113,12 +119,18 @@ def issue_ca(
 
 
 def issue_serving(
-    ca: KeyPair, names: Names, *, now: dt.datetime, days: int = DEFAULT_DAYS
+    ca: KeyPair,
+    names: Names,
+    *,
+    now: dt.datetime,
+    days: int = DEFAULT_DAYS,
+    lifetime: dt.timedelta | None = None,
 ) -> KeyPair:
-    """A serverAuth certificate for ``names``, signed by ``ca``; never outlives the CA."""
+    """A serverAuth certificate for ``names``, signed by ``ca``, valid from ``now`` for
+    ``lifetime`` (else ``days``); never outlives the CA."""
     ca_cert = ca.cert
     ca_key = _load_key(ca.key_pem)
-    until = min(_until(now, days), ca_cert.not_valid_after_utc)
+    until = min(_until(now, days, lifetime), ca_cert.not_valid_after_utc)
     key = new_key()
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names.dns[0])])
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in names.dns]
@@ -150,10 +162,21 @@ def ca_bundle(*certs_pem: bytes) -> bytes:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _until(now: dt.datetime, days: int) -> dt.datetime:
+def _until(now: dt.datetime, days: int, lifetime: dt.timedelta | None) -> dt.datetime:
+    if lifetime is not None:
+        if lifetime < MIN_LIFETIME:
+            raise ConfigError([Problem("lifetime", f"must be at least {MIN_LIFETIME}, got "
+                                       f"{lifetime}")])
+        return now + lifetime
     if days < 1:
         raise ConfigError([Problem("--days", f"must be at least 1, got {days}")])
     return now + dt.timedelta(days=days)
+
+
+def backdate(lifetime: dt.timedelta) -> dt.timedelta:
+    """How far ``notBefore`` is set before the moment of issue: ``CLOCK_SKEW``, or a tenth of
+    a short lifetime (a one-minute certificate must not be issued five minutes old)."""
+    return min(CLOCK_SKEW, lifetime / 10)
 
 
 def _base(
@@ -169,7 +192,7 @@ def _base(
         .issuer_name(issuer)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_before(now - backdate(until - now))
         .not_valid_after(until)
     )
 

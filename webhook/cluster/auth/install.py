@@ -5,6 +5,11 @@ admission plugin, the accounts hook, the review resources and ``serviceaccounts/
 ``AuthServices`` is what the HTTP server asks (``check``: authenticate, impersonate,
 authorize) and what ``Cluster`` configures (the admin token, the root CA). In-process callers
 of ``ClusterAPI`` never go through it: they act as the admin.
+
+``observers`` see every authorization decision ``check`` makes for a user that is not
+privileged (the request's attributes and the decision): an audit log of who was allowed what,
+by which binding, and who was denied — tests use it to show a role holds exactly what a
+component uses.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from webhook.cluster.auth.errors import denied
 from webhook.cluster.auth.impersonation import impersonate, parse_headers
 from webhook.cluster.auth.rbac import bootstrap
 from webhook.cluster.auth.rbac.escalation import EscalationCheck
+from webhook.cluster.auth.rbac.policy import Decision
+from webhook.cluster.auth.rbac.rules import Request
 from webhook.cluster.auth.requestinfo import request_attributes
 from webhook.cluster.auth.reviews import Reviews
 from webhook.cluster.auth.sa_admission import ServiceAccountAdmission
@@ -43,6 +50,7 @@ class AuthServices:
     authorizer: Authorizer = field(init=False)
     authenticator: Authenticator = field(init=False)
     accounts: AccountsHook = field(init=False)
+    observers: list[Callable[[Request, Decision], None]] = field(default_factory=list)
     _signer: Signer | None = None
 
     def __post_init__(self) -> None:
@@ -75,6 +83,8 @@ class AuthServices:
             return user
         request = request_attributes(user, method, path, query)
         decision = self.authorizer.authorize(request)
+        for observe in self.observers:
+            observe(request, decision)
         if not decision.allowed:
             raise denied(request, decision.reason)
         return user

@@ -10,7 +10,7 @@ import base64
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import yaml
@@ -20,6 +20,8 @@ from webhook.cluster import status as st
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.auth.user import ADMIN_USER, UserInfo
 from webhook.cluster.http.paths import RequestInfo
+from webhook.cluster.http.podlogs import serve_log
+from webhook.cluster.http.portforward import serve_portforward
 from webhook.cluster.http.tables import to_table, wants_table
 from webhook.cluster.meta import metadata
 from webhook.cluster.patching import normalise_patch_type
@@ -29,6 +31,10 @@ from webhook.errors import APIStatusError, WireFormatError
 
 log = logging.getLogger(__name__)
 USER_KEY = web.RequestKey("canarist.user", UserInfo)  # set by the server's authentication
+# pods/log and pods/portforward: served with the node, as the API server proxies to the kubelet
+POD_STREAMS: dict[str, Callable[[web.Request, ClusterAPI, RequestInfo],
+                                Awaitable[web.StreamResponse]]] = {"log": serve_log,
+                                                                   "portforward": serve_portforward}
 
 
 def dumps(obj: Any) -> bytes:
@@ -126,6 +132,8 @@ class ResourceHandlers:
         rt = self.api.registry.lookup(info.group, info.version, info.resource)
         if rt is None:
             raise st.err(404, "NotFound", "the server could not find the requested resource")
+        if rt.key == "pods" and info.name and info.subresource in POD_STREAMS:
+            return await POD_STREAMS[info.subresource](request, self.api, info)
         if info.subresource and info.subresource not in rt.subresources and not (
             rt.key == "pods" and info.subresource == "binding"
         ):

@@ -30,11 +30,12 @@ _PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
 
 class APIServer:
     def __init__(self, api: ClusterAPI, creds: Credentials, *, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, extra_hosts: tuple[str, ...] = ()) -> None:
         self.api = api
         self.creds = creds
         self.host = host
         self.port = port
+        self.extra_hosts = extra_hosts  # also served on these (the node's address, for pods)
         self.resources = ResourceHandlers(api)
         api.auth.authenticator.add_static_token(creds.token, ADMIN_USER)
         self._runner: web.AppRunner | None = None
@@ -51,12 +52,19 @@ class APIServer:
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port,
-                           ssl_context=self.creds.server_context())
+        ssl_context = self.creds.server_context()
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
+        for host in self.extra_hosts:
+            try:
+                await web.TCPSite(self._runner, host, self.port,
+                                  ssl_context=ssl_context).start()
+            except OSError as exc:
+                log.warning("API server not served on %s:%s (pods cannot reach it there): %s",
+                            host, self.port, exc)
 
     async def stop(self) -> None:
         if self._runner is not None:

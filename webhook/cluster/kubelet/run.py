@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.kubelet.addresses import AddressPool
+from webhook.cluster.kubelet.config import NodeConfig
 from webhook.cluster.kubelet.kubelet import Kubelet
 
 
@@ -18,6 +19,7 @@ async def run_kubelet(
     clock: Callable[[], float] = time.time,
     pool: AddressPool | None = None,
     ready: asyncio.Event | None = None,
+    node: NodeConfig | None = None,
 ) -> None:
-    """Run the node until ``stop`` is set, then stop every pod's servers."""
-    await Kubelet(api, clock=clock, pool=pool).run(stop, ready)
+    """Run the node until ``stop`` is set, then stop every pod (processes, namespaces)."""
+    await Kubelet(api, clock=clock, pool=pool, config=node).run(stop, ready)

@@ -143,13 +143,15 @@ def visit(policy: Policy, user: UserInfo, namespace: str, *,
 class Decision:
     allowed: bool
     reason: str = ""
+    rule: Rule | None = None  # the rule that allowed it
+    source: str = ""  # the binding and role it came from
 
 
 def authorize(policy: Policy, request: Request) -> Decision:
     errors: list[str] = []
     for v in visit(policy, request.user, request.namespace):
         if v.rule is not None and rule_allows(request, v.rule):
-            return Decision(True, f"RBAC: allowed by {v.source}")
+            return Decision(True, f"RBAC: allowed by {v.source}", v.rule, v.source)
         if v.error:
             errors.append(v.error)
     if not errors:
