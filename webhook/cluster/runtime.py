@@ -16,6 +16,9 @@ HTTPS server and the components, each an ``async def run(api, stop_event)`` task
   kubeconfig passed to it, and the proxy's admin address for the ``builtin`` analysis provider
   when the proxy runs (``webhook.release.component.run_reconciler``).
 
+The webhook and the reconciler get the cluster policies of ``Cluster(policies=...)``
+(``canarist up --policy FILE``) when their entry point takes ``policies``.
+
 A component whose module is not there yet is skipped with a log line. ``--without NAME``
 (``Cluster(without={...})``) leaves one out, e.g. to run it as its own process.
 
@@ -49,6 +52,7 @@ from webhook.cluster.kubelet.config import NodeConfig
 from webhook.cluster.pki import Credentials, write_kubeconfig
 from webhook.cluster.proxy_component import ProxyProcess, ProxySettings
 from webhook.errors import ConfigError
+from webhook.policy import EMPTY, PolicySet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,6 +104,8 @@ class Cluster:
     bookmark_interval: float = 10.0
     ready_timeout: float = 10.0
     proxy: ProxySettings | None = None  # run canarist proxy too (component "proxy")
+    # cluster policies for the webhook and the reconciler (``canarist up --policy FILE``)
+    policies: PolicySet = EMPTY
     images: tuple[str, ...] = ()  # more repositories that run as canarist (``up --image``)
     api: ClusterAPI = field(init=False)
     server: APIServer = field(init=False)
@@ -149,6 +155,8 @@ class Cluster:
                 extra["kubeconfig"] = self.kubeconfig
             if name == "proxy":
                 extra["proxy"] = self.proxy_process
+            if "policies" in params:
+                extra["policies"] = self.policies
             if "proxy_admin_url" in params:  # (known before the proxy listens)
                 extra["proxy_admin_url"] = self.proxy_process and self.proxy_process.admin_url
             if "node" in params:
