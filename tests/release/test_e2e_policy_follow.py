@@ -1,7 +1,8 @@
 """The reconciler follows a policy ConfigMap on the embedded cluster: a document adopting a
 namespace applies within seconds without a restart, an invalid one is refused whole (the last
 good one stays; a Warning Event on the ConfigMap and the metric say so), removing the adoption
-hands the Deployment back."""
+hands the Deployment back; a policy selecting namespaces by label starts the Namespaces' watch,
+and a namespace's new labels take effect."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from webhook.cluster.runtime import RunningCluster
 from webhook.kube.client import connect
 from webhook.kube.config import ClientOptions
 from webhook.kube.policyfeed import ConfigMapRef
+from webhook.kube.protocol import ObjectRef
 from webhook.release.loop import LoopOptions
 from webhook.spec import Phase
 from webhook.spec.names import ENABLED_LABEL, STATUS
@@ -100,6 +102,20 @@ async def test_a_followed_configmap_adopts_refuses_and_releases(
                                                                                 {}), within=10)
         assert "canarist_policy_document_valid 1" in reconciler.metrics.render()
         assert await h.get("ConfigMap", "web-canarist-routes") is None
+
+        # a policy selecting namespaces by label: the Namespaces are followed from then on
+        await h.client.patch(ObjectRef("v1", "Namespace", "", ns),
+                             {"metadata": {"labels": {"team": "blue"}}})
+        await put_document(h, yaml.safe_dump({"policies": [{
+            "name": "blue", "namespaceSelector": {"matchLabels": {"team": "blue"}},
+            "adopt": True}]}))
+        status = await h.wait("adoption by label", lambda s, d: s.phase == Phase.HEALTHY,
+                              within=10)
+        assert status.extra["policy"] == "blue"
+        await h.client.patch(ObjectRef("v1", "Namespace", "", ns),
+                             {"metadata": {"labels": {"team": "red"}}})
+        await h.wait("hand-back by label", lambda s, d: STATUS not in d["metadata"].get(
+            "annotations", {}), within=10)
 
 
 async def _async(value: object) -> object:

@@ -4,7 +4,9 @@ labels of Namespaces (which policies selecting namespaces by label need).
 Both the webhook and the reconciler run a ``PolicyFeed`` (``--policy-configmap NS/NAME``): an
 informer on that one ConfigMap (a field selector on its name) hands each version of the document
 (its ``policies.yaml`` key) to the sink; a deleted or absent ConfigMap means no policies, one
-without the key is refused. A change reaches the sink as soon as the watch delivers it (no
+without the key is refused. Namespaces are watched only once a policy selects namespaces by
+label (``sink.needs_namespace_labels``), so an installation without such policies needs no
+right to list them. A change reaches the sink as soon as the watch delivers it (no
 volume mount, whose kubelet sync takes a minute), so a ``helm upgrade`` changing ``policies:``
 applies within seconds without a restart. The sink (``webhook.policy.PolicyStore``) decides
 what to keep; ``on_loaded`` lets the caller report each load (the reconciler records an Event on
@@ -33,6 +35,8 @@ class PolicySink(Protocol):
     def load(self, text: str | None, source: str) -> Any: ...
     def refuse(self, problem: str, source: str) -> Any: ...
     def set_namespace(self, name: str, labels: Mapping[str, str] | None) -> None: ...
+    @property
+    def needs_namespace_labels(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -66,28 +70,45 @@ class PolicyFeed:
         sink: PolicySink,
         configmap: ConfigMapRef | None,
         *,
-        namespaces: bool = True,
         on_loaded: Loaded | None = None,
     ) -> None:
+        self.client = client
         self.sink = sink
         self.ref = configmap
         self.on_loaded = on_loaded
-        self.informers: list[Informer] = []
+        self.informers: list[Informer] = []  # to start (and sync) with the caller's
+        self.namespaces: Informer | None = None  # started once policies need the labels
         if configmap is not None:
             self.configmaps = Informer(
                 client, "v1", "ConfigMap", namespace=configmap.namespace,
                 field_selector=f"metadata.name={configmap.name}")
             self.configmaps.add_handler(self._on_configmap)
             self.informers.append(self.configmaps)
-        if namespaces:
-            self.namespaces = Informer(client, "v1", "Namespace")
-            self.namespaces.add_handler(self._on_namespace)
-            self.informers.append(self.namespaces)
+        self._follow_namespaces(at_start=True)
 
     def synced(self) -> None:
         """Call once the informers are synced: an absent ConfigMap means no policies."""
         if self.ref is not None and self.configmaps.get(self.ref.namespace, self.ref.name) is None:
             self._load(None, None)
+
+    @property
+    def namespaces_synced(self) -> bool:
+        return self.namespaces is None or self.namespaces.synced
+
+    async def stop(self) -> None:
+        """Stop the Namespace informer if it was started late (the caller stops the others)."""
+        if self.namespaces is not None and self.namespaces not in self.informers:
+            await self.namespaces.stop()
+
+    def _follow_namespaces(self, *, at_start: bool = False) -> None:
+        if self.namespaces is not None or not self.sink.needs_namespace_labels:
+            return
+        self.namespaces = Informer(self.client, "v1", "Namespace")
+        self.namespaces.add_handler(self._on_namespace)
+        if at_start:
+            self.informers.append(self.namespaces)  # started (and synced) with the others
+        else:
+            self.namespaces.start()
 
     def _on_configmap(self, etype: str, obj: JSON, old: JSON | None) -> None:
         if etype == "DELETED":
@@ -107,6 +128,7 @@ class PolicyFeed:
                 result = self.sink.refuse(f"has no key {self.ref.key}", source)
             else:
                 result = self.sink.load(text, source)
+        self._follow_namespaces()
         if self.on_loaded is not None:
             self.on_loaded(result, involved)
 

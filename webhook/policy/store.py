@@ -49,6 +49,10 @@ class PolicyStore:
     def policies(self) -> PolicySet:
         return self._policies
 
+    @property
+    def needs_namespace_labels(self) -> bool:
+        return self._policies.needs_namespace_labels
+
     def on_change(self, listener: Listener) -> None:
         self._listeners.append(listener)
 

@@ -202,6 +202,7 @@ class Reconciler:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await stop_all(informers)
+            await self.policy.stop()
             if self._recorder is not None:
                 await self._recorder.aclose()
             if self.measurer is not None:

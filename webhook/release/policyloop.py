@@ -76,6 +76,10 @@ class PolicyWatch:
         if self.feed is not None:
             self.feed.synced()
 
+    async def stop(self) -> None:
+        if self.feed is not None:
+            await self.feed.stop()
+
     # --- who -------------------------------------------------------------------------------
 
     def policy_of(self, obj: JSON | None) -> ClusterPolicy | None:
