@@ -2,6 +2,7 @@
 """Benchmark: canarist's /mutate against a bare aiohttp TLS handler, in one run, same load.
 
     .venv/bin/python scripts/bench/webhook.py [--rounds 3] [--duration 2] [--quick]
+    .venv/bin/python scripts/bench/webhook.py --before-root /tmp/before   # before/after a change
 
 Both servers run as separate processes with the same TLS setup (TLS 1.2+, ECDSA P-256, uvloop)
 and the same malloc thresholds (``webhook.admission.alloc``):
@@ -13,7 +14,10 @@ sends a realistic ~4.6 KB UPDATE AdmissionReview that changes the pod template (
 parse, validate the annotations, hash both templates, build the hold patch). It measures:
 - closed loop at concurrency 1, 4 and 32 (one request in flight per connection): req/s, p50, p99;
 - open loop at a fixed 200 req/s: p50, p99 measured from the scheduled send time (no
-  coordinated omission).
+  coordinated omission);
+- the same open loop against canarist while hostile reviews arrive on two more connections
+  (``webhook_hostile``: slow YAML, alias bombs, deep brackets, 2.9 MB bodies, none seen
+  before), next to the same load without them: one slow review must not delay the others.
 Servers and load are interleaved (bare, canarist, bare, ...) for ``--rounds`` rounds; the JSON
 reports per-round figures, their medians, and the canarist/bare ratios of the medians. With two
 or more CPUs the server is pinned to CPU 1 and the load generator to CPU 0.
@@ -39,7 +43,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from scripts.bench._common import ROOT, median_of, percentile, ratio, thread_cpu_ns
-from scripts.bench.webhook_profile import breakdown, codecs
+from scripts.bench.webhook_hostile import hostile_requests, send_hostile
+from scripts.bench.webhook_profile import codecs
 from webhook.tls.issue import issue_ca, issue_serving, service_names
 
 PAYLOAD = ROOT / "tests" / "data" / "reviews" / "22-update-new-canary.request.json"
@@ -84,7 +89,8 @@ def serve_bare(cert: str, key: str, port_file: str) -> None:
 
 
 class Server:
-    def __init__(self, name: str, cert: str, key: str, workdir: Path, cpu: int | None) -> None:
+    def __init__(self, name: str, cert: str, key: str, workdir: Path, cpu: int | None,
+                 root: Path = ROOT) -> None:
         self.name = name
         self.log = workdir / f"{name}.log"
         port_file = workdir / f"{name}.port"
@@ -95,7 +101,8 @@ class Server:
             cmd = [sys.executable, "-m", "webhook.cli", "webhook", "--tls-cert", cert,
                    "--tls-key", key, "--listen", "127.0.0.1:0", "--drain-seconds", "0"]  # fmt: skip
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, stderr=log, cwd=ROOT)
+            env = {**os.environ, "PYTHONPATH": str(root)}  # canarist from ``root``
+            self.proc = subprocess.Popen(cmd, stderr=log, cwd=root, env=env)
         if cpu is not None:
             os.sched_setaffinity(self.proc.pid, {cpu})
         deadline = time.monotonic() + 30
@@ -240,6 +247,43 @@ async def fixed_rate(
     return _summary(latencies, duration, errors, total)
 
 
+async def under_hostile(
+    args: argparse.Namespace, servers: dict[str, tuple[int, int]], ctx: ssl.SSLContext,
+    request: bytes,
+) -> dict[str, Any]:
+    """canarist's fixed-rate latency without and with hostile reviews arriving (same run)."""
+    port, pid = servers["canarist"]
+    base = json.loads(PAYLOAD.read_text())
+    quiet: list[dict[str, Any]] = []
+    loud: list[dict[str, Any]] = []
+    sent: dict[str, int] = {}
+    for _ in range(args.rounds):
+        load = fixed_rate(port, ctx, request, args.rate, args.warmup, args.duration)
+        quiet.append(await measured(pid, load))
+        stop = asyncio.Event()
+        count = int(4 * (args.warmup + args.duration)) + 4  # more than two connections send
+        batches = [await asyncio.to_thread(hostile_requests, base, SERVER_NAME, n, count)
+                   for n in range(2)]
+        conns = [await Conn.open(port, ctx) for _ in range(2)]
+        senders = [asyncio.create_task(send_hostile(c.call, batch, stop, sent))
+                   for c, batch in zip(conns, batches, strict=True)]
+        load = fixed_rate(port, ctx, request, args.rate, args.warmup, args.duration)
+        loud.append(await measured(pid, load))
+        stop.set()
+        await asyncio.gather(*senders)
+        for c in conns:
+            c.close()
+    calm, hostile = _medians(quiet), _medians(loud)
+    return {
+        "rate": args.rate,
+        "quiet": calm,
+        "with_hostile": hostile,
+        "hostile_sent_by_kind_and_status": sent,
+        "ratio_p50": ratio(hostile["p50_ms"], calm["p50_ms"]),
+        "ratio_p99": ratio(hostile["p99_ms"], calm["p99_ms"]),
+    }
+
+
 # --- the run -----------------------------------------------------------------------------------
 
 
@@ -259,7 +303,7 @@ async def bench(
         f"POST /mutate?timeout=10s HTTP/1.1\r\nHost: {SERVER_NAME}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-    names = ("bare", "canarist")
+    names = tuple(servers)  # bare, canarist and, with --before-root, before
     closed: dict[int, dict[str, list[dict[str, Any]]]] = {
         c: {n: [] for n in names} for c in args.concurrency
     }
@@ -287,6 +331,14 @@ async def bench(
             "ratio_p50": ratio(ours["p50_ms"], bare["p50_ms"]),
             "ratio_p99": ratio(ours["p99_ms"], bare["p99_ms"]),
         }
+        if "before" in servers:
+            before = _medians(closed[c]["before"])
+            results["closed_loop"][f"c={c}"] |= {
+                "before": before,
+                "ratio_server_cpu_vs_before": ratio(
+                    ours["server_cpu_us_per_request"], before["server_cpu_us_per_request"]
+                ),
+            }
     bare, ours = _medians(rated["bare"]), _medians(rated["canarist"])
     results["fixed_rate"] = {
         "rate": args.rate,
@@ -295,12 +347,25 @@ async def bench(
         "ratio_p50": ratio(ours["p50_ms"], bare["p50_ms"]),
         "ratio_p99": ratio(ours["p99_ms"], bare["p99_ms"]),
     }
+    if args.hostile:
+        results["under_hostile_reviews"] = await under_hostile(args, servers, ctx, request)
     c4 = results["closed_loop"].get("c=4")
     results["goals"] = {
         "c4_throughput_ratio_at_least_0.8": None if c4 is None else (c4["ratio_rps"] or 0) >= 0.8,
         "p99_at_rate_at_most_2ms": ours["p99_ms"] <= 2.0,
     }
     return results
+
+
+def profile(body: bytes, root: Path) -> dict[str, float]:
+    """The in-process breakdown of ``root``'s canarist, in a fresh process that imports it from
+    there (the same conditions for this checkout and another one)."""
+    code = ("import json, sys; from scripts.bench.webhook_profile import breakdown; "
+            "print(json.dumps(breakdown(sys.stdin.buffer.read())))")
+    out = subprocess.run([sys.executable, "-c", code], input=body, capture_output=True,
+                         cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, check=True)
+    result: dict[str, float] = json.loads(out.stdout)
+    return result
 
 
 def main() -> None:
@@ -311,6 +376,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="fixed-rate test, req/s")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 32])
     parser.add_argument("--quick", action="store_true", help="1 round of 0.5 s: a smoke test")
+    parser.add_argument("--no-hostile", dest="hostile", action="store_false",
+                        help="skip the measurement under hostile reviews")
+    parser.add_argument("--server-root", type=Path, default=ROOT, metavar="DIR",
+                        help="run canarist (server and in-process profile) from another "
+                        "checkout, e.g. the main branch before a change (default: this one)")
+    parser.add_argument("--before-root", type=Path, metavar="DIR",
+                        help="also measure canarist from this checkout (the code before a "
+                        "change), alternating with the others in the same rounds")
     parser.add_argument("--serve-bare", nargs=3, metavar=("CERT", "KEY", "PORTFILE"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
@@ -334,8 +407,11 @@ def main() -> None:
         cert.write_bytes(serving.cert_pem)
         key.write_bytes(serving.key_pem)
         ctx = ssl.create_default_context(cadata=ca.cert_pem.decode())
-        names = ("bare", "canarist")
-        servers = [Server(n, str(cert), str(key), workdir, server_cpu) for n in names]
+        roots = {"bare": ROOT, "canarist": args.server_root}
+        if args.before_root is not None:
+            roots["before"] = args.before_root
+        servers = [Server(n, str(cert), str(key), workdir, server_cpu, root)
+                   for n, root in roots.items()]
         try:
             ports = {s.name: (s.port, s.proc.pid) for s in servers}
             results = uvloop.run(bench(args, ports, ctx))
@@ -343,13 +419,20 @@ def main() -> None:
             for s in servers:
                 s.stop()
     body = json.dumps(json.loads(PAYLOAD.read_text()), separators=(",", ":")).encode()
-    results["review_cpu_us_in_process"] = breakdown(body)
+    results["review_cpu_us_in_process"] = profile(body, args.server_root)
+    if args.before_root is not None:
+        results["review_cpu_us_in_process_before"] = profile(body, args.before_root)
+        results["review_cpu_ratio_vs_before"] = {
+            k: ratio(v, results["review_cpu_us_in_process_before"].get(k, 0))
+            for k, v in results["review_cpu_us_in_process"].items()
+        }
     results["setup"] = {
         "python": platform.python_version(),
         "cpus": len(cpus),
         "pinning": f"server on CPU {server_cpu}, load on CPU {cpus[0]}"
         if server_cpu is not None
         else "none (one CPU)",
+        "server_root": str(args.server_root),
         "rounds": args.rounds,
         "seconds_per_run": args.duration,
         "warmup_seconds": args.warmup,

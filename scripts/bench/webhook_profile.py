@@ -25,8 +25,9 @@ def breakdown(body: bytes, repeat: int = 5, number: int = 1000) -> dict[str, flo
 
     from webhook.admission import jsoncodec, parse_review, review
     from webhook.admission.jsonlog import configure
-    from webhook.admission.mutate import _parse, decide
+    from webhook.admission.mutate import decide
     from webhook.admission.server import _log_review
+    from webhook.admission.speccache import parse as _parse
     from webhook.spec import yamltext
     from webhook.spec.hashing import canonical_form, form_hash
     from webhook.spec.status import ReleaseStatus
@@ -43,7 +44,6 @@ def breakdown(body: bytes, repeat: int = 5, number: int = 1000) -> dict[str, flo
     }
     decision = decide(parsed)
     orjson_module = jsoncodec._orjson
-    fast_yaml = yamltext._FastLoader
 
     def end_to_end() -> bytes:
         return review(body).response.to_json()
@@ -56,11 +56,11 @@ def breakdown(body: bytes, repeat: int = 5, number: int = 1000) -> dict[str, flo
             jsoncodec._orjson = orjson_module
 
     def spec_without_libyaml() -> object:
-        yamltext._FastLoader = None
+        yamltext.use_libyaml = False
         try:
             return _parse("web", spec_annotations)
         finally:
-            yamltext._FastLoader = fast_yaml
+            yamltext.use_libyaml = True
 
     pieces: dict[str, Callable[[], object]] = {
         "decode_body": lambda: jsoncodec.loads(body),
@@ -98,10 +98,12 @@ def breakdown(body: bytes, repeat: int = 5, number: int = 1000) -> dict[str, flo
 def codecs() -> dict[str, str]:
     """Which optional accelerators the servers and the breakdown use."""
     from webhook.admission import jsoncodec
-    from webhook.spec import yamltext
+    from webhook.spec import boundedyaml
 
     orjson_module = jsoncodec._orjson
     return {
         "json": f"orjson {orjson_module.__version__}" if orjson_module else "json module",
-        "yaml": "libyaml where it agrees with PyYAML" if yamltext._FastLoader else "PyYAML",
+        "yaml": "libyaml where it agrees with PyYAML"
+        if boundedyaml.libyaml_available()
+        else "PyYAML",
     }

@@ -17,24 +17,25 @@ from hypothesis import strategies as st
 
 from tests.admission.builders import STEPS
 from tests.admission.sameness import same
-from webhook.spec import yamltext
+from webhook.spec import boundedyaml, yamltext
 from webhook.spec.canary import parse_canary_spec
 from webhook.spec.problems import Problems
 
-pytestmark = pytest.mark.skipif(yamltext._FastLoader is None, reason="PyYAML without libyaml")
+pytestmark = pytest.mark.skipif(
+    not boundedyaml.libyaml_available(), reason="PyYAML without libyaml"
+)
 
 SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def load(text: str, fast: bool) -> tuple[Any, list[str]]:
     problems = Problems()
-    saved = yamltext._FastLoader
-    if not fast:
-        yamltext._FastLoader = None
+    saved = yamltext.use_libyaml
+    yamltext.use_libyaml = fast
     try:
         value = yamltext.load_yaml(text, "canarist.io/steps", problems)
     finally:
-        yamltext._FastLoader = saved
+        yamltext.use_libyaml = saved
     return value, [str(p) for p in problems.items]
 
 
@@ -105,12 +106,12 @@ def test_a_cache_miss_spec_parse_gives_the_same_spec_either_way() -> None:
         "canarist.io/proxy-hosts": "web.example.com",
     }
     fast = parse_canary_spec(annotations, deployment="web")
-    saved = yamltext._FastLoader
-    yamltext._FastLoader = None
+    saved = yamltext.use_libyaml
+    yamltext.use_libyaml = False
     try:
         slow = parse_canary_spec(annotations, deployment="web")
     finally:
-        yamltext._FastLoader = saved
+        yamltext.use_libyaml = saved
     assert fast == slow
 
 

@@ -25,6 +25,16 @@ class ServerConfig:
     reload_interval: float = 2.0
     # Longer than the API server's 90 s idle-connection timeout, so the client closes first.
     keepalive_timeout: float = 120.0
+    # A connection must send a whole request head within this (nginx's client_header_timeout).
+    header_timeout: float = 10.0
+    # Parsed canary specs kept, counted by the size of their annotations.
+    spec_cache_bytes: int = 16 * 1024 * 1024
+    # Threads deciding the reviews that are not cheap (new annotations, large bodies), and the
+    # time a review may take from its arrival (its YAML parse stops past it).
+    review_workers: int = 2
+    review_budget: float = 2.0
+    # Who may change canarist.io/status (the reconciler); None: anyone (not protected).
+    trusted_users: frozenset[str] | None = None
 
 
 def parse_listen(text: str, flag: str = "--listen") -> tuple[str, int]:
@@ -43,3 +53,21 @@ def parse_listen(text: str, flag: str = "--listen") -> tuple[str, int]:
             [Problem(flag, f"must be HOST:PORT (IPv6 in brackets: [::]:8443), got {text!r}")]
         )
     return host, int(port_text)
+
+
+def check_limits(config: ServerConfig) -> None:
+    """``ConfigError`` naming each flag whose value cannot work."""
+    problems = [
+        Problem(flag, message)
+        for flag, bad, message in (
+            ("--header-timeout", config.header_timeout <= 0, "must be more than 0"),
+            ("--review-budget", config.review_budget <= 0, "must be more than 0"),
+            ("--review-workers", not 1 <= config.review_workers <= 64, "must be 1 to 64"),
+            ("--spec-cache-bytes", config.spec_cache_bytes < 0, "must be 0 or more"),
+            ("--trusted-user", config.trusted_users is not None
+             and not all(config.trusted_users), "must not be empty"),
+        )
+        if bad
+    ]
+    if problems:
+        raise ConfigError(problems)

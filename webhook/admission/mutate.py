@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
+from webhook.admission import statusguard
 from webhook.admission.patch import Op, set_nested
 from webhook.admission.review import (
     JSONObject,
@@ -22,10 +22,11 @@ from webhook.admission.review import (
     Status,
     bad_review,
     parse_review,
+    too_deep,
 )
-from webhook.errors import SpecError
+from webhook.admission.speccache import SpecCache, SpecLookup, parsing, relevant
 from webhook.spec import names as n
-from webhook.spec.canary import ParsedSpec, parse_canary_spec
+from webhook.spec.canary import ParsedSpec
 from webhook.spec.hashing import canonical_form, form_hash, template_hash
 from webhook.spec.problems import json_type
 from webhook.spec.status import Phase, ReleaseStatus
@@ -50,12 +51,47 @@ class Decision:
     reason: str  # a short word for logs: "create", "canary", "revert", "adopt", ...
 
 
-def review(body: bytes | str | JSONObject) -> Decision:
+DEFAULT_CACHE = SpecCache()  # the specs of ``review`` and ``decide`` called without a lookup
+_DEFAULT_LOOKUP = parsing(DEFAULT_CACHE)
+MAX_DEPTH = 100  # a template nested deeper is refused (no pod template comes near)
+
+
+def review(
+    body: bytes | str | JSONObject,
+    specs: SpecLookup | None = None,
+    *,
+    trusted: frozenset[str] | None = None,
+) -> Decision:
     """Parse an AdmissionReview and decide; ``BadReview`` for an unusable body."""
-    return decide(parse_review(body))
+    return decide(parse_review(body), specs, trusted=trusted)
 
 
-def decide(req: ReviewRequest) -> Decision:
+def decide(
+    req: ReviewRequest, specs: SpecLookup | None = None, *, trusted: frozenset[str] | None = None
+) -> Decision:
+    """The decision on one review. ``specs`` finds the parsed canary spec of the annotations
+    (default: parse, with a shared bounded cache); it may raise ``NeedsParse``. ``trusted``:
+    the users who may change ``canarist.io/status`` (``None``: anyone; see ``statusguard``)."""
+    try:
+        return _decide(req, specs or _DEFAULT_LOOKUP, trusted)
+    except RecursionError:
+        path = too_deep(req.object, "request.object", MAX_DEPTH) or too_deep(
+            req.old_object, "request.oldObject", MAX_DEPTH
+        )
+        return deny(req, f"{path or 'request.object'}: nested more than {MAX_DEPTH} levels deep")
+
+
+_REASONS = {422: "Invalid", 500: "InternalError", 503: "ServiceUnavailable"}
+
+
+def deny(req: ReviewRequest, message: str, code: int = 422) -> Decision:
+    status = Status(code=code, reason=_REASONS.get(code, "Invalid"), message=message)
+    return Decision(ReviewResponse(req.uid, allowed=False, status=status), Outcome.DENIED, "")
+
+
+def _decide(req: ReviewRequest, specs: SpecLookup, trusted: frozenset[str] | None) -> Decision:
+    if _is_deployment(req) and req.operation == "UPDATE" and req.sub_resource == "status":
+        return _status_write(req, specs, trusted)
     if not _applies(req):
         return _allow(req, "ignored")
     obj = req.object or {}
@@ -65,26 +101,56 @@ def decide(req: ReviewRequest) -> Decision:
         return _allow(req, "not-opted-in")
     annotations = _map(meta, "annotations", "request.object.metadata") or {}
     name = _text(meta.get("name")) or req.name or _text(meta.get("generateName"))
-    parsed = _spec(annotations, name)
+    parsed = specs(annotations, name)
     if isinstance(parsed, str):
-        status = Status(code=422, reason="Invalid", message=parsed)
-        return Decision(ReviewResponse(req.uid, allowed=False, status=status), Outcome.DENIED, "")
+        return deny(req, parsed)
     namespace = req.namespace or _text(meta.get("namespace")) or "default"
     ctx = _Context(req, obj, annotations, parsed, f"{namespace}/{name}", namespace, name)
+    ctx.guarded = statusguard.untrusted(req, trusted)
     if req.operation == "CREATE":
         return ctx.create()
     return ctx.update()
 
 
-def _applies(req: ReviewRequest) -> bool:
+def _is_deployment(req: ReviewRequest) -> bool:
     return (
-        req.operation in ("CREATE", "UPDATE")
-        and not req.sub_resource
-        and req.kind.group == "apps"
+        req.kind.group == "apps"
         and req.kind.version == "v1"
         and req.kind.kind == "Deployment"
         and req.resource.resource == "deployments"
     )
+
+
+def _applies(req: ReviewRequest) -> bool:
+    return req.operation in ("CREATE", "UPDATE") and not req.sub_resource and _is_deployment(req)
+
+
+def _status_write(
+    req: ReviewRequest, specs: SpecLookup, trusted: frozenset[str] | None
+) -> Decision:
+    """An UPDATE through ``deployments/status``: it cannot change the spec or the labels, but
+    it keeps annotation changes, so the status is guarded and changed canary annotations are
+    validated as on the Deployment itself."""
+    obj, old = req.object or {}, req.old_object or {}
+    meta = _map(obj, "metadata", "request.object") or {}
+    old_meta = _map(old, "metadata", "request.oldObject") or {}
+    annotations = _map(meta, "annotations", "request.object.metadata") or {}
+    old_ann = _map(old_meta, "annotations", "request.oldObject.metadata") or {}
+    labels = _map(meta, "labels", "request.object.metadata") or {}
+    name = _text(meta.get("name")) or req.name
+    if labels.get(n.ENABLED_LABEL) == "true" and relevant(annotations) != relevant(old_ann):
+        parsed = specs(annotations, name)
+        if isinstance(parsed, str):
+            return deny(req, parsed)
+    ops: list[Op] = []
+    warnings: tuple[str, ...] = ()
+    if statusguard.untrusted(req, trusted) and statusguard.restore(
+        ops, obj, annotations, old_ann.get(n.STATUS)
+    ):
+        ref = f"{req.namespace or _text(meta.get('namespace')) or 'default'}/{name}"
+        warnings = (statusguard.warning(req, ref),)
+    response = ReviewResponse(req.uid, patch=tuple(ops), warnings=warnings)
+    return Decision(response, Outcome.MUTATED if ops else Outcome.ALLOWED, "status")
 
 
 def _allow(req: ReviewRequest, reason: str, warnings: tuple[str, ...] = ()) -> Decision:
@@ -116,10 +182,17 @@ class _Context:
         self.ops: list[Op] = []
         self.warnings: list[str] = list(parsed.warnings)
         self.status_text: str | None = None  # the status annotation to write, if any
+        self.guarded = False  # the writer may not change the status (statusguard)
+        self.old_status: Any = None  # the status before this write (when guarded)
 
     def done(self, reason: str) -> Decision:
-        if self.status_text is not None and self.status_text != self.annotations.get(n.STATUS):
+        written = self.annotations.get(n.STATUS)
+        if self.guarded and written is not None and written != self.old_status:
+            self.warnings.append(statusguard.warning(self.req, self.ref))
+        if self.status_text is not None and self.status_text != written:
             set_nested(self.ops, self.obj, ANNOTATIONS, n.STATUS, self.status_text)
+        elif self.status_text is None and self.guarded:
+            statusguard.restore(self.ops, self.obj, self.annotations, self.old_status)
         response = ReviewResponse(
             self.req.uid, patch=tuple(self.ops), warnings=tuple(self.warnings)
         )
@@ -249,12 +322,15 @@ class _Context:
         and ignored. An update that drops the status annotation (``kubectl apply`` of a manifest
         without it, a replace) gets it back: it is canarist's record of the release.
         """
+        old_text = old_ann.get(n.STATUS)
+        self.old_status = old_text
         if adopting:
             return ReleaseStatus()
         text = self.annotations.get(n.STATUS)
-        old_text = old_ann.get(n.STATUS)
         if text is None and isinstance(old_text, str):
             self.status_text = text = old_text
+        elif self.guarded:
+            text = old_text  # only canarist's own writes count; done() undoes the change
         return ReleaseStatus.from_json(text) if isinstance(text, str) else ReleaseStatus()
 
     def stamp(self, value: str) -> None:
@@ -299,23 +375,3 @@ def _label(template: Mapping[str, Any] | None, key: str) -> str:
     labels = meta.get("labels") if isinstance(meta, dict) else None
     value = labels.get(key) if isinstance(labels, dict) else None
     return value if isinstance(value, str) else ""
-
-
-def _spec(annotations: Mapping[str, Any], name: str) -> ParsedSpec | str:
-    """The parsed spec, or the denial message; cached by the annotations it depends on."""
-    relevant = [(k, v) for k, v in annotations.items() if k.startswith(n.PREFIX) and k != n.STATUS]
-    if all(isinstance(v, str) for _, v in relevant):
-        return _parse_cached(name, tuple(sorted(relevant)))
-    return _parse(name, dict(relevant))
-
-
-@lru_cache(maxsize=512)
-def _parse_cached(name: str, relevant: tuple[tuple[str, str], ...]) -> ParsedSpec | str:
-    return _parse(name, dict(relevant))
-
-
-def _parse(name: str, annotations: Mapping[str, Any]) -> ParsedSpec | str:
-    try:
-        return parse_canary_spec(annotations, deployment=name)
-    except SpecError as exc:
-        return str(exc)

@@ -16,7 +16,7 @@ from typing import Any
 
 from webhook.admission import jsoncodec
 from webhook.errors import BadReview, Problem
-from webhook.spec.problems import json_type
+from webhook.spec.problems import json_type, show
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
@@ -53,6 +53,7 @@ class ReviewRequest:
     object: JSONObject | None = field(default=None, compare=False)
     old_object: JSONObject | None = field(default=None, compare=False)
     dry_run: bool = False
+    user: str = ""  # userInfo.username: who makes the request
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,9 @@ def load_body(body: bytes | str) -> JSONObject:
         raise bad_review("", f"body is not JSON: {exc.msg} at {where}") from None
     except jsoncodec.NotJSON as exc:
         raise bad_review("", f"body is not JSON: {exc.message}") from None
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise bad_review("", "body is not JSON: nested too deeply to decode") from None
+    except ValueError as exc:
         raise bad_review("", f"body is not JSON: {type(exc).__name__}") from None
     if not isinstance(raw, dict):
         raise bad_review(
@@ -146,7 +149,7 @@ def parse_review(body: bytes | str | JSONObject) -> ReviewRequest:
         raise bad_review("request", f"must be an object, {found}")
     uid = request.get("uid")
     if not isinstance(uid, str) or not uid:
-        found = "missing" if uid is None else f"got {json_type(uid)} {json.dumps(uid)}"
+        found = "missing" if uid is None else f"got {json_type(uid)} {show(uid)}"
         raise bad_review("request.uid", f"must be a non-empty string, {found}")
     operation = request.get("operation")
     if operation not in OPERATIONS:
@@ -173,16 +176,27 @@ def parse_review(body: bytes | str | JSONObject) -> ReviewRequest:
         object=obj,
         old_object=old,
         dry_run=_flag(request, "dryRun"),
+        user=_username(request),
     )
 
 
 def _show(value: Any) -> str:
-    text = (
-        json.dumps(value)
-        if isinstance(value, str | int | float | bool | None)
-        else json_type(value)
-    )
-    return text if len(text) <= 60 else text[:57] + "..."
+    return show(value) if isinstance(value, str | int | float | bool | None) else json_type(value)
+
+
+def too_deep(value: Any, path: str, limit: int) -> str | None:
+    """The path of a node of ``value`` nested more than ``limit`` levels, if there is one
+    (found without recursion, for a value too deep to be walked recursively)."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if depth > limit:
+            return where if len(where) <= 200 else where[:197] + "..."
+        if isinstance(node, dict):
+            stack.extend((v, f"{where}.{str(k)[:64]}", depth + 1) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(node))
+    return None
 
 
 def _expect(raw: JSONObject, key: str, want: str) -> None:
@@ -206,6 +220,15 @@ def _string(raw: JSONObject, key: str, path: str = "request") -> str:
     if not isinstance(value, str):
         raise bad_review(f"{path}.{key}", f"must be a string, got {json_type(value)}")
     return value
+
+
+def _username(request: JSONObject) -> str:
+    info = request.get("userInfo")
+    if info is None:
+        return ""
+    if not isinstance(info, dict):
+        raise bad_review("request.userInfo", f"must be an object, got {json_type(info)}")
+    return _string(info, "username", "request.userInfo")
 
 
 def _flag(request: JSONObject, key: str) -> bool:

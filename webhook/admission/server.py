@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
@@ -25,11 +26,13 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from webhook.admission import jsoncodec
+from webhook.admission import headtimeout, jsoncodec
 from webhook.admission.alloc import tune_allocator
 from webhook.admission.config import MAX_BODY, ServerConfig
 from webhook.admission.metrics import CertInfo, Metrics
-from webhook.admission.mutate import Decision, Outcome, review
+from webhook.admission.mutate import Decision, Outcome
+from webhook.admission.offload import SWITCH_INTERVAL, Decider
+from webhook.admission.speccache import SpecCache
 from webhook.errors import BadReview
 from webhook.tls.reload import ReloadingContext
 
@@ -44,6 +47,7 @@ class State:
 
     config: ServerConfig
     tls: ReloadingContext
+    decider: Decider
     metrics: Metrics = field(default_factory=Metrics)
     draining: bool = False
 
@@ -57,7 +61,9 @@ STATE = web.AppKey("canarist_webhook_state", State)
 def create_app(config: ServerConfig) -> web.Application:
     """The application; loads the certificate now so a bad one fails before listening."""
     app = web.Application(client_max_size=MAX_BODY)
-    app[STATE] = State(config, ReloadingContext(config.cert_path, config.key_path))
+    decider = Decider(SpecCache(config.spec_cache_bytes), config.review_workers,
+                      config.review_budget, config.trusted_users)
+    app[STATE] = State(config, ReloadingContext(config.cert_path, config.key_path), decider)
     app.router.add_post("/mutate", handle_mutate)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/readyz", handle_readyz)
@@ -73,6 +79,7 @@ async def _watch_certificates(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with suppress(asyncio.CancelledError):
         await task
+    state.decider.close()
 
 
 # --- handlers ------------------------------------------------------------------------------
@@ -84,18 +91,15 @@ async def handle_mutate(request: web.Request) -> web.Response:
     length = request.content_length
     if length is not None and length > MAX_BODY:
         return _refuse(state, request, 413, "too_large", _too_large(length), started)
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return _refuse(state, request, 413, "too_large", _too_large(None), started)
-    try:
-        decision = review(body)
-    except BadReview as exc:
-        return _refuse(state, request, 400, "bad_request", str(exc), started)
-    except Exception as exc:  # a bug: answer without a traceback, log it with one
-        log.exception("review failed", extra={"fields": {"error": repr(exc)}})
-        message = f"internal error ({type(exc).__name__}); see the webhook's log"
-        return _refuse(state, request, 500, "error", message, started)
+    async with state.decider.large_body_slot(length):
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _refuse(state, request, 413, "too_large", _too_large(None), started)
+        try:
+            decision = await state.decider.review(body)
+        except BadReview as exc:
+            return _refuse(state, request, 400, "bad_request", str(exc), started)
     response = web.Response(body=decision.response.to_json(), headers=JSON_HEADERS)
     if state.draining:
         response.force_close()
@@ -245,6 +249,7 @@ def serve(
     drain_seconds: float = 0.0,
     reload_interval: float = 2.0,
     shutdown_timeout: float = 10.0,
+    trusted_users: frozenset[str] | None = None,
 ) -> AbstractAsyncContextManager[Running]:
     """Serve the webhook in this event loop; yields a ``Running`` once listening.
 
@@ -262,6 +267,7 @@ def serve(
         drain_seconds=drain_seconds,
         reload_interval=reload_interval,
         shutdown_timeout=shutdown_timeout,
+        trusted_users=trusted_users,
     )
     return serving(config)
 
@@ -292,6 +298,7 @@ async def serving(config: ServerConfig) -> AsyncIterator[Running]:
         shutdown_timeout=config.shutdown_timeout,
     )
     await runner.setup()
+    headtimeout.install(runner, config.header_timeout)
     running = Running(config.host, 0, app, runner)
     try:
         site = web.TCPSite(
@@ -314,6 +321,7 @@ async def serving(config: ServerConfig) -> AsyncIterator[Running]:
 def run(config: ServerConfig) -> None:
     """``canarist webhook``: serve until SIGTERM or SIGINT, then drain and exit."""
     tuned = tune_allocator()  # TLS read buffers from the heap, not an mmap each (see alloc.py)
+    sys.setswitchinterval(SWITCH_INTERVAL)  # the event loop's turn comes soon (see offload.py)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - the "fast" extra is optional
@@ -336,8 +344,14 @@ async def _serve_until_signalled(config: ServerConfig, tuned: bool = False) -> N
                     "cert": config.cert_path,
                     "json": jsoncodec.name(),
                     "malloc_tuned": tuned,
+                    "trusted_users": sorted(config.trusted_users or ()),
                 }
             },
         )
+        if config.trusted_users is None:
+            log.warning(
+                "no --trusted-user: anyone who can write a Deployment can change its "
+                "canarist.io/status; pass the reconciler's user name"
+            )
         await stop.wait()
     log.info("stopped")

@@ -11,25 +11,36 @@ from typing import Any
 
 from webhook.errors import MeasurementError
 
-_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[([0-9]+)\]")
+# Numbers as JSON and Prometheus write them, ASCII only: Python's float() would also take
+# "1_000" and Unicode digits ("٣٠" is 30 to it).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INFINITY = re.compile(r"[+-]?inf(?:inity)?", re.IGNORECASE)
+_NAN = re.compile(r"[+-]?nan", re.IGNORECASE)
 
 
-def to_number(raw: Any, where: str) -> float:
-    """A finite or infinite float from a JSON value.
+def to_number(raw: Any, where: str, *, finite: bool = False) -> float:
+    """A float from a JSON value.
 
-    Numbers as they are; strings that parse as numbers (``"0.98"``, ``"+Inf"``); booleans (and
-    the strings ``"true"``/``"false"``) as 1/0. NaN, null, objects and lists are errors.
+    Numbers as they are; strings that are numbers (``"0.98"``, ``"+Inf"``); booleans (and
+    the strings ``"true"``/``"false"``) as 1/0. NaN, null, objects and lists are errors, and
+    infinities too when ``finite`` (a count or a window, where +Inf makes a ratio look fine).
     """
     if isinstance(raw, bool):
         return 1.0 if raw else 0.0
     if isinstance(raw, int | float):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:
+            value = math.inf if raw > 0 else -math.inf
     elif isinstance(raw, str):
         value = _from_text(raw, where)
     else:
         raise MeasurementError(f"{where} is {_kind(raw)}, not a number")
     if math.isnan(value):
         raise MeasurementError(f"{where} is NaN (no data for the query?)")
+    if finite and math.isinf(value):
+        raise MeasurementError(f"{where} is {value:+}, not a finite number")
     return value
 
 
@@ -37,11 +48,17 @@ def _from_text(text: str, where: str) -> float:
     stripped = text.strip()
     if stripped.lower() in ("true", "false"):
         return 1.0 if stripped.lower() == "true" else 0.0
-    try:
-        return float(stripped)
-    except ValueError:
-        shown = text if len(text) <= 40 else text[:39] + "…"
-        raise MeasurementError(f"{where} is the string {shown!r}, not a number") from None
+    if len(stripped) <= 64 and _NUMBER.fullmatch(stripped):
+        try:
+            return float(stripped)
+        except OverflowError:  # pragma: no cover - float() gives inf for huge exponents
+            return math.inf
+    if _INFINITY.fullmatch(stripped):
+        return -math.inf if stripped.startswith("-") else math.inf
+    if _NAN.fullmatch(stripped):
+        return math.nan
+    shown = text if len(text) <= 40 else text[:39] + "…"
+    raise MeasurementError(f"{where} is the string {shown!r}, not a number")
 
 
 def parse_path(path: str) -> list[str | int]:

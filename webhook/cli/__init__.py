@@ -13,6 +13,7 @@ operation failed, 2 bad input. The release controls (``status``, ``list``, ``pro
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,9 @@ from webhook.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Handler, Re
 from webhook.errors import CanaristError, InvalidInput
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "build_parser", "main"]
+
+# A server's address already in use or not on this machine: a flag to change, not a crash.
+_CANNOT_LISTEN = (errno.EADDRINUSE, errno.EADDRNOTAVAIL)
 
 # The order of ``canarist --help``.
 _REGISTRARS: tuple[Registrar, ...] = (
@@ -68,5 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CanaristError as exc:
         print(f"canarist: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:
+        if exc.errno not in _CANNOT_LISTEN:
+            raise
+        print(f"canarist: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
@@ -57,6 +59,26 @@ def client_options(args: argparse.Namespace, namespace: str | None = None) -> Cl
 
     return ClientOptions(kubeconfig=args.kubeconfig, context=args.context,
                          namespace=namespace or getattr(args, "namespace", None))
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,15}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
+def integer_arg(text: str) -> int:
+    """``type=`` of an integer flag: ASCII digits only (``int()`` would take "٣٠" as 30)."""
+    if not _INTEGER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}")
+    return int(text)
+
+
+def number_arg(text: str) -> float:
+    """``type=`` of a number flag: a finite, non-negative ASCII number (``float()`` would take
+    "nan", "inf" and "٣٠")."""
+    value = float(text) if _DECIMAL.fullmatch(text) else math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
 
 
 POLICY_HELP = "cluster policies from this YAML file (a policies: list; docs/policy.md)"

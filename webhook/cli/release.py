@@ -13,7 +13,9 @@ from webhook.cli.common import (
     EXIT_OK,
     Subparsers,
     client_options,
+    integer_arg,
     kube_flags,
+    number_arg,
     policy_configmap,
     policy_file,
     policy_flags,
@@ -40,18 +42,18 @@ def register_reconcile(sub: Subparsers) -> None:
     p.add_argument("--lease-owner", default="", metavar="DEPLOYMENT",
                    help="the reconciler's own Deployment in --lease-namespace: it owns the "
                    "Lease, so deleting it (helm uninstall) deletes the Lease")
-    p.add_argument("--workers", type=int, default=4, metavar="N",
+    p.add_argument("--workers", type=integer_arg, default=4, metavar="N",
                    help="Deployments reconciled at once (default 4)")
-    p.add_argument("--resync", type=float, default=300.0, metavar="SECONDS",
+    p.add_argument("--resync", type=number_arg, default=300.0, metavar="SECONDS",
                    help="re-apply routing of every release this often (default 300)")
     p.add_argument("--metrics-address", default="", metavar="HOST:PORT",
                    help="serve /metrics and /healthz there (default: off)")
     p.add_argument("--proxy-admin-url", metavar="URL",
                    help="admin address of canarist proxy, read by the builtin analysis provider "
                    "(e.g. http://canarist-proxy.canarist-system:9901)")
-    p.add_argument("--qps", type=float, default=100.0, metavar="N",
+    p.add_argument("--qps", type=number_arg, default=100.0, metavar="N",
                    help="client-side limit of API requests per second (default 100; 0: none)")
-    p.add_argument("--burst", type=int, default=200, metavar="N",
+    p.add_argument("--burst", type=integer_arg, default=200, metavar="N",
                    help="requests allowed at once above --qps (default 200)")
     policy_flags(p)
     p.add_argument("-v", "--verbose", action="store_true", help="log every reconcile problem")
@@ -97,8 +99,8 @@ def register_render(sub: Subparsers) -> None:
     )
     p.add_argument("-f", "--filename", required=True, help="YAML file, or - for stdin")
     at = p.add_mutually_exclusive_group()
-    at.add_argument("--step", type=int, metavar="N", help="0-based step index (default 0)")
-    at.add_argument("--weight", type=int, metavar="W", help="a canary weight, 0-100")
+    at.add_argument("--step", type=integer_arg, metavar="N", help="0-based step index (default 0)")
+    at.add_argument("--weight", type=integer_arg, metavar="W", help="a canary weight, 0-100")
     p.add_argument("--stable-hash", metavar="H",
                    help="hash of the stable revision (default: the hash label already on the "
                    "template when it differs from the new one, else 'stable')")
@@ -134,7 +136,7 @@ def register_status(sub: Subparsers) -> None:
     p.add_argument("-w", "--watch", action="store_true",
                    help="follow the release until it ends (progress bar on a terminal)")
     _output_flag(p)
-    p.add_argument("--timeout", type=float, metavar="SECONDS",
+    p.add_argument("--timeout", type=number_arg, metavar="SECONDS",
                    help="with -w: give up (exit 1) after this long")
     p.set_defaults(handler=cmd_status)
 
@@ -229,7 +231,7 @@ def register_undo(sub: Subparsers) -> None:
     )
     kube_flags(p)
     p.add_argument("name", metavar="NAME", help="the Deployment")
-    p.add_argument("--to-revision", type=int, metavar="N",
+    p.add_argument("--to-revision", type=integer_arg, metavar="N",
                    help="the revision to go back to (default: mid-release the stable one, at "
                    "rest the previous one)")
     p.add_argument("--skip-steps", action="store_true",

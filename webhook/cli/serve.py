@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from webhook.cli.common import EXIT_OK, Subparsers, context_flag, kubeconfig_flag, namespace_flag
+from webhook.cli.common import (
+    EXIT_OK,
+    Subparsers,
+    context_flag,
+    integer_arg,
+    kubeconfig_flag,
+    namespace_flag,
+    number_arg,
+    split_names,
+)
 from webhook.cli.tools import start_cert_keeper, webhook_cert_flags
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -29,35 +38,35 @@ def register_proxy(sub: Subparsers) -> None:
     context_flag(p, "cluster mode: kubeconfig context to use")
     namespace_flag(p, "cluster mode: namespace to follow, or 'all' for every namespace "
                       "(default: the context's, else default)")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
+    p.add_argument("--workers", type=integer_arg, default=1, metavar="N",
                    help="worker processes sharing the port with SO_REUSEPORT (default 1)")
     p.add_argument("--admin-listen", metavar="HOST:PORT",
                    help="serve /metrics, /summary and /healthz here (default: off)")
     p.add_argument("--no-version-header", action="store_true",
                    help="do not add x-canarist-version to responses")
-    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="SECONDS")
-    p.add_argument("--upstream-timeout", type=float, default=60.0, metavar="SECONDS",
+    p.add_argument("--connect-timeout", type=number_arg, default=5.0, metavar="SECONDS")
+    p.add_argument("--upstream-timeout", type=number_arg, default=60.0, metavar="SECONDS",
                    help="longest wait for an upstream's response headers (then 504)")
-    p.add_argument("--keepalive-timeout", type=float, default=75.0, metavar="SECONDS")
-    p.add_argument("--drain-timeout", type=float, default=30.0, metavar="SECONDS",
+    p.add_argument("--keepalive-timeout", type=number_arg, default=75.0, metavar="SECONDS")
+    p.add_argument("--drain-timeout", type=number_arg, default=30.0, metavar="SECONDS",
                    help="on SIGTERM, longest wait for requests in flight")
-    p.add_argument("--mirror-timeout", type=float, default=2.0, metavar="SECONDS")
-    p.add_argument("--mirror-queue", type=int, default=1024, metavar="N",
+    p.add_argument("--mirror-timeout", type=number_arg, default=2.0, metavar="SECONDS")
+    p.add_argument("--mirror-queue", type=integer_arg, default=1024, metavar="N",
                    help="mirrored copies waiting to be sent; more are dropped and counted")
-    p.add_argument("--mirror-max-body", type=int, default=1 << 20, metavar="BYTES",
+    p.add_argument("--mirror-max-body", type=integer_arg, default=1 << 20, metavar="BYTES",
                    help="requests with larger bodies are not mirrored (counted as dropped)")
-    p.add_argument("--window", type=int, default=60, metavar="SECONDS",
+    p.add_argument("--window", type=integer_arg, default=60, metavar="SECONDS",
                    help="sliding window of the /summary endpoint")
-    p.add_argument("--header-timeout", type=float, default=20.0, metavar="SECONDS",
+    p.add_argument("--header-timeout", type=number_arg, default=20.0, metavar="SECONDS",
                    help="a request head must arrive whole within this, else the connection is "
                    "closed (408 if part of it came; default 20)")
-    p.add_argument("--max-uri-bytes", type=int, default=8192, metavar="BYTES",
+    p.add_argument("--max-uri-bytes", type=integer_arg, default=8192, metavar="BYTES",
                    help="longest request target; longer: 414 (default 8192)")
-    p.add_argument("--max-field-bytes", type=int, default=8192, metavar="BYTES",
+    p.add_argument("--max-field-bytes", type=integer_arg, default=8192, metavar="BYTES",
                    help="longest header field, name and value; longer: 431 (default 8192)")
-    p.add_argument("--max-fields", type=int, default=100, metavar="N",
+    p.add_argument("--max-fields", type=integer_arg, default=100, metavar="N",
                    help="most header fields in a request; more: 431 (default 100)")
-    p.add_argument("--max-head-bytes", type=int, default=32768, metavar="BYTES",
+    p.add_argument("--max-head-bytes", type=integer_arg, default=32768, metavar="BYTES",
                    help="largest request head, request line to blank line; larger: 431 "
                    "(default 32768)")
     p.add_argument("--trusted-proxies", action="append", default=[], metavar="CIDR[,CIDR...]",
@@ -87,27 +96,51 @@ def register_webhook(sub: Subparsers) -> None:
     p.add_argument("--tls-key", metavar="FILE", help="PEM private key")
     p.add_argument("--listen", default="0.0.0.0:8443", metavar="HOST:PORT",
                    help="address to serve on (default 0.0.0.0:8443)")
-    p.add_argument("--drain-seconds", type=float, default=2.0, metavar="SECONDS",
+    p.add_argument("--drain-seconds", type=number_arg, default=2.0, metavar="SECONDS",
                    help="after SIGTERM, keep answering (closing every connection) this long "
                    "before the listener stops (default 2)")
-    p.add_argument("--reload-interval", type=float, default=2.0, metavar="SECONDS",
+    p.add_argument("--reload-interval", type=number_arg, default=2.0, metavar="SECONDS",
                    help="how often the certificate files are checked for changes (default 2)")
+    p.add_argument("--trusted-user", action="append", default=[], metavar="NAME",
+                   help="the user name of the reconciler (e.g. system:serviceaccount:canarist:"
+                   "canarist-reconciler), the only writer allowed to change canarist.io/status; "
+                   "repeatable or comma-separated (default: none, the status is not protected)")
+    p.add_argument("--header-timeout", type=number_arg, default=10.0, metavar="SECONDS",
+                   help="close a connection that does not send a whole request head in this "
+                   "time, like nginx's client_header_timeout (default 10)")
+    p.add_argument("--spec-cache-bytes", type=integer_arg, default=16 << 20, metavar="BYTES",
+                   help="memory for parsed canary annotations, counted by their size "
+                   "(default 16777216)")
+    p.add_argument("--review-workers", type=integer_arg, default=2, metavar="N",
+                   help="threads deciding reviews that are not cheap: annotations not seen "
+                   "before, bodies over 64 KiB (default 2)")
+    p.add_argument("--review-budget", type=number_arg, default=2.0, metavar="SECONDS",
+                   help="time one review may take from its arrival; a YAML parse past it is "
+                   "stopped and the review denied (default 2)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     webhook_cert_flags(p)
     p.set_defaults(handler=cmd_webhook)
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:
-    from webhook.admission.config import ServerConfig, parse_listen
+    from dataclasses import replace
+
+    from webhook.admission.config import ServerConfig, check_limits, parse_listen
     from webhook.admission.jsonlog import configure
     from webhook.admission.server import run
 
     host, port = parse_listen(args.listen)
+    trusted = split_names(args.trusted_user)
+    config = ServerConfig(
+        args.tls_cert, args.tls_key, host, port, drain_seconds=args.drain_seconds,
+        reload_interval=args.reload_interval, header_timeout=args.header_timeout,
+        spec_cache_bytes=args.spec_cache_bytes, review_workers=args.review_workers,
+        review_budget=args.review_budget, trusted_users=frozenset(trusted) if trusted else None)
+    check_limits(config)
     configure(args.log_level)
     cert, key, stop = start_cert_keeper(args)
     try:
-        run(ServerConfig(cert, key, host, port, drain_seconds=args.drain_seconds,
-                         reload_interval=args.reload_interval))
+        run(replace(config, cert_path=cert, key_path=key))
     finally:
         stop.set()
     return EXIT_OK
@@ -130,7 +163,7 @@ def register_up(sub: Subparsers) -> None:
     # Not the cluster flag: here --kubeconfig is where the embedded cluster writes its own.
     p.add_argument("--kubeconfig", metavar="PATH",
                    help="where to write the kubeconfig (default ~/.canarist/kubeconfig)")
-    p.add_argument("--port", type=int, default=0, metavar="N",
+    p.add_argument("--port", type=integer_arg, default=0, metavar="N",
                    help="API server port on 127.0.0.1 (default 0: any free port)")
     p.add_argument("--without", action="append", default=[], metavar="COMPONENT",
                    help="leave a component out (gc, controllers, kubelet, webhook, proxy, "

@@ -14,8 +14,10 @@ from webhook.cli.common import (
     EXIT_OK,
     Subparsers,
     client_options,
+    integer_arg,
     kube_flags,
     kubeconfig_flag,
+    number_arg,
     policy_flags,
     read_bytes,
     read_input,
@@ -115,7 +117,7 @@ def register_check_webhook(sub: Subparsers) -> None:
                    help="the webhook's Service (default canarist-webhook)")
     p.add_argument("--ca-file", required=True, metavar="FILE",
                    help="PEM bundle of the CAs to trust (the caBundle)")
-    p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS")
+    p.add_argument("--timeout", type=number_arg, default=5.0, metavar="SECONDS")
     p.set_defaults(handler=cmd_check_webhook)
 
 
@@ -155,7 +157,7 @@ def _register_generate(certs: Subparsers) -> None:
     g.add_argument("--service", required=True, help="the webhook's Service name")
     g.add_argument("--namespace", required=True, help="the Service's namespace")
     g.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
-    g.add_argument("--days", type=int, default=365, metavar="N",
+    g.add_argument("--days", type=integer_arg, default=365, metavar="N",
                    help="validity of the serving certificate (default 365; the CA gets 10 years)")
     _extra_san_flag(g)
     g.add_argument("--force", action="store_true", help="replace existing files")
@@ -197,11 +199,11 @@ def _register_ensure(certs: Subparsers) -> None:
                    help="Secret holding CA and serving pair (default canarist-webhook-tls)")
     e.add_argument("--out", metavar="DIR", help="also write tls.crt, tls.key and ca.crt here")
     cert_keeping_flags(e)
-    e.add_argument("--serving-days", type=int, metavar="N",
+    e.add_argument("--serving-days", type=integer_arg, metavar="N",
                    help="validity of the serving certificate in days (default 90)")
-    e.add_argument("--ca-days", type=int, metavar="N", help="validity of the CA in days "
+    e.add_argument("--ca-days", type=integer_arg, metavar="N", help="validity of the CA in days "
                    "(default 3650)")
-    e.add_argument("--every", type=float, metavar="SECONDS",
+    e.add_argument("--every", type=number_arg, metavar="SECONDS",
                    help="keep running: check again this often (and at the planned renewal)")
     e.set_defaults(handler=cmd_certs_ensure)
 
@@ -229,7 +231,7 @@ def cert_keeping_flags(p: argparse._ActionsContainer) -> None:
                    "with it (e.g. the CA cert-manager issues); repeatable")
 
 
-_LIFETIME = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_LIFETIME = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", re.ASCII)
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -306,7 +308,7 @@ def webhook_cert_flags(p: argparse.ArgumentParser) -> None:
                    help="the Secret (in the Service's namespace) holding CA and serving pair")
     g.add_argument("--service", default="canarist-webhook", metavar="NAME",
                    help="the webhook's Service (default canarist-webhook)")
-    g.add_argument("--cert-check-interval", type=float, default=10.0, metavar="SECONDS",
+    g.add_argument("--cert-check-interval", type=number_arg, default=10.0, metavar="SECONDS",
                    help="how often the Secret and the caBundle are checked (default 10)")
     g.add_argument("--cert-dir", metavar="DIR",
                    help="where the pair is written for the server (default: a new private "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import ipaddress
 import os
@@ -68,10 +69,21 @@ def kubeconfig(server: str, creds: Credentials, namespace: str = "default") -> s
 
 
 def write_kubeconfig(path: Path, server: str, creds: Credentials) -> None:
-    """Write atomically with mode 0600 (it holds the token)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(kubeconfig(server, creds))
-    os.replace(tmp, path)
+    """Write atomically with mode 0600 (it holds the token).
+
+    The temporary file is created exclusively under a random name (``mkstemp``: ``O_EXCL``,
+    mode 0600), so a file or symlink another user placed in a shared directory is never
+    written through; the rename replaces a symlink at ``path`` rather than following it.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(kubeconfig(server, creds))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

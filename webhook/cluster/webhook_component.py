@@ -5,7 +5,14 @@ The webhook runs in-process on 127.0.0.1 (any free port) with a certificate for
 EndpointSlice pointing at the listener make the API server reach it through an ordinary
 service reference, with the caBundle and SAN checked like in a real cluster. The
 MutatingWebhookConfiguration opts Deployments in by label (``canarist.io/enabled: "true"``),
-fails closed and times out after 5 s.
+covers ``deployments`` and ``deployments/status`` (whose writes keep annotation changes), fails
+closed and times out after 5 s.
+
+Only the reconciler may change ``canarist.io/status`` (``--trusted-user``): its requests reach
+the API with the cluster's admin token, so the trusted user is the admin's name. (Anything else
+using that kubeconfig, kubectl included, is the same user; another user is a ServiceAccount's
+token, an impersonated user, ``kubectl --as alice``, or the in-process ``api.update(...,
+user=...)``.)
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import base64
 import tempfile
 from typing import Any
 
+from webhook.cluster.admission.attributes import ADMIN
 from webhook.cluster.api import ClusterAPI
 from webhook.errors import APIStatusError
 
@@ -23,6 +31,7 @@ SERVICE = "canarist-webhook"
 CONFIG = "canarist"
 WEBHOOK = "deployments.canarist.io"
 MWC = "mutatingwebhookconfigurations.admissionregistration.k8s.io"
+RECONCILER_USER = ADMIN  # who the reconciler's requests (with the admin kubeconfig) come from
 SLICES = "endpointslices.discovery.k8s.io"
 
 
@@ -39,7 +48,8 @@ def configuration(ca_pem: bytes) -> dict[str, Any]:
                 "caBundle": base64.b64encode(ca_pem).decode(),
             },
             "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": ["apps"],
-                       "apiVersions": ["v1"], "resources": ["deployments"],
+                       "apiVersions": ["v1"],
+                       "resources": ["deployments", "deployments/status"],
                        "scope": "Namespaced"}],
             "objectSelector": {"matchLabels": {"canarist.io/enabled": "true"}},
             "namespaceSelector": {"matchExpressions": [{
@@ -89,7 +99,8 @@ async def run_webhook(api: ClusterAPI, stop: asyncio.Event, *,
     with tempfile.TemporaryDirectory(prefix="canarist-webhook-") as tmp:
         certs = generate(tmp, SERVICE, NAMESPACE)
         ca_path, cert_path, key_path = (str(p) for p in certs.paths)
-        async with serve(cert_path, key_path, "127.0.0.1", 0) as running:
+        trusted = frozenset({RECONCILER_USER})
+        async with serve(cert_path, key_path, "127.0.0.1", 0, trusted_users=trusted) as running:
             await register(api, running.port, certs.ca.cert_pem)
             if ready is not None:
                 ready.set()

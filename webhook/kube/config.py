@@ -31,6 +31,7 @@ from kubernetes.config.incluster_config import InClusterConfigLoader
 from kubernetes.config.kube_config import load_kube_config
 
 from webhook.errors import ConfigError, Problem
+from webhook.spec import boundedyaml
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 DEFAULT_KUBECONFIG = "~/.kube/config"
@@ -161,9 +162,12 @@ def _context(paths: str, wanted: str | None) -> tuple[str, str | None]:
     for path in paths.split(os.pathsep):
         try:
             with open(path, encoding="utf-8") as fh:
-                doc = yaml.safe_load(fh)
-        except (OSError, yaml.YAMLError) as exc:
+                doc = boundedyaml.load(fh.read(), boundedyaml.DOCUMENT)
+        except OSError as exc:
             raise ConfigError([Problem("--kubeconfig", f"{path}: {exc}")]) from exc
+        except yaml.YAMLError as exc:
+            where, message = boundedyaml.describe(exc)
+            raise ConfigError([Problem("--kubeconfig", f"{path}{where}: YAML {message}")]) from None
         if not isinstance(doc, dict):
             raise ConfigError([Problem("--kubeconfig", f"{path}: not a kubeconfig")])
         for entry in doc.get("contexts") or ():

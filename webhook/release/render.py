@@ -53,7 +53,7 @@ from webhook.release.services import (
 from webhook.release.stepping import routes_at, weight_at
 from webhook.routers import build_routers
 from webhook.routers.offline import OfflineClient
-from webhook.spec import CanarySpec, Pause, Phase, ReleaseStatus, template_hash
+from webhook.spec import CanarySpec, Pause, Phase, ReleaseStatus, boundedyaml, template_hash
 from webhook.spec.files import argo_message
 from webhook.spec.names import ENABLED_LABEL, PREFIX
 
@@ -85,9 +85,10 @@ class _NoEvents:
 
 def load_documents(text: str, source: str = "FILE") -> list[JSON]:
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in boundedyaml.load_all(text) if d is not None]
     except yaml.YAMLError as exc:
-        raise ConfigError([Problem(source, f"not valid YAML: {exc}")]) from exc
+        where, message = boundedyaml.describe(exc)
+        raise ConfigError([Problem(f"{source}{where}", f"not valid YAML: {message}")]) from None
     out: list[JSON] = []
     for i, doc in enumerate(docs):
         listed = isinstance(doc, dict) and doc.get("kind") == "List"

@@ -20,6 +20,7 @@ A metric passes when its value is within ``min``/``max``; nothing is ever evalua
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -101,6 +102,8 @@ class Metric:
     max: float | None = None
 
     def passes(self, value: float) -> bool:
+        if math.isnan(value):
+            return False  # no data is not a pass
         if self.min is not None and value < self.min:
             return False
         return not (self.max is not None and value > self.max)

@@ -1,8 +1,12 @@
 """Request matches shared by header routes, mirror routes and the proxy's route table.
 
 The syntax is Argo Rollouts' (``headerValue: {exact | prefix | regex}``). Regular expressions are
-matched against the **whole** value, as Istio and Envoy do (RE2 full match), and are limited to the
-RE2 subset every router accepts: no look-around, no back-references.
+RE2's (what Envoy, and so Istio and most Gateway API implementations, accept): matched against the
+**whole** value, in time linear in the value, by the same engine (``google-re2``) that validates
+them at admission, so a pattern that passes admission is one the data planes accept and no value
+can make a match slow. Also refused: patterns over 1024 characters, counted repetitions over
+1000 (``a{4294967296}``, which RE2 would read as literal text), and patterns whose compiled RE2
+program is larger than Istio lets Envoy take (32768).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
+
+import re2
 
 from webhook.spec.problems import (
     Problems,
@@ -29,12 +35,54 @@ from webhook.spec.problems import (
 MatchKind = Literal["exact", "prefix", "regex"]
 MATCH_KINDS: tuple[MatchKind, ...] = ("exact", "prefix", "regex")
 MAX_REGEX_LENGTH = 1024
+MAX_REPEAT = 1000  # RE2's own limit on a counted repetition
+MAX_PROGRAM_SIZE = 32768  # Istio's re2.max_program_size.error_level for Envoy (Envoy's own: 100)
 T = TypeVar("T")
 
 # HTTP header field names are RFC 9110 tokens.
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-# Constructs that RE2 (Istio, Envoy, Gateway API implementations) rejects.
+# Look-around and back-references: RE2's errors for them do not say why.
 _NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]|\(\?P=")
+# A counted repetition {n}, {n,} or {n,m}, not escaped (linear: the pattern is short).
+_REPEAT = re.compile(r"(?<!\\)\{([0-9]+)(?:,([0-9]*))?\}")
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # errors are reported to the user, not to stderr
+    options.never_capture = True  # only whether it matches is wanted
+    return options
+
+
+_OPTIONS = _re2_options()
+
+
+class InvalidRegex(ValueError):
+    """A pattern RE2 refuses, or one over canarist's limits; the message says why."""
+
+
+def compile_regex(pattern: str) -> Any:
+    """The compiled RE2 pattern, or ``InvalidRegex``."""
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise InvalidRegex(f"longer than {MAX_REGEX_LENGTH} characters")
+    if _NOT_RE2.search(pattern):
+        raise InvalidRegex("look-around and back-references are not supported (RE2 syntax)")
+    for found in _REPEAT.finditer(pattern):
+        count = max(int(n) for n in found.groups() if n)
+        if count > MAX_REPEAT:
+            raise InvalidRegex(f"repetition count {count} is over {MAX_REPEAT}")
+    try:
+        compiled = re2.compile(pattern, _OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        raise InvalidRegex(text[:200]) from None
+    if compiled.programsize > MAX_PROGRAM_SIZE:
+        raise InvalidRegex(
+            f"too complex: its RE2 program size {compiled.programsize} is over "
+            f"{MAX_PROGRAM_SIZE}"
+        )
+    return compiled
 
 
 @dataclass(frozen=True)
@@ -43,11 +91,12 @@ class StringMatch:
 
     kind: MatchKind
     value: str
-    _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _pattern: Any = field(default=None, compare=False, repr=False)  # RE2, for regex
 
     @classmethod
     def of(cls, kind: MatchKind, value: str) -> StringMatch:
-        pattern = re.compile(value) if kind == "regex" else None
+        """``InvalidRegex`` for a regex RE2 (or a limit) refuses."""
+        pattern = compile_regex(value) if kind == "regex" else None
         return cls(kind, value, pattern)
 
     def matches(self, candidate: str) -> bool:
@@ -55,8 +104,9 @@ class StringMatch:
             return candidate == self.value
         if self.kind == "prefix":
             return candidate.startswith(self.value)
-        assert self._pattern is not None
-        return self._pattern.fullmatch(candidate) is not None
+        # RE2 on the UTF-8 bytes: linear in the value, whatever the pattern
+        encoded = candidate.encode("utf-8", "surrogatepass")
+        return self._pattern.fullmatch(encoded) is not None
 
     def to_dict(self) -> dict[str, str]:
         return {self.kind: self.value}
@@ -114,19 +164,9 @@ def parse_string_match(raw: Any, path: str, problems: Problems) -> StringMatch |
 
 
 def _regex(value: str, path: str, problems: Problems) -> StringMatch | None:
-    if len(value) > MAX_REGEX_LENGTH:
-        problems.add(path, f"regular expression longer than {MAX_REGEX_LENGTH} characters")
-        return None
-    if _NOT_RE2.search(value):
-        problems.add(
-            path,
-            f"invalid regular expression {show(value)}: look-around and back-references are "
-            "not supported (routers use RE2 syntax)",
-        )
-        return None
     try:
         return StringMatch.of("regex", value)
-    except re.error as exc:
+    except InvalidRegex as exc:
         problems.add(path, f"invalid regular expression {show(value)}: {exc}")
         return None
 

@@ -21,6 +21,7 @@ _ANNOTATION_KEY = re.compile(
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
 NGINX_PREFIX = "nginx.ingress.kubernetes.io/"
+MAX_JSON = 64 * 1024  # as an annotation's YAML (webhook.spec.yamltext.MAX_TEXT)
 
 
 @dataclass(frozen=True)
@@ -188,10 +189,16 @@ def parse_nginx_annotations(
 
     A key without a ``/`` gets the ``nginx.ingress.kubernetes.io/`` prefix.
     """
+    if len(text) > MAX_JSON:
+        problems.add(path, f"is {len(text)} characters, larger than {MAX_JSON}")
+        return ()
     try:
         raw = json.loads(text)
     except ValueError as exc:
         problems.add(path, f"must be a JSON object: {exc}")
+        return ()
+    except RecursionError:
+        problems.add(path, "must be a JSON object of strings; this one is nested too deeply")
         return ()
     if not isinstance(raw, dict):
         problems.add(path, f"must be a JSON object, got {show(raw)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -18,38 +19,63 @@ from webhook.errors import InvalidInput, Problem, SpecError
 K = TypeVar("K", bound=str)
 
 
+MAX_PROBLEMS = 50  # shown in one message; the others are counted
+
+
 class Problems:
-    """An ordered collection of problems found while parsing one input."""
+    """An ordered collection of problems found while parsing one input.
+
+    The first ``MAX_PROBLEMS`` are kept; later ones are only counted (a message listing
+    thousands of mistakes helps nobody and costs memory), and ``full`` tells a parser that it
+    may skip composing messages nobody will read.
+    """
 
     def __init__(self) -> None:
         self._items: list[Problem] = []
+        self._more = 0
 
     def add(self, path: str, message: str) -> None:
-        self._items.append(Problem(path, message))
+        if len(self._items) < MAX_PROBLEMS:
+            self._items.append(Problem(path, message))
+        else:
+            self._more += 1
 
     def extend(self, problems: Iterable[Problem]) -> None:
-        self._items.extend(problems)
+        for problem in problems:
+            self.add(problem.path, problem.message)
+
+    @property
+    def full(self) -> bool:
+        return len(self._items) >= MAX_PROBLEMS
 
     @property
     def items(self) -> tuple[Problem, ...]:
+        if self._more:
+            more = Problem("", f"... and {self._more} more problems")
+            return (*self._items, more)
         return tuple(self._items)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) + self._more
 
     def __bool__(self) -> bool:
         return bool(self._items)
 
     def __iter__(self) -> Iterator[Problem]:
-        return iter(self._items)
+        return iter(self.items)
 
     def raise_if_any(self, error: type[InvalidInput] = SpecError, subject: str = "") -> None:
         if self._items:
-            raise error(self._items, subject=subject)
+            raise error(self.items, subject=subject)
+
+
+MAX_KEY = 64  # characters of a key in a path; longer keys are cut
 
 
 def at(path: str, key: str) -> str:
     """The path of ``key`` inside the mapping at ``path``."""
+    if len(key) > MAX_KEY:
+        key = key[: MAX_KEY - 3] + "..."
     return f"{path}.{key}" if path else key
 
 
@@ -59,12 +85,61 @@ def index(path: str, i: int) -> str:
 
 
 def show(value: Any, limit: int = 60) -> str:
-    """A short, unambiguous rendering of a user's value for an error message."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    except (TypeError, ValueError):  # pragma: no cover - default=str handles everything
-        text = repr(value)
+    """A short, unambiguous rendering of a user's value for an error message: JSON, cut to
+    ``limit`` characters. Only the part that is shown is ever looked at, so the cost does not
+    depend on the size of the value (a huge string, a list of a million items, aliases)."""
+    out: list[str] = []
+    _render(value, out, limit + 1)
+    text = "".join(out)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _render(value: Any, out: list[str], budget: int) -> int:
+    """Append at most about ``budget`` characters of ``value``'s JSON; return what is left."""
+    if budget <= 0:
+        return 0
+    if isinstance(value, str):
+        text = json.dumps(value[:budget], ensure_ascii=False)
+        if len(value) > budget:
+            text = text[:-1]  # no closing quote: the string goes on
+    elif isinstance(value, Mapping):
+        out.append("{")
+        budget -= 1
+        for i, (key, item) in enumerate(value.items()):
+            if budget <= 0:
+                return 0
+            if i:
+                out.append(", ")
+                budget -= 2
+            budget = _render(key if isinstance(key, str) else str(key), out, budget)
+            out.append(": ")
+            budget = _render(item, out, budget - 2)
+        text = "}"
+    elif isinstance(value, list | tuple | set | frozenset):
+        out.append("[")
+        budget -= 1
+        for i, item in enumerate(value):
+            if budget <= 0:
+                return 0
+            if i:
+                out.append(", ")
+                budget -= 2
+            budget = _render(item, out, budget)
+        text = "]"
+    elif value is None or isinstance(value, bool | int | float):
+        text = _scalar(value)
+    elif isinstance(value, bytes | bytearray):
+        text = repr(bytes(value[:budget]))
+    else:
+        text = json.dumps(str(value)[:budget], ensure_ascii=False)
+    out.append(text[:budget])
+    return budget - len(text)
+
+
+def _scalar(value: bool | int | float | None) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"(an integer of {value.bit_length()} bits)"  # str() of it is quadratic
+    return json.dumps(value)
 
 
 def json_type(value: Any) -> str:
@@ -97,6 +172,8 @@ def type_name(value: Any) -> str:
 def suggest(word: str, choices: Iterable[str]) -> str | None:
     """The closest of ``choices`` to a misspelt ``word``, if one is close enough."""
     options = list(choices)
+    if len(word) > 64:  # difflib's cost grows with the word; no option is that long
+        return None
     for option in options:
         if option.lower() == word.lower():
             return option
@@ -126,7 +203,8 @@ def check_keys(
     allowed_set = set(allowed)
     for key in raw:
         if key not in allowed_set:
-            problems.add(at(path, key), unknown_key_message(key, allowed_set))
+            message = "unknown key" if problems.full else unknown_key_message(key, allowed_set)
+            problems.add(at(path, key), message)
 
 
 def keyed(
@@ -188,14 +266,19 @@ def raw_text(value: Any) -> str:
     return str(value)
 
 
+INT32_MAX = 2**31 - 1  # Kubernetes' int32 fields; the default upper bound of ``integer``
+
+
 def integer(
     raw: Any,
     path: str,
     problems: Problems,
     *,
     low: int | None = None,
-    high: int | None = None,
+    high: int | None = INT32_MAX,
 ) -> int | None:
+    """An integer within ``low``..``high`` (YAML's ``10.0`` counts; ``.nan``, ``.inf`` and
+    strings do not)."""
     value: int
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
@@ -205,16 +288,24 @@ def integer(
         problems.add(path, f"must be an integer{_range(low, high)}, got {show(raw)}")
         return None
     if (low is not None and value < low) or (high is not None and value > high):
-        problems.add(path, f"must be{_range(low, high)}, got {value}")
+        problems.add(path, f"must be{_range(low, high)}, got {show(value)}")
         return None
     return value
 
 
 def number(raw: Any, path: str, problems: Problems) -> float | None:
+    """A finite number (``.nan`` and ``.inf`` are refused: no threshold holds against them)."""
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         problems.add(path, f"must be a number, got {show(raw)}")
         return None
-    return float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        problems.add(path, f"must be a finite number, got {show(raw)}")
+        return None
+    return value
 
 
 def boolean(raw: Any, path: str, problems: Problems) -> bool | None:

@@ -35,13 +35,15 @@ def builtin_value(summary: Any, route: str, name: str) -> float:
     """The value of builtin metric ``name`` for the canary of ``route`` in a ``/summary`` body."""
     if not isinstance(summary, Mapping) or not isinstance(summary.get("routes"), Mapping):
         raise MeasurementError("proxy /summary: answer has no 'routes' object")
-    window = to_number(summary.get("windowSeconds"), "proxy /summary: windowSeconds")
+    window = to_number(
+        summary.get("windowSeconds"), "proxy /summary: windowSeconds", finite=True
+    )
     if window <= 0:
         raise MeasurementError(f"proxy /summary: windowSeconds is {window:g}, not positive")
     figures = _canary(summary["routes"], route)
     requests = 0.0
     if figures is not None:
-        requests = to_number(figures.get("requests"), _at(route, "requests"))
+        requests = to_number(figures.get("requests"), _at(route, "requests"), finite=True)
     if name == "request-rate":
         return requests / window
     if figures is None or requests <= 0:
@@ -50,9 +52,9 @@ def builtin_value(summary: Any, route: str, name: str) -> float:
             f"{window:g}s, so {name} has no value yet"
         )
     if name == "success-rate":
-        return to_number(figures.get("successRate"), _at(route, "successRate"))
+        return to_number(figures.get("successRate"), _at(route, "successRate"), finite=True)
     if name == "error-rate":
-        return to_number(figures.get("errors"), _at(route, "errors")) / requests
+        return to_number(figures.get("errors"), _at(route, "errors"), finite=True) / requests
     if name in _LATENCY:
         latency = figures.get("latencyMs")
         if not isinstance(latency, Mapping):

@@ -28,6 +28,7 @@ from webhook.cluster.patching import normalise_patch_type
 from webhook.cluster.protobuf import PROTOBUF, decode_object
 from webhook.cluster.resources import CREATE_ONLY, CREATE_ONLY_SUBRESOURCES, ResourceType
 from webhook.errors import APIStatusError, WireFormatError
+from webhook.spec import boundedyaml
 
 log = logging.getLogger(__name__)
 USER_KEY = web.RequestKey("canarist.user", UserInfo)  # set by the server's authentication
@@ -117,11 +118,15 @@ async def read_body(request: web.Request, *, optional: bool = False) -> Any:
                      f'(got "{ctype}")')
     try:
         if "yaml" in ctype:
-            return yaml.safe_load(raw)
+            return boundedyaml.load(raw.decode("utf-8"), boundedyaml.DOCUMENT)
         return json.loads(raw)
-    except (ValueError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
+        where, message = boundedyaml.describe(exc)
+        raise st.bad_request(f"the request body could not be decoded as YAML: "
+                             f"{where.lstrip('.') or 'body'}: {message}") from None
+    except (ValueError, RecursionError) as exc:
         raise st.bad_request(f"the request body could not be decoded as "
-                             f"{'YAML' if 'yaml' in ctype else 'JSON'}: {exc}") from exc
+                             f"{'YAML' if 'yaml' in ctype else 'JSON'}: {exc}") from None
 
 
 class ResourceHandlers:

@@ -34,6 +34,7 @@ from webhook.spec.routetable.model import (
 )
 from webhook.spec.yamltext import failed, load_yaml
 
+MAX_TABLE = 1024 * 1024  # a ConfigMap's size limit
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?\Z")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\Z")
 _COOKIE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}\Z")
@@ -56,7 +57,7 @@ _ROUTE_KEYS = (
 def parse_route_table(text: str, subject: str = "routes") -> RouteTable:
     """Parse YAML or JSON text; raise ``ConfigError`` listing every problem with its path."""
     problems = Problems()
-    raw = load_yaml(text, "", problems)
+    raw = load_yaml(text, "", problems, max_text=MAX_TABLE)
     if failed(raw):
         problems.raise_if_any(ConfigError, subject)
     table = route_table_from_obj(raw, problems)
@@ -196,7 +197,9 @@ def _backend(raw: Any, path: str, problems: Problems) -> Backend | None:
 def parse_endpoint(text: str) -> Endpoint | None:
     """``HOST:PORT`` or ``[IPv6]:PORT``; None when it is not one."""
     host, sep, port_text = text.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or len(port_text) > 5:
+    if not sep or not host or not port_text.isascii() or not port_text.isdigit():
+        return None
+    if len(port_text) > 5:
         return None
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
