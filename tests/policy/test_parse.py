@@ -155,11 +155,10 @@ INVALID = [
     (document({"name": "a", "namespaces": ["x"], "defaults": {"traffic-router": "nginx"},
                "rules": {"allowedRouters": ["istio"]}}),
      [("policies[0].defaults.traffic-router", 'traffic router "nginx" is not allowed')]),
-    pytest.param(
-        "policies: [{name: a, namespaces: &n [x]}, {name: b, namespaces: *n}]",
-        [("policies", "anchor")],
-        marks=pytest.mark.xfail(strict=True, reason="until the bounded YAML loader is merged"),
-    ),
+    ("policies: [{name: a, namespaces: &n [x]}, {name: b, namespaces: *n}]",
+     [("policies[0].namespaces", "YAML anchors and aliases are not allowed (&n) at line 1")]),
+    ("policies: [{name: a, namespaces: [x]}, {name: b, namespaces: [y]}]\npolicies: []",
+     [("policies", "duplicate key")]),
     ("policies: [\n", [("policies", "YAML")]),
 ]
 

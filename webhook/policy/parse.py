@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from webhook.errors import PolicyError, SpecError
+from webhook.errors import PolicyError, Problem, SpecError
 from webhook.policy import checks
 from webhook.policy.effective import annotation_of
 from webhook.policy.model import ClusterPolicy, Exempt, PolicySet, Rules, digest_of
@@ -75,7 +75,9 @@ def parse_policies(text: str, source: str = "") -> PolicySet:
         problems.add("policies", f"the document is {len(text)} characters, more than "
                      f"{MAX_DOCUMENT}")
     else:
-        raw = load_yaml(text, "policies", problems)
+        read = Problems()  # paths inside the document (policies[0].namespaces), or none
+        raw = load_yaml(text, "", read, max_text=MAX_DOCUMENT)
+        problems.extend(Problem(p.path or "policies", p.message) for p in read)
         if not failed(raw):
             policies = parse_document(raw, problems)
     problems.raise_if_any(PolicyError, subject=f"policies in {source}" if source else "policies")
