@@ -13,18 +13,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from webhook.admission import statusguard
-from webhook.admission.outcome import Decision, Outcome
+from webhook.admission.outcome import Decision, Outcome, deny
 from webhook.admission.patch import Op, set_nested
+from webhook.admission.policygate import Finding, forging_status, unpausing
+from webhook.admission.policyreview import PolicyReview
 from webhook.admission.readers import label_of, obj_map, template_of
 from webhook.admission.review import JSONObject, ReviewRequest, ReviewResponse
+from webhook.errors import Problem
+from webhook.policy import promote_full_refusal
 from webhook.spec import names as n
-from webhook.spec.canary import ParsedSpec
+from webhook.spec.canary import Action, ParsedSpec
 from webhook.spec.hashing import canonical_form, form_hash, template_hash
 from webhook.spec.status import Phase, ReleaseStatus
 
 TEMPLATE_LABELS = ("spec", "template", "metadata", "labels")
 ANNOTATIONS = ("metadata", "annotations")
 HELD_MESSAGE = "held for canary steps"
+PROMOTE_FULL_RULE = "rules.allowPromoteFull"
 
 
 class Context:
@@ -39,8 +44,10 @@ class Context:
         ref: str,
         namespace: str,
         name: str,
+        gate: PolicyReview,
     ) -> None:
         self.req = req
+        self.gate = gate
         self.obj = obj
         self.annotations = annotations
         self.parsed = parsed
@@ -52,13 +59,23 @@ class Context:
         self.ops: list[Op] = []
         self.warnings: list[str] = list(parsed.warnings)
         self.status_text: str | None = None  # the status annotation to write, if any
-        self.guarded = False  # the writer may not change the status (statusguard)
+        self.guarded = False  # the writer's status change is undone (statusguard)
+        self.untrusted = False  # the writer is not the reconciler (--trusted-user is set)
         self.old_status: Any = None  # the status before this write (when guarded)
 
     def done(self, reason: str) -> Decision:
         written = self.annotations.get(n.STATUS)
-        if self.guarded and written is not None and written != self.old_status:
+        enforcing = self.gate.enforcing
+        if enforcing is not None and self.untrusted and written != self.old_status and (
+            written is None or written != self.status_text
+        ):
+            # a writer's status change (not the webhook's own, from an earlier call)
+            self.gate.add(forging_status(enforcing, written is None))
+        elif self.guarded and written is not None and written != self.old_status:
             self.warnings.append(statusguard.warning(self.req, self.ref))
+        denial = self.gate.finish(self.ops, self.obj, self.warnings)
+        if denial is not None:
+            return deny(self.req, denial)
         if self.status_text is not None and self.status_text != written:
             set_nested(self.ops, self.obj, ANNOTATIONS, n.STATUS, self.status_text)
         elif self.status_text is None and self.guarded:
@@ -81,7 +98,8 @@ class Context:
         old_ann = obj_map(old_meta, "annotations", "request.oldObject.metadata") or {}
         old_spec = obj_map(old, "spec", "request.oldObject") or {}
         old_template = template_of(old_spec, "request.oldObject.spec")
-        adopting = old_labels.get(n.ENABLED_LABEL) != "true"
+        del old_labels  # (managed or not: the gate read them with the policies)
+        adopting = self.gate.old is None or not self.gate.old.managed
         status = self.status(old_ann, adopting)
         new_hash, old_hash = self.hashes(old_template, status)
         if new_hash == old_hash:
@@ -117,11 +135,31 @@ class Context:
             # Only the reconciler unpauses mid-release, and it writes phase Promoting in the
             # same update; anyone else's unpause would roll the canary to every pod.
             self.set_paused(True)
+            self.unpaused()
+        return self.done("unchanged")
+
+    def unpaused(self) -> None:
+        """A writer's unpause of a held release: kept paused with a warning; refused under an
+        enforcing policy; an exempt writer's becomes ``promote-full`` (the canary, promoted
+        once fully available: never a rollout around it)."""
+        enforcing = self.gate.enforcing
+        if enforcing is None:
             self.warnings.append(
                 f"canarist: {self.ref} stays paused while its release runs; follow it with: "
                 f"canarist status {self.name} -n {self.namespace}"
             )
-        return self.done("unchanged")
+            return
+        self.gate.add(unpausing(enforcing, f"{self.name} -n {self.namespace}"))
+        if self.gate.exempt:
+            why = promote_full_refusal(enforcing)
+            if why:
+                self.gate.add([Finding(Problem(n.ACTION, why), PROMOTE_FULL_RULE, enforcing)])
+            set_nested(self.ops, self.obj, ANNOTATIONS, n.ACTION, Action.PROMOTE_FULL.value)
+            self.warnings.append(
+                f"canarist: the unpause of {self.ref} by {self.req.user or 'an unnamed user'} "
+                f"(exempt from policy {enforcing.name}) is a promote-full: the remaining steps "
+                f"are skipped, the canary is promoted once fully available"
+            )
 
     def revert(self, new_hash: str, status: ReleaseStatus) -> Decision:
         """The template is back to the stable revision: no new pods, the canary goes away."""
