@@ -12,7 +12,8 @@ from tests.policy.helpers import one
 from webhook.policy import BypassRecord
 from webhook.release import queueing
 from webhook.release.model import Slots
-from webhook.release.ops import CreateCanary, PatchDeployment
+from webhook.release.ops import CreateCanary, PatchDeployment, Plan
+from webhook.release.planner import plan
 from webhook.spec import Phase, ReleaseStatus
 from webhook.spec.names import BYPASS, ENABLED_LABEL, STATUS
 
@@ -132,6 +133,26 @@ def test_a_release_waits_for_a_slot_then_starts() -> None:
     sim.settle()
     sim.run()
     assert sim.router.weight == 20
+
+
+def test_a_start_whose_status_write_was_lost_goes_on_rather_than_wait() -> None:
+    sim = adopted()
+    sim.run()
+    sim.update_template("v2")
+    sim.apply(plan_without_status(sim))  # the canary is created, the status write is lost
+    assert sim.canary is not None and "release" not in sim.status.extra
+    sim.slots = Slots(1, ("shop/api",))
+    p = sim.reconcile()
+    assert "ReleaseStarted" in [e.reason for e in p.events]
+    assert "queuedAt" not in sim.status.extra and sim.status.extra["release"] == sim.hash()
+
+
+def plan_without_status(sim: Sim) -> Plan:
+    from webhook.release.ops import WriteStatus
+
+    p = plan(sim.world(), sim.now)
+    ops = tuple(op for op in p.ops if not isinstance(op, WriteStatus | PatchDeployment))
+    return Plan(ops, p.events, p.requeue_after)
 
 
 def test_a_release_not_held_at_admission_is_paused_while_it_waits() -> None:

@@ -175,9 +175,13 @@ class PolicyWatch:
         if world.slots is None or world.policy is None or status is None:
             return
         books = Books.of(status)
+        reserved = self.reserved.setdefault(world.policy.name, {})
         if books.release:
-            self.reserved.setdefault(world.policy.name, {})[key] = time.monotonic()
+            reserved[key] = time.monotonic()
             self.waiting.discard(key)
         elif books.queued_at is not None:
             self.waiting.add(key)
+            if reserved.pop(key, None) is not None:  # a start that did not happen: a free slot
+                for waiting in list(self.waiting - {key}):
+                    self.wake(waiting)
         self.metrics.waiting = len(self.waiting)

@@ -5,7 +5,8 @@ A release holds a slot from its start (``ReleaseStarted``: the status books the 
 user and frees the slot; its ``retry`` restarts it at once). A release that would start while
 the slots are taken stays held (``spec.paused``), phase ``Progressing``, with a message naming
 the policy, the rule and the releases running; it starts when a slot frees, oldest first
-(``queuedAt``). A new revision of a running release keeps its slot.
+(``queuedAt``). A new revision of a running release keeps its slot, and so does a release whose
+canary Deployment exists (a start whose status write was lost: it goes on).
 
 ``slots`` (pure) counts, for the reconcile loop, what ``World.slots`` holds; ``wait`` is the
 planner's stage.
@@ -88,6 +89,9 @@ def wait(ctx: Ctx, work: Work, draft: Draft) -> bool:
     if slots_ is None or policy is None or slots_.free:
         return False
     d = ctx.d
+    canary = ctx.world.canary
+    if canary is not None and canary.owned and canary.hash == d.hash:
+        return False  # started already (its status write was lost): it goes on
     if not d.paused:
         work.unpause = False
         draft.add(PatchDeployment(paused=True))
