@@ -15,14 +15,18 @@ the ConfigMap when a document is refused).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from webhook.errors import ConfigError, Problem
-from webhook.kube.client import KubeClient
-from webhook.kube.informer import Informer
+from webhook.kube.client import KubeClient, connect
+from webhook.kube.config import ClientOptions
+from webhook.kube.informer import Informer, start_all, stop_all
 from webhook.kube.protocol import JSON
 
 KEY = "policies.yaml"
@@ -137,3 +141,26 @@ class PolicyFeed:
         name = str(meta.get("name") or "")
         labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
         self.sink.set_namespace(name, None if etype == "DELETED" else labels)
+
+
+@asynccontextmanager
+async def following(options: ClientOptions, sink: PolicySink,
+                    configmap: ConfigMapRef | None) -> AsyncIterator[None]:
+    """Feed ``sink`` while the context runs (the webhook's): connect, follow, stop. Returns at
+    once; the sink is ``synced`` once the first document (or its absence) is known."""
+    async with connect(options) as client:
+        feed = PolicyFeed(client, sink, configmap)
+
+        async def start() -> None:
+            if await start_all(feed.informers, within=None):
+                feed.synced()
+
+        task = asyncio.create_task(start(), name="policy feed")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await stop_all(feed.informers)
+            await feed.stop()
