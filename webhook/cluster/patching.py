@@ -35,6 +35,8 @@ MAX_JSON_PATCH_OPS = 10_000
 _NAME_KEYED = {"containers", "initContainers", "ephemeralContainers", "volumes",
                "imagePullSecrets", "env", "resourceClaims"}
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+# admissionregistration/v1: webhooks merge by name (patchMergeKey=name, patchStrategy=merge)
+_WEBHOOK_CONFIGURATIONS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
 
 
 def patch_meta(path: tuple[str, ...], kind: str) -> tuple[str, str | None]:
@@ -46,6 +48,8 @@ def patch_meta(path: tuple[str, ...], kind: str) -> tuple[str, str | None]:
     parent = path[:-1]
     if name == "ownerReferences" and parent == ("metadata",):
         return "merge", "uid"
+    if name == "webhooks" and not parent and kind in _WEBHOOK_CONFIGURATIONS:
+        return "merge", "name"
     if name == "finalizers" and parent == ("metadata",):
         return "merge", None
     if name in _NAME_KEYED:
@@ -243,7 +247,8 @@ def _strip(elem: Any) -> Any:
 
 def _reorder(items: list[Any], order: list[Any], key: str | None) -> list[Any]:
     def ident(e: Any) -> Any:
-        return e.get(key) if key and isinstance(e, Mapping) else e
+        found = e.get(key) if key and isinstance(e, Mapping) else e
+        return found if isinstance(found, str | int) else None  # (only these can be ordered)
 
     wanted = [o.get(key) if key and isinstance(o, Mapping) else o for o in order]
     pos = {v: i for i, v in enumerate(wanted) if isinstance(v, str | int)}
