@@ -46,15 +46,17 @@ VALUES: dict[str, Any] = {
                                "gatewayApi": False, "smi": False}},
     "proxy": {"enabled": True},
 }
-CASES = {
+CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     # release namespace, app namespace, values on top of VALUES
-    "every-namespace": (NAMESPACE, "shop", {}),
+    # (a policy selecting namespaces by label: webhook and reconciler watch the Namespaces)
+    "every-namespace": (NAMESPACE, "shop", {"policies": [
+        {"name": "labelled", "namespaceSelector": {"matchLabels": {"canary": "yes"}}}]}),
     "one-namespace": ("canarist-shop", "shop2", {"clusterInstall": False,
                                                   "watchNamespace": "shop2",
                                                   "fullnameOverride": "shopcan"}),
 }
 SERVED = {"ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
-          "Service", "MutatingWebhookConfiguration"}
+          "Service", "MutatingWebhookConfiguration", "ConfigMap"}
 
 
 def free_port() -> int:
