@@ -8,7 +8,9 @@
   whose namespaces and selector are covered by an earlier one never applies, and one that
   overlaps an earlier one applies only where the earlier one does not. Namespaces listed by
   name are compared as the selector ``kubernetes.io/metadata.name in (...)``, so a name list
-  and a label selector are compared too; the tests are sufficient, never guesses.
+  and a label selector are compared too; the tests are sufficient, never guesses. A name list
+  and a label selector that may meet (depending on the Namespaces' labels, unknown offline)
+  are not reported.
 """
 
 from __future__ import annotations
@@ -122,6 +124,9 @@ def _shadow(earlier: ClusterPolicy, later: ClusterPolicy) -> str:
             f"{_who(later)} never applies: {_who(earlier)} comes first and covers every "
             f"Deployment it covers (the first matching policy wins)"
         )
+    by_name = (earlier.namespaces is not None, later.namespaces is not None)
+    if by_name[0] != by_name[1]:
+        return ""  # names against labels: whether they meet depends on the Namespaces' labels
     where = ""
     if earlier.namespaces is not None and later.namespaces is not None:
         where = f" in namespace{'s' if len(earlier.namespaces & later.namespaces) > 1 else ''} "
