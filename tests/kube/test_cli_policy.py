@@ -161,3 +161,20 @@ def test_validate_policy_offline(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert lines[6] == 'team-a/legacy: not managed: opted out (label canarist.io/enabled: "false")'
     assert main(["validate"]) == 2
     assert "give -f FILE, --policy FILE, or both" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["reconcile"], ["webhook", "--tls-cert", "c", "--tls-key",
+                                                      "k"]])
+def test_servers_refuse_a_bad_policy_file_or_configmap_before_starting(
+        command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from webhook.cli import main
+
+    bad = tmp_path / "policies.yaml"
+    bad.write_text("policies:\n- {name: a, namespaces: [x], adopt: maybe}\n")
+    assert main([*command, "--policy", str(bad)]) == 2
+    assert "policies[0].adopt: must be true or false, got \"maybe\"" in capsys.readouterr().err
+    assert main([*command, "--policy-configmap", "no-slash"]) == 2
+    assert "--policy-configmap: must be NAMESPACE/NAME[:KEY], got 'no-slash'" in (
+        capsys.readouterr().err)
+    with pytest.raises(SystemExit):  # argparse: not both
+        main([*command, "--policy", str(bad), "--policy-configmap", "a/b"])
