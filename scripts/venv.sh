@@ -21,4 +21,22 @@ ensure_venv() {
         fi
         touch "$stamp"
     fi
+    if [ "$extras" = test ]; then
+        ensure_chromium
+    fi
+}
+
+# The dashboard's browser tests run Debian's chromium through Playwright (executable_path);
+# Playwright's own browser download is never used.
+# Without it (no apt-get, not root) those tests are skipped, with a warning here.
+ensure_chromium() {
+    if [ -x /usr/bin/chromium ]; then
+        return 0
+    fi
+    if command -v apt-get >/dev/null && apt-get update -qq >/dev/null 2>&1 && \
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "warning: could not install chromium with apt-get; the dashboard's browser tests" \
+         "will be skipped" >&2
 }

@@ -82,10 +82,13 @@ class Harness:
 
     # --- the reconciler -------------------------------------------------------------------------
 
-    async def start(self, options: LoopOptions | None = None) -> Reconciler:
+    async def start(self, client: Any = None, **options: Any) -> Reconciler:
+        """Run a reconciler for the namespace (through ``client`` when given: a wrapper that
+        stops it at a chosen write; ``options``: ``LoopOptions`` fields)."""
         self._stop = asyncio.Event()
-        options = options or LoopOptions(namespace=self.ns, resync=3600)
-        self.reconciler = Reconciler(self.client, options)
+        self.reconciler = Reconciler(
+            client or self.client, LoopOptions(namespace=self.ns, resync=3600, **options)
+        )
         self._task = asyncio.create_task(self.reconciler.run(self._stop))
         return self.reconciler
 

@@ -23,8 +23,10 @@ from webhook.release.ops import (
     CreateCanary,
     CreateService,
     DeleteCanary,
+    DeleteReplicaSet,
     DeleteService,
     Op,
+    OrphanCanary,
     PatchDeployment,
     PatchServiceSelector,
     Plan,
@@ -35,7 +37,8 @@ from webhook.release.ops import (
 )
 from webhook.release.planner import plan
 from webhook.spec import ReleaseStatus
-from webhook.spec.names import ACTION, STATUS
+from webhook.spec.hashing import revision_hash
+from webhook.spec.names import ACTION, HISTORY, STATUS
 
 __all__ = ["Sim", "pod_template", "released"]
 
@@ -60,6 +63,7 @@ class Sim(Actors):
             verified=self.router.verified(self.status.weight),
             resync=resync,
             policy=self.policy,
+            handover=self.handover,
         )
         if self.slots is not None:
             world = dataclasses.replace(world, slots=self.slots)
@@ -117,12 +121,30 @@ class Sim(Actors):
         elif isinstance(op, CreateCanary):
             if self.canary is None:
                 self.canary = copy.deepcopy(dict(op.body))
+                tpl = self.canary["spec"]["template"]
+                self.canary["metadata"]["uid"] = f"uid-canary-{revision_hash(tpl)}"
                 self.canary["status"] = {"replicas": 0, "availableReplicas": 0}
         elif isinstance(op, ScaleCanary):
             assert self.canary is not None
+            assert not self.canary["metadata"].get("deletionTimestamp"), "scaled while deleted"
             self.canary["spec"]["replicas"] = op.replicas  # pods go when settled
         elif isinstance(op, DeleteCanary):
-            self.canary = None
+            if self.canary is not None:
+                meta = self.canary["metadata"]
+                if meta.get("deletionTimestamp"):
+                    meta["finalizers"] = []  # Background: takes Orphan's finalizer off
+                else:
+                    meta.update(deletionTimestamp="2026-03-01T13:00:00Z", finalizers=[])
+                self._collect()  # its ReplicaSets go with it
+        elif isinstance(op, OrphanCanary):
+            canary = self.canary
+            if canary is not None and canary["metadata"]["uid"] == op.uid:
+                canary["metadata"].setdefault("deletionTimestamp", "2026-03-01T13:00:00Z")
+                canary["metadata"]["finalizers"] = ["orphan"]  # orphaned when settled
+        elif isinstance(op, DeleteReplicaSet):
+            self.replica_sets = [
+                rs for rs in self.replica_sets if rs["metadata"].get("uid") != op.uid
+            ]
         elif isinstance(op, RouteTraffic):
             self._route(op)
         elif isinstance(op, RemoveRoutes):
@@ -133,29 +155,35 @@ class Sim(Actors):
             self.router.mirrors.clear()
             stable = self.status.stable_hash
             self.router.weight, self.router.canary_hash, self.router.stable_hash = 0, stable, stable
+            self.router.cleaned = True  # the routing objects are the user's again
         elif isinstance(op, PatchDeployment):
             self.deployment_writes += 1
-            before = json.dumps([self.d_spec, self.annotations], sort_keys=True)
+            before = json.dumps(self.d_spec, sort_keys=True)
             if op.paused is not None:
                 self.d_spec["paused"] = op.paused
             if op.replicas is not None:
                 self.d_spec["replicas"] = op.replicas
-            self._write_status(op.status, op.consume_action, keep=op.status is None)
-            if json.dumps([self.d_spec, self.annotations], sort_keys=True) != before:
-                self.deployment["metadata"]["generation"] += 1  # spec or annotations changed
+            self._write_status(op.status, op.consume_action, op.history, keep=op.status is None)
+            if json.dumps(self.d_spec, sort_keys=True) != before:
+                self.deployment["metadata"]["generation"] += 1  # only a spec change
         elif isinstance(op, WriteStatus):
             self.status_writes += 1
-            self._write_status(op.status, op.consume_action, keep=False)
+            self._write_status(op.status, op.consume_action, op.history, keep=False)
 
-    def _write_status(self, status: ReleaseStatus | None, consume: bool, *, keep: bool) -> None:
+    def _write_status(
+        self, status: ReleaseStatus | None, consume: bool, history: str | None, *, keep: bool
+    ) -> None:
         if consume:
             self.annotations.pop(ACTION, None)
         if keep:
             return
         if status is None:
             self.annotations.pop(STATUS, None)
+            self.annotations.pop(HISTORY, None)
         else:
             self.annotations[STATUS] = status.to_json()
+            if history is not None:
+                self.annotations[HISTORY] = history
 
     def _route(self, op: RouteTraffic) -> None:
         r = self.router
@@ -165,6 +193,7 @@ class Sim(Actors):
         if not 0 <= op.weight <= 100 or op.weight + op.stable_weight != 100:
             self.violations.append(f"weight out of range: {op.weight}")
         before = r.snapshot()
+        r.cleaned = False
         r.weight, r.canary_hash, r.stable_hash = op.weight, op.canary_hash, op.stable_hash
         for h in op.header_routes:
             if h.matches:

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from webhook.release.bookkeeping import Books
 from webhook.release.names import HASH_LABEL, POD_TEMPLATE_HASH
 from webhook.release.ops import (
     Event,
     Plan,
 )
+from webhook.release.replicas import user_total
 from webhook.spec import Phase, ReleaseStatus
 from webhook.spec.hashing import revision_hash
 from webhook.spec.names import ACTION, ENABLED_LABEL, STATUS
@@ -58,6 +60,7 @@ class Router:
     writes: int = 0
     # a router that verifies: how many checks a new weight takes to show up (None: cannot tell)
     verify_lag: int | None = None
+    cleaned: bool = False  # ``cleanup``: no hash-pinned routing left
     _checks: int = 0
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -77,6 +80,34 @@ class Router:
         self._checks += 1
         return self._checks > self.verify_lag
 
+
+
+DESIRED = "deployment.kubernetes.io/desired-replicas"
+
+
+def _controller(rs: JSON) -> str | None:
+    for ref in rs["metadata"].get("ownerReferences") or ():
+        if ref.get("controller"):
+            return str(ref["uid"])
+    return None
+
+
+def _same(a: JSON, b: JSON) -> bool:
+    """``EqualIgnoreHash``."""
+    a, b = copy.deepcopy(a), copy.deepcopy(b)
+    a["metadata"]["labels"].pop(POD_TEMPLATE_HASH, None)
+    b["metadata"]["labels"].pop(POD_TEMPLATE_HASH, None)
+    return a == b
+
+
+def _saturated(rs: JSON, replicas: int) -> bool:
+    """``IsSaturated``."""
+    desired = rs["metadata"].get("annotations", {}).get(DESIRED)
+    return bool(
+        rs["spec"]["replicas"] == replicas
+        and desired == str(replicas)
+        and rs["status"]["availableReplicas"] == replicas
+    )
 
 
 class Actors:
@@ -137,6 +168,8 @@ class Actors:
         self.deployment_writes = 0
         self.status_writes = 0
         self.violations: list[str] = []
+        self.pods_created = 0  # by every ReplicaSet, since the start
+        self.handover = True  # canarist reconcile --promotion handover (False: rollout)
         self.settle()
 
     # --- the other actors -------------------------------------------------------------------
@@ -187,8 +220,7 @@ class Actors:
         self.annotations[STATUS] = self.status.with_(canary_hash=stable).to_json()
 
     def annotate(self, action: str) -> None:
-        self.annotations[ACTION] = action
-        self.deployment["metadata"]["generation"] += 1
+        self.annotations[ACTION] = action  # metadata: no new generation
 
     def set_replicas(self, replicas: int) -> None:
         self.d_spec["replicas"] = replicas
@@ -204,55 +236,137 @@ class Actors:
         self.now += timedelta(seconds=seconds)
 
     def settle(self) -> None:
-        """Controllers catch up: ReplicaSets and pods of the user's Deployment and the canary."""
-        d = self.deployment
-        replicas = self.d_spec["replicas"]
-        current = self.hash()
-        rs_now = next(
-            (rs for rs in self.replica_sets if revision_hash(rs["spec"]["template"]) == current),
-            None,
-        )
+        """Controllers catch up: the garbage collector, the canary's and the user's Deployment
+        controllers (adoption, new ReplicaSet, paused scaling as upstream's ``scale``), the
+        ReplicaSet controller (pods, at once). Then traffic is checked: whatever carries weight
+        has available pods."""
+        self._collect()
+        self._canary_controller()
+        self._user_controller()
+        self._check_traffic()
+
+    def _collect(self) -> None:
+        """The garbage collector: a canary deleted with ``Orphan`` leaves its ReplicaSets without
+        owner; deleted otherwise, they go with it."""
+        canary = self.canary
+        if canary is None or not canary["metadata"].get("deletionTimestamp"):
+            return
+        uid = canary["metadata"]["uid"]
+        orphan = "orphan" in canary["metadata"].get("finalizers", [])
+        for rs in list(self.replica_sets):
+            if _controller(rs) == uid:
+                if orphan:
+                    rs["metadata"]["ownerReferences"] = []
+                else:
+                    self.replica_sets.remove(rs)
+        self.canary = None
+
+    def _canary_controller(self) -> None:
+        canary = self.canary
+        if canary is None:
+            return
+        uid = canary["metadata"]["uid"]
+        tpl = canary["spec"]["template"]
+        own = [rs for rs in self.replica_sets if _controller(rs) == uid]
+        rs = next((r for r in own if _same(r["spec"]["template"], tpl)), None)
+        if rs is None:
+            rs = self._new_rs(tpl, f"web-canary-c{len(self.replica_sets) + 1}", uid)
+        want = canary["spec"]["replicas"]
+        available = want if self.canary_ready else rs["status"]["availableReplicas"]
+        if self.canary_limit is not None:
+            available = min(available, self.canary_limit)
+        self._scale(rs, want, min(want, available))
+        canary["status"] = {"replicas": want, "availableReplicas": rs["status"][
+            "availableReplicas"]}
+
+    def _user_controller(self) -> None:
+        d, replicas = self.deployment, self.d_spec["replicas"]
+        deleting = bool(d["metadata"].get("deletionTimestamp"))
+        for rs in self.replica_sets:  # ClaimReplicaSets: orphans the selector matches
+            labels = rs["metadata"]["labels"]
+            if _controller(rs) is None and labels.get("app") == "web" and not deleting:
+                rs["metadata"]["ownerReferences"] = [
+                    {"uid": UID, "kind": "Deployment", "name": "web", "controller": True}
+                ]
+        own = [rs for rs in self.replica_sets if _controller(rs) == UID]
+        new = next((rs for rs in own if _same(rs["spec"]["template"], self.d_spec["template"])),
+                   None)  # FindNewReplicaSet: the oldest with the template
+        olds = [rs for rs in own if rs is not new]
         if not self.d_spec.get("paused"):
-            if rs_now is None:
-                rs_now = self._new_rs()
-            for rs in self.replica_sets:
-                want = replicas if rs is rs_now else 0
-                rs["spec"]["replicas"] = want
-                rs["status"] = {"replicas": want, "availableReplicas": want}
+            if new is None:
+                new = self._new_rs(self.d_spec["template"], f"web-p{len(self.replica_sets) + 1}",
+                                   UID)
+                own.append(new)
+            for rs in own:
+                want = replicas if rs is new else 0
+                self._scale(rs, want, want)
         else:
-            active = [
-                rs for rs in self.replica_sets if rs["spec"]["replicas"] > 0
-            ] or self.replica_sets[-1:]
-            if len(active) == 1:
-                active[0]["spec"]["replicas"] = replicas
-                active[0]["status"] = {"replicas": replicas, "availableReplicas": replicas}
+            active = [rs for rs in [*olds, new] if rs is not None and rs["spec"]["replicas"] > 0]
+            if len(active) <= 1:  # FindActiveOrLatest
+                target = active[0] if active else (new or (olds[-1] if olds else None))
+                if target is not None:
+                    self._scale(target, replicas, replicas)
+            elif new is not None and _saturated(new, replicas):
+                for rs in olds:
+                    self._scale(rs, 0, 0)
         d["status"] = {
             "observedGeneration": d["metadata"]["generation"],
-            "replicas": sum(rs["status"]["replicas"] for rs in self.replica_sets),
-            "updatedReplicas": rs_now["status"]["replicas"] if rs_now else 0,
-            "availableReplicas": sum(rs["status"]["availableReplicas"] for rs in self.replica_sets),
+            "replicas": sum(rs["status"]["replicas"] for rs in own),
+            "updatedReplicas": new["status"]["replicas"] if new else 0,
+            "availableReplicas": sum(rs["status"]["availableReplicas"] for rs in own),
         }
-        if self.canary is not None and self.canary_ready:
-            want = self.canary["spec"]["replicas"]
-            if self.canary_limit is not None:
-                want = min(want, self.canary_limit)
-            self.canary["status"] = {"replicas": want, "availableReplicas": want}
 
-    def _new_rs(self) -> JSON:
-        tpl = copy.deepcopy(self.d_spec["template"])
-        pth = f"p{len(self.replica_sets) + 1}"
+    def _scale(self, rs: JSON, want: int, available: int) -> None:
+        """The ReplicaSet controller and the kubelet: pods created or deleted at once."""
+        before = rs["status"]["replicas"]
+        if want > before:
+            self.pods_created += want - before
+        rs["spec"]["replicas"] = want
+        rs["metadata"].setdefault("annotations", {})[DESIRED] = str(want)
+        rs["status"] = {"replicas": want, "availableReplicas": available}
+
+    def _new_rs(self, template: JSON, name: str, owner: str) -> JSON:
+        tpl = copy.deepcopy(template)
+        pth = name.rsplit("-", 1)[1]
         tpl["metadata"]["labels"][POD_TEMPLATE_HASH] = pth
         rs: JSON = {
             "metadata": {
-                "name": f"web-{pth}",
-                "labels": {"app": "web", POD_TEMPLATE_HASH: pth},
-                "ownerReferences": [{"uid": UID, "kind": "Deployment", "name": "web"}],
+                "name": name,
+                "uid": f"uid-{name}",
+                "labels": dict(tpl["metadata"]["labels"]),
+                "annotations": {},
+                "ownerReferences": [{"uid": owner, "kind": "Deployment", "controller": True}],
             },
             "spec": {"replicas": 0, "template": tpl},
             "status": {"replicas": 0, "availableReplicas": 0},
         }
         self.replica_sets.append(rs)
         return rs
+
+    def _check_traffic(self) -> None:
+        """No traffic loss by design: a side with weight keeps pods of the hash it selects (pods
+        that fail their probes are the environment's doing, and ``_route`` checks that no weight
+        goes to a canary without available pods)."""
+        r = self.router
+        if r.cleaned or not r.canary_hash or not r.stable_hash:
+            return
+        if user_total(self.d_spec["replicas"], Books.of(self.status)).replicas == 0:
+            return  # scaled to zero: nothing serves, by the user's choice
+        sides = [(r.weight, r.canary_hash), (100 - r.weight, r.stable_hash)]
+        if self.canary is not None and self.canary["spec"]["replicas"] == 0:
+            sides.pop(0)  # a step's setCanaryScale {replicas: 0}: the user's (Argo's) choice
+        if self.status.phase == Phase.PROMOTING and r.weight == 0:
+            sides.pop()  # promoted at 0 replicas, then scaled: the stable Service has the new pods
+        for weight, hash_ in sides:
+            if weight > 0 and not self.pods_of(hash_):
+                self.violations.append(f"weight {weight} to {hash_} without pods")
+
+    def pods_of(self, hash_: str) -> int:
+        return sum(
+            rs["spec"]["replicas"]
+            for rs in self.replica_sets
+            if revision_hash(rs["spec"]["template"]) == hash_
+        )
 
     # --- views for assertions -----------------------------------------------------------------
 

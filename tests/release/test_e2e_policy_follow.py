@@ -19,7 +19,6 @@ from webhook.kube.client import connect
 from webhook.kube.config import ClientOptions
 from webhook.kube.policyfeed import ConfigMapRef
 from webhook.kube.protocol import ObjectRef
-from webhook.release.loop import LoopOptions
 from webhook.spec import Phase
 from webhook.spec.names import ENABLED_LABEL, STATUS
 
@@ -67,9 +66,7 @@ async def test_a_followed_configmap_adopts_refuses_and_releases(
     ns = f"follow{int(time.monotonic() * 1000) % 100000}"
     async with unlabelled(release_cluster, ns) as h:
         await put_document(h, "policies: []\n")
-        reconciler = await h.start(LoopOptions(
-            namespace=ns, resync=3600,
-            policy_configmap=ConfigMapRef(ns, "canarist-policies")))
+        reconciler = await h.start(policy_configmap=ConfigMapRef(ns, "canarist-policies"))
         await h.wait_for("the empty document", lambda: _async(
             reconciler.metrics.policy_loads["accepted"] >= 1))
         assert STATUS not in (await h.deployment())["metadata"].get("annotations", {})

@@ -24,7 +24,8 @@ STEPS = "- setWeight: 20\n- pause: {}\n- setWeight: 50\n- pause: {duration: 1s}\
 async def test_a_second_replica_takes_over_when_the_leader_stops(
     release_cluster: RunningCluster,
 ) -> None:
-    annotations = {"canarist.io/traffic-router": "proxy", "canarist.io/steps": STEPS}
+    annotations = {"canarist.io/traffic-router": "proxy", "canarist.io/steps": STEPS,
+                   "canarist.io/scale-down-delay": "1s"}  # the old pods stay 1 s, not 30
     async with harness(release_cluster, annotations, start=False) as h:
 
         def options(identity: str) -> ServeOptions:

@@ -110,11 +110,15 @@ def asked(sim: Sim) -> int:
 def check_round(sim: Sim, *, resync: bool) -> None:
     before = asked(sim)
     p = sim.reconcile(resync=resync)
-    if "canarist.io/traffic-router" not in sim.annotations and sim.annotations.get(
-        "canarist.io/status"
+    books = Books.of(sim.status)
+    if (
+        "canarist.io/traffic-router" not in sim.annotations
+        and sim.annotations.get("canarist.io/status")
+        and not books.replicas_held
     ):
-        # router none asks for no more than R + maxSurge pods (or what was asked already)
-        total = user_total(sim.d_spec["replicas"], Books.of(sim.status)).replicas
+        # router none asks for no more than R + maxSurge pods (or what was asked already) —
+        # unless someone holds spec.replicas at R: then the canary's pods come on top
+        total = user_total(sim.d_spec["replicas"], books).replicas
         surge = scaling.fenceposts(total, None, None)[0]
         assert asked(sim) <= max(before, total + surge), p.ops
     once = sim.state()

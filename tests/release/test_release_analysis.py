@@ -78,6 +78,8 @@ def test_a_failed_background_analysis_aborts_and_a_promotion_ends_it() -> None:
     assert status.analysis is not None and status.analysis["background"]["phase"] == "Running"
     sim.annotate("promote")
     sim.run()
+    sim.advance(30)  # scale-down-delay: the old pods stay, then the hand-over
+    sim.run()
     status = sim.status
     assert status.phase == Phase.HEALTHY
     assert status.analysis is not None

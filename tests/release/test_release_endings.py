@@ -106,8 +106,16 @@ def test_promote_full_waits_for_a_fully_available_canary() -> None:
     sim.settle()
     sim.reconcile()
     assert sim.router.weight == 100
-    assert not sim.paused()
-    assert sim.status.phase == Phase.PROMOTING
+    assert sim.status.message.startswith("promoting: the stable Service selects")
+    sim.advance(30)  # scale-down-delay: then the hand-over
+    sim.reconcile()
+    assert (sim.status.phase, sim.status.extra["handover"][:11]) == (
+        Phase.PROMOTING,
+        "web-canary-",
+    )
+    sim.settle()
+    sim.run()
+    assert (sim.phase(), sim.paused()) == (Phase.HEALTHY, False)
     assert sim.violations == []
 
 

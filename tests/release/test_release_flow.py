@@ -104,9 +104,13 @@ def test_release_steps_then_promotion() -> None:
     assert sim.router.weight == 50  # not all canary pods are available yet
     assert sim.paused()
 
+    sim.handover = False  # the rollout path (handover: tests/release/test_handover.py)
     sim.settle()
     unpause = sim.reconcile()
     assert sim.router.weight == 100
+    # the stable Service selects the new pods from the unpause on: none of the old pods the
+    # rollout removes is selected by any Service
+    assert sim.selector("web") == {"app": "web", HASH_LABEL: v2}
     writes = unpause.of_type(PatchDeployment)
     assert len(writes) == 1 and writes[0].paused is False
     assert writes[0].status is not None and writes[0].status.phase == Phase.PROMOTING

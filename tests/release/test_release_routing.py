@@ -114,6 +114,9 @@ def test_header_routes_stay_until_weight_0_after_promotion() -> None:
     released(sim)
     sim.annotate("promote")
     sim.run()
+    assert list(sim.router.headers) == ["beta"]  # weight 100; the old pods stay 30 s
+    sim.advance(30)
+    sim.run()
     assert sim.router.headers == {}
     assert sim.status.phase == Phase.HEALTHY
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webhook.release.stepping import route_names, routes_at, scale_override_at, weight_at
+from webhook.release.stepping import describe, route_names, routes_at, scale_override_at, weight_at
 from webhook.spec import (
     HeaderMatch,
     Pause,
@@ -15,7 +15,7 @@ from webhook.spec import (
     Step,
     StringMatch,
 )
-from webhook.spec.steps import AnalysisStep, describe
+from webhook.spec.steps import AnalysisStep
 
 BETA = SetHeaderRoute("beta", (HeaderMatch("X-Canary", StringMatch.of("exact", "1")),))
 STEPS: tuple[Step, ...] = (

@@ -85,12 +85,12 @@ def cost_of(key: Key) -> int:
     return OVERHEAD + FACTOR * text
 
 
-_NOT_SPEC = frozenset({n.STATUS, n.BYPASS})
+_NOT_SPEC = frozenset({n.STATUS, n.HISTORY, n.BYPASS})
 
 
 def relevant(annotations: Mapping[str, Any]) -> dict[str, Any]:
-    """The annotations a spec depends on: ``canarist.io/`` ones but the status (which changes
-    every step) and the record of a policy's bypass."""
+    """The annotations a spec depends on: ``canarist.io/`` ones but the status and the history
+    (which change every step) and the record of a policy's bypass."""
     return {k: v for k, v in annotations.items()
             if k.startswith(n.PREFIX) and k not in _NOT_SPEC}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from webhook.cli.common import (
     EXIT_OK,
@@ -22,6 +23,9 @@ from webhook.cli.common import (
     read_input,
 )
 from webhook.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from webhook.release.loop import LoopOptions
 
 
 def register_reconcile(sub: Subparsers) -> None:
@@ -55,6 +59,9 @@ def register_reconcile(sub: Subparsers) -> None:
                    help="client-side limit of API requests per second (default 100; 0: none)")
     p.add_argument("--burst", type=integer_arg, default=200, metavar="N",
                    help="requests allowed at once above --qps (default 200)")
+    p.add_argument("--promotion", choices=("handover", "rollout"), default="handover",
+                   help="handover (default): the Deployment adopts the canary's ReplicaSet and "
+                   "its tested pods; rollout: the Deployment rolls the template out itself")
     policy_flags(p)
     p.add_argument("-v", "--verbose", action="store_true", help="log every reconcile problem")
     p.set_defaults(handler=cmd_reconcile)
@@ -64,7 +71,6 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     import dataclasses
     import logging
 
-    from webhook.release.loop import LoopOptions
     from webhook.release.serve import ServeOptions, parse_address, run_reconcile
 
     if args.workers < 1:
@@ -75,10 +81,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         parse_address(args.metrics_address)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    loop = LoopOptions(namespace=args.namespace or "", workers=args.workers, resync=args.resync,
-                       proxy_admin_url=args.proxy_admin_url, policies=policy_file(args),
-                       policy_configmap=policy_configmap(args))
-    options = ServeOptions(loop=loop, leader_elect=args.leader_elect,
+    options = ServeOptions(loop=loop_options(args), leader_elect=args.leader_elect,
                            lease_namespace=args.lease_namespace, lease_owner=args.lease_owner,
                            lease_name=args.lease_name,
                            metrics_address=args.metrics_address)
@@ -87,6 +90,16 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     client = dataclasses.replace(client_options(args), qps=args.qps, burst=args.burst,
                                  workers=max(8, args.workers * 2))
     return run_reconcile(client, options)
+
+
+def loop_options(args: argparse.Namespace) -> LoopOptions:
+    """The reconcile loop's options from ``canarist reconcile``'s flags."""
+    from webhook.release.loop import LoopOptions
+
+    return LoopOptions(namespace=args.namespace or "", workers=args.workers,
+                       resync=args.resync, proxy_admin_url=args.proxy_admin_url,
+                       handover=args.promotion == "handover", policies=policy_file(args),
+                       policy_configmap=policy_configmap(args))
 
 
 def register_render(sub: Subparsers) -> None:

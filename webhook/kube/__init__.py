@@ -19,8 +19,10 @@ What to use:
 - one active reconciler among replicas: ``leader.LeaderElector(...).run(lead)``;
 - the webhook's certificates in a Secret, the caBundle and files: ``certs.ensure_certs``
   (``canarist certs ensure``);
-- the CLI controls (``status``, ``list``, ``promote``...): ``controls`` (I/O) and ``display``
-  (pure).
+- the CLI controls (``status``, ``list``, ``promote``...): ``controls`` (I/O; ``request_action``
+  is also what the dashboard calls) and ``display`` (pure);
+- acting as a user with their own bearer token, and asking "may I?"
+  (``SelfSubjectAccessReview``): ``users``.
 
 Layers, bottom up: ``config`` (where and who) -> ``rest`` (HTTP through the official client's
 REST layer; rate limit and backoff in ``limits``, errors in ``statuses``) -> ``resources`` (kind

@@ -21,6 +21,8 @@ Semantics beyond the protocol:
 - ``list`` with ``namespace=""`` lists every namespace; list items get ``apiVersion`` and
   ``kind`` (built-in lists leave them out); ``list_all`` pages (``limit``/``continue``) and
   returns the list's ``resourceVersion`` for a watch to start from.
+- ``review`` creates a nameless review object (``SelfSubjectAccessReview``: "may I?") and
+  returns the answer;
 - ``replace``/``patch`` take ``subresource="status"`` (e.g. the release status through the
   status subresource, which does not bump ``generation``).
 - ``patch_type="json"`` needs a list of operations; ``merge`` and ``strategic`` an object
@@ -171,6 +173,14 @@ class SyncClient:
         out: JSON = self.rest.call(Request("POST", res.path(ref.namespace), body=obj)).json()
         return out
 
+    def review(self, obj: JSON) -> JSON:
+        """Create a review (``SelfSubjectAccessReview``, ``TokenReview``...): nameless,
+        cluster-scoped, answered in the returned object's ``status`` and never stored."""
+        ref = ObjectRef.of(obj)
+        res = self._require(ref.api_version, ref.kind)
+        out: JSON = self.rest.call(Request("POST", res.path(""), body=obj)).json()
+        return out
+
     def replace(self, obj: JSON, *, subresource: str = "") -> JSON:
         ref, res = self._object(obj, need_name=True)
         req = Request("PUT", res.path(ref.namespace, ref.name, subresource), body=obj)
@@ -196,12 +206,16 @@ class SyncClient:
         out: JSON = self.rest.call(req).json()
         return out
 
-    def delete(self, ref: ObjectRef, *, propagation: str = "Background") -> bool:
+    def delete(self, ref: ObjectRef, *, propagation: str = "Background", uid: str = "") -> bool:
+        """Delete ``ref``; with ``uid``, only that object (a precondition: ``Conflict`` when the
+        name now holds another one)."""
         res = self.resource(ref.api_version, ref.kind)
         if res is None:
             return False
         _check_ref(ref, res)
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        body: JSON = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if uid:
+            body["preconditions"] = {"uid": uid}
         try:
             self.rest.call(Request("DELETE", res.path(ref.namespace, ref.name), body=body))
         except NotFound:
@@ -360,6 +374,9 @@ class KubeClient:
     async def create(self, obj: JSON) -> JSON:
         return await self._run(self.sync.create, obj)
 
+    async def review(self, obj: JSON) -> JSON:
+        return await self._run(self.sync.review, obj)
+
     async def replace(self, obj: JSON, *, subresource: str = "") -> JSON:
         return await self._run(self.sync.replace, obj, subresource=subresource)
 
@@ -375,8 +392,10 @@ class KubeClient:
             self.sync.patch, ref, patch, patch_type=patch_type, subresource=subresource
         )
 
-    async def delete(self, ref: ObjectRef, *, propagation: str = "Background") -> bool:
-        return await self._run(self.sync.delete, ref, propagation=propagation)
+    async def delete(
+        self, ref: ObjectRef, *, propagation: str = "Background", uid: str = ""
+    ) -> bool:
+        return await self._run(self.sync.delete, ref, propagation=propagation, uid=uid)
 
 
 def connect_sync(options: ClientOptions | None = None, **kw: Any) -> SyncClient:

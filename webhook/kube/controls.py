@@ -17,9 +17,11 @@ until the release ends.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import sys
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 import yaml
@@ -198,6 +200,49 @@ def run_list(options: ClientOptions, *, all_namespaces: bool = False, output: st
 # --- actions -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ActionResult:
+    """What asking for an action came to: ``done`` (written, or already pending), or why not."""
+
+    done: bool
+    message: str
+
+
+async def request_action(client: KubeClient, ns: str, name: str, action: Action, *,
+                         policies: PolicySource = DEFAULT_CONFIGMAP,
+                         err: TextIO | None = None) -> ActionResult:
+    """Write ``action`` on Deployment ``ns/name`` unless ``refusal`` says it makes no sense now
+    (``promote-full`` under the Deployment's cluster policy, read from ``policies``; what keeps
+    them from being read goes to ``err``); judged again if the Deployment changed in between.
+    API errors (``NotFound``, ``Forbidden``, an admission webhook's denial) are raised as they
+    come."""
+    found: PolicySet | None = None
+    for _ in range(5):
+        obj = await read_deployment(client, ns, name)
+        view = ReleaseView.of(obj)
+        policy = None
+        if action is Action.PROMOTE_FULL and view.managed:
+            if found is None:
+                found = await read_policies(client, policies, err or io.StringIO())
+            policy = await policy_for(client, found, obj)
+        why = refusal(view, action, policy)
+        if why:
+            return ActionResult(False, f"{_verb(action)} refused: {why}")
+        if view.pending_action == action.value:
+            return ActionResult(True, f"deployment.apps/{name}: {action.value} already "
+                                "requested, waiting for the reconciler")
+        patch = {"metadata": {"resourceVersion": view.resource_version,
+                              "annotations": {ACTION: action.value}}}
+        try:
+            await client.patch(_deployment(ns, name), patch)
+        except Conflict:
+            continue  # changed since read: judge again
+        replaced = f" (replaces pending {view.pending_action})" if view.pending_action else ""
+        return ActionResult(True, f"deployment.apps/{name} annotated: {ACTION}={action.value}"
+                            f"{replaced}")
+    return ActionResult(False, f"deployment {ns}/{name} kept changing; try again")
+
+
 def run_action(options: ClientOptions, name: str, action: Action, *, out: TextIO | None = None,
                err: TextIO | None = None, policies: PolicySource | None = None) -> int:
     """Write ``action``; ``promote-full`` is judged under the Deployment's cluster policy, read
@@ -206,37 +251,13 @@ def run_action(options: ClientOptions, name: str, action: Action, *, out: TextIO
     out, err = out or sys.stdout, err or sys.stderr
 
     async def body(client: KubeClient) -> int:
-        ns = client.namespace
-        found: PolicySet | None = None
-        for _ in range(5):
-            obj = await read_deployment(client, ns, name)
-            view = ReleaseView.of(obj)
-            policy = None
-            if action is Action.PROMOTE_FULL and view.managed:
-                if found is None:
-                    found = await read_policies(client, policies or DEFAULT_CONFIGMAP, err)
-                policy = await policy_for(client, found, obj)
-            why = refusal(view, action, policy)
-            if why:
-                print(f"canarist: {_verb(action)} refused: {why}", file=err)
-                return EXIT_FAILED
-            if view.pending_action == action.value:
-                print(f"deployment.apps/{name}: {action.value} already requested, waiting for "
-                      "the reconciler", file=out)
-                return EXIT_OK
-            patch = {"metadata": {"resourceVersion": view.resource_version,
-                                  "annotations": {ACTION: action.value}}}
-            try:
-                await client.patch(_deployment(ns, name), patch)
-            except Conflict:
-                continue  # changed since read: judge again
-            replaced = (f" (replaces pending {view.pending_action})"
-                        if view.pending_action else "")
-            print(f"deployment.apps/{name} annotated: {ACTION}={action.value}{replaced}",
-                  file=out)
-            return EXIT_OK
-        print(f"canarist: deployment {ns}/{name} kept changing; try again", file=err)
-        return EXIT_FAILED
+        result = await request_action(client, client.namespace, name, action,
+                                      policies=policies or DEFAULT_CONFIGMAP, err=err)
+        if not result.done:
+            print(f"canarist: {result.message}", file=err)
+            return EXIT_FAILED
+        print(result.message, file=out)
+        return EXIT_OK
 
     return run_body(options, err, body)
 

@@ -17,7 +17,8 @@ Unlike ``kubectl rollout undo``, undo works on the paused Deployment of a releas
 refuses paused Deployments), and the Deployment's annotations are left as they are (kubectl
 copies the old ReplicaSet's, which would bring back an old ``canarist.io/status``).
 
-``plan_undo`` is the pure decision (table-tested); ``run_undo`` reads, writes and reports. The
+``plan_undo`` is the pure decision (table-tested); ``request_undo`` reads and writes (the CLI's
+``run_undo`` and the dashboard call it), ``preview_undo`` only reads. The
 write is a JSON patch that sets ``metadata.resourceVersion`` to the version just read, so a
 Deployment that changed in between is judged again (409), never overwritten.
 """
@@ -156,6 +157,21 @@ def plan_undo(
     return Undo(kind, number, target, template)
 
 
+def effect(undo: Undo, phase: Phase | None) -> str:
+    """What writing ``undo`` does, in one sentence (the dashboard's confirmation)."""
+    where = f"revision {undo.revision} ({undo.hash})"
+    if undo.kind is Kind.NOTHING:
+        return f"Nothing to do: the template already is {where}."
+    if undo.kind is Kind.ROLLBACK:
+        dropped = " (the release in progress is dropped)" if phase is not Phase.HEALTHY else ""
+        return (f"Rolls back to the stable {where}{dropped}: the template goes back and no "
+                "step runs.")
+    if undo.kind is Kind.SKIP:
+        return (f"Releases {where} with every step skipped (promote-full): all traffic once its "
+                "canary is fully available.")
+    return f"Releases {where} through the canary steps."
+
+
 def describe(undo: Undo, name: str, namespace: str, phase: Phase | None) -> str:
     head = f"deployment.apps/{name}"
     follow = f"follow it with: canarist status {name} -n {namespace} -w"
@@ -191,15 +207,33 @@ def run_undo(
     return run_body(options, err, body)
 
 
-async def undo(
-    client: KubeClient,
-    name: str,
-    to_revision: int | None,
-    skip_steps: bool,
-    out: TextIO,
-    err: TextIO,
-) -> int:
-    ns = client.namespace
+@dataclass(frozen=True)
+class UndoResult:
+    """What asking for an undo came to: ``done`` (written, or nothing to do), or why not."""
+
+    done: bool
+    message: str
+
+
+async def preview_undo(
+    client: KubeClient, ns: str, name: str, *, to_revision: int | None = None,
+    skip_steps: bool = False,
+) -> tuple[Undo | Refused, Phase | None]:
+    """What ``undo`` would do now (read only), and the release's phase."""
+    deployment = await read_deployment(client, ns, name)
+    replica_sets = await client.list("apps/v1", "ReplicaSet", ns)
+    meta = deployment.get("metadata") or {}
+    phase = ReleaseStatus.from_json((meta.get("annotations") or {}).get(STATUS)).phase
+    return plan_undo(deployment, replica_sets, to_revision=to_revision,
+                     skip_steps=skip_steps), phase
+
+
+async def request_undo(
+    client: KubeClient, ns: str, name: str, *, to_revision: int | None = None,
+    skip_steps: bool = False,
+) -> UndoResult:
+    """Decide and write the undo of Deployment ``ns/name``, judged again if it changed in
+    between; API errors are raised as they come."""
     ref = ObjectRef("apps/v1", "Deployment", ns, name)
     for _ in range(5):
         deployment = await read_deployment(client, ns, name)
@@ -207,8 +241,7 @@ async def undo(
         decided = plan_undo(deployment, replica_sets, to_revision=to_revision,
                             skip_steps=skip_steps)
         if isinstance(decided, Refused):
-            print(f"canarist: undo refused: {decided.reason}", file=err)
-            return EXIT_FAILED
+            return UndoResult(False, f"undo refused: {decided.reason}")
         meta = deployment.get("metadata") or {}
         phase = ReleaseStatus.from_json((meta.get("annotations") or {}).get(STATUS)).phase
         if decided.kind is not Kind.NOTHING:
@@ -218,7 +251,22 @@ async def undo(
                 await client.patch(ref, patch, patch_type="json")
             except Conflict:
                 continue  # changed since read: judge again
-        print(describe(decided, name, ns, phase), file=out)
-        return EXIT_OK
-    print(f"canarist: deployment {ns}/{name} kept changing; try again", file=err)
-    return EXIT_FAILED
+        return UndoResult(True, describe(decided, name, ns, phase))
+    return UndoResult(False, f"deployment {ns}/{name} kept changing; try again")
+
+
+async def undo(
+    client: KubeClient,
+    name: str,
+    to_revision: int | None,
+    skip_steps: bool,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    result = await request_undo(client, client.namespace, name, to_revision=to_revision,
+                                skip_steps=skip_steps)
+    if not result.done:
+        print(f"canarist: {result.message}", file=err)
+        return EXIT_FAILED
+    print(result.message, file=out)
+    return EXIT_OK

@@ -22,7 +22,7 @@ from webhook.spec.canary import (
     CanarySpec,
 )
 from webhook.spec.durations import format_duration
-from webhook.spec.steps import describe
+from webhook.spec.steps import describe_step as describe
 
 BUILT_IN: dict[str, str] = {
     n.STEPS: ", ".join(describe(s) for s in DEFAULT_STEPS),

@@ -21,8 +21,8 @@ from __future__ import annotations
 from webhook.policy import promote_full_refusal
 from webhook.release import gates
 from webhook.release.draft import Ctx, Draft, Work
+from webhook.release.stepping import describe
 from webhook.spec import Action, Phase
-from webhook.spec.steps import describe
 
 PROMOTE_FULL_RULE = "rules.allowPromoteFull"
 

@@ -18,6 +18,7 @@ stores there (camelCase like the rest of the annotation):
 | ``policy`` | the cluster policy governing the Deployment (``canarist status`` shows it) |
 | ``queuedAt`` | when the release began to wait for a slot (``maxConcurrentReleases``) |
 | ``bypassRecorded`` | the ``uid`` of the last policy bypass recorded as an Event |
+| ``handover`` | the canary ReplicaSet a promotion is handing over to the user's Deployment |
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Books:
     policy: str = ""
     queued_at: str | None = None
     bypass_recorded: str = ""
+    handover: str = ""
 
     def with_(self, **changes: Any) -> Books:
         return replace(self, **changes)
@@ -75,6 +77,7 @@ class Books:
             policy=_text(x.get("policy")),
             queued_at=x["queuedAt"] if isinstance(x.get("queuedAt"), str) else None,
             bypass_recorded=_text(x.get("bypassRecorded")),
+            handover=x["handover"] if isinstance(x.get("handover"), str) else "",
         )
 
     def into(self, status: ReleaseStatus) -> ReleaseStatus:
@@ -93,6 +96,7 @@ class Books:
             "policy": self.policy or None,
             "queuedAt": self.queued_at,
             "bypassRecorded": self.bypass_recorded or None,
+            "handover": self.handover or None,
         }
         extra.update({k: v for k, v in values.items() if v is not None})
         return replace(status, extra=extra)
@@ -112,6 +116,7 @@ _KEYS = {
     "policy",
     "queuedAt",
     "bypassRecorded",
+    "handover",
 }
 
 

@@ -181,6 +181,12 @@ def route(
     )
     headers = tuple(r for _, r in routes.headers)
     mirrors = tuple(r for _, r in routes.mirrors)
+    # a weight going down leaves the canary's pods before the hashes move — unless only the
+    # stable hash moves (a promotion's finish): the stable side must select the new pods before
+    # it gets the traffic back
+    routed = books.routed_hashes
+    stable_only = routed is not None and routed[0] == hashes[0] and routed[1] != hashes[1]
+    weight_first = weight < applied and not stable_only
     if routes.keys:
         draft.add(
             RouteTraffic(
@@ -189,11 +195,11 @@ def route(
                 hashes[1],
                 headers + _dedupe(header_removals, headers),
                 mirrors + _dedupe(mirror_removals, mirrors),
-                weight_first=weight < applied,
+                weight_first=weight_first,
             )
         )
     else:
-        draft.add(RouteTraffic(weight, hashes[0], hashes[1], weight_first=weight < applied))
+        draft.add(RouteTraffic(weight, hashes[0], hashes[1], weight_first=weight_first))
         if books.routes or ctx.world.resync:
             draft.add(RemoveRoutes())
     if weight != applied:

@@ -20,13 +20,14 @@
 from __future__ import annotations
 
 from webhook.release import scaling
-from webhook.release.actions import end_analysis
+from webhook.release.actions import apply_action, end_analysis
 from webhook.release.basic import basic, stable_side
 from webhook.release.canary import Canary, canary_ops
 from webhook.release.draft import Ctx, Draft, Work, floor_for, route
+from webhook.release.handover import switch_stable_service
 from webhook.release.model import CanaryView
 from webhook.release.names import HASH_LABEL
-from webhook.release.ops import DeleteCanary, ScaleCanary
+from webhook.release.ops import DeleteCanary, OrphanCanary, ScaleCanary
 from webhook.release.progress import (
     canary_pin,
     need,
@@ -90,21 +91,16 @@ def promoting_basic(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
 
 
 def finish(ctx: Ctx, work: Work, draft: Draft) -> None:
-    """The Deployment runs the new revision everywhere: make it the stable one."""
+    """The Deployment runs the new revision everywhere: make it the stable one (the stable
+    Service first, then the routers: the stable side selects the new pods before it gets the
+    traffic back)."""
     d, spec = ctx.d, ctx.spec
     new = Pin(HASH_LABEL, d.hash)
+    switch_stable_service(ctx, draft)
     choice = find_stable(ctx.world, spec.stable_service, spec.canary_service)
-    if choice.service is not None:
-        if pins_services(spec):
-            patch = pin_patch(choice.service, new, d.name)
-            if patch:
-                draft.add(patch)
-                draft.event(
-                    "ServiceSwitched", f"Service {choice.service.name} now selects {d.hash}"
-                )
-        if has_canary_service(spec):
-            name = spec.canary_service_for(choice.service.name)
-            draft.add(*canary_service_ops(ctx.world, choice.service, name, new))
+    if choice.service is not None and has_canary_service(spec):
+        name = spec.canary_service_for(choice.service.name)
+        draft.add(*canary_service_ops(ctx.world, choice.service, name, new))
     route(ctx, work, draft, weight=0, hashes=(d.hash, d.hash), routes=ActiveRoutes())
     work.set(
         phase=Phase.HEALTHY,
@@ -115,13 +111,63 @@ def finish(ctx: Ctx, work: Work, draft: Draft) -> None:
         weight=0,
     )
     work.book(
-        release="", promote_full=False, user_paused=False, replicas_held=False, scale_down_at=None
+        release="",
+        promote_full=False,
+        user_paused=False,
+        replicas_held=False,
+        scale_down_at=None,
+        handover="",
     )
     draft.event("Promoted", f"{d.hash} is the stable revision")
     end_analysis(ctx, work)
     view = ctx.world.canary
-    if view is not None and view.owned:  # it goes after scale-down-delay (0: now)
+    if view is not None and view.owned and not view.deleting:  # after scale-down-delay (0: now)
         remove_canary(ctx, work, draft, view.name, 0, rollback=False)
+
+
+def handing_over(ctx: Ctx, work: Work, draft: Draft) -> bool:
+    """After ``handover.start``: the canary orphaned (again, if that write was lost), its
+    ReplicaSet adopted by the user's Deployment, the Deployment unpaused (it has nothing left to
+    roll out but the old pods going), then the finish. ``False`` when the hand-over is over
+    without a finish — a new template arrived (it is released over the handed-over revision) —
+    and the plan goes on as for any other state. All traffic stays on the canary Service (the
+    same pods) until the finish."""
+    d, name = ctx.d, work.books.handover
+    if d.hash != work.status.stable_hash:
+        work.book(handover="")
+        return False
+    apply_action(ctx, work, draft, in_release=True)
+    work.set(phase=Phase.PROMOTING)
+    view = ctx.world.canary
+    if view is not None and view.owned and not view.deleting and view.hash == d.hash:
+        draft.add(OrphanCanary(view.name, view.uid))
+        work.set(message=f"promoting: handing ReplicaSet {name} over to {d.name}")
+        return True
+    rs = next((r for r in ctx.world.replica_sets if r.name == name), None) or next(
+        (r for r in ctx.world.canary_replica_sets if r.name == name), None
+    )
+    canary_uid = view.uid if view is not None else None
+    adopted = rs is not None and rs.controller == d.uid
+    on_the_way = rs is not None and not rs.deleting and rs.controller in (None, canary_uid)
+    if not adopted and on_the_way:
+        work.set(message=f"promoting: handing ReplicaSet {name} over to {d.name}")
+        return True
+    if d.paused:
+        work.unpause = True
+        if not adopted:
+            why = "is gone" if rs is None else "was deleted or taken by another controller"
+            draft.event(
+                "HandOverFailed",
+                f"ReplicaSet {name} {why}; {d.name} rolls out {d.hash} itself",
+                warning=True,
+            )
+    if not work.unpause and d.rollout_complete:
+        finish(ctx, work, draft)
+        return True
+    rollout_message(ctx, work, draft)
+    if adopted and not ctx.d.deadline_exceeded:
+        work.set(message=f"promoting: {d.name} adopted ReplicaSet {name}; its old pods go")
+    return True
 
 
 def aborted(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
@@ -265,7 +311,12 @@ def rest_services(ctx: Ctx, draft: Draft, stable: str, weight: int) -> None:
 def remove_canary(
     ctx: Ctx, work: Work, draft: Draft, name: str, weight: int, rollback: bool
 ) -> None:
+    """Delete the canary after its delay — never one already being deleted: a second delete
+    with another propagation policy would take the ``orphan`` finalizer of a hand-over off."""
     spec = ctx.spec
+    view = ctx.world.canary
+    if view is not None and view.name == name and view.deleting:
+        return
     deadline = parse(work.books.scale_down_at)
     if deadline is None:
         delay = spec.abort_scale_down_delay if rollback else spec.scale_down_delay

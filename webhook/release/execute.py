@@ -7,10 +7,12 @@ every operation succeeded, so a retried plan does not announce twice.
 
 Writes:
 - Services, the canary Deployment: merge patches (a Service's selector keys removed with
-  ``null``); creating what already exists and deleting what is gone count as done.
+  ``null``); creating what already exists and deleting what is gone count as done. The canary
+  Deployment handed over at promotion is deleted with ``propagationPolicy: Orphan`` and a
+  ``uid`` precondition (its ReplicaSet and pods stay).
 - The status annotation: a merge patch of ``metadata.annotations`` through the Deployment's
   **status subresource**, which keeps annotation changes and does not bump ``generation``
-  (k8s-semantics §3.5).
+  (k8s-semantics §3.5). ``canarist.io/history`` goes in the same write when it changed.
 - Unpausing (and dynamic stable scale): a merge patch of the main resource, with the status in the
   same write so that the admission webhook sees ``phase: Promoting``.
 - Every write to the user's Deployment carries the ``resourceVersion`` the plan was made from (or,
@@ -33,8 +35,10 @@ from webhook.release.ops import (
     CreateCanary,
     CreateService,
     DeleteCanary,
+    DeleteReplicaSet,
     DeleteService,
     Op,
+    OrphanCanary,
     PatchDeployment,
     PatchServiceSelector,
     Plan,
@@ -45,7 +49,7 @@ from webhook.release.ops import (
 )
 from webhook.routers.base import Router
 from webhook.spec import ReleaseStatus
-from webhook.spec.names import ACTION, STATUS
+from webhook.spec.names import ACTION, HISTORY, STATUS
 
 
 class Writer(Protocol):
@@ -62,7 +66,9 @@ class Writer(Protocol):
         subresource: str = "",
     ) -> JSON: ...
 
-    async def delete(self, ref: ObjectRef) -> bool: ...
+    async def delete(
+        self, ref: ObjectRef, *, propagation: str = "Background", uid: str = ""
+    ) -> bool: ...
 
 
 class EventSink(Protocol):
@@ -86,8 +92,16 @@ def service_patch(op: PatchServiceSelector) -> JSON:
     return body
 
 
-def status_annotations(status: ReleaseStatus | None, consume: bool) -> dict[str, str | None]:
+def status_annotations(
+    status: ReleaseStatus | None, consume: bool, history: str | None = None
+) -> dict[str, str | None]:
+    """The status (``None``: removed, with the history), the history when it changed, and the
+    consumed action's removal: one write."""
     out: dict[str, str | None] = {STATUS: status.to_json() if status is not None else None}
+    if status is None:
+        out[HISTORY] = None
+    elif history is not None:
+        out[HISTORY] = history
     if consume:
         out[ACTION] = None
     return out
@@ -101,9 +115,10 @@ def deployment_patch(op: PatchDeployment, resource_version: str) -> JSON:
         spec["replicas"] = op.replicas
     meta: JSON = {"resourceVersion": resource_version}
     if op.status is not None or op.consume_action:
-        annotations = status_annotations(op.status, op.consume_action)
+        annotations = status_annotations(op.status, op.consume_action, op.history)
         if op.status is None:
             annotations.pop(STATUS)
+            annotations.pop(HISTORY)
         meta["annotations"] = annotations
     body: JSON = {"metadata": meta}
     if spec:
@@ -115,7 +130,7 @@ def write_status_patch(op: WriteStatus, resource_version: str) -> JSON:
     return {
         "metadata": {
             "resourceVersion": resource_version,
-            "annotations": status_annotations(op.status, op.consume_action),
+            "annotations": status_annotations(op.status, op.consume_action, op.history),
         }
     }
 
@@ -180,6 +195,11 @@ class Executor:
             await self._patch(ref, {"spec": {"replicas": op.replicas}})
         elif isinstance(op, DeleteCanary):
             await self._delete(ObjectRef("apps/v1", "Deployment", ns, op.name))
+        elif isinstance(op, OrphanCanary):
+            ref = ObjectRef("apps/v1", "Deployment", ns, op.name)
+            await self._delete(ref, propagation="Orphan", uid=op.uid)
+        elif isinstance(op, DeleteReplicaSet):
+            await self._delete(ObjectRef("apps/v1", "ReplicaSet", ns, op.name), uid=op.uid)
         elif isinstance(op, PatchDeployment):
             ref = ObjectRef("apps/v1", "Deployment", ns, d.name)
             self._wrote(await self._patch(ref, deployment_patch(op, self._rv)))
@@ -206,6 +226,8 @@ class Executor:
         with contextlib.suppress(Conflict):  # made by an earlier attempt: the next plan checks it
             await self.writer.create(body)
 
-    async def _delete(self, ref: ObjectRef) -> None:
+    async def _delete(
+        self, ref: ObjectRef, *, propagation: str = "Background", uid: str = ""
+    ) -> None:
         self.writes += 1
-        await self.writer.delete(ref)
+        await self.writer.delete(ref, propagation=propagation, uid=uid)

@@ -12,7 +12,8 @@ Which events wake which Deployment:
   (also when it just lost the label, or was deleted: its last state is kept so the deletion can
   be cleaned up);
 - a canary Deployment (label ``canarist.io/canary-of``) wakes the Deployment it belongs to;
-- a ReplicaSet wakes the Deployment that owns it, when that one is released by canarist;
+- a ReplicaSet wakes the Deployment that owns it, when that one is released by canarist (the
+  canary's wakes the Deployment it is the canary of; an adoption wakes the old and new owner);
 - a Service wakes the Deployment named in its ``canarist.io/managed-by`` annotation;
 - every ``resync`` seconds every released Deployment is reconciled with ``resync`` set, which
   re-applies routing a hand edit may have changed;
@@ -52,18 +53,21 @@ from webhook.kube.policyfeed import ConfigMapRef
 from webhook.kube.protocol import JSON, ObjectRef
 from webhook.kube.workqueue import WorkQueue
 from webhook.policy import EMPTY, PolicySet
-from webhook.release import measuring
+from webhook.release import handover, measuring
 from webhook.release.bookkeeping import Books
 from webhook.release.execute import EventSink, Executor, service_patch
 from webhook.release.metrics import Metrics
-from webhook.release.model import ServiceView, World, observe
+from webhook.release.model import ServiceView, World, observe, selecting
 from webhook.release.names import CANARY_OF_LABEL, CANARY_SUFFIX, MANAGED_BY_ANNOTATION
 from webhook.release.planner import plan
 from webhook.release.policyloop import PolicyWatch
 from webhook.release.relevance import (
     active,
+    controller_of,
     counts,
+    label_pairs,
     managed_by,
+    orphaned_in,
     same_but_status,
     selector_pairs,
 )
@@ -85,6 +89,8 @@ class LoopOptions:
     workers: int = 4
     resync: float = 300.0
     proxy_admin_url: str | None = None  # what the ``builtin`` analysis provider reads
+    # promotion hands the canary's ReplicaSet over (False: the Deployment always rolls out)
+    handover: bool = True
     policies: PolicySet = EMPTY  # cluster policies from a file (--policy)
     policy_configmap: ConfigMapRef | None = None  # or followed in a ConfigMap
 
@@ -108,8 +114,10 @@ class Reconciler:
         self.options = options or LoopOptions()
         ns = self.options.namespace
         self.deployments = Informer(client, "apps/v1", "Deployment", namespace=ns)
+        self.deployments.add_index("selects", label_pairs)
         self.replica_sets = Informer(client, "apps/v1", "ReplicaSet", namespace=ns)
         self.replica_sets.add_index("owner", owner_uids)
+        self.replica_sets.add_index("orphan", orphaned_in)
         self.services = Informer(client, "v1", "Service", namespace=ns)
         self.services.add_index("selects", selector_pairs)
         self.services.add_index("managed", managed_by)
@@ -155,11 +163,12 @@ class Reconciler:
         if old is not None and counts(obj) == counts(old):
             return
         ns = str(_meta(obj).get("namespace") or "")
-        for ref in _meta(obj).get("ownerReferences") or ():
-            if isinstance(ref, dict) and ref.get("kind") == "Deployment":
-                name = str(ref.get("name", ""))
-                if active(self.deployments.get(ns, name)):
-                    self.queue.add((ns, name))
+        for controller in {controller_of(obj), controller_of(old) if old else ""} - {""}:
+            owner = self.deployments.get(ns, controller)
+            release = (_meta(owner).get("labels") or {}).get(CANARY_OF_LABEL) if owner else None
+            name = str(release) if release else controller  # the canary's: wake its release
+            if active(self.deployments.get(ns, name)):
+                self.queue.add((ns, name))
 
     def _on_service(self, etype: str, obj: JSON, old: JSON | None) -> None:
         ns = str(_meta(obj).get("namespace") or "")
@@ -271,14 +280,35 @@ class Reconciler:
         uid = str(_meta(obj).get("uid") or "")
         resync = key in self.resyncs
         self.resyncs.discard(key)
-        return observe(
+        canary = self.deployments.get(ns, name + CANARY_SUFFIX)
+        canary_uid = str(_meta(canary).get("uid") or "") if canary else ""
+        rss = self.replica_sets.by_index("owner", uid) if uid else []
+        if canary_uid:
+            rss = rss + self.replica_sets.by_index("owner", canary_uid)
+        world = observe(
             obj,
-            canary=self.deployments.get(ns, name + CANARY_SUFFIX),
-            replica_sets=self.replica_sets.by_index("owner", uid) if uid else (),
+            canary=canary,
+            replica_sets=rss + self.replica_sets.by_index("orphan", ns),
             services=self.services_for(obj),
             resync=resync,
+            handover=self.options.handover,
             policy=self.policy.policy_of(obj),
         )
+        if handover.candidates(world):  # who else could adopt the canary's ReplicaSet
+            world = replace(world, selecting=selecting(world, self._selecting(world, ns)))
+        return world
+
+    def _selecting(self, world: World, ns: str) -> list[JSON]:
+        """The namespace's Deployments that may select the canary's ReplicaSets (an index
+        lookup by their labels; ``model.selecting`` decides)."""
+        found: dict[str, JSON] = {}
+        keys = {f"{ns}/*"}
+        for rs in world.canary_replica_sets:
+            keys.update(f"{ns}/{k}={v}" for k, v in rs.labels.items())
+        for key in keys:
+            for d in self.deployments.by_index("selects", key):
+                found[str(_meta(d).get("name"))] = d
+        return list(found.values())
 
     def services_for(self, deployment: JSON) -> list[JSON]:
         """The Services that can matter to one Deployment, from indexes (never a scan of the

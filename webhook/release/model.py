@@ -16,8 +16,10 @@ from typing import Any
 from webhook.analysis import AnalysisRecord
 from webhook.errors import SpecError
 from webhook.policy import BypassRecord, ClusterPolicy, manage, parse_effective
+from webhook.release.labels import selects
 from webhook.release.names import (
     CANARY_SUFFIX,
+    DESIRED_REPLICAS,
     ENABLED_LABEL,
     HASH_LABEL,
     MANAGED_BY_ANNOTATION,
@@ -62,6 +64,13 @@ def _deadline_exceeded(status: Mapping[str, Any]) -> bool:
 def _owner_uids(meta: Mapping[str, Any]) -> tuple[str, ...]:
     refs = meta.get("ownerReferences") or ()
     return tuple(str(r.get("uid", "")) for r in refs if isinstance(r, Mapping))
+
+
+def _controller_uid(meta: Mapping[str, Any]) -> str | None:
+    for ref in meta.get("ownerReferences") or ():
+        if isinstance(ref, Mapping) and ref.get("controller") is True:
+            return str(ref.get("uid", ""))
+    return None
 
 
 @dataclass(frozen=True)
@@ -151,6 +160,9 @@ class CanaryView:
     available: int
     owned: bool  # ownerReference to the user's Deployment (uid)
     deadline_exceeded: bool
+    uid: str = ""
+    deleting: bool = False
+    template: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, obj: Mapping[str, Any], owner_uid: str) -> CanaryView:
@@ -166,18 +178,30 @@ class CanaryView:
             available=_int(status.get("availableReplicas")),
             owned=bool(owner_uid) and owner_uid in _owner_uids(meta),
             deadline_exceeded=_deadline_exceeded(status),
+            uid=str(meta.get("uid", "")),
+            deleting=bool(meta.get("deletionTimestamp")),
+            template=_map(spec.get("template")),
         )
 
 
 @dataclass(frozen=True)
 class ReplicaSetView:
-    """One ReplicaSet of the user's Deployment: which revision its pods run and how many."""
+    """One ReplicaSet (of the user's Deployment, or the canary's): which revision its pods run
+    and how many, and what decides whether a Deployment adopts it (``webhook.release.handover``).
+    """
 
     hash: str
     pod_template_hash: str
     stamped: bool  # its pods carry rollouts-pod-template-hash
     replicas: int
     available: int
+    name: str = ""
+    uid: str = ""
+    controller: str | None = None  # uid of the ownerReference with controller: true
+    deleting: bool = False
+    desired: int | None = None  # deployment.kubernetes.io/desired-replicas
+    labels: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    template: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> ReplicaSetView:
@@ -191,12 +215,20 @@ class ReplicaSetView:
         pth = tlabels.get(POD_TEMPLATE_HASH) or _str_map(meta.get("labels")).get(
             POD_TEMPLATE_HASH, ""
         )
+        desired = _str_map(meta.get("annotations")).get(DESIRED_REPLICAS, "")
         return cls(
             hash=revision_hash(template),
             pod_template_hash=pth,
             stamped=bool(tlabels.get(HASH_LABEL)),
             replicas=_int(spec.get("replicas")),
             available=_int(status.get("availableReplicas")),
+            name=str(meta.get("name", "")),
+            uid=str(meta.get("uid", "")),
+            controller=_controller_uid(meta),
+            deleting=bool(meta.get("deletionTimestamp")),
+            desired=int(desired) if desired.isdigit() else None,
+            labels=_str_map(meta.get("labels")),
+            template=template,
         )
 
 
@@ -264,6 +296,14 @@ class World:
     bypass: BypassRecord | None = None
     # Set when the policy limits concurrent releases and this release has yet to start.
     slots: Slots | None = None
+    # The canary Deployment's ReplicaSets, and orphaned ones the user's selector matches (what a
+    # promotion hands over, ``webhook.release.handover``).
+    canary_replica_sets: tuple[ReplicaSetView, ...] = ()
+    # Other Deployments of the namespace whose selector matches one of those ReplicaSets: any of
+    # them could adopt it once it is an orphan.
+    selecting: tuple[str, ...] = ()
+    # Promotion may hand the canary's ReplicaSet over (``canarist reconcile --promotion``).
+    handover: bool = True
 
     def service(self, name: str) -> ServiceView | None:
         return next((s for s in self.services if s.name == name), None)
@@ -295,12 +335,18 @@ def observe(
     services: Iterable[Mapping[str, Any]] = (),
     verified: bool | None = None,
     resync: bool = False,
+    deployments: Iterable[Mapping[str, Any]] = (),
+    handover: bool = True,
     policy: ClusterPolicy | None = None,
 ) -> World:
     """Read the API objects of one release. ``replica_sets`` may hold every ReplicaSet of the
-    namespace: only those owned by ``deployment`` are kept. ``policy`` is the cluster policy
-    covering the Deployment, if any."""
+    namespace: those owned by ``deployment`` are its own, those of the canary (and orphans its
+    selector matches) the canary's. ``deployments``: the namespace's other Deployments, when the
+    promotion needs to know which of them select the canary's pods. ``policy`` is the cluster
+    policy covering the Deployment, if any."""
     view = DeploymentView.of(deployment)
+    canary_view = CanaryView.of(canary, view.uid) if canary is not None else None
+    replica_sets = tuple(replica_sets)
     spec, error = parsed_spec(
         view.name,
         tuple(
@@ -318,12 +364,13 @@ def observe(
         for rs in replica_sets
         if view.uid and view.uid in _owner_uids(_map(rs.get("metadata")))
     )
+    canary_rs = _canary_replica_sets(view, canary_view, replica_sets)
     return World(
         deployment=view,
         spec=spec,
         spec_error=error,
         status=ReleaseStatus.from_json(view.annotations.get(STATUS)),
-        canary=CanaryView.of(canary, view.uid) if canary is not None else None,
+        canary=canary_view,
         replica_sets=owned_rs,
         services=tuple(ServiceView.of(s) for s in services),
         verified=verified,
@@ -331,4 +378,41 @@ def observe(
         policy=policy,
         managed=manage(view.labels, view.annotations, policy).managed,
         bypass=BypassRecord.of(view.annotations),
+        canary_replica_sets=canary_rs,
+        selecting=_selecting(view, deployments, canary_rs),
+        handover=handover,
     )
+
+
+def _canary_replica_sets(
+    d: DeploymentView, canary: CanaryView | None, replica_sets: Iterable[Mapping[str, Any]]
+) -> tuple[ReplicaSetView, ...]:
+    out = []
+    for raw in replica_sets:
+        rs = ReplicaSetView.of(raw)
+        if rs.controller is None:
+            if selects(d.selector, rs.labels):
+                out.append(rs)
+        elif canary is not None and canary.uid and rs.controller == canary.uid:
+            out.append(rs)
+    return tuple(out)
+
+
+def selecting(world: World, deployments: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The Deployments among ``deployments`` (other than the user's and its canary) whose
+    selector matches one of the canary's ReplicaSets: each could adopt it once orphaned."""
+    return _selecting(world.deployment, deployments, world.canary_replica_sets)
+
+
+def _selecting(
+    d: DeploymentView, deployments: Iterable[Mapping[str, Any]], rss: tuple[ReplicaSetView, ...]
+) -> tuple[str, ...]:
+    names = []
+    for other in deployments:
+        meta, spec = _map(other.get("metadata")), _map(other.get("spec"))
+        name = str(meta.get("name", ""))
+        if name in (d.name, d.canary_name) or meta.get("deletionTimestamp"):
+            continue
+        if any(selects(spec.get("selector"), rs.labels) for rs in rss):
+            names.append(name)
+    return tuple(sorted(names))

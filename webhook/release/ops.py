@@ -65,6 +65,24 @@ class DeleteCanary:
 
 
 @dataclass(frozen=True)
+class OrphanCanary:
+    """Delete the canary Deployment with ``propagationPolicy: Orphan``, guarded by its ``uid``:
+    the garbage collector takes its ownerReference off its ReplicaSet, which keeps its pods and
+    is adopted by the user's Deployment (``webhook.release.handover``)."""
+
+    name: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class DeleteReplicaSet:
+    """Delete a ReplicaSet (and, in the background, its pods), guarded by its ``uid``."""
+
+    name: str
+    uid: str
+
+
+@dataclass(frozen=True)
 class RouteTraffic:
     """Drive every router to this state: ``weight`` percent to the canary (the stable side gets
     the rest), hash-pinned selections on ``canary_hash``/``stable_hash``, and header and mirror
@@ -103,15 +121,18 @@ class PatchDeployment:
     replicas: int | None = None
     status: ReleaseStatus | None = None
     consume_action: bool = False
+    history: str | None = None  # ``canarist.io/history`` when it changed
 
 
 @dataclass(frozen=True)
 class WriteStatus:
     """Write the status annotation through the status subresource (no ``generation`` bump), and
-    remove ``canarist.io/action`` when it was consumed. ``status=None`` removes the annotation."""
+    remove ``canarist.io/action`` when it was consumed; ``history``: ``canarist.io/history`` when
+    it changed. ``status=None`` removes both annotations."""
 
     status: ReleaseStatus | None
     consume_action: bool = False
+    history: str | None = None
 
 
 Op = (
@@ -121,6 +142,8 @@ Op = (
     | CreateCanary
     | ScaleCanary
     | DeleteCanary
+    | OrphanCanary
+    | DeleteReplicaSet
     | RouteTraffic
     | RemoveRoutes
     | CleanupRoutes

@@ -10,6 +10,7 @@ Which path a Deployment takes:
 - not managed (no opt-in label, no policy adopting it, or opted out) → undo everything,
   unpause, drop the status (``teardown.opt_out``);
 - annotations that do not parse → report, change nothing;
+- a promotion handing the canary's ReplicaSet over → carry it on (``ending.handing_over``);
 - template == stable revision → converge to rest (``ending.at_rest``; a fast rollback lands here);
 - otherwise a release: fresh (new canary hash: step 0, weight 0 first; or waiting for a slot of
   its policy, ``queueing.wait``), aborted, promoting, or walking the steps (``progress.steps``).
@@ -28,7 +29,9 @@ from webhook.release.canary import current_canary
 from webhook.release.draft import Ctx, Draft, Work
 from webhook.release.model import World
 from webhook.release.ops import PatchDeployment, Plan, WriteStatus
-from webhook.spec import Phase
+from webhook.spec import Phase, ReleaseStatus
+from webhook.spec.history import History, Point, record
+from webhook.spec.names import HISTORY
 
 
 def plan(world: World, now: datetime) -> Plan:
@@ -48,6 +51,8 @@ def plan(world: World, now: datetime) -> Plan:
     work.set(steps=ctx.n)
     in_release = d.hash != work.status.stable_hash
     replicas.observe_total(ctx, work, draft, in_release=in_release)
+    if work.books.handover and ending.handing_over(ctx, work, draft):
+        return _finish(ctx, work, draft)
     if not in_release:
         actions.apply_action(ctx, work, draft, in_release=False)
         ending.at_rest(ctx, work, draft)
@@ -169,8 +174,28 @@ def _finish(ctx: Ctx, work: Work, draft: Draft) -> Plan:
                 replicas=work.replicas,
                 status=status,
                 consume_action=consume,
+                history=_history(ctx, status),
             )
         )
     elif consume or status.to_dict() != ctx.world.status.to_dict():
-        draft.add(WriteStatus(status, consume_action=consume))
+        draft.add(WriteStatus(status, consume_action=consume, history=_history(ctx, status)))
     return draft.plan()
+
+
+def _history(ctx: Ctx, status: ReleaseStatus) -> str | None:
+    """``canarist.io/history`` with this plan's point added, when it adds one. Only called for a
+    plan that writes the status anyway: a point changes the phase, step or weight, all in the
+    status, so the history never costs a write of its own."""
+    handing_over = bool(Books.of(status).handover)  # the new revision already the stable one
+    releasing = (status.in_release or handing_over) and status.aborted_at is None
+    set_weight = progress.target(ctx, min(status.step, ctx.n)) if releasing else 0
+    point = Point(
+        at=int(ctx.now.timestamp()),
+        set_weight=set_weight,
+        weight=status.weight,
+        phase=(status.phase or Phase.HEALTHY).value,
+        step=status.step,
+    )
+    previous = History.from_json(ctx.d.annotations.get(HISTORY))
+    changed = record(previous, status.canary_hash, point, starts=status.in_release)
+    return changed.to_json() if changed is not None else None

@@ -7,13 +7,14 @@ Order inside one plan (each operation may assume the ones before it succeeded):
 4. replace a canary of an older revision (only once no traffic goes to it), create or scale the
    canary Deployment;
 5. with dynamic stable scale, shrink the stable pods the traffic has left;
-6. at the end of the steps, with all traffic on a fully available canary, unpause the user's
-   Deployment with ``phase: Promoting`` in the same write.
+6. at the end of the steps, with all traffic on a fully available canary, hand the canary's
+   ReplicaSet over to the user's Deployment (``webhook.release.handover``), or unpause it with
+   ``phase: Promoting`` in the same write.
 """
 
 from __future__ import annotations
 
-from webhook.release import gates, scaling
+from webhook.release import gates, handover, scaling
 from webhook.release.basic import basic, retire, scale_basic, split, stable_side
 from webhook.release.canary import Canary, canary_ops
 from webhook.release.draft import VERIFY_RETRY, Ctx, Draft, Work, floor_for, route
@@ -32,20 +33,26 @@ from webhook.release.services import (
     pins_services,
     subset_level_only,
 )
-from webhook.release.stepping import ActiveRoutes, routes_at, scale_override_at, weight_at
+from webhook.release.stepping import ActiveRoutes, describe, routes_at, scale_override_at, weight_at
 from webhook.release.teardown import restore_services
 from webhook.release.timefmt import after, parse
 from webhook.spec import AnalysisStep, Pause, Phase, SetCanaryScale, SetWeight
-from webhook.spec.steps import describe
 
 
-def stable_service(ctx: Ctx, draft: Draft, stable_pin: Pin) -> StableChoice:
+def stable_service(
+    ctx: Ctx, draft: Draft, stable_pin: Pin, *, switched: bool = False
+) -> StableChoice:
     """Find the stable Service and pin it (traffic routers only: with ``none`` the user's Service
     must keep selecting both revisions; with an Istio subset-level split it is the Service both
-    subsets live on, left as it is — one pinned by an earlier version is given back)."""
+    subsets live on, left as it is — one pinned by an earlier version is given back). With
+    ``switched`` (the promotion, all traffic on the canary), one the promotion already switched
+    to the new revision stays so."""
     choice = find_stable(ctx.world, ctx.spec.stable_service, ctx.spec.canary_service)
     if subset_level_only(ctx.spec):
         restore_services(ctx.world, draft, delete_owned=True)
+        return choice
+    service = choice.service
+    if switched and service is not None and service.selector.get(HASH_LABEL) == ctx.d.hash:
         return choice
     if choice.service is not None and ctx.routed:
         patch = pin_patch(choice.service, stable_pin, ctx.d.name)
@@ -207,7 +214,10 @@ def stable_scale(ctx: Ctx, work: Work, weight: int) -> None:
 def steps(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
     replicas = work.total
     cur, stable = ctx.d.hash, work.status.stable_hash
-    choice = stable_service(ctx, draft, stable_pin(ctx, stable))
+    # the promotion switched the stable Service to the new pods: it stays so while the weight
+    # stays at 100 (with no canary pod left the weight goes to 0: the old pods first)
+    at_100 = work.status.step >= ctx.n and work.status.weight == 100 and canary.available > 0
+    choice = stable_service(ctx, draft, stable_pin(ctx, stable), switched=at_100)
     if choice.service is None and pins_services(ctx.spec):
         blocked(work, draft, choice.problem)
         return
@@ -234,11 +244,12 @@ def steps(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
         own = Side(canary.replicas, canary.available)
         counts = basic(ctx, work, target(ctx, i), stable_side(ctx, work), own)
         scale_basic(ctx, work, draft, canary, counts)
+    settled = False
     if i >= ctx.n:
-        promote(ctx, work, draft, canary)
+        settled = promote(ctx, work, draft, canary)
     else:
         describe_progress(ctx, work, draft, canary, i)
-    if ctx.routed and not work.unpause:
+    if ctx.routed and not settled:
         stable_scale(ctx, work, target(ctx, i))
     if ctx.world.verified is False:
         draft.wake(VERIFY_RETRY)
@@ -278,10 +289,13 @@ def blocked(work: Work, draft: Draft, problem: str) -> None:
     work.set(message=message)
 
 
-def promote(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
-    """All steps done: with all traffic on a fully available canary, unpause the Deployment.
-    Router ``none`` unpauses at once: the Deployment replaces its stable pods with new ones,
-    and the canary's pods move over to it afterwards (``ending.promoting``)."""
+def promote(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> bool:
+    """All steps done: with all traffic on a fully available canary, hand the canary's
+    ReplicaSet over to the user's Deployment (``webhook.release.handover``), or, when that
+    cannot be done, unpause the Deployment so that it rolls the template out itself. Router
+    ``none`` unpauses at once: the Deployment replaces its stable pods with new ones, and the
+    canary's pods move over to it afterwards (``ending.promoting``). ``True`` when the stable
+    pods' count is the promotion's (dynamic stable scale no longer shrinks them)."""
     replicas = work.total
     full = canary.has(replicas)
     go = (
@@ -289,18 +303,36 @@ def promote(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
         or replicas == 0
         or (full and work.status.weight == 100 and applied(ctx, work, 100))
     )
-    if go:
-        work.unpause = True
-        if ctx.routed:
-            give_back(ctx, work)  # in the write that unpauses
-        if not ctx.routed:
-            work.set(weight=100)
-        work.set(phase=Phase.PROMOTING)
-        rollout_message(ctx, work, draft)
-        draft.event("Promoting", f"all traffic on the canary; rolling out {ctx.d.hash}")
-        return
-    what = "scaling the canary to full capacity" if not full else "shifting all traffic to it"
-    work.set(phase=Phase.PROGRESSING, message=f"promoting: {what}")
+    if not go:
+        what = "scaling the canary to full capacity" if not full else "shifting all traffic to it"
+        work.set(phase=Phase.PROGRESSING, message=f"promoting: {what}")
+        return False
+    if ctx.routed:
+        give_back(ctx, work)  # the full count first: in the hand-over's writes, or the unpause
+    verdict = handover.check(ctx, work)
+    if verdict.go:
+        assert verdict.rs is not None
+        if not handover.old_pods_stay(ctx, work, draft):
+            handover.start(ctx, work, draft, verdict.rs)
+        return True
+    if verdict.wait:
+        work.set(phase=Phase.PROGRESSING, message=f"promoting: waiting for {verdict.reason}")
+        return True
+    work.unpause = True
+    work.book(scale_down_at=None)  # counted from the rollout's end
+    if ctx.routed:
+        handover.switch_stable_service(ctx, draft)
+    else:
+        work.set(weight=100)
+    work.set(phase=Phase.PROMOTING)
+    rollout_message(ctx, work, draft)
+    draft.event(
+        "Promoting",
+        f"all traffic on the canary; rolling out {ctx.d.hash} (not handed over: {verdict.reason})",
+    )
+    if verdict.warn:
+        draft.event("HandOverSkipped", f"promotion rolls out: {verdict.reason}", warning=True)
+    return True
 
 
 def rollout_message(ctx: Ctx, work: Work, draft: Draft) -> None:
@@ -311,11 +343,11 @@ def rollout_message(ctx: Ctx, work: Work, draft: Draft) -> None:
     elif ctx.routed:
         message = "promoting: waiting for the Deployment's rollout"
     else:
-        message = HANDOVER
+        message = MOVING_PODS
     work.set(phase=Phase.PROMOTING, message=message)
 
 
-HANDOVER = "promoting: waiting for the Deployment's rollout, then moving the canary's pods to it"
+MOVING_PODS = "promoting: waiting for the Deployment's rollout, then moving the canary's pods to it"
 
 
 def describe_progress(ctx: Ctx, work: Work, draft: Draft, canary: Canary, i: int) -> None:

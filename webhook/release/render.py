@@ -74,7 +74,9 @@ class _Writer:
     ) -> JSON:
         return await self.client.patch(ref, patch, patch_type=patch_type)
 
-    async def delete(self, ref: ObjectRef) -> bool:
+    async def delete(
+        self, ref: ObjectRef, *, propagation: str = "Background", uid: str = ""
+    ) -> bool:
         return await self.client.delete(ref)
 
 

@@ -16,16 +16,14 @@ from webhook.spec import (
     SetCanaryScale,
     SetHeaderRoute,
     SetMirrorRoute,
-    SetWeight,
     Step,
 )
+from webhook.spec.steps import describe_step, weight_at
 
-
-def weight_at(steps: tuple[Step, ...], i: int) -> int:
-    for step in reversed(steps[: i + 1]):
-        if isinstance(step, SetWeight):
-            return step.weight
-    return 0
+# the text and the weight of a step live with the steps (the dashboard shows them too)
+describe = describe_step
+__all__ = ["ActiveRoutes", "describe", "route_names", "routes_at", "scale_override_at",
+           "weight_at"]
 
 
 def scale_override_at(steps: tuple[Step, ...], i: int) -> SetCanaryScale | None:

@@ -9,7 +9,8 @@ annotation removed.
 
 Deleted: everything canarist created goes with it by ownerReference (canary Deployment, canary
 Service, router objects it created); what remains is to restore the shared objects it changed —
-the user's Services, and (through the routers' ``cleanup``) the routing objects.
+the user's Services, and (through the routers' ``cleanup``) the routing objects — and to delete
+a ReplicaSet a hand-over left orphaned.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from webhook.release.model import World
 from webhook.release.ops import (
     CleanupRoutes,
     DeleteCanary,
+    DeleteReplicaSet,
     DeleteService,
     PatchDeployment,
     Plan,
@@ -61,6 +63,8 @@ def opt_out(world: World) -> Plan:
     owned_services = any(d.uid and d.uid in s.owner_uids for s in world.services)
     managed = any(s.managed_for(d.name) for s in world.services)
     canary = world.canary if world.canary and world.canary.owned else None
+    if canary is not None and canary.deleting:
+        canary = None  # orphaned by a hand-over: another delete would take its pods along
     if STATUS not in d.annotations and canary is None and not owned_services and not managed:
         return Plan()
     draft = Draft()
@@ -83,8 +87,14 @@ def opt_out(world: World) -> Plan:
 
 
 def gone(world: World) -> Plan:
-    """The Deployment is being deleted (or was): restore the shared objects canarist changed."""
+    """The Deployment is being deleted (or was): restore the shared objects canarist changed,
+    and delete the ReplicaSet a hand-over orphaned if no Deployment adopted it (nothing else
+    would: a Deployment being deleted adopts nothing)."""
     draft = Draft()
     _unroute(world, draft)
     restore_services(world, draft, delete_owned=False)
+    name = Books.of(world.status).handover
+    for rs in world.canary_replica_sets:
+        if name and rs.name == name and rs.controller is None and not rs.deleting:
+            draft.add(DeleteReplicaSet(rs.name, rs.uid))
     return draft.plan()

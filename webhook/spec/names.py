@@ -29,11 +29,14 @@ STICKY = "canarist.io/sticky"
 ANALYSIS = "canarist.io/analysis"
 ACTION = "canarist.io/action"
 STATUS = "canarist.io/status"
+HISTORY = "canarist.io/history"
 # Written by the admission webhook only: the last bypass of a policy by an exempt user.
 BYPASS = "canarist.io/bypass"
 
 # Written by canarist on the objects it creates or changes (never by users).
 MANAGED_BY = "canarist.io/managed-by"
+# On the canary Deployment (and its pods): the user's Deployment it is the canary of.
+CANARY_OF_LABEL = "canarist.io/canary-of"
 ROUTE_TABLE_LABEL = "canarist.io/route-table"
 
 USER_ANNOTATIONS: tuple[str, ...] = (
@@ -59,7 +62,9 @@ USER_ANNOTATIONS: tuple[str, ...] = (
     ANALYSIS,
     ACTION,
 )
-KNOWN_ANNOTATIONS: frozenset[str] = frozenset((*USER_ANNOTATIONS, STATUS, MANAGED_BY, BYPASS))
+KNOWN_ANNOTATIONS: frozenset[str] = frozenset(
+    (*USER_ANNOTATIONS, STATUS, HISTORY, MANAGED_BY, BYPASS)
+)
 
 # Options that only mean something for one router.
 ROUTER_OPTIONS: dict[str, str] = {

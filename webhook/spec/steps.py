@@ -310,7 +310,15 @@ def weight_steps(steps: tuple[Step, ...]) -> list[int]:
     return [s.weight for s in steps if isinstance(s, SetWeight)]
 
 
-def describe(step: Step) -> str:
+def weight_at(steps: tuple[Step, ...], i: int) -> int:
+    """The traffic weight at step ``i``: the last ``setWeight`` at or before it (0: none)."""
+    for step in reversed(steps[: i + 1]):
+        if isinstance(step, SetWeight):
+            return step.weight
+    return 0
+
+
+def describe_step(step: Step) -> str:
     """A short text for Events and messages: ``setWeight 20``, ``pause 30s``, ``pause``."""
     if isinstance(step, SetWeight):
         return f"setWeight {step.weight}"

@@ -44,6 +44,7 @@ from webhook.cluster.controllers.objects import (
     controller_ref,
     labels_of,
     meta,
+    selector_is_empty,
     selector_matches,
 )
 from webhook.cluster.controllers.workqueue import Retry, WorkQueue, run_workers
@@ -93,12 +94,20 @@ class DeploymentController:
         return d
 
     def _matching(self, rs: Obj) -> list[Obj]:
+        """``getDeploymentsForReplicaSet``: the namespace's Deployments whose selector matches
+        the ReplicaSet's labels — a nil or empty selector matches nothing here."""
         ns = str(meta(rs).get("namespace") or "")
         labels = labels_of(rs)
-        return [d for d in self.deployments.list(ns)
-                if selector_matches((d.get("spec") or {}).get("selector"), labels)]
+        out = []
+        for d in self.deployments.list(ns):
+            selector = (d.get("spec") or {}).get("selector")
+            if not selector_is_empty(selector) and selector_matches(selector, labels):
+                out.append(d)
+        return out
 
     def _on_replicaset(self, etype: str, old: Obj | None, new: Obj | None) -> None:
+        if etype == "ADDED" and new is not None and meta(new).get("deletionTimestamp"):
+            etype = "DELETED"  # ``addReplicaSet``: one already being deleted is a deletion
         if etype == "DELETED":
             owner = self._owner_of(old or new or {})
             if owner is not None:

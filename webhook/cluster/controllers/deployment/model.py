@@ -168,6 +168,7 @@ class ReplicaSet:
     status: RSStatus = field(default_factory=RSStatus)
     controller_uid: str | None = None
     deleting: bool = False
+    namespace: str = ""
 
     @property
     def active(self) -> bool:
@@ -246,6 +247,7 @@ def parse_replicaset(raw: Obj) -> ReplicaSet:
         ),
         controller_uid=controller_uid(raw),
         deleting=is_deleting(raw),
+        namespace=str(md.get("namespace") or ""),
     )
 
 

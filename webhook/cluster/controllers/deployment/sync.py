@@ -71,8 +71,15 @@ def plan_sync(
 
 
 def claim_replicasets(w: Work, replicasets: Sequence[ReplicaSet]) -> list[ReplicaSet]:
-    """``ClaimReplicaSets``: keep ours that still match, release ours that do not (unless we
-    are being deleted), adopt matching orphans; never touch another controller's."""
+    """``ClaimReplicaSets`` (``ClaimObject`` for each ReplicaSet of the namespace):
+
+    - controlled by another: ignored, never touched;
+    - controlled by us: kept while the selector matches its labels (also while we are being
+      deleted); released when it does not, unless we are being deleted;
+    - an orphan: adopted when the selector matches its labels, we are not being deleted, it is
+      not being deleted and it is in our namespace (the adoption itself first re-reads us,
+      uncached, and gives up if we are gone, replaced or being deleted).
+    """
     d = w.d
     owned: list[ReplicaSet] = []
     for rs in replicasets:
@@ -87,13 +94,17 @@ def claim_replicasets(w: Work, replicasets: Sequence[ReplicaSet]) -> list[Replic
             continue
         if d.deleting or not matches or rs.deleting:
             continue
+        if d.namespace and rs.namespace and rs.namespace != d.namespace:
+            continue
         w.actions.append(AdoptReplicaSet(rs.name, rs.uid))
         owned.append(replace(rs, controller_uid=d.uid))
     return owned
 
 
 def find_new_rs(d: Deployment, owned: Sequence[ReplicaSet]) -> ReplicaSet | None:
-    """``FindNewReplicaSet``: the oldest owned RS whose template equals ours, hash ignored."""
+    """``FindNewReplicaSet``: the oldest owned RS (creationTimestamp, then name) whose template
+    equals ours with ``pod-template-hash`` ignored (``EqualIgnoreHash``) — an adopted one
+    included, one being deleted included."""
     for rs in util.by_creation(owned):
         if equal_ignore_hash(rs.template, d.template):
             return rs
