@@ -54,6 +54,10 @@ class SpecError(InvalidInput):
     """The canarist annotations of a Deployment are invalid."""
 
 
+class PolicyError(InvalidInput):
+    """A cluster policy document (``policies:``) that canarist refuses, whole."""
+
+
 class BadReview(InvalidInput):
     """A request body that is not a usable AdmissionReview v1."""
 

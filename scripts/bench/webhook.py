@@ -21,6 +21,12 @@ parse, validate the annotations, hash both templates, build the hold patch). It 
 Servers and load are interleaved (bare, canarist, bare, ...) for ``--rounds`` rounds; the JSON
 reports per-round figures, their medians, and the canarist/bare ratios of the medians. With two
 or more CPUs the server is pinned to CPU 1 and the load generator to CPU 0.
+
+``--policies N`` also runs ``canarist webhook --policy FILE`` with a document of N cluster
+policies (``policy_document``: the review's namespace covered by the last one, with defaults and
+rules it is checked against), in the same rounds, and reports it against canarist without
+policies. (Policies selecting namespaces by label need the API server's Namespaces, which the
+benchmark does not run: they name their namespaces.)
 """
 
 from __future__ import annotations
@@ -88,9 +94,32 @@ def serve_bare(cert: str, key: str, port_file: str) -> None:
 # --- server processes --------------------------------------------------------------------------
 
 
+def policy_document(count: int, namespace: str = "shop") -> str:
+    """``count`` policies; the last one covers ``namespace`` (the review's), adopting it with
+    defaults and guardrails its annotations pass."""
+    import yaml
+
+    policies: list[dict[str, Any]] = []
+    for i in range(count - 1):
+        policies.append({"name": f"p{i}", "namespaces": [f"ns-{i}-a", f"ns-{i}-b"],
+                         "adopt": True,
+                         "defaults": {"traffic-router": "proxy"},
+                         "rules": {"maxWeightIncrease": 50}})
+    policies.append({
+        "name": "covering", "namespaces": [namespace], "adopt": True,
+        "defaults": {"traffic-router": "proxy", "scale-down-delay": "30s",
+                     "steps": "- setWeight: 20\n- pause: {duration: 1m}\n- setWeight: 50\n"
+                              "- pause: {}\n"},
+        "rules": {"maxWeightIncrease": 40, "minPause": "10s", "allowedRouters": ["proxy"],
+                  "allowPromoteFull": False, "maxConcurrentReleases": 5},
+        "exempt": {"groups": ["platform-admins"]},
+    })
+    return yaml.safe_dump({"policies": policies}, sort_keys=False)
+
+
 class Server:
     def __init__(self, name: str, cert: str, key: str, workdir: Path, cpu: int | None,
-                 root: Path = ROOT) -> None:
+                 root: Path = ROOT, extra: tuple[str, ...] = ()) -> None:
         self.name = name
         self.log = workdir / f"{name}.log"
         port_file = workdir / f"{name}.port"
@@ -99,7 +128,8 @@ class Server:
             cmd = [sys.executable, __file__, "--serve-bare", cert, key, str(port_file)]
         else:
             cmd = [sys.executable, "-m", "webhook.cli", "webhook", "--tls-cert", cert,
-                   "--tls-key", key, "--listen", "127.0.0.1:0", "--drain-seconds", "0"]  # fmt: skip
+                   "--tls-key", key, "--listen", "127.0.0.1:0", "--drain-seconds", "0",
+                   *extra]  # fmt: skip
         with open(self.log, "wb") as log:
             env = {**os.environ, "PYTHONPATH": str(root)}  # canarist from ``root``
             self.proc = subprocess.Popen(cmd, stderr=log, cwd=root, env=env)
@@ -339,6 +369,15 @@ async def bench(
                     ours["server_cpu_us_per_request"], before["server_cpu_us_per_request"]
                 ),
             }
+        if "policies" in servers:
+            ruled = _medians(closed[c]["policies"])
+            results["closed_loop"][f"c={c}"] |= {
+                "policies": ruled,
+                "ratio_server_cpu_policies_vs_none": ratio(
+                    ruled["server_cpu_us_per_request"], ours["server_cpu_us_per_request"]
+                ),
+                "ratio_rps_policies_vs_none": ratio(ruled["rps"], ours["rps"]),
+            }
     bare, ours = _medians(rated["bare"]), _medians(rated["canarist"])
     results["fixed_rate"] = {
         "rate": args.rate,
@@ -347,6 +386,15 @@ async def bench(
         "ratio_p50": ratio(ours["p50_ms"], bare["p50_ms"]),
         "ratio_p99": ratio(ours["p99_ms"], bare["p99_ms"]),
     }
+    if "policies" in servers:
+        ruled = _medians(rated["policies"])
+        results["fixed_rate"] |= {
+            "policies": ruled,
+            "ratio_p50_policies_vs_none": ratio(ruled["p50_ms"], ours["p50_ms"]),
+            "ratio_p99_policies_vs_none": ratio(ruled["p99_ms"], ours["p99_ms"]),
+            "ratio_server_cpu_policies_vs_none": ratio(
+                ruled["server_cpu_us_per_request"], ours["server_cpu_us_per_request"]),
+        }
     if args.hostile:
         results["under_hostile_reviews"] = await under_hostile(args, servers, ctx, request)
     c4 = results["closed_loop"].get("c=4")
@@ -384,6 +432,9 @@ def main() -> None:
     parser.add_argument("--before-root", type=Path, metavar="DIR",
                         help="also measure canarist from this checkout (the code before a "
                         "change), alternating with the others in the same rounds")
+    parser.add_argument("--policies", type=int, default=0, metavar="N",
+                        help="also measure canarist with a document of N cluster policies "
+                        "(--policy), in the same rounds (default 0: not)")
     parser.add_argument("--serve-bare", nargs=3, metavar=("CERT", "KEY", "PORTFILE"),
                         help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
@@ -412,6 +463,11 @@ def main() -> None:
             roots["before"] = args.before_root
         servers = [Server(n, str(cert), str(key), workdir, server_cpu, root)
                    for n, root in roots.items()]
+        if args.policies > 0:
+            document = workdir / "policies.yaml"
+            document.write_text(policy_document(args.policies))
+            servers.append(Server("policies", str(cert), str(key), workdir, server_cpu,
+                                  args.server_root, ("--policy", str(document))))
         try:
             ports = {s.name: (s.port, s.proc.pid) for s in servers}
             results = uvloop.run(bench(args, ports, ctx))
@@ -433,6 +489,7 @@ def main() -> None:
         if server_cpu is not None
         else "none (one CPU)",
         "server_root": str(args.server_root),
+        "policies": args.policies,
         "rounds": args.rounds,
         "seconds_per_run": args.duration,
         "warmup_seconds": args.warmup,

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import jsonpatch
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +17,7 @@ from tests.admission.cases import R1, S1
 from webhook.admission import decode_patch
 from webhook.admission import review as admit
 from webhook.errors import BadReview
+from webhook.policy import PolicyStore
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -123,3 +125,51 @@ def test_random_annotations(annotations: dict[str, Any]) -> None:
         request = copy.deepcopy(seed)
         request["request"]["object"]["metadata"]["annotations"] = annotations
         _check(json.dumps(request).encode())
+
+
+# --- under cluster policies ------------------------------------------------------------------
+
+ENFORCED = PolicyStore()
+ENFORCED.load(yaml.safe_dump({"policies": [{
+    "name": "shop", "namespaces": ["shop"], "adopt": True, "enforce": True,
+    "defaults": {"traffic-router": "proxy", "steps": "- setWeight: 10\n- pause: {}"},
+    "rules": {"maxWeightIncrease": 20, "minPause": "1m", "allowPromoteFull": False,
+              "requireAnalysis": False, "allowedRouters": ["proxy", "istio"]},
+    "exempt": {"groups": ["admins"]}}]}), "fuzz")
+label_values = st.sampled_from(["true", "false", "", "yes"]) | st.text(max_size=5)
+users = st.fixed_dictionaries({"username": st.sampled_from(["alice", "bob", ""]),
+                               "groups": st.lists(st.sampled_from(["admins", "dev"]),
+                                                  max_size=2)})
+
+
+def _check_policies(body: bytes) -> None:
+    try:
+        decision = admit(body, trusted=frozenset({"reconciler"}), policies=ENFORCED)
+    except BadReview:
+        return
+    response = decision.response.to_dict()
+    ops = decode_patch(response)
+    if ops:
+        jsonpatch.apply_patch(copy.deepcopy(json.loads(body)["request"]["object"]), ops)
+    if not response["response"]["allowed"]:
+        assert response["response"]["status"]["message"].startswith("Deployment ")
+
+
+@SETTINGS
+@given(st.sampled_from(SEEDS), st.dictionaries(annotation_keys, st.text(max_size=80) |
+                                               json_values, max_size=5),
+       st.none() | label_values, users, st.booleans())
+def test_policies_never_crash_and_deny_with_a_message(
+        seed: dict[str, Any], annotations: dict[str, Any], label: str | None,
+        user: dict[str, Any], unpause: bool) -> None:
+    request = copy.deepcopy(seed)
+    obj = request["request"]["object"]
+    obj["metadata"]["annotations"] = annotations
+    if label is None:
+        obj["metadata"]["labels"].pop("canarist.io/enabled", None)
+    else:
+        obj["metadata"]["labels"]["canarist.io/enabled"] = label
+    if unpause:
+        obj["spec"]["paused"] = False
+    request["request"]["userInfo"] = user
+    _check_policies(json.dumps(request).encode())

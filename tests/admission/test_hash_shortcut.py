@@ -15,7 +15,7 @@ import pytest
 
 from tests.admission.builders import review
 from tests.admission.cases import H1, H2, HEALTHY, IN_RELEASE, R1, S1, _set_status, _stamped
-from webhook.admission import mutate
+from webhook.admission import context, mutate
 from webhook.spec import hashing
 from webhook.spec.hashing import HASH_LABEL
 
@@ -132,7 +132,7 @@ def test_answer_is_the_one_both_hashes_give(
         hashed.append(form)
         return real(form)
 
-    monkeypatch.setattr(mutate, "form_hash", counting)
+    monkeypatch.setattr(context, "form_hash", counting)
     decision = mutate.review(json.dumps(request).encode())
     assert decision.reason == reason
     assert any(form is old_form or form == old_form for form in hashed) is old_hashed
@@ -147,7 +147,7 @@ def _reference(monkeypatch: pytest.MonkeyPatch, request: dict[str, Any]) -> muta
             return "", ""
         return hashing.template_hash(self.template), hashing.template_hash(old_template)
 
-    monkeypatch.setattr(mutate._Context, "hashes", both)
+    monkeypatch.setattr(context.Context, "hashes", both)
     return mutate.review(json.dumps(request).encode())
 
 

@@ -15,6 +15,8 @@ component's RBAC enforced by the API server. In order:
 6. the webhook's certificates (lifetimes of seconds here) rotate, the CA included, under
    continuous admissions, failing none;
 7. ``helm upgrade`` with other values, mid-release, within 60 s: the release goes on;
+   ``helm upgrade`` with a changed ``policies:`` value takes effect without a pod restart (an
+   unlabelled Deployment adopted, held and released with the policy's steps), and back;
 8. ``helm uninstall`` within 60 s leaves no object of canarist's;
 
 and through all of it, the API server denied the chart's ServiceAccounts nothing, and each rule
@@ -287,14 +289,16 @@ def test_6_certificates_rotate_under_admissions_failing_none(world: World) -> No
     assert base64.b64decode(first["ca.crt"]).decode().strip() in bundle  # until it expires
 
 
+UPGRADED = {**VALUES, "webhook": {"logLevel": "debug"},
+            "reconciler": {**VALUES["reconciler"], "workers": 8}}
+
+
 @pytest.mark.timeout(300)
 def test_7_upgrade_mid_release_keeps_it_going(world: World) -> None:
     c = world.cluster
     assert status_of(c, APP_NS).get("phase") == "Paused"
     result = timed(world, "upgrade", helm.Upgrade(world.config).run(
-        "canarist", str(CHART), values={**VALUES, "webhook": {"logLevel": "debug"},
-                                        "reconciler": {**VALUES["reconciler"], "workers": 8}},
-        wait=True, timeout=120))
+        "canarist", str(CHART), values=UPGRADED, wait=True, timeout=120))
     assert result["version"] == 2 and world.timings["upgrade"] < 60, world.timings
     args = get_json(c, "deployment", "canarist-reconciler", "-n", NAMESPACE)["spec"][
         "template"]["spec"]["containers"][0]["args"]
@@ -307,6 +311,76 @@ def test_7_upgrade_mid_release_keeps_it_going(world: World) -> None:
         "phase") == "Healthy", within=60)
     wait_for("the canary gone", lambda: kubectl(
         c, "-n", APP_NS, "get", "deployment", "web-canary").returncode != 0, within=60)
+
+
+TEAM_NS = "team"
+TEAM = """
+apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec:
+  selector: {app: api}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: app, image: "demo:v1", ports: [{containerPort: 8080}]}]
+"""
+POLICIES = [{"name": "team", "namespaces": [TEAM_NS], "adopt": True,
+             "defaults": {"traffic-router": "proxy", "scale-down-delay": "1s",
+                          "steps": "- setWeight: 50\n- pause: {duration: 1s}\n"}}]
+
+
+def pod_uids(world: World) -> set[str]:
+    return {p["metadata"]["uid"] for c in ("webhook", "reconciler") for p in pods(world, c)}
+
+
+@pytest.mark.timeout(300)
+def test_7b_helm_upgrade_with_changed_policies_applies_without_a_pod_restart(
+        world: World) -> None:
+    c = world.cluster
+    ok(c, "create", "namespace", TEAM_NS)
+    ok(c, "apply", "-n", TEAM_NS, "-f", "-", stdin=TEAM)
+    wait_for("api available", lambda: get_json(c, "deployment", "api", "-n", TEAM_NS)[
+        "status"].get("availableReplicas") == 2)
+    before = pod_uids(world)
+    assert status_of(c, TEAM_NS, "api") == {}
+    started = time.monotonic()
+    timed(world, "upgrade-policies", helm.Upgrade(world.config).run(
+        "canarist", str(CHART), values={**UPGRADED, "policies": POLICIES}, wait=True,
+        timeout=120))
+    wait_for("api adopted by policy team", lambda: status_of(c, TEAM_NS, "api").get(
+        "policy") == "team", within=30)
+    world.timings["policy-applied"] = time.monotonic() - started
+    assert pod_uids(world) == before  # nothing restarted
+    hooks = get_json(c, "mutatingwebhookconfiguration", "canarist")["webhooks"]
+    assert [h["name"] for h in hooks] == ["deployments.canarist.io",
+                                         "policy-namespaces.canarist.io"]
+    # the webhook pods hold an unlabelled Deployment's change (once the new entry has the
+    # caBundle the webhook keeps in every entry calling its Service)
+    wait_for("the new entry trusted", lambda: all(h["clientConfig"].get("caBundle") for h in
+                                                  get_json(c, "mutatingwebhookconfiguration",
+                                                           "canarist")["webhooks"]))
+    held = kubectl(c, "-n", TEAM_NS, "set", "image", "deployment/api", "app=demo:v2")
+    assert held.returncode == 0 and "held for canary steps" in held.stderr, held.stderr
+    wait_for("released with the policy's steps", lambda: status_of(c, TEAM_NS, "api").get(
+        "phase") == "Healthy" and status_of(c, TEAM_NS, "api").get("steps") == 2
+        and status_of(c, TEAM_NS, "api").get("canaryHash") == status_of(
+            c, TEAM_NS, "api").get("stableHash"), within=90)
+    # and back: the upgrade without the policy hands the Deployment back
+    timed(world, "upgrade-no-policies", helm.Upgrade(world.config).run(
+        "canarist", str(CHART), values=UPGRADED, wait=True, timeout=120))
+    wait_for("api handed back", lambda: status_of(c, TEAM_NS, "api") == {}, within=30)
+    assert pod_uids(world) == before
+    assert [h["name"] for h in get_json(c, "mutatingwebhookconfiguration", "canarist")[
+        "webhooks"]] == ["deployments.canarist.io"]
 
 
 def test_8_roles_hold_exactly_what_was_used(world: World) -> None:

@@ -55,7 +55,11 @@ VALUES: dict[str, Any] = {
 }
 CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
     # release namespace, app namespace, values on top of VALUES
-    "every-namespace": (NAMESPACE, "shop", {"dashboard": {"enabled": True, "readOnly": False}}),
+    # (a policy selecting namespaces by label: webhook and reconciler watch the Namespaces)
+    "every-namespace": (NAMESPACE, "shop", {
+        "dashboard": {"enabled": True, "readOnly": False},
+        "policies": [{"name": "labelled",
+                      "namespaceSelector": {"matchLabels": {"canary": "yes"}}}]}),
     "one-namespace": ("canarist-shop", "shop2", {"clusterInstall": False,
                                                   "watchNamespace": "shop2",
                                                   "fullnameOverride": "shopcan",
@@ -63,7 +67,7 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 READ_ONLY = {"error": "refused: the dashboard is read-only (--read-only)"}
 SERVED = {"ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
-          "Service", "MutatingWebhookConfiguration"}
+          "Service", "MutatingWebhookConfiguration", "ConfigMap"}
 
 
 def free_port() -> int:

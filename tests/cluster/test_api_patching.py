@@ -97,6 +97,30 @@ def test_an_element_order_over_a_list_without_merge_key_is_not_a_crash() -> None
     out = smp(doc, patch)
     assert out["spec"]["template"]["spec"]["tolerations"] == [{"key": "a"}, {"key": "b"}]
 
+def test_webhooks_merge_by_name_as_helm_upgrades_a_webhook_configuration() -> None:
+    """Helm's three-way merge of a MutatingWebhookConfiguration that gains an entry: the
+    caBundle someone else set on the first entry stays (upstream: patchMergeKey=name)."""
+    mwc = next(r for r in BUILTINS if r.kind == "MutatingWebhookConfiguration")
+    doc = {"webhooks": [{"name": "a.example.com", "clientConfig": {"caBundle": "Q0E="},
+                         "timeoutSeconds": 5}]}
+    patch = {"$setElementOrder/webhooks": [{"name": "a.example.com"}, {"name": "b.example.com"}],
+             "webhooks": [{"name": "a.example.com", "timeoutSeconds": 3},
+                          {"name": "b.example.com", "timeoutSeconds": 3}]}
+    out = smp(doc, patch, mwc)
+    assert out["webhooks"] == [
+        {"name": "a.example.com", "clientConfig": {"caBundle": "Q0E="}, "timeoutSeconds": 3},
+        {"name": "b.example.com", "timeoutSeconds": 3}]
+    removed = smp(out, {"$setElementOrder/webhooks": [{"name": "a.example.com"}],
+                        "webhooks": [{"name": "b.example.com", "$patch": "delete"}]}, mwc)
+    assert [w["name"] for w in removed["webhooks"]] == ["a.example.com"]
+
+
+def test_an_element_order_on_an_unkeyed_list_of_objects_is_no_error() -> None:
+    doc = {"spec": {"template": {"spec": {"tolerations": [{"key": "a"}]}}}}
+    patch = {"spec": {"template": {"spec": {"$setElementOrder/tolerations": [{"key": "a"}],
+                                            "tolerations": [{"key": "a"}]}}}}
+    assert smp(doc, patch)["spec"]["template"]["spec"]["tolerations"] == [{"key": "a"}]
+
 
 def test_retain_keys_clears_unlisted_fields() -> None:
     doc = {"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}}

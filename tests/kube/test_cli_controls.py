@@ -82,7 +82,8 @@ def test_status_text_json_yaml(sync_client: SyncClient, ns: str, kc: Path,
     put(sync_client, ns, status=RELEASING)
     code, out, _ = run(capsys, kc, ns, "status", "web")
     assert code == 0
-    assert fields(out) == {"Deployment": f"{ns}/web", "Phase": "Progressing", "Step": "2/4",
+    assert fields(out) == {"Deployment": f"{ns}/web", "Policy": "-", "Phase": "Progressing",
+                           "Step": "2/4",
                            "Weight": "20% canary, 80% stable", "Stable": "aaa111",
                            "Canary": "bbb222", "Message": "waiting 30s (pause)"}
     code, out, _ = run(capsys, kc, ns, "status", "web", "-o", "json")
@@ -213,9 +214,9 @@ def test_list(sync_client: SyncClient, ns: str, kc: Path, embedded_cluster: Runn
     code, out, _ = run(capsys, kc, ns, "list")
     assert code == 0
     rows = [line.split() for line in out.splitlines()]
-    assert rows == [["NAME", "PHASE", "STEP", "WEIGHT", "STABLE", "CANARY"],
-                    ["api", "Healthy", "4/4", "0%", "aaa111", "-"],
-                    ["web", "Progressing", "2/4", "20%", "aaa111", "bbb222"]]
+    assert rows == [["NAME", "PHASE", "STEP", "WEIGHT", "STABLE", "CANARY", "POLICY"],
+                    ["api", "Healthy", "4/4", "0%", "aaa111", "-", "-"],
+                    ["web", "Progressing", "2/4", "20%", "aaa111", "bbb222", "-"]]
     other = new_namespace(embedded_cluster)
     put(sync_client, other, "shop", status=RELEASING)
     code, out, _ = run(capsys, kc, ns, "list", "-A")
@@ -247,7 +248,7 @@ def test_list(sync_client: SyncClient, ns: str, kc: Path, embedded_cluster: Runn
      "promote refused: no release in progress (phase Healthy): nothing to promote"),
     (HEALTHY, True, ["abort"], 1, None, "nothing to abort"),
     (RELEASING, False, ["promote"], 1, None, "is not managed by canarist (label "
-     "canarist.io/enabled=true is missing)"),
+     "canarist.io/enabled=true is missing, and no cluster policy adopted it)"),
     (RELEASING, True, ["retry"], 1, None, "the release is not aborted: nothing to retry"),
     (RELEASING, True, ["resume"], 1, None, "the release is not paused"),
     (dict(RELEASING, userPaused=True), True, ["pause"], 1, None, "already paused"),

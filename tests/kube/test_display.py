@@ -87,7 +87,7 @@ def test_bar_has_its_width(weight: int, width: int) -> None:
 def test_table_columns_line_up() -> None:
     views = [ReleaseView.of(dep(REL)), ReleaseView.of(dep(dict(REL, userPaused=True, weight=5)))]
     lines = table(views, all_namespaces=False).splitlines()
-    assert lines[0].split() == ["NAME", "PHASE", "STEP", "WEIGHT", "STABLE", "CANARY"]
+    assert lines[0].split() == ["NAME", "PHASE", "STEP", "WEIGHT", "STABLE", "CANARY", "POLICY"]
     assert lines[2].split()[1] == "Progressing*"
     starts = {line.index("2/3") for line in lines[1:]}
     assert len(starts) == 1 and lines[0].index("STEP") in starts

@@ -10,12 +10,14 @@ does. Tests assert on the resulting objects, never on which functions were calle
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 from tests.release.sim_actors import Actors, pod_template
 from webhook.analysis.verdict import Reading, assess, due
+from webhook.policy import ClusterPolicy
 from webhook.release import measuring
-from webhook.release.model import World, observe
+from webhook.release.model import Slots, World, observe
 from webhook.release.ops import (
     CleanupRoutes,
     CreateCanary,
@@ -42,7 +44,13 @@ __all__ = ["Sim", "pod_template", "released"]
 
 
 class Sim(Actors):
-    """``Actors`` and the reconciler: plans made from the observed world and applied to it."""
+    """``Actors`` and the reconciler: plans made from the observed world and applied to it.
+
+    ``policy`` is the cluster policy covering the Deployment (the loop's match), ``slots`` what
+    the loop counts for ``maxConcurrentReleases``."""
+
+    policy: ClusterPolicy | None = None
+    slots: Slots | None = None
 
     # --- the reconciler -----------------------------------------------------------------------
 
@@ -54,8 +62,11 @@ class Sim(Actors):
             services=self.services.values(),
             verified=self.router.verified(self.status.weight),
             resync=resync,
+            policy=self.policy,
             handover=self.handover,
         )
+        if self.slots is not None:
+            world = dataclasses.replace(world, slots=self.slots)
         if self.readings is None:
             return world
         verdicts = []  # what the loop's Measurer does, with canned readings

@@ -11,7 +11,6 @@ from webhook.spec import (
     Capability,
     DestinationRuleRef,
     Pause,
-    Policy,
     SetWeight,
     Sticky,
     VirtualServiceRef,
@@ -42,15 +41,6 @@ def test_dynamic_stable_scale_removes_the_old_pods_at_once_after_promotion() -> 
     ann = {"canarist.io/traffic-router": "proxy", "canarist.io/dynamic-stable-scale": "true"}
     spec = parse_canary_spec(ann, deployment="web").spec
     assert (spec.scale_down_delay, spec.abort_scale_down_delay) == (0.0, 30.0)
-
-
-def test_policy_defaults_apply_only_where_annotations_are_missing() -> None:
-    policy = Policy(steps=(SetWeight(5),), routers=("proxy",))
-    spec = parse_canary_spec({}, policy=policy).spec
-    assert spec.steps == (SetWeight(5),)
-    assert spec.routers == ("proxy",)
-    spec = parse_canary_spec({"canarist.io/steps": "- setWeight: 7"}, policy=policy).spec
-    assert spec.steps == (SetWeight(7),)
 
 
 def test_every_router_option_parses() -> None:

@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from webhook.errors import ConfigError, Problem
+from webhook.policy import PolicySet
 
 MAX_BODY = 3 * 1024 * 1024  # the API server's own request limit is 3 MiB
 DEFAULT_LISTEN = "0.0.0.0:8443"
@@ -35,6 +36,8 @@ class ServerConfig:
     review_budget: float = 2.0
     # Who may change canarist.io/status (the reconciler); None: anyone (not protected).
     trusted_users: frozenset[str] | None = None
+    # Cluster policies read once (--policy FILE); None: none (unless followed, server.run).
+    policies: PolicySet | None = None
 
 
 def parse_listen(text: str, flag: str = "--listen") -> tuple[str, int]:

@@ -6,12 +6,15 @@
   byte being read by the handler to the response being ready.
 - ``canarist_webhook_certificate_*``: expiry of the certificate being served, reloads, failed
   reloads (alert on expiry well before it happens).
+- with cluster policies: ``canarist_policies`` (in force), ``canarist_policy_document_valid``
+  (0 after a refused document: the last good one stays), ``canarist_policy_loads_total{result}``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from webhook.policy import PolicyStore
 from webhook.prometheus import Histogram
 
 OUTCOMES = ("allowed", "mutated", "denied", "bad_request", "too_large", "error")
@@ -34,7 +37,7 @@ class Metrics:
         self.reviews[outcome] = self.reviews.get(outcome, 0) + 1
         self.latency.observe(seconds)
 
-    def render(self, cert: CertInfo | None = None) -> str:
+    def render(self, cert: CertInfo | None = None, policies: PolicyStore | None = None) -> str:
         lines = [
             "# HELP canarist_webhook_reviews_total AdmissionReviews answered, by outcome.",
             "# TYPE canarist_webhook_reviews_total counter",
@@ -60,5 +63,19 @@ class Metrics:
                 f"# HELP {prefix}_reload_failures_total Changed files that did not load.",
                 f"# TYPE {prefix}_reload_failures_total counter",
                 f"{prefix}_reload_failures_total {cert.failures}",
+            ]
+        if policies is not None:
+            lines += [
+                "# HELP canarist_policies Cluster policies in force.",
+                "# TYPE canarist_policies gauge",
+                f"canarist_policies {len(policies.policies)}",
+                "# HELP canarist_policy_document_valid 0 when the last policy document was "
+                "refused.",
+                "# TYPE canarist_policy_document_valid gauge",
+                f"canarist_policy_document_valid {int(policies.valid)}",
+                "# HELP canarist_policy_loads_total Policy documents accepted or refused.",
+                "# TYPE canarist_policy_loads_total counter",
+                *(f'canarist_policy_loads_total{{result="{r}"}} {n}'
+                  for r, n in policies.loads.items()),
             ]
         return "\n".join(lines) + "\n"

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, nullcontext
 
 from webhook.admission.mutate import Decision, decide, deny
+from webhook.admission.policyreview import PolicyMatcher
 from webhook.admission.review import ReviewRequest, parse_review
 from webhook.admission.speccache import NeedsParse, SpecCache, SpecLookup, cached_only, parsing
 from webhook.spec import boundedyaml
@@ -50,10 +51,12 @@ class Decider:
     """Decides reviews for the server: ``await decider.review(body)``."""
 
     def __init__(self, cache: SpecCache, workers: int = 2, budget: float = 2.0,
-                 trusted: frozenset[str] | None = None) -> None:
+                 trusted: frozenset[str] | None = None,
+                 policies: PolicyMatcher | None = None) -> None:
         self.cache = cache
         self.budget = budget
         self.trusted = trusted
+        self.policies = policies
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="canarist-review",
                                        initializer=_lower_priority)
         self.slots = workers * 2
@@ -103,7 +106,7 @@ class Decider:
 
     def _decide(self, req: ReviewRequest, specs: SpecLookup) -> Decision:
         try:
-            return decide(req, specs, trusted=self.trusted)
+            return decide(req, specs, trusted=self.trusted, policies=self.policies)
         except NeedsParse:
             raise
         except Exception as exc:  # a bug: deny with one log line, never an HTTP 500

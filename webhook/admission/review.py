@@ -54,6 +54,7 @@ class ReviewRequest:
     old_object: JSONObject | None = field(default=None, compare=False)
     dry_run: bool = False
     user: str = ""  # userInfo.username: who makes the request
+    groups: tuple[str, ...] = ()  # userInfo.groups
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ def parse_review(body: bytes | str | JSONObject) -> ReviewRequest:
         old_object=old,
         dry_run=_flag(request, "dryRun"),
         user=_username(request),
+        groups=_groups(request),
     )
 
 
@@ -229,6 +231,17 @@ def _username(request: JSONObject) -> str:
     if not isinstance(info, dict):
         raise bad_review("request.userInfo", f"must be an object, got {json_type(info)}")
     return _string(info, "username", "request.userInfo")
+
+
+def _groups(request: JSONObject) -> tuple[str, ...]:
+    info = request.get("userInfo")
+    raw = info.get("groups") if isinstance(info, dict) else None
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(g, str) for g in raw):
+        raise bad_review("request.userInfo.groups", f"must be a list of strings, got "
+                         f"{json_type(raw)}")
+    return tuple(raw)
 
 
 def _flag(request: JSONObject, key: str) -> bool:

@@ -20,7 +20,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -34,6 +34,7 @@ from webhook.admission.mutate import Decision, Outcome
 from webhook.admission.offload import SWITCH_INTERVAL, Decider
 from webhook.admission.speccache import SpecCache
 from webhook.errors import BadReview
+from webhook.policy import EMPTY, PolicySet, PolicyStore
 from webhook.tls.reload import ReloadingContext
 
 log = logging.getLogger("canarist.webhook")
@@ -43,13 +44,15 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 
 @dataclass
 class State:
-    """What the handlers share: configuration, metrics, the TLS context, the drain flag."""
+    """What the handlers share: configuration, metrics, the TLS context, the drain flag, and
+    the cluster policies in force (``None``: the webhook runs without policies)."""
 
     config: ServerConfig
     tls: ReloadingContext
     decider: Decider
     metrics: Metrics = field(default_factory=Metrics)
     draining: bool = False
+    policies: PolicyStore | None = None
 
     def cert_info(self) -> CertInfo:
         return CertInfo(self.tls.not_after, self.tls.reloads, self.tls.failures)
@@ -58,18 +61,38 @@ class State:
 STATE = web.AppKey("canarist_webhook_state", State)
 
 
-def create_app(config: ServerConfig) -> web.Application:
-    """The application; loads the certificate now so a bad one fails before listening."""
+# Keeps a PolicyStore fed (a ConfigMap followed through the API: webhook.kube.policyfeed)
+# while the server runs; given by whoever may talk to the API (the CLI, canarist up).
+Follower = Callable[[PolicyStore], AbstractAsyncContextManager[None]]
+
+
+def create_app(config: ServerConfig, follow: Follower | None = None) -> web.Application:
+    """The application; loads the certificate now so a bad one fails before listening.
+
+    With ``config.policies`` or ``follow``, reviews are decided under the cluster policies
+    (``follow`` keeps them current; ``/readyz`` waits for its first document)."""
     app = web.Application(client_max_size=MAX_BODY)
+    store = None
+    if config.policies is not None or follow is not None:
+        store = PolicyStore(config.policies or EMPTY, "--policy")
+        store.synced = follow is None
     decider = Decider(SpecCache(config.spec_cache_bytes), config.review_workers,
-                      config.review_budget, config.trusted_users)
-    app[STATE] = State(config, ReloadingContext(config.cert_path, config.key_path), decider)
+                      config.review_budget, config.trusted_users, policies=store)
+    tls = ReloadingContext(config.cert_path, config.key_path)
+    app[STATE] = State(config, tls, decider, policies=store)
     app.router.add_post("/mutate", handle_mutate)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/readyz", handle_readyz)
     app.router.add_get("/metrics", handle_metrics)
     app.cleanup_ctx.append(_watch_certificates)
+    if follow is not None and store is not None:
+        app.cleanup_ctx.append(lambda _: _following(follow, store))
     return app
+
+
+async def _following(follow: Follower, store: PolicyStore) -> AsyncIterator[None]:
+    async with follow(store):
+        yield
 
 
 async def _watch_certificates(app: web.Application) -> AsyncIterator[None]:
@@ -136,16 +159,19 @@ async def handle_healthz(request: web.Request) -> web.Response:
 
 
 async def handle_readyz(request: web.Request) -> web.Response:
-    if request.app[STATE].draining:
+    state = request.app[STATE]
+    if state.draining:
         response = web.Response(status=503, text="draining\n")
         response.force_close()
         return response
+    if state.policies is not None and not state.policies.synced:
+        return web.Response(status=503, text="waiting for the cluster policies\n")
     return web.Response(text="ok\n")
 
 
 async def handle_metrics(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    text = state.metrics.render(state.cert_info())
+    text = state.metrics.render(state.cert_info(), state.policies)
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
@@ -250,6 +276,8 @@ def serve(
     reload_interval: float = 2.0,
     shutdown_timeout: float = 10.0,
     trusted_users: frozenset[str] | None = None,
+    policies: PolicySet | None = None,
+    follow: Follower | None = None,
 ) -> AbstractAsyncContextManager[Running]:
     """Serve the webhook in this event loop; yields a ``Running`` once listening.
 
@@ -268,8 +296,9 @@ def serve(
         reload_interval=reload_interval,
         shutdown_timeout=shutdown_timeout,
         trusted_users=trusted_users,
+        policies=policies,
     )
-    return serving(config)
+    return serving(config, follow)
 
 
 def close_idle_connections(server: web.Server) -> None:
@@ -288,9 +317,9 @@ def close_idle_connections(server: web.Server) -> None:
 
 
 @asynccontextmanager
-async def serving(config: ServerConfig) -> AsyncIterator[Running]:
+async def serving(config: ServerConfig, follow: Follower | None = None) -> AsyncIterator[Running]:
     """``serve`` with a full ``ServerConfig``."""
-    app = create_app(config)
+    app = create_app(config, follow)
     runner = web.AppRunner(
         app,
         access_log=None,
@@ -318,24 +347,25 @@ async def serving(config: ServerConfig) -> AsyncIterator[Running]:
             await runner.cleanup()
 
 
-def run(config: ServerConfig) -> None:
+def run(config: ServerConfig, follow: Follower | None = None) -> None:
     """``canarist webhook``: serve until SIGTERM or SIGINT, then drain and exit."""
     tuned = tune_allocator()  # TLS read buffers from the heap, not an mmap each (see alloc.py)
     sys.setswitchinterval(SWITCH_INTERVAL)  # the event loop's turn comes soon (see offload.py)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - the "fast" extra is optional
-        asyncio.run(_serve_until_signalled(config, tuned))
+        asyncio.run(_serve_until_signalled(config, tuned, follow))
     else:
-        uvloop.run(_serve_until_signalled(config, tuned))
+        uvloop.run(_serve_until_signalled(config, tuned, follow))
 
 
-async def _serve_until_signalled(config: ServerConfig, tuned: bool = False) -> None:
+async def _serve_until_signalled(config: ServerConfig, tuned: bool = False,
+                                 follow: Follower | None = None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with serving(config) as running:
+    async with serving(config, follow) as running:
         log.info(
             "serving",
             extra={
@@ -345,6 +375,8 @@ async def _serve_until_signalled(config: ServerConfig, tuned: bool = False) -> N
                     "json": jsoncodec.name(),
                     "malloc_tuned": tuned,
                     "trusted_users": sorted(config.trusted_users or ()),
+                    "policies": "followed" if follow is not None else (
+                        len(config.policies) if config.policies is not None else None),
                 }
             },
         )

@@ -1,12 +1,13 @@
 """Command line: argument parsing only, one function per subcommand.
 
 The subcommands are grouped in ``tools`` (validate, mutate, certs), ``serve`` (proxy, webhook,
-up, demo), ``release`` (reconcile, render, status, list, the actions and undo), ``convert`` and
-``dashboard``; the flags they share are in ``common``. Each ``cmd_*`` function imports the
-module that does the work lazily, so ``canarist --help`` stays fast and the product never
-imports the embedded cluster unless asked to. Errors are mapped to exit codes in one place
-(``main``): 0 success, 1 an operation failed, 2 bad input. The release controls (``status``,
-``list``, ``promote``..., ``undo``) also return 3 when the Deployment does not exist.
+up, demo), ``release`` (reconcile, render, status, list, the actions and undo), ``convert``,
+``dashboard`` and ``policy`` (policy explain); the flags they share are in ``common``. Each
+``cmd_*`` function imports the module that does the work lazily, so ``canarist --help`` stays
+fast and the product never imports the embedded cluster unless asked to. Errors are mapped to
+exit codes in one place (``main``): 0 success, 1 an operation failed, 2 bad input. The release
+controls (``status``, ``list``, ``promote``..., ``undo``) also return 3 when the Deployment does
+not exist.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from webhook import __version__
-from webhook.cli import convert, dashboard, release, serve, tools
+from webhook.cli import convert, dashboard, policy, release, serve, tools
 from webhook.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Handler, Registrar
 from webhook.errors import CanaristError, InvalidInput
 
@@ -44,6 +45,7 @@ _REGISTRARS: tuple[Registrar, ...] = (
     release.register_undo,
     convert.register_convert,
     dashboard.register_dashboard,
+    policy.register_policy,
 )
 
 

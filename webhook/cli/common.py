@@ -13,6 +13,8 @@ from webhook.errors import InvalidInput
 
 if TYPE_CHECKING:
     from webhook.kube.config import ClientOptions
+    from webhook.kube.policyfeed import ConfigMapRef
+    from webhook.policy import PolicySet
 
 Handler = Callable[[argparse.Namespace], int]
 # argparse's class is not subscriptable at run time: the alias is a string.
@@ -77,6 +79,37 @@ def number_arg(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
+
+
+POLICY_HELP = "cluster policies from this YAML file (a policies: list; docs/policy.md)"
+CONFIGMAP_HELP = ("follow the cluster policies in this ConfigMap (its key policies.yaml, or KEY), "
+                  "as the Helm chart renders them: a change applies within seconds")
+
+
+def policy_flags(p: argparse.ArgumentParser, *, follow: bool = True,
+                 policy_help: str = POLICY_HELP, follow_help: str = CONFIGMAP_HELP) -> None:
+    """--policy FILE and (with ``follow``) --policy-configmap NS/NAME[:KEY], exclusive."""
+    group = p.add_mutually_exclusive_group() if follow else p
+    group.add_argument("--policy", metavar="FILE", help=policy_help)
+    if follow:
+        group.add_argument("--policy-configmap", metavar="NS/NAME[:KEY]", help=follow_help)
+
+
+def policy_file(args: argparse.Namespace) -> PolicySet:
+    """The policies of ``--policy FILE`` (none without the flag); a bad file is exit 2."""
+    from webhook.policy import EMPTY, parse_policies
+
+    name = getattr(args, "policy", None)
+    if not name:
+        return EMPTY
+    return parse_policies(read_input(name), source=name)
+
+
+def policy_configmap(args: argparse.Namespace) -> ConfigMapRef | None:
+    from webhook.kube.policyfeed import ConfigMapRef
+
+    text = getattr(args, "policy_configmap", None)
+    return ConfigMapRef.parse(text) if text else None
 
 
 def split_names(values: list[str]) -> list[str]:

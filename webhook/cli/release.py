@@ -17,6 +17,9 @@ from webhook.cli.common import (
     integer_arg,
     kube_flags,
     number_arg,
+    policy_configmap,
+    policy_file,
+    policy_flags,
     read_input,
 )
 from webhook.errors import InvalidInput
@@ -59,6 +62,7 @@ def register_reconcile(sub: Subparsers) -> None:
     p.add_argument("--promotion", choices=("handover", "rollout"), default="handover",
                    help="handover (default): the Deployment adopts the canary's ReplicaSet and "
                    "its tested pods; rollout: the Deployment rolls the template out itself")
+    policy_flags(p)
     p.add_argument("-v", "--verbose", action="store_true", help="log every reconcile problem")
     p.set_defaults(handler=cmd_reconcile)
 
@@ -94,7 +98,8 @@ def loop_options(args: argparse.Namespace) -> LoopOptions:
 
     return LoopOptions(namespace=args.namespace or "", workers=args.workers,
                        resync=args.resync, proxy_admin_url=args.proxy_admin_url,
-                       handover=args.promotion == "handover")
+                       handover=args.promotion == "handover", policies=policy_file(args),
+                       policy_configmap=policy_configmap(args))
 
 
 def register_render(sub: Subparsers) -> None:
@@ -166,8 +171,9 @@ def register_list(sub: Subparsers) -> None:
     p = sub.add_parser(
         "list",
         help="list the Deployments canarist manages, with phase, step and weight",
-        description="List the opted-in Deployments (label canarist.io/enabled=true) of the "
-        "namespace, or of every namespace with -A.",
+        description="List the Deployments canarist manages (label canarist.io/enabled=true, or "
+        "adopted by a cluster policy) of the namespace, or of every namespace with -A, with the "
+        "policy governing each.",
     )
     kube_flags(p)
     p.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
@@ -204,7 +210,12 @@ def register_actions(sub: Subparsers) -> None:
         if action == "promote":
             p.add_argument("--full", action="store_true",
                            help="skip every remaining step; traffic goes to 100%% once the "
-                           "canary is fully available")
+                           "canary is fully available (refused when the Deployment's cluster "
+                           "policy sets rules.allowPromoteFull: false)")
+            policy_flags(p, policy_help="with --full: judge it under the policies of this "
+                         "file (default: the ConfigMap below)",
+                         follow_help="with --full: the ConfigMap holding the cluster policies "
+                         "(default canarist-system/canarist-policies)")
         p.set_defaults(handler=cmd_action, action=action)
 
 
@@ -213,7 +224,9 @@ def cmd_action(args: argparse.Namespace) -> int:
     from webhook.spec import Action
 
     action = Action.PROMOTE_FULL if getattr(args, "full", False) else Action(args.action)
-    return run_action(client_options(args), args.name, action)
+    source = policy_configmap(args) or (policy_file(args) if getattr(args, "policy", None)
+                                        else None)
+    return run_action(client_options(args), args.name, action, policies=source)
 
 
 def register_undo(sub: Subparsers) -> None:

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from webhook.cli.common import (
     EXIT_OK,
     Subparsers,
+    client_options,
     context_flag,
     integer_arg,
     kubeconfig_flag,
     namespace_flag,
     number_arg,
+    policy_configmap,
+    policy_file,
+    policy_flags,
     split_names,
 )
 from webhook.cli.tools import start_cert_keeper, webhook_cert_flags
+
+if TYPE_CHECKING:
+    from webhook.admission.server import Follower
+    from webhook.policy import PolicySet
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
@@ -125,6 +134,9 @@ def register_webhook(sub: Subparsers) -> None:
                    help="time one review may take from its arrival; a YAML parse past it is "
                    "stopped and the review denied (default 2)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    policy_flags(p, follow_help="follow the cluster policies in this ConfigMap (key "
+                 "policies.yaml, or KEY) through the API, as the Helm chart does: a change applies "
+                 "within seconds; /readyz waits for the first document")
     webhook_cert_flags(p)
     p.set_defaults(handler=cmd_webhook)
 
@@ -144,13 +156,27 @@ def cmd_webhook(args: argparse.Namespace) -> int:
         spec_cache_bytes=args.spec_cache_bytes, review_workers=args.review_workers,
         review_budget=args.review_budget, trusted_users=frozenset(trusted) if trusted else None)
     check_limits(config)
+    policies = policy_file(args) if args.policy else None
+    follow = policy_follower(args, policies)
     configure(args.log_level)
     cert, key, stop = start_cert_keeper(args)
     try:
-        run(replace(config, cert_path=cert, key_path=key))
+        run(replace(config, cert_path=cert, key_path=key, policies=policies), follow)
     finally:
         stop.set()
     return EXIT_OK
+
+
+def policy_follower(args: argparse.Namespace, policies: PolicySet | None) -> Follower | None:
+    """What keeps the webhook's policies current: the ConfigMap of --policy-configmap, or the
+    Namespaces' labels a file's policies select by; ``None`` when nothing needs the API."""
+    from webhook.kube.policyfeed import following
+
+    ref = policy_configmap(args)
+    if ref is None and (policies is None or not policies.needs_namespace_labels):
+        return None
+    options = client_options(args)
+    return lambda store: following(options, store, ref)
 
 
 def register_up(sub: Subparsers) -> None:
@@ -185,6 +211,9 @@ def register_up(sub: Subparsers) -> None:
                    help="another image repository whose containers run as canarist processes "
                    "(besides ghcr.io/canarist/canarist), e.g. a locally built "
                    "registry.example.com/canarist; repeatable or comma-separated")
+    policy_flags(p, follow=False, policy_help="cluster policies (a policies: list; "
+                 "docs/policy.md) for the webhook and the reconciler, with webhook entries for "
+                 "their namespaces")
     p.set_defaults(handler=cmd_up)
 
 
@@ -199,7 +228,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     parse_listen(args.proxy_admin_listen, "--proxy-admin-listen")
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     proxy = ProxySettings(listen=args.proxy_listen, admin_listen=args.proxy_admin_listen)
-    return run_up(args.kubeconfig, args.port, args.without, proxy, args.image)
+    return run_up(args.kubeconfig, args.port, args.without, proxy, args.image,
+                  policies=policy_file(args))
 
 
 def register_demo(sub: Subparsers) -> None:

@@ -18,6 +18,7 @@ from webhook.cli.common import (
     kube_flags,
     kubeconfig_flag,
     number_arg,
+    policy_flags,
     read_bytes,
     read_input,
     split_names,
@@ -33,19 +34,39 @@ MAX_CA_FILE = 1024 * 1024  # a CA bundle: a few certificates
 def register_validate(sub: Subparsers) -> None:
     p = sub.add_parser(
         "validate",
-        help="check the canarist annotations of Deployments in a YAML file",
-        description="Validate the canarist annotations of every Deployment in FILE, offline.",
+        help="check the canarist annotations of Deployments in a YAML file, and policies",
+        description="Validate the canarist annotations of every Deployment in FILE, offline. "
+        "With --policy, first check the cluster policy document (every problem with its path; "
+        "warnings for shadowed policies), then judge each Deployment of FILE as admission "
+        "would under it: the policy covering it, whether it is managed, and its effective "
+        "settings against the policy's rules. Exit 0 when everything is valid, 1 otherwise.",
     )
-    p.add_argument("-f", "--filename", required=True, help="YAML/JSON file, or - for stdin")
+    p.add_argument("-f", "--filename", help="YAML/JSON file, or - for stdin (required unless "
+                   "--policy is given)")
+    policy_flags(p, follow=False, policy_help="a cluster policy document (policies: list) to "
+                 "check, and to judge the Deployments of FILE under")
     p.set_defaults(handler=cmd_validate)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from webhook.policy.files import check_policies, validate_deployments
     from webhook.spec.files import validate_file
 
-    report = validate_file(read_input(args.filename), source=args.filename)
+    if not args.filename and not args.policy:
+        raise InvalidInput("validate: give -f FILE, --policy FILE, or both")
+    ok = True
+    if args.policy:
+        checked = check_policies(read_input(args.policy), args.policy)
+        sys.stdout.write(checked.text)
+        ok = checked.ok
+        if checked.policies is None or not args.filename:
+            return EXIT_OK if ok else EXIT_FAILED
+        report = validate_deployments(read_input(args.filename), args.filename,
+                                      checked.policies)
+    else:
+        report = validate_file(read_input(args.filename), source=args.filename)
     sys.stdout.write(report.text)
-    return EXIT_OK if report.ok else EXIT_FAILED
+    return EXIT_OK if ok and report.ok else EXIT_FAILED
 
 
 def register_mutate(sub: Subparsers) -> None:

@@ -22,6 +22,9 @@ kubeconfig (``.kubeconfig``) is the user's. The reconciler's identity exists whe
 or the reconciler runs (``.reconciler_kubeconfig``), so a reconciler run outside (``--without
 reconciler``, the tests, ``demo``) is the user the webhook trusts with ``canarist.io/status``.
 
+The webhook and the reconciler get the cluster policies of ``Cluster(policies=...)``
+(``canarist up --policy FILE``) when their entry point takes ``policies``.
+
 A component whose module is not there yet is skipped with a log line. ``--without NAME``
 (``Cluster(without={...})``) leaves one out, e.g. to run it as its own process.
 
@@ -55,6 +58,7 @@ from webhook.cluster.kubelet.config import NodeConfig
 from webhook.cluster.pki import Credentials, write_kubeconfig
 from webhook.cluster.proxy_component import ProxyProcess, ProxySettings
 from webhook.errors import ConfigError
+from webhook.policy import EMPTY, PolicySet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -106,6 +110,8 @@ class Cluster:
     bookmark_interval: float = 10.0
     ready_timeout: float = 10.0
     proxy: ProxySettings | None = None  # run canarist proxy too (component "proxy")
+    # cluster policies for the webhook and the reconciler (``canarist up --policy FILE``)
+    policies: PolicySet = EMPTY
     images: tuple[str, ...] = ()  # more repositories that run as canarist (``up --image``)
     api: ClusterAPI = field(init=False)
     server: APIServer = field(init=False)
@@ -176,6 +182,8 @@ class Cluster:
                 extra["kubeconfig"] = self.identity_kubeconfigs.get(name, self.kubeconfig)
             if name == "proxy":
                 extra["proxy"] = self.proxy_process
+            if "policies" in params:
+                extra["policies"] = self.policies
             if "proxy_admin_url" in params:  # (known before the proxy listens)
                 extra["proxy_admin_url"] = self.proxy_process and self.proxy_process.admin_url
             if "node" in params:

@@ -14,45 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from webhook.errors import InvalidInput
-
-_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS1123_SUBDOMAIN = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
+from webhook.spec.labels import label_key_problem, label_value_problem
 
 
 class SelectorError(InvalidInput):
     """A label or field selector that does not parse."""
-
-
-def label_key_problem(key: str) -> str | None:
-    """Why ``key`` is not a valid qualified label key (``[prefix/]name``), or None."""
-    prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
-        return "prefix part must be a lowercase RFC 1123 subdomain"
-    if not name:
-        return "name part must be non-empty"
-    if len(name) > 63:
-        return "name part must be no more than 63 characters"
-    if not _NAME.match(name):
-        return (
-            "name part must consist of alphanumeric characters, '-', '_' or '.', and must "
-            "start and end with an alphanumeric character"
-        )
-    return None
-
-
-def label_value_problem(value: str) -> str | None:
-    if value == "":
-        return None
-    if len(value) > 63:
-        return "must be no more than 63 characters"
-    if not _NAME.match(value):
-        return (
-            "a valid label must be an empty string or consist of alphanumeric characters, "
-            "'-', '_' or '.', and must start and end with an alphanumeric character"
-        )
-    return None
 
 
 @dataclass(frozen=True)

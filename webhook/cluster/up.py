@@ -12,6 +12,7 @@ from pathlib import Path
 from webhook.cluster.proxy_component import ProxySettings
 from webhook.cluster.runtime import Cluster, check_components
 from webhook.errors import ConfigError, Problem
+from webhook.policy import EMPTY, PolicySet
 
 DEFAULT_KUBECONFIG = Path.home() / ".canarist" / "kubeconfig"
 
@@ -37,6 +38,8 @@ def run_up(
     without: list[str],
     proxy: ProxySettings | None = None,
     images: list[str] | None = None,
+    *,
+    policies: PolicySet = EMPTY,
 ) -> int:
     if not 0 <= port <= 65535:
         raise ConfigError([Problem("--port", f"must be between 0 and 65535, got {port}")])
@@ -46,6 +49,7 @@ def run_up(
         "without": parse_without(without),
         "proxy": proxy or ProxySettings(),
         "images": parse_images(images or []),
+        "policies": policies,
     }
     try:
         import uvloop

@@ -85,7 +85,7 @@ def effect(view: ReleaseView, action: str, steps: tuple[Step, ...] | None,
 def undo_refusal(view: ReleaseView) -> str:
     """Undo is decided on fresh reads when asked (``webhook.kube.undo.plan_undo``: which
     revision, or why none); here only what the cache already tells."""
-    if not view.opted_in:
+    if not view.managed:
         return refusal(view, Action.PROMOTE)  # "not managed by canarist (label ...)"
     return ""
 

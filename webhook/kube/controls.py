@@ -17,6 +17,7 @@ until the release ends.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import sys
 from collections.abc import Callable, Coroutine
@@ -37,9 +38,11 @@ from webhook.kube.display import (
     table,
 )
 from webhook.kube.informer import Informer
+from webhook.kube.policies import DEFAULT_CONFIGMAP, PolicySource, policy_for, read_policies
 from webhook.kube.protocol import JSON, ObjectRef
+from webhook.policy import PolicySet
 from webhook.spec import Action, Phase
-from webhook.spec.names import ACTION, ENABLED_LABEL
+from webhook.spec.names import ACTION
 
 EXIT_OK, EXIT_FAILED, EXIT_NOT_FOUND = 0, 1, 3
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -97,7 +100,7 @@ def run_status(options: ClientOptions, name: str, *, watch: bool = False, output
         if watch:
             return await _follow(client, ns, name, output, timeout, out, err)
         view = ReleaseView.of(await read_deployment(client, ns, name))
-        if not view.opted_in:
+        if not view.managed:
             print(f"canarist: {refusal(view, Action.PROMOTE)}", file=err)
             return EXIT_FAILED
         out.write(status_text(view) if output == "text" else _dump(view.to_json(), output))
@@ -127,7 +130,7 @@ async def _follow(client: KubeClient, ns: str, name: str, output: str,
         obj: JSON = first
         while True:
             view = ReleaseView.of(obj)
-            if not view.opted_in:
+            if not view.managed:
                 print(f"\ncanarist: {refusal(view, Action.PROMOTE)}" if tty else
                       f"canarist: {refusal(view, Action.PROMOTE)}", file=err)
                 return EXIT_FAILED
@@ -178,9 +181,10 @@ def run_list(options: ClientOptions, *, all_namespaces: bool = False, output: st
 
     async def body(client: KubeClient) -> int:
         ns = "" if all_namespaces else client.namespace
-        items = await client.list("apps/v1", "Deployment", ns,
-                                  label_selector=f"{ENABLED_LABEL}=true")
-        views = sorted((ReleaseView.of(i) for i in items), key=lambda v: (v.namespace, v.name))
+        # every Deployment: those a cluster policy adopted carry no label, only a status
+        items = await client.list("apps/v1", "Deployment", ns)
+        found = (ReleaseView.of(i) for i in items)
+        views = sorted((v for v in found if v.managed), key=lambda v: (v.namespace, v.name))
         if output != "text":
             out.write(_dump([v.to_json() for v in views], output))
         elif not views:
@@ -204,13 +208,24 @@ class ActionResult:
     message: str
 
 
-async def request_action(client: KubeClient, ns: str, name: str, action: Action) -> ActionResult:
-    """Write ``action`` on Deployment ``ns/name`` unless ``refusal`` says it makes no sense now;
-    judged again if the Deployment changed in between. API errors (``NotFound``, ``Forbidden``,
-    an admission webhook's denial) are raised as they come."""
+async def request_action(client: KubeClient, ns: str, name: str, action: Action, *,
+                         policies: PolicySource = DEFAULT_CONFIGMAP,
+                         err: TextIO | None = None) -> ActionResult:
+    """Write ``action`` on Deployment ``ns/name`` unless ``refusal`` says it makes no sense now
+    (``promote-full`` under the Deployment's cluster policy, read from ``policies``; what keeps
+    them from being read goes to ``err``); judged again if the Deployment changed in between.
+    API errors (``NotFound``, ``Forbidden``, an admission webhook's denial) are raised as they
+    come."""
+    found: PolicySet | None = None
     for _ in range(5):
-        view = ReleaseView.of(await read_deployment(client, ns, name))
-        why = refusal(view, action)
+        obj = await read_deployment(client, ns, name)
+        view = ReleaseView.of(obj)
+        policy = None
+        if action is Action.PROMOTE_FULL and view.managed:
+            if found is None:
+                found = await read_policies(client, policies, err or io.StringIO())
+            policy = await policy_for(client, found, obj)
+        why = refusal(view, action, policy)
         if why:
             return ActionResult(False, f"{_verb(action)} refused: {why}")
         if view.pending_action == action.value:
@@ -229,12 +244,15 @@ async def request_action(client: KubeClient, ns: str, name: str, action: Action)
 
 
 def run_action(options: ClientOptions, name: str, action: Action, *, out: TextIO | None = None,
-               err: TextIO | None = None) -> int:
+               err: TextIO | None = None, policies: PolicySource | None = None) -> int:
+    """Write ``action``; ``promote-full`` is judged under the Deployment's cluster policy, read
+    from ``policies`` (default: the ConfigMap the chart renders)."""
     check_name(name)
     out, err = out or sys.stdout, err or sys.stderr
 
     async def body(client: KubeClient) -> int:
-        result = await request_action(client, client.namespace, name, action)
+        result = await request_action(client, client.namespace, name, action,
+                                      policies=policies or DEFAULT_CONFIGMAP, err=err)
         if not result.done:
             print(f"canarist: {result.message}", file=err)
             return EXIT_FAILED

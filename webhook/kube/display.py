@@ -1,9 +1,13 @@
 """What the CLI controls show and decide, as pure functions of the Deployment's JSON.
 
-``ReleaseView.of(deployment)`` reads the opt-in label, ``canarist.io/status`` (leniently) and a
-pending ``canarist.io/action``. ``refusal(view, action)`` says why an action makes no sense now
-(empty when it does): the same rules the reconciler applies when it consumes the action, checked
-before writing so a script gets a clear error and exit code instead of a Warning Event later.
+``ReleaseView.of(deployment)`` reads the opt-in label, ``canarist.io/status`` (leniently; the
+reconciler books there the cluster policy governing the Deployment) and a pending
+``canarist.io/action``. A Deployment is managed when labelled, or when a policy adopted it (its
+status names the policy; the reconciler removes the status when it stops managing it).
+``refusal(view, action, policy)`` says why an action makes no sense now (empty when it does): the
+same rules the reconciler applies when it consumes the action, a policy's
+``rules.allowPromoteFull`` included, checked before writing so a script gets a clear error and
+exit code instead of a Warning Event later.
 ``status_text``, ``progress_line`` and ``table`` render it.
 """
 
@@ -14,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from webhook.policy import ClusterPolicy, promote_full_refusal
 from webhook.spec import Action, Phase, ReleaseStatus
 from webhook.spec.names import ACTION, ENABLED_LABEL, HASH_LABEL, STATUS
 
@@ -28,7 +33,7 @@ def _map(value: Any) -> Mapping[str, Any]:
 class ReleaseView:
     namespace: str
     name: str
-    opted_in: bool
+    managed: bool
     status: ReleaseStatus
     template_hash: str
     pending_action: str
@@ -41,15 +46,23 @@ class ReleaseView:
         tpl_labels = _map(_map(_map(_map(deployment.get("spec")).get("template")).get(
             "metadata")).get("labels"))
         raw = ann.get(STATUS)
+        status = ReleaseStatus.from_json(raw if isinstance(raw, str) else None)
+        adopted = isinstance(raw, str) and bool(status.extra.get("policy"))
         return cls(
             namespace=str(meta.get("namespace", "")),
             name=str(meta.get("name", "")),
-            opted_in=labels.get(ENABLED_LABEL) == "true",
-            status=ReleaseStatus.from_json(raw if isinstance(raw, str) else None),
+            managed=labels.get(ENABLED_LABEL) == "true" or adopted,
+            status=status,
             template_hash=str(tpl_labels.get(HASH_LABEL, "")),
             pending_action=str(ann.get(ACTION, "")),
             resource_version=str(meta.get("resourceVersion", "")),
         )
+
+    @property
+    def policy(self) -> str:
+        """The cluster policy governing the Deployment, as the reconciler booked it."""
+        value = self.status.extra.get("policy")
+        return value if isinstance(value, str) else ""
 
     @property
     def in_release(self) -> bool:
@@ -87,18 +100,19 @@ class ReleaseView:
         return {
             "namespace": self.namespace,
             "name": self.name,
-            "managed": self.opted_in,
+            "managed": self.managed,
+            "policy": self.policy or None,
             "inRelease": self.in_release,
             "pendingAction": self.pending_action or None,
             "status": self.status.to_dict(),
         }
 
 
-def refusal(view: ReleaseView, action: Action) -> str:
-    """Why ``action`` cannot be asked for now; empty when it can."""
-    if not view.opted_in:
+def refusal(view: ReleaseView, action: Action, policy: ClusterPolicy | None = None) -> str:
+    """Why ``action`` cannot be asked for now (under ``policy``); empty when it can."""
+    if not view.managed:
         return (f"Deployment {view.namespace}/{view.name} is not managed by canarist "
-                f"(label {ENABLED_LABEL}=true is missing)")
+                f"(label {ENABLED_LABEL}=true is missing, and no cluster policy adopted it)")
     verb = "promote --full" if action is Action.PROMOTE_FULL else action.value
     if not view.in_release:
         return f"no release in progress (phase {view.phase}): nothing to {verb}"
@@ -107,9 +121,10 @@ def refusal(view: ReleaseView, action: Action) -> str:
     if action is Action.RETRY:
         return "" if view.aborted else "the release is not aborted: nothing to retry"
     if action is Action.PROMOTE_FULL:
-        return ""
+        return promote_full_refusal(policy)
     if view.aborted:
-        return "the release is aborted; retry it, or promote --full"
+        also = "" if promote_full_refusal(policy) else ", or promote --full"
+        return f"the release is aborted; retry it{also}"
     if action is Action.PROMOTE and view.status.step >= view.status.steps > 0:
         return "every step is done; the promotion waits for the canary to be fully available"
     if action is Action.RESUME and not view.user_paused:
@@ -123,6 +138,7 @@ def status_text(view: ReleaseView) -> str:
     s = view.status
     rows = [
         ("Deployment", f"{view.namespace}/{view.name}"),
+        ("Policy", view.policy or "-"),
         ("Phase", view.phase + (" (paused by user)" if view.user_paused else "")),
         ("Step", view.step),
         ("Weight", f"{s.weight}% canary, {100 - s.weight}% stable"),
@@ -159,14 +175,15 @@ def progress_line(view: ReleaseView, *, width: int = 20) -> str:
 
 
 def table(views: Sequence[ReleaseView], *, all_namespaces: bool) -> str:
-    head = ["NAME", "PHASE", "STEP", "WEIGHT", "STABLE", "CANARY"]
+    head = ["NAME", "PHASE", "STEP", "WEIGHT", "STABLE", "CANARY", "POLICY"]
     if all_namespaces:
         head.insert(0, "NAMESPACE")
     rows = [head]
     for v in views:
         row = [v.name, v.phase + ("*" if v.user_paused else ""), v.step, f"{v.status.weight}%",
                v.status.stable_hash or "-",
-               v.status.canary_hash if v.in_release and v.status.canary_hash else "-"]
+               v.status.canary_hash if v.in_release and v.status.canary_hash else "-",
+               v.policy or "-"]
         if all_namespaces:
             row.insert(0, v.namespace)
         rows.append(row)

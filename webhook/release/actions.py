@@ -6,7 +6,9 @@ current state is ignored with a Warning Event saying why.
 - ``promote``: skip the current step (a pause, a weight not reached yet, an analysis); lifts a
   user's pause.
 - ``promote-full``: skip every remaining step and the header/mirror routes; weight 100 once the
-  canary is fully available; lifts an abort.
+  canary is fully available; lifts an abort. Refused when the Deployment's cluster policy has
+  ``rules.allowPromoteFull: false`` (in the words the CLI uses), unless the webhook recorded an
+  exempt user's bypass of that rule.
 - ``abort``: weight 0 and routes removed at once, the canary scaled away after the delay; phase
   ``Degraded``.
 - ``retry``: after an abort, the release starts again from step 0.
@@ -16,10 +18,13 @@ current state is ignored with a Warning Event saying why.
 
 from __future__ import annotations
 
+from webhook.policy import promote_full_refusal
 from webhook.release import gates
 from webhook.release.draft import Ctx, Draft, Work
 from webhook.release.stepping import describe
 from webhook.spec import Action, Phase
+
+PROMOTE_FULL_RULE = "rules.allowPromoteFull"
 
 
 def apply_action(ctx: Ctx, work: Work, draft: Draft, *, in_release: bool) -> None:
@@ -37,6 +42,8 @@ def apply_action(ctx: Ctx, work: Work, draft: Draft, *, in_release: bool) -> Non
         user_paused=books.user_paused,
         at_end=status.step >= ctx.n,
     )
+    if not why and action is Action.PROMOTE_FULL:
+        why = policy_refusal(ctx)
     if why:
         draft.event("ActionIgnored", f"{action.value} ignored: {why}", warning=True)
         return
@@ -66,6 +73,15 @@ def apply_action(ctx: Ctx, work: Work, draft: Draft, *, in_release: bool) -> Non
     elif action is Action.RESUME:
         draft.event("Resumed", "release resumed by user")
         work.book(user_paused=False)
+
+
+def policy_refusal(ctx: Ctx) -> str:
+    """Why the Deployment's policy forbids ``promote-full`` (empty if it does not, or an exempt
+    user's bypass of the rule is recorded)."""
+    record = ctx.world.bypass
+    if record is not None and PROMOTE_FULL_RULE in record.rules:
+        return ""
+    return promote_full_refusal(ctx.world.policy)
 
 
 def abort(ctx: Ctx, work: Work, draft: Draft, reason: str) -> None:

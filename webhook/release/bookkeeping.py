@@ -15,6 +15,9 @@ stores there (camelCase like the rest of the annotation):
 | ``stableReplicas`` | the ``spec.replicas`` canarist last wrote (with ``replicas``, in one write) |
 | ``replicasHeld`` | someone set ``spec.replicas`` back to the total: canarist leaves it alone |
 | ``abortReason`` | why the release was aborted |
+| ``policy`` | the cluster policy governing the Deployment (``canarist status`` shows it) |
+| ``queuedAt`` | when the release began to wait for a slot (``maxConcurrentReleases``) |
+| ``bypassRecorded`` | the ``uid`` of the last policy bypass recorded as an Event |
 | ``handover`` | the canary ReplicaSet a promotion is handing over to the user's Deployment |
 """
 
@@ -38,6 +41,9 @@ class Books:
     stable_replicas: int | None = None
     replicas_held: bool = False
     abort_reason: str = ""
+    policy: str = ""
+    queued_at: str | None = None
+    bypass_recorded: str = ""
     handover: str = ""
 
     def with_(self, **changes: Any) -> Books:
@@ -68,6 +74,9 @@ class Books:
             stable_replicas=_count(x.get("stableReplicas")),
             replicas_held=x.get("replicasHeld") is True,
             abort_reason=x["abortReason"] if isinstance(x.get("abortReason"), str) else "",
+            policy=_text(x.get("policy")),
+            queued_at=x["queuedAt"] if isinstance(x.get("queuedAt"), str) else None,
+            bypass_recorded=_text(x.get("bypassRecorded")),
             handover=x["handover"] if isinstance(x.get("handover"), str) else "",
         )
 
@@ -84,6 +93,9 @@ class Books:
             "stableReplicas": self.stable_replicas,
             "replicasHeld": self.replicas_held or None,
             "abortReason": self.abort_reason or None,
+            "policy": self.policy or None,
+            "queuedAt": self.queued_at,
+            "bypassRecorded": self.bypass_recorded or None,
             "handover": self.handover or None,
         }
         extra.update({k: v for k, v in values.items() if v is not None})
@@ -101,8 +113,15 @@ _KEYS = {
     "stableReplicas",
     "replicasHeld",
     "abortReason",
+    "policy",
+    "queuedAt",
+    "bypassRecorded",
     "handover",
 }
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _count(value: Any) -> int | None:

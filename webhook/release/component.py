@@ -4,7 +4,7 @@ It talks to the embedded API server over HTTPS with the kubeconfig the cluster g
 ServiceAccount's token, authorized by RBAC), exactly as ``canarist reconcile`` does against a
 real cluster, watching every namespace; it reports ready once its caches are synced. The cluster
 gives it the admin address of the ``canarist proxy`` it runs (``--proxy-admin-url``), for the
-``builtin`` analysis provider.
+``builtin`` analysis provider, and the cluster policies of ``canarist up --policy FILE``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from webhook.kube.client import connect
 from webhook.kube.config import ClientOptions
+from webhook.policy import EMPTY, PolicySet
 from webhook.release.loop import LoopOptions, Reconciler
 
 
@@ -25,10 +26,11 @@ async def run_reconciler(
     ready: asyncio.Event,
     kubeconfig: Path,
     proxy_admin_url: str | None = None,
+    policies: PolicySet = EMPTY,
 ) -> None:
-    """``async def run(api, stop_event, *, ready, kubeconfig, proxy_admin_url)`` of
+    """``async def run(api, stop_event, *, ready, kubeconfig, proxy_admin_url, policies)`` of
     ``webhook.cluster.runtime``; ``api`` (the in-process API) is not used."""
     del api
-    options = LoopOptions(proxy_admin_url=proxy_admin_url)
+    options = LoopOptions(proxy_admin_url=proxy_admin_url, policies=policies)
     async with connect(ClientOptions(kubeconfig=str(kubeconfig))) as client:
         await Reconciler(client, options).run(stop, ready=ready)

@@ -8,14 +8,22 @@ puts the key back at that time; a failed write puts it back with per-key backoff
 between reconciles but the caches: a restarted reconciler resumes from the cluster alone.
 
 Which events wake which Deployment:
-- a Deployment that is opted in or carries ``canarist.io/status`` (also when it just lost the
-  label, or was deleted: its last state is kept so the deletion can be cleaned up);
+- a Deployment that is opted in, adopted by a cluster policy, or carries ``canarist.io/status``
+  (also when it just lost the label, or was deleted: its last state is kept so the deletion can
+  be cleaned up);
 - a canary Deployment (label ``canarist.io/canary-of``) wakes the Deployment it belongs to;
 - a ReplicaSet wakes the Deployment that owns it, when that one is released by canarist (the
   canary's wakes the Deployment it is the canary of; an adoption wakes the old and new owner);
 - a Service wakes the Deployment named in its ``canarist.io/managed-by`` annotation;
 - every ``resync`` seconds every released Deployment is reconciled with ``resync`` set, which
-  re-applies routing a hand edit may have changed.
+  re-applies routing a hand edit may have changed;
+- a new policy document (``--policy-configmap``) wakes every Deployment it or the previous one
+  covers, a Namespace's new labels every Deployment of that namespace; a release ending (or
+  aborting) wakes the releases waiting for a slot of ``maxConcurrentReleases``.
+
+Cluster policies (``LoopOptions.policies`` from ``--policy FILE``, or the ConfigMap followed with
+``policy_configmap``) decide, with the Deployment's labels, whether it is managed and its
+effective spec; ``webhook.release.policyloop`` is the loop's side of them.
 
 A warning the API server returns on the writes of a reconcile (a field the CRD does not have,
 pruned; a deprecated version; an admission webhook's) becomes a ``Warning`` Event ``APIWarning``
@@ -41,8 +49,10 @@ from webhook.kube import warnings as api_warnings
 from webhook.kube.client import KubeClient
 from webhook.kube.events import EventRecorder
 from webhook.kube.informer import Informer, key_of, owner_uids, start_all, stop_all
+from webhook.kube.policyfeed import ConfigMapRef
 from webhook.kube.protocol import JSON, ObjectRef
 from webhook.kube.workqueue import WorkQueue
+from webhook.policy import EMPTY, PolicySet
 from webhook.release import handover, measuring
 from webhook.release.bookkeeping import Books
 from webhook.release.execute import EventSink, Executor, service_patch
@@ -50,6 +60,7 @@ from webhook.release.metrics import Metrics
 from webhook.release.model import ServiceView, World, observe, selecting
 from webhook.release.names import CANARY_OF_LABEL, CANARY_SUFFIX, MANAGED_BY_ANNOTATION
 from webhook.release.planner import plan
+from webhook.release.policyloop import PolicyWatch
 from webhook.release.relevance import (
     active,
     controller_of,
@@ -57,7 +68,6 @@ from webhook.release.relevance import (
     label_pairs,
     managed_by,
     orphaned_in,
-    released,
     same_but_status,
     selector_pairs,
 )
@@ -81,6 +91,8 @@ class LoopOptions:
     proxy_admin_url: str | None = None  # what the ``builtin`` analysis provider reads
     # promotion hands the canary's ReplicaSet over (False: the Deployment always rolls out)
     handover: bool = True
+    policies: PolicySet = EMPTY  # cluster policies from a file (--policy)
+    policy_configmap: ConfigMapRef | None = None  # or followed in a ConfigMap
 
 
 def _meta(obj: JSON) -> JSON:
@@ -123,6 +135,10 @@ class Reconciler:
         self.resyncs: set[Key] = set()
         self.reconciles = 0
         self.measurer: Measurer | None = None
+        self.policy = PolicyWatch(
+            client, self.options.policies, self.options.policy_configmap,
+            deployments=self.deployments, wake=self.queue.add, events=sink, metrics=self.metrics,
+        )
 
     # --- events -> keys -------------------------------------------------------------------------
 
@@ -133,7 +149,8 @@ class Reconciler:
         if owner:
             self.queue.add((ns, str(owner)))
             return
-        if not (released(obj) or released(old)):
+        self.policy.on_deployment(etype, obj, old)
+        if not (self.policy.governed(obj) or self.policy.governed(old)):
             return
         key = key_of(obj)
         if etype == "DELETED":
@@ -171,10 +188,12 @@ class Reconciler:
         self.replica_sets.add_handler(self._on_replica_set)
         self.services.add_handler(self._on_service)
         informers = [self.deployments, self.replica_sets, self.services]
+        informers += self.policy.informers
         tasks: list[asyncio.Task[None]] = []
         try:
             if not await start_all(informers, within=None):
                 return
+            self.policy.synced()
             await self._restore_orphans()
             tasks = [
                 asyncio.create_task(self._worker(), name=f"reconcile-{i}")
@@ -192,6 +211,7 @@ class Reconciler:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await stop_all(informers)
+            await self.policy.stop()
             if self._recorder is not None:
                 await self._recorder.aclose()
             if self.measurer is not None:
@@ -201,7 +221,7 @@ class Reconciler:
         while True:
             await asyncio.sleep(self.options.resync)
             for obj in self.deployments.list():
-                if released(obj):
+                if self.policy.governed(obj):
                     key = key_of(obj)
                     self.resyncs.add(key)
                     self.queue.add(key)
@@ -272,6 +292,7 @@ class Reconciler:
             services=self.services_for(obj),
             resync=resync,
             handover=self.options.handover,
+            policy=self.policy.policy_of(obj),
         )
         if handover.candidates(world):  # who else could adopt the canary's ReplicaSet
             world = replace(world, selecting=selecting(world, self._selecting(world, ns)))
@@ -328,7 +349,9 @@ class Reconciler:
         now = self.clock()
         if measuring.runs(world):
             world = await measuring.measure(world, now, self._measurer())
+        world = self.policy.slots(key, world)  # no await from counting slots to booking one
         result = plan(world, now)
+        self.policy.book(key, world, result.status)
         with api_warnings.collect() as said:
             try:
                 await self.executor.run(result, world.deployment, routers.get)
@@ -338,7 +361,7 @@ class Reconciler:
         if self.executor.wrote_deployment:
             self.written[key] = self.executor.superseded or (rv,)
         status = result.status if result.status is not None else world.status
-        if world.deployment.deleting or not world.deployment.opted_in:
+        if world.deployment.deleting or not world.managed:
             self.metrics.set_release(*key, None)
         else:
             self.metrics.set_release(*key, status)

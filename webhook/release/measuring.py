@@ -43,7 +43,7 @@ class Advancer(Protocol):
 
 def runs(world: World) -> tuple[Run, ...]:
     spec, status, d = world.spec, world.status, world.deployment
-    if spec is None or spec.analysis is None or not d.opted_in or d.deleting:
+    if spec is None or spec.analysis is None or not world.managed or d.deleting:
         return ()
     books = Books.of(status)
     if (

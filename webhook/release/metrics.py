@@ -8,7 +8,12 @@
 - ``canarist_reconcile_total{result}``: ``ok``, ``requeued`` (API conflict or unavailable),
   ``error`` (a router or the API refused);
 - ``canarist_reconcile_writes_total``: API writes issued by plans (router writes not included);
-- ``canarist_workqueue_depth``: Deployments waiting for a reconcile.
+- ``canarist_workqueue_depth``: Deployments waiting for a reconcile;
+- ``canarist_policies``: cluster policies in force;
+- ``canarist_policy_document_valid``: 0 when the last policy document was refused (the one in
+  force stays), else 1;
+- ``canarist_policy_loads_total{result}``: policy documents ``accepted`` or ``refused``;
+- ``canarist_releases_waiting``: releases waiting for a slot of ``maxConcurrentReleases``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ class Metrics:
     results: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESULTS, 0))
     writes: int = 0
     queue_depth: int = 0
+    policies: int = 0
+    policy_valid: bool = True
+    policy_loads: dict[str, int] = field(default_factory=lambda: {"accepted": 0, "refused": 0})
+    waiting: int = 0
 
     def set_release(self, namespace: str, name: str, status: ReleaseStatus | None) -> None:
         if status is None or status.phase is None:
@@ -74,5 +83,18 @@ class Metrics:
             "# HELP canarist_workqueue_depth Deployments waiting for a reconcile.",
             "# TYPE canarist_workqueue_depth gauge",
             f"canarist_workqueue_depth {self.queue_depth}",
+            "# HELP canarist_policies Cluster policies in force.",
+            "# TYPE canarist_policies gauge",
+            f"canarist_policies {self.policies}",
+            "# HELP canarist_policy_document_valid 0 when the last policy document was refused.",
+            "# TYPE canarist_policy_document_valid gauge",
+            f"canarist_policy_document_valid {int(self.policy_valid)}",
+            "# HELP canarist_policy_loads_total Policy documents accepted or refused.",
+            "# TYPE canarist_policy_loads_total counter",
+            *(f'canarist_policy_loads_total{{result="{r}"}} {n}'
+              for r, n in self.policy_loads.items()),
+            "# HELP canarist_releases_waiting Releases waiting for a slot of their policy.",
+            "# TYPE canarist_releases_waiting gauge",
+            f"canarist_releases_waiting {self.waiting}",
         ]
         return "\n".join(lines) + "\n"

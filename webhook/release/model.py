@@ -14,6 +14,7 @@ from typing import Any
 
 from webhook.analysis import AnalysisRecord
 from webhook.errors import SpecError
+from webhook.policy import BypassRecord, ClusterPolicy, manage, parse_effective
 from webhook.release.labels import selects
 from webhook.release.names import (
     CANARY_SUFFIX,
@@ -23,10 +24,11 @@ from webhook.release.names import (
     MANAGED_BY_ANNOTATION,
     POD_TEMPLATE_HASH,
 )
-from webhook.spec import CanarySpec, ReleaseStatus, parse_canary_spec
+from webhook.spec import CanarySpec, ReleaseStatus
+from webhook.spec.boundedcache import BoundedCache
 from webhook.spec.hashing import revision_hash
 from webhook.spec.names import STATUS
-from webhook.spec.speccache import SpecCache, relevant
+from webhook.spec.speccache import DEFAULT_BYTES, cost_of, relevant
 
 JSON = dict[str, Any]
 
@@ -255,6 +257,20 @@ class ServiceView:
 
 
 @dataclass(frozen=True)
+class Slots:
+    """``maxConcurrentReleases`` of the Deployment's policy, seen when its release would start:
+    the releases holding a slot, and the queued ones that have waited longer."""
+
+    limit: int
+    running: tuple[str, ...]  # namespace/name
+    ahead: int = 0
+
+    @property
+    def free(self) -> bool:
+        return len(self.running) + self.ahead < self.limit
+
+
+@dataclass(frozen=True)
 class World:
     """Everything one reconcile of one Deployment looks at."""
 
@@ -273,6 +289,14 @@ class World:
     # The analysis record after this reconcile's measurements (None: nothing was measured; the
     # status's record stands).
     analysis: AnalysisRecord | None = None
+    # The cluster policy covering the Deployment (its first match), and whether canarist
+    # manages it: the opt-in label, or a policy adopting it (webhook.policy.manage).
+    policy: ClusterPolicy | None = None
+    managed: bool = False
+    # The last bypass of the policy by an exempt user, recorded by the webhook on the object.
+    bypass: BypassRecord | None = None
+    # Set when the policy limits concurrent releases and this release has yet to start.
+    slots: Slots | None = None
     # The canary Deployment's ReplicaSets, and orphaned ones the user's selector matches (what a
     # promotion hands over, ``webhook.release.handover``).
     canary_replica_sets: tuple[ReplicaSetView, ...] = ()
@@ -291,21 +315,27 @@ class World:
 
 # The reconciler's parsed specs, bounded in bytes like the webhook's: keyed by the annotation
 # text, they would otherwise hold every distinct (large) annotation value ever seen.
-SPECS: SpecCache[tuple[CanarySpec | None, str | None]] = SpecCache()
+# The policy is part of the key: a policy object is shared by every Deployment it covers and
+# replaced whole when the policies change, so it costs the key nothing to count.
+SpecKey = tuple[str, tuple[tuple[str, str], ...], "ClusterPolicy | None"]
+SPECS: BoundedCache[SpecKey, tuple[CanarySpec | None, str | None]] = BoundedCache(
+    DEFAULT_BYTES, lambda key, _: cost_of((key[0], key[1])))
 
 
 def parsed_spec(
-    name: str, annotations: tuple[tuple[str, str], ...]
+    name: str, annotations: tuple[tuple[str, str], ...], policy: ClusterPolicy | None = None
 ) -> tuple[CanarySpec | None, str | None]:
-    """The spec of a Deployment's ``canarist.io/`` annotations, or the problems with them.
+    """The spec of a Deployment's ``canarist.io/`` annotations over its policy's defaults, or
+    the problems with them.
 
-    Cached (``SPECS``): parsing is a pure function of the annotations and YAML parsing is the
-    costliest part of a reconcile, while the annotations change only when a user edits them."""
-    key = (name, annotations)
+    Cached (``SPECS``): parsing is a pure function of the annotations and the policy, and YAML
+    parsing is the costliest part of a reconcile, while both change only when someone edits
+    them."""
+    key = (name, annotations, policy)
     found = SPECS.get(key)
     if found is None:
         try:
-            found = parse_canary_spec(dict(annotations), deployment=name).spec, None
+            found = parse_effective(dict(annotations), policy, deployment=name).spec, None
         except SpecError as exc:
             found = None, exc.summary()
         SPECS.put(key, found)
@@ -322,16 +352,20 @@ def observe(
     resync: bool = False,
     deployments: Iterable[Mapping[str, Any]] = (),
     handover: bool = True,
+    policy: ClusterPolicy | None = None,
 ) -> World:
     """Read the API objects of one release. ``replica_sets`` may hold every ReplicaSet of the
     namespace: those owned by ``deployment`` are its own, those of the canary (and orphans its
     selector matches) the canary's. ``deployments``: the namespace's other Deployments, when the
-    promotion needs to know which of them select the canary's pods."""
+    promotion needs to know which of them select the canary's pods. ``policy`` is the cluster
+    policy covering the Deployment, if any."""
     view = DeploymentView.of(deployment)
     canary_view = CanaryView.of(canary, view.uid) if canary is not None else None
     replica_sets = tuple(replica_sets)
-    # (the status and the history change every step: not part of the key)
-    spec, error = parsed_spec(view.name, tuple(sorted(relevant(view.annotations).items())))
+    # (the status and the history change every step, the bypass record with each bypass: not
+    # part of the key)
+    spec, error = parsed_spec(
+        view.name, tuple(sorted(relevant(view.annotations).items())), policy)
     owned_rs = tuple(
         ReplicaSetView.of(rs)
         for rs in replica_sets
@@ -348,6 +382,9 @@ def observe(
         services=tuple(ServiceView.of(s) for s in services),
         verified=verified,
         resync=resync,
+        policy=policy,
+        managed=manage(view.labels, view.annotations, policy).managed,
+        bypass=BypassRecord.of(view.annotations),
         canary_replica_sets=canary_rs,
         selecting=_selecting(view, deployments, canary_rs),
         handover=handover,

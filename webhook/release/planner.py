@@ -7,19 +7,23 @@ It reads no clock and does no I/O, so every decision is tested with tables of ca
 
 Which path a Deployment takes:
 - being deleted → restore the shared objects canarist changed (``teardown.gone``);
-- not opted in → undo everything, unpause, drop the status (``teardown.opt_out``);
+- not managed (no opt-in label, no policy adopting it, or opted out) → undo everything,
+  unpause, drop the status (``teardown.opt_out``);
 - annotations that do not parse → report, change nothing;
 - a promotion handing the canary's ReplicaSet over → carry it on (``ending.handing_over``);
 - template == stable revision → converge to rest (``ending.at_rest``; a fast rollback lands here);
-- otherwise a release: fresh (new canary hash: step 0, weight 0 first), aborted, promoting, or
-  walking the steps (``progress.steps``).
+- otherwise a release: fresh (new canary hash: step 0, weight 0 first; or waiting for a slot of
+  its policy, ``queueing.wait``), aborted, promoting, or walking the steps (``progress.steps``).
+
+The status books the policy governing the Deployment, and an exempt user's bypass of it (the
+webhook's ``canarist.io/bypass`` record) becomes one Warning Event ``PolicyBypassed``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from webhook.release import actions, ending, gates, progress, replicas, teardown
+from webhook.release import actions, ending, gates, progress, queueing, replicas, teardown
 from webhook.release.bookkeeping import Books
 from webhook.release.canary import current_canary
 from webhook.release.draft import Ctx, Draft, Work
@@ -34,13 +38,14 @@ def plan(world: World, now: datetime) -> Plan:
     d = world.deployment
     if d.deleting:
         return teardown.gone(world)
-    if not d.opted_in:
+    if not world.managed:
         return teardown.opt_out(world)
     if world.spec is None:
         return _invalid(world)
     ctx = Ctx(world, world.spec, now)
     work = Work(world.status, Books.of(world.status))
     draft = Draft()
+    _policy(world, work, draft)
     if not work.status.stable_hash:
         work.set(stable_hash=d.hash, canary_hash=d.hash)
     work.set(steps=ctx.n)
@@ -56,9 +61,19 @@ def plan(world: World, now: datetime) -> Plan:
     return _finish(ctx, work, draft)
 
 
+def _policy(world: World, work: Work, draft: Draft) -> None:
+    work.book(policy=world.policy.name if world.policy is not None else "")
+    record = world.bypass
+    if record is not None and record.uid and record.uid != work.books.bypass_recorded:
+        draft.event("PolicyBypassed", record.event_message(), warning=True)
+        work.book(bypass_recorded=record.uid)
+
+
 def _release(ctx: Ctx, work: Work, draft: Draft) -> None:
     d = ctx.d
     if work.books.release != d.hash:
+        if not work.books.release and queueing.wait(ctx, work, draft):
+            return
         _start(ctx, work, draft)
     if not d.paused and work.status.phase != Phase.PROMOTING:
         work.unpause = False
@@ -133,6 +148,7 @@ def _start(ctx: Ctx, work: Work, draft: Draft) -> None:
         abort_reason="",
         scale_down_at=None,
         replicas_held=False,
+        queued_at=None,
     )
 
 

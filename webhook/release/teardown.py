@@ -1,6 +1,7 @@
 """A Deployment leaving canarist: the opt-in label removed, or the Deployment deleted.
 
-Opting out (label removed, possibly mid-release): the routers' ``cleanup`` (traffic back to
+Opting out (label removed or ``"false"``, or no policy adopting it any more; possibly
+mid-release): the routers' ``cleanup`` (traffic back to
 stable, managed routes and added destinations removed), the canary Deployment deleted, the
 Services canarist changed restored and the one it created deleted, the Deployment unpaused if a
 release held it (and given back its replica count after dynamic stable scale), the status
@@ -14,6 +15,7 @@ a ReplicaSet a hand-over left orphaned.
 
 from __future__ import annotations
 
+from webhook.policy import manage
 from webhook.release.bookkeeping import Books
 from webhook.release.draft import Draft
 from webhook.release.model import World
@@ -76,9 +78,11 @@ def opt_out(world: World) -> Plan:
         draft.add(DeleteCanary(canary.name))
     restore_services(world, draft, delete_owned=True)
     draft.add(WriteStatus(None, consume_action=ACTION in d.annotations))
-    draft.event(
-        "OptedOut", "canarist.io/enabled removed: canarist no longer manages this Deployment"
-    )
+    why = manage(d.labels, d.annotations, world.policy).reason
+    draft.event("OptedOut", f"{why}: canarist no longer manages this Deployment")
+    record = world.bypass
+    if record is not None and record.uid and record.uid != books.bypass_recorded:
+        draft.event("PolicyBypassed", record.event_message(), warning=True)
     return draft.plan()
 
 

@@ -19,7 +19,6 @@ from webhook.spec.canary import (
     Action,
     CanarySpec,
     ParsedSpec,
-    Policy,
     parse_canary_spec,
 )
 from webhook.spec.capabilities import CAPABILITIES, ROUTERS, Capability
@@ -57,7 +56,6 @@ __all__ = [
     "ParsedSpec",
     "Pause",
     "Phase",
-    "Policy",
     "Problems",
     "PrometheusProvider",
     "Provider",

@@ -43,15 +43,6 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True)
-class Policy:
-    """Cluster-wide defaults for Deployments that leave an annotation out."""
-
-    steps: tuple[Step, ...] | None = None
-    routers: tuple[str, ...] | None = None
-    analysis: Analysis | None = None
-
-
-@dataclass(frozen=True)
 class CanarySpec:
     steps: tuple[Step, ...] = DEFAULT_STEPS
     routers: tuple[str, ...] = DEFAULT_ROUTERS
@@ -91,22 +82,23 @@ def parse_canary_spec(
     annotations: Mapping[str, Any] | None,
     *,
     deployment: str = "",
-    policy: Policy | None = None,
 ) -> ParsedSpec:
-    """Parse and validate the annotations of one opted-in Deployment."""
+    """Parse and validate the annotations of one opted-in Deployment.
+
+    A cluster policy's defaults are annotations too: ``webhook.policy`` merges them under the
+    Deployment's own before calling this."""
     ann = dict(annotations or {})
     problems = Problems()
     warnings: list[str] = []
-    policy = policy or Policy()
     _check_names(ann, problems)
     values = {key: value for key, value in ann.items() if isinstance(value, str)}
 
     def get(key: str, parse: Callable[[str, str, Problems], Any], default: Any = None) -> Any:
         return parse(values[key], key, problems) if key in values else default
 
-    routers = get(n.TRAFFIC_ROUTER, o.parse_routers, policy.routers or DEFAULT_ROUTERS)
-    indexed = _steps(values, problems, policy)
-    analysis = _analysis(values, problems, policy)
+    routers = get(n.TRAFFIC_ROUTER, o.parse_routers, DEFAULT_ROUTERS)
+    indexed = _steps(values, problems)
+    analysis = _analysis(values, problems)
     stable = get(n.STABLE_SERVICE, o.service_name)
     canary = get(n.CANARY_SERVICE, o.service_name)
     options = _options(values, problems, get)
@@ -151,9 +143,9 @@ def _check_names(ann: Mapping[str, Any], problems: Problems) -> None:
             problems.add(key, f"annotation values must be strings, got {show(value)}")
 
 
-def _steps(values: Mapping[str, str], problems: Problems, policy: Policy) -> list[tuple[int, Step]]:
+def _steps(values: Mapping[str, str], problems: Problems) -> list[tuple[int, Step]]:
     if n.STEPS not in values:
-        return list(enumerate(policy.steps if policy.steps is not None else DEFAULT_STEPS))
+        return list(enumerate(DEFAULT_STEPS))
     raw = load_yaml(values[n.STEPS], n.STEPS, problems)
     if failed(raw):
         return []
@@ -167,9 +159,9 @@ def _steps(values: Mapping[str, str], problems: Problems, policy: Policy) -> lis
     return parse_steps_indexed(raw, n.STEPS, problems)
 
 
-def _analysis(values: Mapping[str, str], problems: Problems, policy: Policy) -> Analysis | None:
+def _analysis(values: Mapping[str, str], problems: Problems) -> Analysis | None:
     if n.ANALYSIS not in values:
-        return policy.analysis
+        return None
     raw = load_yaml(values[n.ANALYSIS], n.ANALYSIS, problems)
     return None if failed(raw) else parse_analysis(raw, n.ANALYSIS, problems)
 

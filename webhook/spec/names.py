@@ -30,6 +30,8 @@ ANALYSIS = "canarist.io/analysis"
 ACTION = "canarist.io/action"
 STATUS = "canarist.io/status"
 HISTORY = "canarist.io/history"
+# Written by the admission webhook only: the last bypass of a policy by an exempt user.
+BYPASS = "canarist.io/bypass"
 
 # Written by kubectl apply; canarist's caches and `convert` leave it out.
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -63,7 +65,9 @@ USER_ANNOTATIONS: tuple[str, ...] = (
     ANALYSIS,
     ACTION,
 )
-KNOWN_ANNOTATIONS: frozenset[str] = frozenset((*USER_ANNOTATIONS, STATUS, HISTORY, MANAGED_BY))
+KNOWN_ANNOTATIONS: frozenset[str] = frozenset(
+    (*USER_ANNOTATIONS, STATUS, HISTORY, MANAGED_BY, BYPASS)
+)
 
 # Options that only mean something for one router.
 ROUTER_OPTIONS: dict[str, str] = {

@@ -43,9 +43,11 @@ def cost_of(key: Key) -> int:
 
 def relevant(annotations: Mapping[str, Any]) -> dict[str, Any]:
     """The annotations a spec depends on: ``canarist.io/`` ones but the status and the history
-    (which change every step)."""
-    return {k: v for k, v in annotations.items()
-            if k.startswith(n.PREFIX) and k not in (n.STATUS, n.HISTORY)}
+    (which change every step) and the record of a policy's bypass."""
+    return {k: v for k, v in annotations.items() if k.startswith(n.PREFIX) and k not in _NOT_SPEC}
+
+
+_NOT_SPEC = frozenset({n.STATUS, n.HISTORY, n.BYPASS})
 
 
 def spec_key(annotations: Mapping[str, Any], name: str) -> Key | None:

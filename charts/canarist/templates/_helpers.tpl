@@ -22,6 +22,24 @@
 {{- define "canarist.dashboard" -}}{{ include "canarist.fullname" . }}-dashboard{{- end -}}
 {{- define "canarist.certSecret" -}}{{ include "canarist.fullname" . }}-webhook-tls{{- end -}}
 {{- define "canarist.webhookConfig" -}}{{ include "canarist.fullname" . }}{{- end -}}
+{{- define "canarist.policies" -}}{{ include "canarist.fullname" . }}-policies{{- end -}}
+{{- /* The policies' namespaces by name, minus those the webhook never serves (a JSON list). */ -}}
+{{- define "canarist.policyNamespaces" -}}
+{{- $excluded := concat (list "kube-system" "kube-node-lease" .Release.Namespace) .Values.webhook.excludeNamespaces -}}
+{{- $named := list -}}
+{{- range .Values.policies -}}
+{{- range (.namespaces | default list) -}}
+{{- if not (has . $excluded) -}}{{- $named = append $named . -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $named | uniq | sortAlpha | toJson -}}
+{{- end -}}
+{{- /* "true" when a policy selects namespaces by label (the Namespaces must be watched). */ -}}
+{{- define "canarist.policiesSelectNamespaces" -}}
+{{- $found := false -}}
+{{- range .Values.policies -}}{{- if .namespaceSelector -}}{{- $found = true -}}{{- end -}}{{- end -}}
+{{- $found -}}
+{{- end -}}
 
 {{/* The namespace canarist watches: every one, or watchNamespace. */}}
 {{- define "canarist.watchNamespace" -}}
@@ -122,4 +140,34 @@ annotations:
 {{- define "canarist.containerSecurity" -}}
 securityContext:
   {{- toYaml .Values.securityContext | nindent 2 }}
+{{- end -}}
+
+{{- /* What every webhook entry of the configuration shares. */ -}}
+{{- define "canarist.webhookEntry" -}}
+admissionReviewVersions: [v1]
+sideEffects: None
+failurePolicy: {{ .Values.webhook.failurePolicy }}
+timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
+matchPolicy: Equivalent
+reinvocationPolicy: Never
+clientConfig:
+  service:
+    name: {{ include "canarist.webhook" . }}
+    namespace: {{ .Release.Namespace }}
+    path: /mutate
+    port: 443
+rules:
+  - apiGroups: [apps]
+    apiVersions: [v1]
+    operations: [CREATE, UPDATE]
+    resources: [deployments, deployments/status]
+    scope: Namespaced
+{{- end -}}
+
+{{- /* The policy entries skip labelled Deployments: the opt-in entry reviews those. */ -}}
+{{- define "canarist.notLabelled" -}}
+matchExpressions:
+  - key: canarist.io/enabled
+    operator: NotIn
+    values: ["true"]
 {{- end -}}

@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from webhook.cluster import status as st
-from webhook.cluster.selectors import label_key_problem, label_value_problem
 from webhook.cluster.status import Cause
+from webhook.spec.labels import label_key_problem, label_value_problem
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
