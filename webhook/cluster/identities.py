@@ -70,7 +70,14 @@ class Identity:
         return f"system:serviceaccount:{NAMESPACE}:{self.name}"
 
 
-RECONCILER = Identity("canarist-reconciler", RECONCILER_RULES)
+# What the chart's policies Role and Namespaces ClusterRole (charts/canarist/templates/policies.yaml)
+# give the reconciler, widened to every namespace: ``up --policy-configmap NS/NAME`` may name a
+# ConfigMap in any namespace.
+POLICY_RULES: tuple[dict[str, Any], ...] = (
+    _rule([""], ["configmaps"], ["list", "watch"]),
+    _rule([""], ["namespaces"], ["list", "watch"]),
+)
+RECONCILER = Identity("canarist-reconciler", RECONCILER_RULES + POLICY_RULES)
 PROXY = Identity("canarist-proxy", PROXY_RULES)
 
 
