@@ -70,9 +70,9 @@ class Identity:
         return f"system:serviceaccount:{NAMESPACE}:{self.name}"
 
 
-# What the chart's policies Role and Namespaces ClusterRole (charts/canarist/templates/policies.yaml)
-# give the reconciler, widened to every namespace: ``up --policy-configmap NS/NAME`` may name a
-# ConfigMap in any namespace.
+# What the chart's policies Role and Namespaces ClusterRole give the reconciler
+# (charts/canarist/templates/policies.yaml), widened to every namespace: ``up
+# --policy-configmap NS/NAME`` may name a ConfigMap in any namespace.
 POLICY_RULES: tuple[dict[str, Any], ...] = (
     _rule([""], ["configmaps"], ["list", "watch"]),
     _rule([""], ["namespaces"], ["list", "watch"]),
