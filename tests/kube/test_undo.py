@@ -110,6 +110,14 @@ def test_refusals(d: dict[str, Any], rs: list[dict[str, Any]], to: int | None, r
     assert reason in got.reason
 
 
+def test_a_deployment_a_cluster_policy_adopted_is_undone_like_a_labelled_one() -> None:
+    d = deployment("v2", "v2", opted_in=False)
+    status = json.loads(d["metadata"]["annotations"]["canarist.io/status"])
+    d["metadata"]["annotations"]["canarist.io/status"] = json.dumps({**status, "policy": "shop"})
+    got = plan_undo(d, HISTORY)
+    assert isinstance(got, Undo) and got.revision == 1
+
+
 def test_the_patch_is_guarded_by_the_version_read() -> None:
     got = plan_undo(deployment("v2", "v2"), HISTORY, skip_steps=True)
     assert isinstance(got, Undo)

@@ -36,6 +36,7 @@ from webhook.errors import Conflict
 from webhook.kube.client import KubeClient
 from webhook.kube.config import ClientOptions
 from webhook.kube.controls import EXIT_FAILED, EXIT_OK, check_name, read_deployment, run_body
+from webhook.kube.display import ReleaseView
 from webhook.kube.protocol import JSON, ObjectRef
 from webhook.spec import Action, Phase, ReleaseStatus
 from webhook.spec.hashing import POD_TEMPLATE_HASH, revision_hash
@@ -118,10 +119,10 @@ def plan_undo(
     """What ``undo`` writes: the revision it goes back to and how, or why it cannot."""
     meta = deployment.get("metadata") or {}
     name = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-    if (meta.get("labels") or {}).get(ENABLED_LABEL) != "true":
+    if not ReleaseView.of(deployment).managed:  # labelled, or adopted by a cluster policy
         return Refused(
             f"Deployment {name} is not managed by canarist (label {ENABLED_LABEL}=true is "
-            "missing); use kubectl rollout undo"
+            "missing, and no cluster policy adopted it); use kubectl rollout undo"
         )
     revisions = history(deployment, replica_sets)
     status = ReleaseStatus.from_json((meta.get("annotations") or {}).get(STATUS))
