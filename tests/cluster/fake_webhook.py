@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,7 @@ class FakeWebhook:
         self.delay = 0.0
         self.received: list[dict[str, Any]] = []
         self.queries: list[str] = []
+        self.spans: list[tuple[float, float]] = []  # (received, answered), monotonic
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -57,10 +59,12 @@ class FakeWebhook:
 
     async def _handle(self, request: web.Request) -> web.Response:
         review = await request.json()
+        began = time.monotonic()
         self.received.append(review["request"])
         self.queries.append(request.query_string)
         if self.delay:
             await asyncio.sleep(self.delay)
+        self.spans.append((began, time.monotonic()))
         return web.json_response({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
                                   "response": self.answer(review["request"])})
 
