@@ -257,22 +257,26 @@ def use_the_dashboard(port: int, app: str, proxy: int, write: bool) -> None:
     pods = [p for r in doc["revisions"] for rs in r["replicaSets"] for p in rs["pods"]]
     assert pods and all(p["ready"] for p in pods), doc["revisions"]  # canarist's pods, cached
     # the proxy's rates, through the admin address the chart gives the dashboard
-    for _ in range(20):
-        request = urllib.request.Request(f"http://127.0.0.1:{proxy}/",
-                                         headers={"Host": "shop.example.com"})
-        with urllib.request.urlopen(request, timeout=10) as r:
-            assert r.status == 200
+    def send(count: int) -> None:
+        for _ in range(count):
+            request = urllib.request.Request(f"http://127.0.0.1:{proxy}/",
+                                             headers={"Host": "shop.example.com"})
+            with urllib.request.urlopen(request, timeout=10) as r:
+                assert r.status == 200
 
     rates: dict[str, Any] = {}
 
     def requests_seen() -> float:
+        # traffic all along: the rates are differences between the dashboard's polls (every
+        # 5 s), so requests sent before its first poll of the proxy would show in none
+        send(5)
         rates.update(call(port, f"/api/v1/releases/{key}")[1]["rates"])
         assert rates["enabled"], rates
         # (a poll before the proxy listened leaves a problem until the next one, 5 s later)
         return 0.0 if rates["problem"] else sum(s[1] + s[3] for s in rates["samples"])
 
     try:
-        wait_for("the proxy's rates of web", requests_seen, within=30)
+        wait_for("the proxy's rates of web", requests_seen, within=60)
     except AssertionError:
         raise AssertionError(f"no rates: {rates}") from None
     promote, undo = f"/api/v1/releases/{key}/promote", f"/api/v1/releases/{key}/undo"

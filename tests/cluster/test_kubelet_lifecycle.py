@@ -141,7 +141,9 @@ def test_deletion_honours_the_grace_period(cluster):
         create(cluster, ns, pod)
     for name in ("graceful", "stubborn"):
         wait_pod(cluster, ns, name, phase_is("Running"))
-        wait_pod(cluster, ns, name, lambda p: "up" in logs(cluster, ns, p["metadata"]["name"]))
+        # (kubectl logs refuses a container still being created: wait for it to run first)
+        wait_pod(cluster, ns, name, lambda p: running(p)
+                 and "up" in logs(cluster, ns, p["metadata"]["name"]))
     took = _removed_after(cluster, ns, "graceful")
     assert 0.9 < took < 15  # it exited on SIGTERM after its second; the 20 s were not waited
     took = _removed_after(cluster, ns, "stubborn")
@@ -299,7 +301,7 @@ def test_a_pod_in_its_grace_period_is_finished_when_the_node_stops():
         body["spec"]["terminationGracePeriodSeconds"] = 600
         body["spec"]["automountServiceAccountToken"] = False
         create(c, ns, body)
-        wait_pod(c, ns, "deaf", lambda p: bool(logs(c, ns, "deaf").strip()))
+        wait_pod(c, ns, "deaf", lambda p: running(p) and bool(logs(c, ns, "deaf").strip()))
         pid = int(logs(c, ns, "deaf").split()[0])
         c.call(c.api.delete("pods", ns, "deaf"))
         wait_event(c, ns, "deaf", "Killing", "Stopping container app")
@@ -312,6 +314,10 @@ def test_a_pod_in_its_grace_period_is_finished_when_the_node_stops():
             time.sleep(0.05)
     finally:
         c.stop()
+
+
+def running(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") == "Running"
 
 
 @needs_namespaces

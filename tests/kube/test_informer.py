@@ -155,7 +155,9 @@ async def test_410_expired_relists_and_reports_what_changed_meanwhile(
     ns, busy = new_namespace(small, "inf"), new_namespace(small, "busy")
     for name in ("keep", "change", "gone"):
         await via_front.create(cm(ns, name))
-    inf = Informer(via_front, "v1", "ConfigMap", namespace=ns)
+    # (retries back off exponentially while the watches are blocked; capped here so a flood
+    # that is slow on a busy machine does not push the next attempt past the wait below)
+    inf = Informer(via_front, "v1", "ConfigMap", namespace=ns, max_backoff=2.0)
     log = Log()
     inf.add_handler(log)
     await start_all([inf])
