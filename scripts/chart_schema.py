@@ -10,7 +10,6 @@ The rest of the schema (canarist's own keys and descriptions) is written by hand
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -18,7 +17,10 @@ from typing import Any
 
 import kubernetes_validate
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts.generated import ROOT, write_or_check
+
 SCHEMA = ROOT / "charts" / "canarist" / "values.schema.json"
 KUBERNETES = "1.29.0"  # the chart's kubeVersion floor
 PREFIX = "io.k8s."
@@ -70,18 +72,7 @@ def current_text() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is not current")
-    args = parser.parse_args(argv)
-    text = current_text()
-    if args.check:
-        if SCHEMA.read_text() != text:
-            print(f"{SCHEMA.relative_to(ROOT)} is not current: run scripts/chart_schema.py",
-                  file=sys.stderr)
-            return 1
-        return 0
-    SCHEMA.write_text(text)
-    return 0
+    return write_or_check(__doc__.splitlines()[0], SCHEMA, current_text, __file__, argv)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,8 @@ import asyncio
 import copy
 import gc
 import json
-import os
 import ssl
-import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.admission.conftest import GOLDEN, Pki
+from tests.admission.process import start_webhook
 from tests.admission.rawhttp import exchange, open_tls
 from webhook.admission import mutate
 from webhook.admission.speccache import SpecCache, cost_of, spec_key
@@ -101,7 +99,8 @@ def _rss(pid: int) -> int:
 async def test_the_server_process_gives_the_memory_back(pki: Pki, tmp_path: Path) -> None:
     """The real ``canarist webhook`` process: its RSS after 120 different 2.9 MB reviews stays
     within a bound of its RSS after the first few (it kept every one before)."""
-    proc, port = await asyncio.to_thread(_start, pki, tmp_path / "webhook.log")
+    proc, port = await asyncio.to_thread(start_webhook, pki.cert, pki.key,
+                                         tmp_path / "webhook.log")
     try:
         ctx: ssl.SSLContext = pki.client_context()
         reader, writer = await open_tls(port, ctx)
@@ -122,25 +121,3 @@ async def test_the_server_process_gives_the_memory_back(pki: Pki, tmp_path: Path
         proc.terminate()
         proc.wait(10)
 
-
-def _start(pki: Pki, log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """``canarist webhook`` as a process, and its port once it serves."""
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "webhook.cli", "webhook", "--tls-cert", str(pki.cert),
-             "--tls-key", str(pki.key), "--listen", "127.0.0.1:0", "--drain-seconds", "0"],
-            stderr=out, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    return proc, _port(log, proc)
-
-
-def _port(log: Path, proc: subprocess.Popen[bytes]) -> int:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for line in log.read_text().splitlines():
-            entry = json.loads(line)
-            if entry.get("msg") == "serving":
-                return int(str(entry["address"]).rsplit(":", 1)[1])
-        assert proc.poll() is None, log.read_text()
-        time.sleep(0.05)
-    raise AssertionError("the webhook did not start")

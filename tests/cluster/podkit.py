@@ -10,9 +10,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from webhook.cluster.kubelet.isolation import Isolation, detect
 from webhook.cluster.runtime import RunningCluster
 
 IMAGE = "ghcr.io/canarist/canarist:test"
+
+# Whether pods get their own namespaces (needs root on Linux), and the mark of tests needing it.
+NAMESPACES = detect()[0] is Isolation.NAMESPACES
+needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason=f"needs root on Linux: {detect()[1]}")
+
 _ids = itertools.count()
 Pod = dict[str, Any]
 

@@ -24,6 +24,7 @@ from tests.cluster.podkit import (
     get_pod,
     is_ready,
     logs,
+    needs_namespaces,
     new_namespace,
     phase_is,
     python_pod,
@@ -33,12 +34,9 @@ from tests.cluster.podkit import (
 from tests.cluster.workloads import with_root_ca
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.kubelet import NodeConfig, run_kubelet
-from webhook.cluster.kubelet.isolation import Isolation, detect
+from webhook.cluster.kubelet.isolation import Isolation
 from webhook.cluster.kubelet.state import NodeState, record_sandbox, start_time
 from webhook.cluster.runtime import RunningCluster, start_in_thread
-
-NAMESPACES = detect()[0] is Isolation.NAMESPACES
-needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason=f"needs root on Linux: {detect()[1]}")
 
 # A small server: /healthz answers 200 for the first HEALTHY requests, then 500.
 FLAKY = r"""

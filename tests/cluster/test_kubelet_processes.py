@@ -16,6 +16,7 @@ import pytest
 
 from tests.cluster.podkit import (
     IMAGE,
+    NAMESPACES,
     container_status,
     create,
     events,
@@ -23,6 +24,7 @@ from tests.cluster.podkit import (
     json_log,
     kubectl,
     logs,
+    needs_namespaces,
     new_namespace,
     phase_is,
     python_pod,
@@ -30,11 +32,7 @@ from tests.cluster.podkit import (
     wait_pod,
     waiting_reason,
 )
-from webhook.cluster.kubelet.isolation import Isolation, detect
 from webhook.cluster.runtime import RunningCluster
-
-NAMESPACES = detect()[0] is Isolation.NAMESPACES
-needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason=f"needs root on Linux: {detect()[1]}")
 
 INSPECT = r"""
 import json, os, socket, stat

@@ -218,6 +218,8 @@ def test_token_auth(token_dashboard: DashboardProcess, held: str, kube: Cluster)
     seen = d.get("/api/v1/releases", token=viewer).json()
     assert {r["namespace"] for r in seen["items"]} == {held}
     assert d.get(f"/api/v1/releases/{other}/secret", token=viewer).status == 403
+    streamed = d.get(f"/api/v1/releases/{other}/secret/stream", token=viewer)
+    assert streamed.status == 403, streamed.body
     detail = d.get(f"/api/v1/releases/{held}/web", token=viewer).json()
     assert detail["hidden"] == ["pods", "events"]  # no list on pods or events in that Role
     assert all(rs["pods"] == [] for r in detail["revisions"] for rs in r["replicaSets"])

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import http.client
 import itertools
-import json
-import os
 import socket
 import ssl
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +15,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.admission.process import start_webhook
 from webhook.cluster.runtime import RunningCluster, start_in_thread
 from webhook.spec.routetable import ROUTE_TABLE_KEY, ROUTE_TABLE_LABEL
 
@@ -54,16 +51,11 @@ def hostile_webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhoo
     leaf.cert_chain_pems[0].write_to_path(str(tmp / "tls.crt"))
     leaf.private_key_pem.write_to_path(str(tmp / "tls.key"))
     log = tmp / "webhook.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "webhook.cli", "webhook", "--tls-cert", str(tmp / "tls.crt"),
-             "--tls-key", str(tmp / "tls.key"), "--listen", "127.0.0.1:0",
-             "--drain-seconds", "0"],
-            stderr=out, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc, port = start_webhook(tmp / "tls.crt", tmp / "tls.key", log)
     ctx = ssl.create_default_context()
     ca.configure_trust(ctx)
     try:
-        yield WebhookProcess(proc, _port(log, proc), ctx, log)
+        yield WebhookProcess(proc, port, ctx, log)
         text = log.read_text()
         assert "Traceback" not in text, text[-3000:]
         assert proc.poll() is None, "the webhook died"
@@ -74,18 +66,6 @@ def hostile_webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhoo
         except subprocess.TimeoutExpired:  # a webhook stuck in a parse ignores SIGTERM
             proc.kill()
             proc.wait()
-
-
-def _port(log: Path, proc: subprocess.Popen[bytes]) -> int:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for line in log.read_text().splitlines():
-            entry = json.loads(line)
-            if entry.get("msg") == "serving":
-                return int(str(entry["address"]).rsplit(":", 1)[1])
-        assert proc.poll() is None, log.read_text()
-        time.sleep(0.05)
-    raise AssertionError("the webhook did not start")
 
 
 @dataclass

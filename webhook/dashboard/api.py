@@ -94,6 +94,19 @@ def not_synced(dashboard: Dashboard) -> web.Response | None:
                  (f": {why}" if why else ""))
 
 
+async def readable_release(request: web.Request) -> tuple[str, str, str | None] | web.Response:
+    """The release a request names and the request's token, once the cache is in sync and the
+    token may get that release; else the response refusing the request (503 or 403)."""
+    d = request.app[DASHBOARD]
+    ns, name = target(request)
+    if (unsynced := not_synced(d)) is not None:
+        return unsynced
+    token = request.get(TOKEN)
+    if not await d.may(token, acl.get_release(ns, name)):
+        return error(403, f"Permission denied: you may not get deployment {ns}/{name}")
+    return ns, name, token
+
+
 async def page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
@@ -138,12 +151,9 @@ async def releases(request: web.Request) -> web.Response:
 @mapped
 async def release(request: web.Request) -> web.Response:
     d = request.app[DASHBOARD]
-    ns, name = target(request)
-    if (unsynced := not_synced(d)) is not None:
-        return unsynced
-    token = request.get(TOKEN)
-    if not await d.may(token, acl.get_release(ns, name)):
-        return error(403, f"Permission denied: you may not get deployment {ns}/{name}")
+    if isinstance(allowed := await readable_release(request), web.Response):
+        return allowed
+    ns, name, token = allowed
     doc = await d.detail(ns, name, token)
     if doc is None:
         return error(404, f"no Deployment {ns}/{name} managed by canarist")

@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from webhook.dashboard import access as acl
-from webhook.dashboard.api import mapped, not_synced, target, visible_rows
+from webhook.dashboard.api import mapped, not_synced, readable_release, visible_rows
 from webhook.dashboard.app import DASHBOARD, TOKEN, error
 from webhook.dashboard.state import Dashboard
 from webhook.kube.informer import Key
@@ -133,12 +133,9 @@ async def _changes(d: Dashboard, token: str | None, keys: frozenset[Key], seq: i
 @mapped
 async def release_stream(request: web.Request) -> web.StreamResponse:
     d = request.app[DASHBOARD]
-    ns, name = target(request)
-    if (unsynced := not_synced(d)) is not None:
-        return unsynced
-    token = request.get(TOKEN)
-    if not await d.may(token, acl.get_release(ns, name)):
-        return error(403, f"Permission denied: you may not get deployment {ns}/{name}")
+    if isinstance(allowed := await readable_release(request), web.Response):
+        return allowed
+    ns, name, token = allowed
     resp = await _open(request, d)
     if resp is None:
         return error(503, "too many open streams; poll the release instead")

@@ -11,8 +11,21 @@ from webhook.cluster.api import ClusterAPI
 from webhook.cluster.controllers import cronjob as cjc
 from webhook.cluster.controllers.events import EventRecorder
 from webhook.cluster.controllers.informer import Informers
-from webhook.cluster.controllers.objects import Obj, controller_ref, format_time, meta, uid_of
-from webhook.cluster.controllers.workqueue import Retry, WorkQueue, run_workers
+from webhook.cluster.controllers.objects import (
+    Key,
+    Obj,
+    controller_ref,
+    format_time,
+    meta,
+    uid_of,
+)
+from webhook.cluster.controllers.workqueue import (
+    Retry,
+    WorkQueue,
+    enqueue_key,
+    retry_on_conflict,
+    run_workers,
+)
 from webhook.errors import APIStatusError
 
 CRONJOBS = "cronjobs.batch"
@@ -20,8 +33,6 @@ JOBS = "jobs.batch"
 USER = "system:serviceaccount:kube-system:cronjob-controller"
 # Past the schedule time by this much (a slow loop), the run is still made at once.
 SLACK = 0.05
-
-Key = tuple[str, str]
 
 
 class CronJobController:
@@ -33,16 +44,11 @@ class CronJobController:
         self.jobs = informers.of(JOBS)
         self.queue: WorkQueue[Key] = WorkQueue(base_delay=1.0, max_delay=60.0)
         self.recorder = EventRecorder(api, "cronjob-controller", clock)
-        self.cronjobs.add_handler(self._on_cronjob)
+        self.cronjobs.add_handler(enqueue_key(self.queue))
         self.jobs.add_handler(self._on_job)
 
     async def run(self) -> None:
         await run_workers(self.queue, self.sync, 2, "cronjob")
-
-    def _on_cronjob(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        if obj is not None:
-            self.queue.add(_key(obj))
 
     def _on_job(self, etype: str, old: Obj | None, new: Obj | None) -> None:
         job = new or old
@@ -65,13 +71,9 @@ class CronJobController:
         if not meta(cj).get("deletionTimestamp") and not spec.get("suspend"):
             status = await self._maybe_run(cj, key, status)
         if status != (cj.get("status") or {}):
-            try:
+            with retry_on_conflict():
                 await self.api.update(CRONJOBS, key[0], dict(cj, status=status),
                                       subresource="status", user=USER)
-            except APIStatusError as exc:
-                if exc.status in (404, 409):
-                    raise Retry() from exc
-                raise
 
     async def _maybe_run(self, cj: Obj, key: Key, status: dict[str, Any]) -> dict[str, Any]:
         now = self.clock()
@@ -124,8 +126,3 @@ class CronJobController:
                 raise
             return
         self.recorder.record(cj, "Normal", "SuccessfulDelete", f"Deleted job {name}")
-
-
-def _key(obj: Obj) -> Key:
-    md = meta(obj)
-    return (str(md.get("namespace") or ""), str(md.get("name") or ""))

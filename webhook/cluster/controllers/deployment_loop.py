@@ -41,13 +41,21 @@ from webhook.cluster.controllers.events import EventRecorder
 from webhook.cluster.controllers.informer import Informers, Obj
 from webhook.cluster.controllers.objects import (
     APPS_V1,
+    Key,
     controller_ref,
+    key_of,
     labels_of,
     meta,
     selector_is_empty,
     selector_matches,
 )
-from webhook.cluster.controllers.workqueue import Retry, WorkQueue, run_workers
+from webhook.cluster.controllers.workqueue import (
+    Retry,
+    WorkQueue,
+    enqueue_key,
+    retry_on_conflict,
+    run_workers,
+)
 from webhook.errors import APIStatusError
 
 DEPLOYMENTS = "deployments.apps"
@@ -56,8 +64,6 @@ USER = "system:serviceaccount:kube-system:deployment-controller"
 WORKERS = 5
 
 log = logging.getLogger(__name__)
-
-Key = tuple[str, str]
 
 
 class DeploymentController:
@@ -69,7 +75,7 @@ class DeploymentController:
         self.pods = informers.of("pods")
         self.queue: WorkQueue[Key] = WorkQueue()
         self.recorder = EventRecorder(api, "deployment-controller", clock)
-        self.deployments.add_handler(self._on_deployment)
+        self.deployments.add_handler(enqueue_key(self.queue))
         self.replicasets.add_handler(self._on_replicaset)
         self.pods.add_handler(self._on_pod)
 
@@ -77,11 +83,6 @@ class DeploymentController:
         await run_workers(self.queue, self.sync, WORKERS, "deployment")
 
     # --- event handlers ------------------------------------------------------------------------
-
-    def _on_deployment(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        if obj is not None:
-            self.queue.add(_key(obj))
 
     def _owner_of(self, obj: Obj) -> Obj | None:
         """``resolveControllerRef``: the Deployment named by the ref, if its uid matches."""
@@ -111,7 +112,7 @@ class DeploymentController:
         if etype == "DELETED":
             owner = self._owner_of(old or new or {})
             if owner is not None:
-                self.queue.add(_key(owner))
+                self.queue.add(key_of(owner))
             return
         assert new is not None
         if old is not None:
@@ -121,16 +122,16 @@ class DeploymentController:
             if old_ref != new_ref and old_ref is not None:
                 prev = self._owner_of(old)
                 if prev is not None:
-                    self.queue.add(_key(prev))
+                    self.queue.add(key_of(prev))
         owner = self._owner_of(new)
         if owner is not None:
-            self.queue.add(_key(owner))
+            self.queue.add(key_of(owner))
             return
         if controller_ref(new) is None and (
                 old is None or labels_of(old) != labels_of(new)
                 or controller_ref(old) is not None):
             for d in self._matching(new):
-                self.queue.add(_key(d))
+                self.queue.add(key_of(d))
 
     def _on_pod(self, etype: str, old: Obj | None, new: Obj | None) -> None:
         if etype != "DELETED" or old is None:
@@ -144,7 +145,7 @@ class DeploymentController:
         d = self._owner_of(rs)
         if d is not None and ((d.get("spec") or {}).get("strategy") or {}).get(
                 "type") == "Recreate":
-            self.queue.add(_key(d))
+            self.queue.add(key_of(d))
 
     # --- sync ----------------------------------------------------------------------------------
 
@@ -181,12 +182,8 @@ class DeploymentController:
         if plan.revision is not None:
             body.setdefault("metadata", {}).setdefault("annotations", {})[
                 util.REVISION] = plan.revision
-        try:
+        with retry_on_conflict():
             await self.api.update(DEPLOYMENTS, _ns(raw), body, subresource="status", user=USER)
-        except APIStatusError as exc:
-            if exc.status in (404, 409):
-                raise Retry() from exc
-            raise
 
     def _event(self, raw: Obj, event: Event | None) -> None:
         if event is not None:
@@ -206,14 +203,10 @@ class DeploymentController:
                 body["spec"]["replicas"] = action.replicas
                 body["spec"]["minReadySeconds"] = action.min_ready_seconds
                 body["metadata"]["annotations"] = dict(action.annotations)
-                try:
+                with retry_on_conflict():
                     # the stored copy, so a second write to this RS in the same sync (clean-up
                     # then scale-down) carries the current resourceVersion, as upstream does
                     rs_raw[action.name] = await self.api.update(REPLICASETS, ns, body, user=USER)
-                except APIStatusError as exc:
-                    if exc.status in (404, 409):
-                        raise Retry() from exc
-                    raise
                 self._event(raw, action.event)
             case DeleteReplicaSet():
                 try:
@@ -273,8 +266,3 @@ class DeploymentController:
 
 def _ns(obj: Obj) -> str:
     return str(meta(obj).get("namespace") or "")
-
-
-def _key(obj: Obj) -> Key:
-    md = meta(obj)
-    return (str(md.get("namespace") or ""), str(md.get("name") or ""))

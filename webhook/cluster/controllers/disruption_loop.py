@@ -16,15 +16,27 @@ from webhook.cluster.api import ClusterAPI
 from webhook.cluster.controllers import disruption as dis
 from webhook.cluster.controllers.events import EventRecorder
 from webhook.cluster.controllers.informer import Informers
-from webhook.cluster.controllers.objects import Obj, controller_ref, meta, name_of, uid_of
-from webhook.cluster.controllers.workqueue import Retry, WorkQueue, run_workers
+from webhook.cluster.controllers.objects import (
+    Key,
+    Obj,
+    controller_ref,
+    key_of,
+    meta,
+    name_of,
+    uid_of,
+)
+from webhook.cluster.controllers.workqueue import (
+    Retry,
+    WorkQueue,
+    enqueue_key,
+    retry_on_conflict,
+    run_workers,
+)
 from webhook.errors import APIStatusError
 
 PDBS = "poddisruptionbudgets.policy"
 USER = "system:serviceaccount:kube-system:disruption-controller"
 WORKERS = 2
-
-Key = tuple[str, str]
 
 
 class DisruptionController:
@@ -38,16 +50,11 @@ class DisruptionController:
         self.deployments = informers.of("deployments.apps")
         self.queue: WorkQueue[Key] = WorkQueue(base_delay=0.05, max_delay=30.0)
         self.recorder = EventRecorder(api, "controllermanager", clock)
-        self.pdbs.add_handler(self._on_pdb)
+        self.pdbs.add_handler(enqueue_key(self.queue))
         self.pods.add_handler(self._on_pod)
 
     async def run(self) -> None:
         await run_workers(self.queue, self.sync, WORKERS, "disruption")
-
-    def _on_pdb(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        if obj is not None:
-            self.queue.add(_key(obj))
 
     def _on_pod(self, etype: str, old: Obj | None, new: Obj | None) -> None:
         for pod in (old, new):
@@ -55,7 +62,7 @@ class DisruptionController:
                 continue
             for pdb in self.pdbs.list(str(meta(pod).get("namespace") or "")):
                 if dis.selects(pdb, pod):
-                    self.queue.add(_key(pdb))
+                    self.queue.add(key_of(pdb))
 
     # --- sync ----------------------------------------------------------------------------------
 
@@ -135,15 +142,6 @@ class DisruptionController:
             self.queue.add_after(key, max(0.0, recheck - now))
 
     async def _write(self, pdb: Obj, status: dict[str, Any]) -> None:
-        try:
+        with retry_on_conflict():
             await self.api.update(PDBS, str(meta(pdb).get("namespace")), dict(pdb, status=status),
                                   subresource="status", user=USER)
-        except APIStatusError as exc:
-            if exc.status in (404, 409):
-                raise Retry() from exc
-            raise
-
-
-def _key(obj: Obj) -> Key:
-    md = meta(obj)
-    return (str(md.get("namespace") or ""), str(md.get("name") or ""))

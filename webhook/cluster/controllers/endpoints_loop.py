@@ -13,15 +13,17 @@ from webhook.cluster.api import ClusterAPI
 from webhook.cluster.controllers import endpoints as epc
 from webhook.cluster.controllers.endpointslice import SERVICE_NAME_LABEL
 from webhook.cluster.controllers.informer import Informers
-from webhook.cluster.controllers.objects import Obj, labels_of, meta
-from webhook.cluster.controllers.workqueue import Retry, WorkQueue, run_workers
+from webhook.cluster.controllers.objects import Key, Obj, key_of, labels_of, meta
+from webhook.cluster.controllers.workqueue import (
+    WorkQueue,
+    enqueue_key,
+    retry_on_conflict,
+    run_workers,
+)
 from webhook.cluster.kinds.core import ENDPOINTS_WRITER
-from webhook.errors import APIStatusError
 
 SLICES = "endpointslices.discovery.k8s.io"
 WORKERS = 2
-
-Key = tuple[str, str]
 
 
 class EndpointsController:
@@ -32,17 +34,12 @@ class EndpointsController:
         self.slices = informers.of(SLICES)
         self.endpoints = informers.of("endpoints")
         self.queue: WorkQueue[Key] = WorkQueue()
-        self.services.add_handler(self._on_service)
+        self.services.add_handler(enqueue_key(self.queue))
         self.slices.add_handler(self._on_slice)
         self.endpoints.add_handler(self._on_endpoints)
 
     async def run(self) -> None:
         await run_workers(self.queue, self.sync, WORKERS, "endpoints")
-
-    def _on_service(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        if obj is not None:
-            self.queue.add(_key(obj))
 
     def _on_slice(self, etype: str, old: Obj | None, new: Obj | None) -> None:
         for obj in (old, new):
@@ -52,7 +49,7 @@ class EndpointsController:
 
     def _on_endpoints(self, etype: str, old: Obj | None, new: Obj | None) -> None:
         if etype == "DELETED" and old is not None:
-            self.queue.add(_key(old))
+            self.queue.add(key_of(old))
 
     async def sync(self, key: Key) -> None:
         ns, name = key
@@ -61,7 +58,7 @@ class EndpointsController:
         want = None
         if service is not None and not meta(service).get("deletionTimestamp"):
             want = epc.desired(service, self.slices.list(ns))
-        try:
+        with retry_on_conflict():
             if want is None:
                 if current is not None:
                     await self.api.delete("endpoints", ns, name, user=ENDPOINTS_WRITER)
@@ -70,12 +67,3 @@ class EndpointsController:
             elif epc.differs(current, want):
                 await self.api.update("endpoints", ns, epc.update_of(current, want),
                                       user=ENDPOINTS_WRITER)
-        except APIStatusError as exc:
-            if exc.status in (404, 409):
-                raise Retry() from exc
-            raise
-
-
-def _key(obj: Obj) -> Key:
-    md = meta(obj)
-    return (str(md.get("namespace") or ""), str(md.get("name") or ""))

@@ -15,8 +15,10 @@ from webhook.cluster.api import ClusterAPI
 from webhook.cluster.controllers import endpointslice as eps
 from webhook.cluster.controllers.informer import Informers, Obj
 from webhook.cluster.controllers.objects import (
+    Key,
     is_deleting,
     is_pod_ready,
+    key_of,
     labels_of,
     map_selector_matches,
     meta,
@@ -24,14 +26,18 @@ from webhook.cluster.controllers.objects import (
     pod_ip,
     pod_phase,
 )
-from webhook.cluster.controllers.workqueue import Retry, WorkQueue, run_workers
+from webhook.cluster.controllers.workqueue import (
+    Retry,
+    WorkQueue,
+    enqueue_key,
+    retry_on_conflict,
+    run_workers,
+)
 from webhook.errors import APIStatusError
 
 SLICES = "endpointslices.discovery.k8s.io"
 USER = "system:serviceaccount:kube-system:endpointslice-controller"
 WORKERS = 5
-
-Key = tuple[str, str]
 
 
 def _endpoint_view(pod: Obj) -> tuple[Any, ...]:
@@ -53,7 +59,7 @@ class EndpointSliceController:
         self.queue: WorkQueue[Key] = WorkQueue()
         # service key -> (slice names created and not yet seen, names deleted and still seen)
         self._pending: dict[Key, tuple[set[str], set[str]]] = {}
-        self.services.add_handler(self._on_service)
+        self.services.add_handler(enqueue_key(self.queue))
         self.pods.add_handler(self._on_pod)
         self.slices.add_handler(self._on_slice)
 
@@ -61,11 +67,6 @@ class EndpointSliceController:
         await run_workers(self.queue, self.sync, WORKERS, "endpointslice")
 
     # --- event handlers ------------------------------------------------------------------------
-
-    def _on_service(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        if obj is not None:
-            self.queue.add(_key(obj))
 
     def _services_for(self, pod: Obj) -> list[Obj]:
         ns = str(meta(pod).get("namespace") or "")
@@ -84,7 +85,7 @@ class EndpointSliceController:
         keys: set[Key] = set()
         for obj in (old, new):
             if obj is not None:
-                keys.update(_key(s) for s in self._services_for(obj))
+                keys.update(key_of(s) for s in self._services_for(obj))
         for key in keys:
             self.queue.add(key)
 
@@ -136,7 +137,7 @@ class EndpointSliceController:
         created: set[str] = set()
         deleted: set[str] = set()
         self._pending[key] = (created, deleted)
-        try:
+        with retry_on_conflict():
             for body in changes.create:
                 out = await self.api.create(SLICES, ns, body, user=USER)
                 created.add(name_of(out))
@@ -149,12 +150,3 @@ class EndpointSliceController:
                     if exc.status != 404:
                         raise
                 deleted.add(slice_name)
-        except APIStatusError as exc:
-            if exc.status in (404, 409):
-                raise Retry() from exc
-            raise
-
-
-def _key(obj: Obj) -> Key:
-    md = meta(obj)
-    return (str(md.get("namespace") or ""), str(md.get("name") or ""))

@@ -23,17 +23,24 @@ from webhook.cluster.controllers import replicaset as rsc
 from webhook.cluster.controllers.events import EventRecorder
 from webhook.cluster.controllers.informer import Informers
 from webhook.cluster.controllers.objects import (
+    Key,
     Obj,
     controller_ref,
     is_deleting,
     is_pod_ready,
+    key_of,
     meta,
     name_of,
     new_controller_ref,
     uid_of,
 )
-from webhook.cluster.controllers.replicaset_loop import Expectations
-from webhook.cluster.controllers.workqueue import Retry, WorkQueue, run_workers
+from webhook.cluster.controllers.replicaset_loop import (
+    Expectations,
+    pod_key,
+    recheck_owner,
+    release_pods,
+)
+from webhook.cluster.controllers.workqueue import Retry, WorkQueue, retry_on_conflict, run_workers
 from webhook.cluster.kinds.batch import TRACKING_FINALIZER
 from webhook.errors import APIStatusError
 
@@ -42,8 +49,6 @@ USER = "system:serviceaccount:kube-system:job-controller"
 TTL_USER = "system:serviceaccount:kube-system:ttl-after-finished-controller"
 WORKERS = 5
 BATCH_SECONDS = 0.2
-
-Key = tuple[str, str]
 
 
 class JobController:
@@ -73,7 +78,7 @@ class JobController:
         obj = new or old
         if obj is None:
             return
-        key = _key(obj)
+        key = key_of(obj)
         if etype == "DELETED" or (old is not None and new is not None and meta(old).get(
                 "generation") != meta(new).get("generation")) or etype == "ADDED":
             self.queue.add(key)
@@ -101,28 +106,28 @@ class JobController:
         job = self._resolve(pod)
         if job is None:
             if jc.has_finalizer(pod):
-                self.orphans.add(_key(pod))
+                self.orphans.add(key_of(pod))
             if old is not None:
                 prev = self._resolve(old)
                 if prev is not None:
-                    self.queue.add_after(_key(prev), BATCH_SECONDS)
+                    self.queue.add_after(key_of(prev), BATCH_SECONDS)
             return
-        key = _key(job)
+        key = key_of(job)
         if etype == "ADDED" and not is_deleting(pod):
             self.expectations.creation_observed(key)
         elif etype == "DELETED" or is_deleting(pod):
-            self.expectations.deletion_observed(key, _pod_key(pod))
+            self.expectations.deletion_observed(key, pod_key(pod))
         if etype == "DELETED" or not jc.has_finalizer(pod):
             self.expected_rm.get(key, set()).discard(uid_of(pod))
         if jc.is_finished(job) and jc.has_finalizer(pod):
-            self.orphans.add(_key(pod))
+            self.orphans.add(key_of(pod))
         self.queue.add_after(key, BATCH_SECONDS)
 
     def _orphan_finalizers(self, job: Obj) -> None:
         """``cleanupPodFinalizers``: a deleted or finished Job's pods lose the finalizer."""
         for pod in self.pods.controlled_by(uid_of(job)):
             if jc.has_finalizer(pod):
-                self.orphans.add(_key(pod))
+                self.orphans.add(key_of(pod))
 
     # --- orphans -------------------------------------------------------------------------------
 
@@ -219,9 +224,7 @@ class JobController:
         claim = rsc.claim_pods(job, list(mine) + orphans)
         owned = list(claim.owned)
         if claim.adopt:
-            fresh = await self.api.get(JOBS, ns, name_of(job))
-            if uid_of(fresh) != uid_of(job) or is_deleting(fresh):
-                raise Retry()
+            await recheck_owner(self.api, JOBS, ns, job)
         for pod_name in claim.adopt:
             pod = next(p for p in owned if name_of(p) == pod_name)
             patch = {"metadata": {"ownerReferences": [new_controller_ref(
@@ -234,14 +237,7 @@ class JobController:
                 if exc.status != 404:
                     raise
                 owned.remove(pod)
-        for pod_name in claim.release:
-            pod = next(p for p in mine if name_of(p) == pod_name)
-            try:
-                await self.api.patch("pods", ns, pod_name, rsc.release_patch(
-                    uid_of(job), uid_of(pod)), "strategic", user=USER)
-            except APIStatusError as exc:
-                if exc.status not in (404, 422):
-                    raise
+        await release_pods(self.api, ns, job, mine, claim.release, USER)
         return owned
 
     async def _delete(self, key: Key, job: Obj, pods: list[Obj], *, keep_finalizer: bool
@@ -251,7 +247,7 @@ class JobController:
         if not pods:
             return 0, 0, False
         if not keep_finalizer:
-            self.expectations.expect_deletions(key, [_pod_key(p) for p in pods])
+            self.expectations.expect_deletions(key, [pod_key(p) for p in pods])
 
         async def one(pod: Obj) -> tuple[bool, bool]:
             ns, name = key[0], name_of(pod)
@@ -261,7 +257,7 @@ class JobController:
                 await self.api.delete("pods", ns, name, user=USER)
             except APIStatusError as exc:
                 if not keep_finalizer:
-                    self.expectations.deletion_observed(key, _pod_key(pod))
+                    self.expectations.deletion_observed(key, pod_key(pod))
                 if exc.status != 404:
                     self.recorder.record(job, "Warning", "FailedDelete",
                                          f"Error deleting: {exc}")
@@ -320,13 +316,9 @@ class JobController:
 
     async def _write_status(self, job: Obj, status: dict[str, Any]) -> dict[str, Any]:
         body = dict(job, status=_normal(status))
-        try:
+        with retry_on_conflict():
             return await self.api.update(JOBS, str(meta(job).get("namespace")), body,
                                          subresource="status", user=USER)
-        except APIStatusError as exc:
-            if exc.status in (404, 409):
-                raise Retry() from exc
-            raise
 
 
 def status_body(job: Mapping[str, Any]) -> dict[str, Any]:
@@ -358,7 +350,7 @@ class TTLController:
     def _on_job(self, etype: str, old: Obj | None, new: Obj | None) -> None:
         if new is not None and etype != "DELETED" and jc.ttl_remaining(new, self.clock()
                                                                        ) is not None:
-            self.queue.add(_key(new))
+            self.queue.add(key_of(new))
 
     async def run(self) -> None:
         await run_workers(self.queue, self.sync, 1, "ttl-after-finished")
@@ -379,13 +371,3 @@ class TTLController:
         except APIStatusError as exc:
             if exc.status not in (404, 409):
                 raise
-
-
-def _key(obj: Obj) -> Key:
-    md = meta(obj)
-    return (str(md.get("namespace") or ""), str(md.get("name") or ""))
-
-
-def _pod_key(pod: Obj) -> str:
-    md = meta(pod)
-    return f"{md.get('namespace', '')}/{md.get('name', '')}"

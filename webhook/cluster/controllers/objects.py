@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 Obj = Mapping[str, Any]
+Key = tuple[str, str]  # (namespace, name): what a controller's work queue holds
 
 APPS_V1 = "apps/v1"
 
@@ -48,6 +49,12 @@ def parse_time(value: str | None) -> float | None:
 def meta(obj: Obj) -> Obj:
     m = obj.get("metadata")
     return m if isinstance(m, Mapping) else {}
+
+
+def key_of(obj: Obj) -> Key:
+    """The work-queue key of ``obj`` (client-go's ``MetaNamespaceKeyFunc`` as a pair)."""
+    md = meta(obj)
+    return (str(md.get("namespace") or ""), str(md.get("name") or ""))
 
 
 def name_of(obj: Obj) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,25 +20,26 @@ from webhook.cluster.controllers import replicaset as rsc
 from webhook.cluster.controllers.events import EventRecorder
 from webhook.cluster.controllers.informer import Informers, Obj
 from webhook.cluster.controllers.objects import (
+    Key,
     controller_ref,
     controller_uid,
     is_deleting,
     is_pod_active,
     is_pod_ready,
+    key_of,
     labels_of,
     meta,
     name_of,
     selector_matches,
+    uid_of,
 )
-from webhook.cluster.controllers.workqueue import Retry, WorkQueue, run_workers
+from webhook.cluster.controllers.workqueue import Retry, WorkQueue, retry_on_conflict, run_workers
 from webhook.errors import APIStatusError
 
 REPLICASETS = "replicasets.apps"
 USER = "system:serviceaccount:kube-system:replicaset-controller"
 WORKERS = 5
 EXPECTATIONS_TIMEOUT = 300.0
-
-Key = tuple[str, str]
 
 
 @dataclass
@@ -105,8 +106,8 @@ class ReplicaSetController:
         if obj is None:
             return
         if etype == "DELETED":
-            self.expectations.forget(_key(obj))
-        self.queue.add(_key(obj))
+            self.expectations.forget(key_of(obj))
+        self.queue.add(key_of(obj))
 
     def _resolve(self, pod: Obj) -> Obj | None:
         ref = controller_ref(pod)
@@ -126,8 +127,8 @@ class ReplicaSetController:
     def _pod_gone(self, pod: Obj) -> None:
         rs = self._resolve(pod)
         if rs is not None:
-            self.expectations.deletion_observed(_key(rs), _pod_key(pod))
-            self.queue.add(_key(rs))
+            self.expectations.deletion_observed(key_of(rs), pod_key(pod))
+            self.queue.add(key_of(rs))
 
     def _on_pod(self, etype: str, old: Obj | None, new: Obj | None) -> None:
         if etype == "DELETED":
@@ -141,11 +142,11 @@ class ReplicaSetController:
                 return
             rs = self._resolve(new)
             if rs is not None:
-                self.expectations.creation_observed(_key(rs))
-                self.queue.add(_key(rs))
+                self.expectations.creation_observed(key_of(rs))
+                self.queue.add(key_of(rs))
                 return
             for match in self._matching(new):
-                self.queue.add(_key(match))
+                self.queue.add(key_of(match))
             return
         if meta(old).get("resourceVersion") == meta(new).get("resourceVersion"):
             return
@@ -159,19 +160,19 @@ class ReplicaSetController:
         if old_ref != new_ref and old_ref is not None:
             prev = self._resolve(old)
             if prev is not None:
-                self.queue.add(_key(prev))
+                self.queue.add(key_of(prev))
         if new_ref is not None:
             rs = self._resolve(new)
             if rs is None:
                 return
-            self.queue.add(_key(rs))
+            self.queue.add(key_of(rs))
             min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
             if min_ready > 0 and not is_pod_ready(old) and is_pod_ready(new):
-                self.queue.add_after(_key(rs), min_ready + 1.0)
+                self.queue.add_after(key_of(rs), min_ready + 1.0)
             return
         if labels_changed or old_ref != new_ref:
             for match in self._matching(new):
-                self.queue.add(_key(match))
+                self.queue.add(key_of(match))
 
     # --- sync ----------------------------------------------------------------------------------
 
@@ -194,12 +195,8 @@ class ReplicaSetController:
         if rsc.status_needs_update(raw, status):
             body = copy.deepcopy(raw)
             body["status"] = status
-            try:
+            with retry_on_conflict():
                 await self.api.update(REPLICASETS, ns, body, subresource="status", user=USER)
-            except APIStatusError as exc:
-                if exc.status in (404, 409):
-                    raise Retry() from exc
-                raise
         if error is not None:
             raise Retry()
         after = rsc.min_ready_requeue(raw, status)
@@ -211,9 +208,7 @@ class ReplicaSetController:
         owned = list(claim.owned)
         ns = str(meta(rs).get("namespace") or "")
         if claim.adopt:
-            fresh = await self.api.get(REPLICASETS, ns, name_of(rs))
-            if meta(fresh).get("uid") != meta(rs).get("uid") or is_deleting(fresh):
-                raise Retry()
+            await recheck_owner(self.api, REPLICASETS, ns, rs)
         for pod_name in claim.adopt:
             pod = next(p for p in owned if name_of(p) == pod_name)
             try:
@@ -224,14 +219,7 @@ class ReplicaSetController:
                 if exc.status != 404:
                     raise
                 owned.remove(pod)
-        for pod_name in claim.release:
-            pod = next(p for p in active if name_of(p) == pod_name)
-            try:
-                await self.api.patch("pods", ns, pod_name, rsc.release_patch(
-                    str(meta(rs).get("uid")), str(meta(pod).get("uid"))), "strategic", user=USER)
-            except APIStatusError as exc:
-                if exc.status not in (404, 422):
-                    raise
+        await release_pods(self.api, ns, rs, active, claim.release, USER)
         return owned
 
     async def _manage(self, key: Key, rs: Obj, owned: list[Mapping[str, Any]]) -> str | None:
@@ -272,13 +260,13 @@ class ReplicaSetController:
             str(meta(rs).get("uid"))}
         related = [p for p in self.pods.list(ns) if controller_uid(p) in siblings]
         victims = rsc.pods_to_delete(owned, related, count, self.clock())
-        self.expectations.expect_deletions(key, [_pod_key(p) for p in victims])
+        self.expectations.expect_deletions(key, [pod_key(p) for p in victims])
 
         async def delete(pod: Mapping[str, Any]) -> str | None:
             try:
                 await self.api.delete("pods", ns, name_of(pod), user=USER)
             except APIStatusError as exc:
-                self.expectations.deletion_observed(key, _pod_key(pod))
+                self.expectations.deletion_observed(key, pod_key(pod))
                 if exc.status == 404:
                     return None
                 self.recorder.record(rs, "Warning", "FailedDelete", f"Error deleting: {exc}")
@@ -291,11 +279,31 @@ class ReplicaSetController:
         return errors[0] if errors else None
 
 
-def _key(obj: Obj) -> Key:
-    md = meta(obj)
-    return (str(md.get("namespace") or ""), str(md.get("name") or ""))
-
-
-def _pod_key(pod: Mapping[str, Any]) -> str:
+def pod_key(pod: Mapping[str, Any]) -> str:
+    """A pod's ``namespace/name``, as the expectations track deletions."""
     md = meta(pod)
     return f"{md.get('namespace', '')}/{md.get('name', '')}"
+
+
+async def recheck_owner(api: ClusterAPI, resource: str, ns: str, owner: Mapping[str, Any]
+                        ) -> None:
+    """Before adopting pods (``RecheckDeletionTimestamp``): the owner read again from the API
+    server must be the same object and not being deleted, else ``Retry``."""
+    fresh = await api.get(resource, ns, name_of(owner))
+    if uid_of(fresh) != uid_of(owner) or is_deleting(fresh):
+        raise Retry()
+
+
+async def release_pods(api: ClusterAPI, ns: str, owner: Mapping[str, Any],
+                       pods: Sequence[Mapping[str, Any]], names: Iterable[str], user: str
+                       ) -> None:
+    """``ReleasePod`` for each of ``names`` (among ``pods``): drop ``owner``'s controller
+    reference; a pod gone (404) or no longer ``owner``'s (422, the uid precondition) is left."""
+    for pod_name in names:
+        pod = next(p for p in pods if name_of(p) == pod_name)
+        try:
+            await api.patch("pods", ns, pod_name, rsc.release_patch(uid_of(owner), uid_of(pod)),
+                            "strategic", user=user)
+        except APIStatusError as exc:
+            if exc.status not in (404, 422):
+                raise

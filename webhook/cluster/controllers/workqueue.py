@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
+from webhook.cluster.controllers.objects import Key, Obj, key_of
+from webhook.errors import APIStatusError
 from webhook.kube import workqueue
 
 K = TypeVar("K", bound=Hashable)
@@ -28,6 +31,29 @@ class WorkQueue(workqueue.WorkQueue[K]):
 
 class Retry(Exception):
     """Raised by a sync to ask for a rate-limited requeue without logging an error."""
+
+
+@contextmanager
+def retry_on_conflict() -> Iterator[None]:
+    """A write the API server refused as 404 or 409 raises ``Retry``: the cache the sync read
+    was stale, so the key is synced again once the informer caught up. Other errors pass."""
+    try:
+        yield
+    except APIStatusError as exc:
+        if exc.status in (404, 409):
+            raise Retry() from exc
+        raise
+
+
+def enqueue_key(queue: WorkQueue[Key]) -> Callable[[str, Obj | None, Obj | None], None]:
+    """An informer handler queueing the key of the object each event is about."""
+
+    def handler(etype: str, old: Obj | None, new: Obj | None) -> None:
+        obj = new or old
+        if obj is not None:
+            queue.add(key_of(obj))
+
+    return handler
 
 
 async def run_workers(queue: WorkQueue[K], sync: Callable[[K], Awaitable[None]],
