@@ -200,6 +200,11 @@ FINISHES: list[Any] = [
         [("settle",), ("settle",), ("template", "v3"), ("template", "v2")],
         id="dss-handover-cut-by-v3-then-back-to-v2",
     ),
+    pytest.param(
+        [HEADER], PROXY_DSS, 1, False,
+        [("settle",), ("settle",), ("template", "v3"), ("action", "abort")],
+        id="dss-header-handover-cut-by-v3-then-abort",
+    ),
 ]
 
 
