@@ -205,6 +205,11 @@ FINISHES: list[Any] = [
         [("settle",), ("settle",), ("template", "v3"), ("action", "abort")],
         id="dss-header-handover-cut-by-v3-then-abort",
     ),
+    pytest.param(
+        ["- setWeight: 30"], NONE, 3, False,
+        [("template", "v3"), ("settle",), ("settle",), ("settle",), ("template", "v2")],
+        id="none-promotion-cut-by-a-new-template",
+    ),
 ]
 
 

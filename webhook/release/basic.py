@@ -46,7 +46,10 @@ def scale_basic(
 
 
 def stable_side(ctx: Ctx, work: Work) -> Side:
-    return Side(ctx.d.replicas, ctx.stable_available(work.status.stable_hash))
+    """The user's Deployment's side: every pod it runs is behind the user's Service, whatever
+    its revision (a promotion cut short by a new template leaves it running the promoted one:
+    those pods serve, and the paused Deployment keeps them)."""
+    return Side(ctx.d.replicas, sum(rs.available for rs in ctx.world.replica_sets))
 
 
 def retire(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> bool:
