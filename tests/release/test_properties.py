@@ -224,7 +224,13 @@ def test_known_histories_finish(
     can_finish(make(steps, replicas=replicas, adopted=adopted, **router), events)
 
 
-HISTORIES: list[Any] = []
+HISTORIES: list[Any] = [
+    pytest.param(
+        ["- setWeight: 10"], NONE, 1, False,
+        [("template", "v2"), ("replicas", 10), ("replicas", 10), ("action", "abort")],
+        id="none-replicas-held-then-abort",
+    ),
+]
 
 
 @pytest.mark.parametrize(("steps", "router", "replicas", "adopted", "events"), HISTORIES)
