@@ -230,6 +230,12 @@ HISTORIES: list[Any] = [
         [("template", "v2"), ("replicas", 10), ("replicas", 10), ("action", "abort")],
         id="none-replicas-held-then-abort",
     ),
+    pytest.param(
+        ["- setWeight: 56"], NONE, 1, False,
+        [("template", "v2"), ("replicas", 4), ("template", "v3"), ("action", "promote"),
+         ("settle",)],
+        id="none-promotion-over-an-old-canary-within-surge",
+    ),
 ]
 
 
