@@ -236,6 +236,12 @@ HISTORIES: list[Any] = [
          ("settle",)],
         id="none-promotion-over-an-old-canary-within-surge",
     ),
+    pytest.param(
+        ["- setCanaryScale: {matchTrafficWeight: true}"], {"routed": True}, 1, False,
+        [("template", "v2"), ("settle",), ("action", "abort"), ("advance", 30),
+         ("action", "promote-full")],
+        id="promote-full-rescales-the-canary-and-hands-it-over-in-one-plan",
+    ),
 ]
 
 
