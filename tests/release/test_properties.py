@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,13 +63,22 @@ def build(data: st.DataObject) -> Sim:
     steps = data.draw(
         st.lists(STEP if routed else NONE_STEP, min_size=1, max_size=6), label="steps"
     )
+    dss = routed and data.draw(st.booleans(), label="dss")
+    replicas = data.draw(st.integers(1, 10), label="replicas")
+    adopted = data.draw(st.booleans(), label="adopted")
+    return make(steps, routed=routed, dss=dss, replicas=replicas, adopted=adopted)
+
+
+def make(
+    steps: list[str], *, routed: bool, dss: bool = False, replicas: int, adopted: bool = False
+) -> Sim:
+    """The Sim ``build`` draws, from the values hypothesis reports."""
     annotations = {"canarist.io/steps": "\n".join(steps)}
     if routed:
         annotations["canarist.io/traffic-router"] = "proxy"
-        if data.draw(st.booleans(), label="dss"):
+        if dss:
             annotations["canarist.io/dynamic-stable-scale"] = "true"
-    replicas = data.draw(st.integers(1, 10), label="replicas")
-    return Sim(annotations, replicas=replicas, adopted=data.draw(st.booleans(), label="adopted"))
+    return Sim(annotations, replicas=replicas, adopted=adopted)
 
 
 def play(sim: Sim, event: tuple[Any, ...]) -> bool:
@@ -132,23 +142,18 @@ def check_round(sim: Sim, *, resync: bool) -> None:
     assert 0 <= status.weight <= 100
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_random_histories_keep_the_invariants(data: st.DataObject) -> None:
-    sim = build(data)
+def keeps_the_invariants(sim: Sim, events: list[tuple[Any, ...]]) -> None:
     check_round(sim, resync=False)
-    for event in data.draw(st.lists(EVENT, max_size=25), label="events"):
+    for event in events:
         resync = play(sim, event)
         check_round(sim, resync=resync)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_every_release_can_finish(data: st.DataObject) -> None:
-    sim = build(data)
+def can_finish(sim: Sim, events: list[tuple[Any, ...]]) -> None:
+    """A release of v2, then ``events``; from any state it reaches Healthy."""
     sim.run()
     sim.update_template("v2")
-    for event in data.draw(st.lists(EVENT, max_size=10), label="events"):
+    for event in events:
         play(sim, event)
         sim.reconcile()
     # from any state: pods become available, retry/promote as needed, time passes
@@ -169,3 +174,83 @@ def test_every_release_can_finish(data: st.DataObject) -> None:
     assert sim.router.weight == 0
     assert not sim.paused()
     assert sim.violations == []
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_histories_keep_the_invariants(data: st.DataObject) -> None:
+    sim = build(data)
+    keeps_the_invariants(sim, data.draw(st.lists(EVENT, max_size=25), label="events"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_every_release_can_finish(data: st.DataObject) -> None:
+    sim = build(data)
+    can_finish(sim, data.draw(st.lists(EVENT, max_size=10), label="events"))
+
+
+# Histories the properties once failed on (as hypothesis reported them), kept deterministic.
+HEADER = '- setHeaderRoute: {name: beta, match: [{headerName: X-B, headerValue: {exact: "1"}}]}'
+PROXY_DSS = {"routed": True, "dss": True}
+NONE = {"routed": False}
+FINISHES: list[Any] = [
+    pytest.param(
+        ["- setWeight: 0"], PROXY_DSS, 1, False,
+        [("settle",), ("settle",), ("template", "v3"), ("template", "v2")],
+        id="dss-handover-cut-by-v3-then-back-to-v2",
+    ),
+    pytest.param(
+        [HEADER], PROXY_DSS, 1, False,
+        [("settle",), ("settle",), ("template", "v3"), ("action", "abort")],
+        id="dss-header-handover-cut-by-v3-then-abort",
+    ),
+    pytest.param(
+        ["- setWeight: 30"], NONE, 3, False,
+        [("template", "v3"), ("settle",), ("settle",), ("settle",), ("template", "v2")],
+        id="none-promotion-cut-by-a-new-template",
+    ),
+]
+
+
+@pytest.mark.parametrize(("steps", "router", "replicas", "adopted", "events"), FINISHES)
+def test_known_histories_finish(
+    steps: list[str],
+    router: dict[str, bool],
+    replicas: int,
+    adopted: bool,
+    events: list[tuple[Any, ...]],
+) -> None:
+    can_finish(make(steps, replicas=replicas, adopted=adopted, **router), events)
+
+
+HISTORIES: list[Any] = [
+    pytest.param(
+        ["- setWeight: 10"], NONE, 1, False,
+        [("template", "v2"), ("replicas", 10), ("replicas", 10), ("action", "abort")],
+        id="none-replicas-held-then-abort",
+    ),
+    pytest.param(
+        ["- setWeight: 56"], NONE, 1, False,
+        [("template", "v2"), ("replicas", 4), ("template", "v3"), ("action", "promote"),
+         ("settle",)],
+        id="none-promotion-over-an-old-canary-within-surge",
+    ),
+    pytest.param(
+        ["- setCanaryScale: {matchTrafficWeight: true}"], {"routed": True}, 1, False,
+        [("template", "v2"), ("settle",), ("action", "abort"), ("advance", 30),
+         ("action", "promote-full")],
+        id="promote-full-rescales-the-canary-and-hands-it-over-in-one-plan",
+    ),
+]
+
+
+@pytest.mark.parametrize(("steps", "router", "replicas", "adopted", "events"), HISTORIES)
+def test_known_histories_keep_the_invariants(
+    steps: list[str],
+    router: dict[str, bool],
+    replicas: int,
+    adopted: bool,
+    events: list[tuple[Any, ...]],
+) -> None:
+    keeps_the_invariants(make(steps, replicas=replicas, adopted=adopted, **router), events)

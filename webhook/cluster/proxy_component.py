@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from webhook.cluster.kubelet.process import host_argv
+
 log = logging.getLogger(__name__)
 _ADMIN = re.compile(r"admin listening on http://([^:\s]+):(\d+)")
 _PROXY = re.compile(r"proxy listening on ([^:\s]+):(\d+)")
@@ -72,8 +74,11 @@ class ProxyProcess:
                 "--listen", o.listen, "--admin-listen", self.admin_listen]
         if o.window is not None:
             args += ["--window", str(o.window)]
+        # setpriv --pdeathsig KILL (where there is one): the proxy dies with the process that
+        # started it, even one killed outright (SIGKILL, the OOM killer), never left serving
+        argv = host_argv([sys.executable, "-m", "webhook.cli", "proxy", *args])
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "webhook.cli", "proxy", *args,
+            *argv,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )
         assert self.proc.stderr is not None

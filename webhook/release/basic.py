@@ -12,7 +12,7 @@ from __future__ import annotations
 from webhook.release import scaling
 from webhook.release.canary import Canary, canary_ops
 from webhook.release.draft import Ctx, Draft, Work
-from webhook.release.ops import ScaleCanary
+from webhook.release.ops import DeleteCanary, ScaleCanary
 from webhook.release.replicas import ask_stable
 from webhook.release.scaling import Side
 from webhook.release.stepping import weight_at
@@ -46,20 +46,27 @@ def scale_basic(
 
 
 def stable_side(ctx: Ctx, work: Work) -> Side:
-    return Side(ctx.d.replicas, ctx.stable_available(work.status.stable_hash))
+    """The user's Deployment's side: every pod it runs is behind the user's Service, whatever
+    its revision (a promotion cut short by a new template leaves it running the promoted one:
+    those pods serve, and the paused Deployment keeps them)."""
+    return Side(ctx.d.replicas, sum(rs.available for rs in ctx.world.replica_sets))
 
 
-def retire(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> bool:
+def retire(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> Canary | None:
     """Router ``none``: a canary of an older revision still has pods behind the user's Service;
-    scale it away (the stable pods back first) before the new one starts. ``True`` until then."""
+    scale it away (the stable pods back first) before the new one starts. ``None`` until then;
+    then the canary to go on with — none, when its last pods go in this plan: it is deleted
+    here, before the stable side grows, whether the steps go on or the promotion starts (the
+    Deployment's own rollout must not surge on top of its pods)."""
     view = canary.view
     if view is None or canary.current or not view.owned or view.replicas == 0:
-        return False
+        return canary
     old = Side(view.replicas, view.available)
     count, stable = basic(ctx, work, 0, stable_side(ctx, work), old)
     ask_stable(ctx, work, stable)
     if count == 0:
-        return False  # its pods may all go now: the normal path deletes it
+        draft.add(DeleteCanary(view.name))  # before the plan's write of spec.replicas
+        return Canary(None, current=False)
     if count != view.replicas:
         draft.add(ScaleCanary(view.name, count))  # shrinks: before the stable side grows
     work.set(
@@ -67,4 +74,4 @@ def retire(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> bool:
         weight=0,
         message=f"replacing the canary of {view.hash}: scaling its pods away",
     )
-    return True
+    return None

@@ -92,6 +92,11 @@ def canary_ops(
     """Create, replace or scale the canary Deployment to ``count`` pods (with ``later``, new
     pods wait for the plan's write of the stable pods' count)."""
     d, view = ctx.d, canary.view
+    if view is not None and view.owned and view.deleting:
+        # being deleted (a hand-over's orphaning: its ReplicaSet may be the stable pods now):
+        # never deleted again — another propagation policy would take the ``orphan`` finalizer
+        # off and its pods with it — and the name is free only once it is gone
+        return
     if view is not None and view.owned and not canary.current:
         if work.status.weight > 0:
             return  # traffic still goes to the old revision's pods: wait until it has left

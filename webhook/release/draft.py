@@ -141,6 +141,19 @@ class Ctx:
     def stable_available(self, revision: str) -> int:
         return sum(rs.available for rs in self.world.revision(revision))
 
+    def revision_available(self, revision: str) -> int:
+        """Available pods of ``revision`` wherever they run: the user's ReplicaSets and the
+        canary's (a promotion hands the canary's ReplicaSet over: until the user's Deployment
+        adopts it, the stable revision's pods are the canary's). Routers select pods by the
+        revision's hash, so all of them can take the stable side's traffic."""
+        seen = {rs.uid for rs in self.world.replica_sets}
+        others = (
+            rs
+            for rs in self.world.canary_replica_sets
+            if rs.hash == revision and rs.uid not in seen and not rs.deleting
+        )
+        return self.stable_available(revision) + sum(rs.available for rs in others)
+
 
 def route(
     ctx: Ctx,
@@ -231,4 +244,4 @@ def _dedupe(removals: tuple[RouteT, ...], active: tuple[RouteT, ...]) -> tuple[R
 
 
 def floor_for(ctx: Ctx, revision: str, replicas: int) -> int:
-    return scaling.stable_floor(ctx.stable_available(revision), replicas)
+    return scaling.stable_floor(ctx.revision_available(revision), replicas)

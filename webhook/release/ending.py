@@ -231,6 +231,10 @@ def scale_back(ctx: Ctx, work: Work, draft: Draft, view: CanaryView | None) -> i
     own = Side(view.replicas, view.available)
     count, stable = basic(ctx, work, 0, stable_side(ctx, work), own)
     ask_stable(ctx, work, stable)
+    if count == 0:
+        # the canary's last pods go: nothing is held from now on, in this plan already (the
+        # next one finds no canary pod and gives the full count back, as ``give_back``)
+        work.book(replicas_held=False)
     if count != view.replicas:
         draft.add(ScaleCanary(view.name, count))  # shrinks: before the stable side grows
     return count

@@ -226,8 +226,11 @@ def steps(ctx: Ctx, work: Work, draft: Draft, canary: Canary) -> None:
     canary_service(ctx, draft, choice.service, canary_pin(ctx), create_only=True)
     if ctx.routed and drain(ctx, work, draft, canary):
         return
-    if not ctx.routed and retire(ctx, work, draft, canary):
-        return
+    if not ctx.routed:
+        left = retire(ctx, work, draft, canary)
+        if left is None:
+            return
+        canary = left
     i = advance(ctx, work, draft, canary)
     weight = planned_weight(ctx, work, canary, i)
     routes = routes_for(ctx, work, canary, i)
