@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from webhook.errors import Conflict
@@ -152,29 +153,49 @@ async def drive(routers: Sequence[Router], op: RouteTraffic) -> None:
             await router.set_weight(op.weight)
 
 
+@dataclass(frozen=True)
+class Ran:
+    """What one plan's run wrote to the user's Deployment."""
+
+    wrote_deployment: bool = False
+    # the resourceVersions its writes replaced (a cache still holding one of them has not seen
+    # the run's last write)
+    superseded: tuple[str, ...] = ()
+
+
+@dataclass
+class _Run:
+    """One run's own state: workers run plans of different Deployments at once on one
+    ``Executor``, so nothing of a run may live on it."""
+
+    deployment: DeploymentView
+    rv: str
+    superseded: tuple[str, ...] = ()
+
+    def wrote(self, obj: JSON) -> None:
+        """The plan's next write to the Deployment builds on this one, not on the plan's copy."""
+        self.superseded += (self.rv,)
+        rv = (obj.get("metadata") or {}).get("resourceVersion") if isinstance(obj, dict) else None
+        self.rv = str(rv or self.rv)
+
+
 class Executor:
     def __init__(self, writer: Writer, events: EventSink) -> None:
         self.writer = writer
         self.events = events
         self.writes = 0  # API writes issued (router writes are the routers' own)
-        self.wrote_deployment = False  # the last run wrote the user's Deployment
-        # the user Deployment's resourceVersions the last run's writes replaced (a cache still
-        # holding one of them has not seen the run's last write)
-        self.superseded: tuple[str, ...] = ()
-        self._rv = ""
 
-    async def run(self, plan: Plan, deployment: DeploymentView, routers: RoutersFor) -> None:
-        self.wrote_deployment = any(
-            isinstance(op, PatchDeployment | WriteStatus) for op in plan.ops
-        )
-        self._rv = deployment.resource_version
-        self.superseded = ()
+    async def run(self, plan: Plan, deployment: DeploymentView, routers: RoutersFor) -> Ran:
+        run = _Run(deployment, deployment.resource_version)
         for op in plan.ops:
-            await self.one(op, deployment, routers)
+            await self._one(op, run, routers)
         for event in plan.events:
             self.events.record(deployment.raw, event.type.value, event.reason, event.message)
+        wrote = any(isinstance(op, PatchDeployment | WriteStatus) for op in plan.ops)
+        return Ran(wrote, run.superseded)
 
-    async def one(self, op: Op, d: DeploymentView, routers: RoutersFor) -> None:
+    async def _one(self, op: Op, run: _Run, routers: RoutersFor) -> None:
+        d = run.deployment
         ns = d.namespace
         if isinstance(op, RouteTraffic):
             await drive(await routers(), op)
@@ -202,17 +223,11 @@ class Executor:
             await self._delete(ObjectRef("apps/v1", "ReplicaSet", ns, op.name), uid=op.uid)
         elif isinstance(op, PatchDeployment):
             ref = ObjectRef("apps/v1", "Deployment", ns, d.name)
-            self._wrote(await self._patch(ref, deployment_patch(op, self._rv)))
+            run.wrote(await self._patch(ref, deployment_patch(op, run.rv)))
         elif isinstance(op, WriteStatus):
             ref = ObjectRef("apps/v1", "Deployment", ns, d.name)
-            body = write_status_patch(op, self._rv)
-            self._wrote(await self._patch(ref, body, subresource="status"))
-
-    def _wrote(self, obj: JSON) -> None:
-        """The plan's next write to the Deployment builds on this one, not on the plan's copy."""
-        self.superseded += (self._rv,)
-        rv = (obj.get("metadata") or {}).get("resourceVersion") if isinstance(obj, dict) else None
-        self._rv = str(rv or self._rv)
+            body = write_status_patch(op, run.rv)
+            run.wrote(await self._patch(ref, body, subresource="status"))
 
     async def _patch(self, ref: ObjectRef, body: JSON, *, subresource: str = "") -> JSON:
         self.writes += 1

@@ -76,6 +76,8 @@ from webhook.release.services import restore_patch
 from webhook.spec.names import CANARY_SERVICE, STABLE_SERVICE
 
 log = logging.getLogger("canarist.release")
+CONFLICT_BASE = 0.005  # seconds: the first retry after a write conflict (client-go's base)
+CONFLICT_CAP = 1.0  # seconds: the longest wait after repeated conflicts
 Key = tuple[str, str]
 
 
@@ -232,7 +234,15 @@ class Reconciler:
             result = "ok"
             try:
                 requeue = await self.reconcile(key)
-            except (Conflict, Unavailable) as exc:
+            except Conflict as exc:
+                # the cache was a step behind a write (the Deployment controller's status, while
+                # pods start): cheap to retry once the watch catches up, so the backoff stays
+                # short (client-go's base, capped at a second), or a burst of them would push a
+                # retry tens of seconds past the last change
+                result = "requeued"
+                delay = self.queue.add_rate_limited(key, base=CONFLICT_BASE, cap=CONFLICT_CAP)
+                log.info("%s/%s: %s; again in %.2fs", *key, exc, delay)
+            except Unavailable as exc:
                 result = "requeued"
                 delay = self.queue.add_rate_limited(key)
                 log.info("%s/%s: %s; again in %.2fs", *key, exc, delay)
@@ -354,12 +364,12 @@ class Reconciler:
         self.policy.book(key, world, result.status)
         with api_warnings.collect() as said:
             try:
-                await self.executor.run(result, world.deployment, routers.get)
+                ran = await self.executor.run(result, world.deployment, routers.get)
             finally:
                 for text in said:  # e.g. a field the CRD does not have, pruned by the server
                     self.events.record(world.deployment.raw, "Warning", "APIWarning", text)
-        if self.executor.wrote_deployment:
-            self.written[key] = self.executor.superseded or (rv,)
+        if ran.wrote_deployment:
+            self.written[key] = ran.superseded or (rv,)
         status = result.status if result.status is not None else world.status
         if world.deployment.deleting or not world.managed:
             self.metrics.set_release(*key, None)
