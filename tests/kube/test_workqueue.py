@@ -85,6 +85,15 @@ async def test_rate_limited_backoff_grows_per_key_until_forget() -> None:
     assert q.requeues("a") == 0 and q.add_rate_limited("a") == 0.01
 
 
+async def test_a_cheap_failure_backs_off_from_its_own_base_to_its_own_cap() -> None:
+    """A write conflict (``base=0.005, cap=1``): tens of them in a row while pods start must not
+    push the next try tens of seconds away, as the queue's own 0.1 s doubling would."""
+    q: WorkQueue[str] = WorkQueue(base_delay=0.1, max_delay=30.0)
+    delays = [q.add_rate_limited("a", base=0.005, cap=1.0) for _ in range(10)]
+    assert delays == [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0, 1.0]
+    assert q.add_rate_limited("a") == 30.0  # the same count of failures, the queue's own rule
+
+
 async def test_shutdown_drains_then_returns_none() -> None:
     q: WorkQueue[str] = WorkQueue()
     q.add("a")

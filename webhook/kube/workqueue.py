@@ -10,7 +10,8 @@
   ``due_first=False`` keeps client-go's order instead (a due key joins the tail), which the
   embedded cluster's controllers use to interleave as upstream's do.
 - ``add_rate_limited(key)``: per-key exponential backoff after a failure, ``base * 2**n`` capped
-  at ``max_delay``; ``forget(key)`` resets it after a success.
+  at ``max_delay``; ``forget(key)`` resets it after a success. A caller may pass its own base and
+  cap for a failure that is cheap to retry (a write conflict: the cache was a step behind).
 - ``get()`` waits for a key; ``None`` once the queue is shut down and empty.
 
 Keys are anything hashable; the release loop uses ``(namespace, name)`` of the Deployment.
@@ -104,11 +105,14 @@ class WorkQueue(Generic[K]):
             self._due.append(key)
             self._wake.set()
 
-    def add_rate_limited(self, key: K) -> float:
-        """Requeue after this key's backoff; returns the delay used."""
+    def add_rate_limited(self, key: K, base: float | None = None,
+                         cap: float | None = None) -> float:
+        """Requeue after this key's backoff (``base``/``cap`` instead of the queue's own when
+        given); returns the delay used."""
         n = self._failures.get(key, 0)
         self._failures[key] = n + 1
-        delay = min(self.max_delay, self.base_delay * 2.0**n)
+        first = self.base_delay if base is None else base
+        delay = min(self.max_delay if cap is None else cap, first * 2.0**n)
         self.add_after(key, delay)
         return delay
 
