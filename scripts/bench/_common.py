@@ -82,11 +82,11 @@ def peak_rss_mb(pid: int) -> float:
 
 @contextmanager
 def cluster_process(kubeconfig: str | Path, without: str) -> Iterator[subprocess.Popen[str]]:
-    """``canarist up --without WITHOUT`` in its own process, from its ready line until the end
-    of the block (then SIGTERM)."""
+    """``canarist up --without WITHOUT`` (every component when empty) in its own process, from
+    its ready line until the end of the block (then SIGTERM)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "webhook.cli", "up", "--kubeconfig", str(kubeconfig),
-         "--without", without],
+         *(["--without", without] if without else [])],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.stdout is not None
