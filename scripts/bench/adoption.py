@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from scripts.bench._common import cluster_process, ratio
@@ -43,7 +45,7 @@ def manifests(ns: str, n: int, router: str) -> str:
                      "template": {"metadata": {"labels": app},
                                   "spec": {"containers": [{"name": "app",
                                                            "image": "demo:v1"}]}}}})
-    return "\n---\n".join(json.dumps(d) for d in docs)
+    return yaml.safe_dump_all(docs)
 
 
 def adopted(kubeconfig: str, ns: str) -> int:
