@@ -25,7 +25,7 @@ from webhook.cluster.kubelet.env import (
 from webhook.cluster.kubelet.expansion import expand, mapping_for
 from webhook.cluster.kubelet.images import ImageKind, canarist_repositories, classify, repository
 from webhook.cluster.kubelet.isolation import Isolation, decide
-from webhook.cluster.kubelet.mounts import Bind, MountPlanError, parse_mountinfo, plan
+from webhook.cluster.kubelet.mounts import Bind, MountPlanError, parse_mountinfo, plan, script
 from webhook.cluster.kubelet.node import decide_api_endpoint
 from webhook.cluster.kubelet.pod_status import ContainerState, Terminated, pod_phase, pod_status
 from webhook.cluster.kubelet.process import StartError, exit_code, resolve
@@ -403,6 +403,19 @@ def test_root_plan_overlays_only_mounts_that_need_a_new_mount_point():
     assert [b.target for b in p.binds] == ["/etc/hosts", "/tmp/x", "/etc/webhook/certs",
                                            "/run/secrets/kubernetes.io/serviceaccount"]
     assert p.hide == ()  # neither exists here
+
+
+def test_an_installation_under_tmp_stays_visible_under_the_private_tmp():
+    """A checkout under /tmp (its venv, its sources): the container's own /tmp would hide the
+    interpreter it runs, so they are bound in (read-only), the outermost path once."""
+    here = EXISTING | {"/tmp/ci/.venv", "/tmp/ci", "/usr"}
+    p = plan(parse_mountinfo(MOUNTINFO), [], [], keep=["/tmp/ci/.venv", "/usr", "/tmp/ci", "/tmp",
+                                                        "/tmp/gone"],
+             realpath=lambda x: x, exists=here.__contains__)
+    assert p.keep == ("/tmp/ci",)
+    text = script(p, "/scratch", "/")
+    assert text.index('tmpfs "$R/tmp"') < text.index("mount --rbind /tmp/ci \"$R\"/tmp/ci")
+    assert "mount -o remount,bind,ro \"$R\"/tmp/ci" in text
 
 
 @pytest.mark.parametrize("target", ["/proc/x", "/sys/fs/x", "/run/user/1000/new"])

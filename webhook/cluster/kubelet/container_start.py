@@ -215,7 +215,7 @@ async def _start_process(pod: Any, runner: ContainerRunner, logs: ContainerLogs)
     if node.isolation is Isolation.NAMESPACES:
         binds.append(Bind(str(pod.etc_hosts()), "/etc/hosts", False, True))
         try:
-            root = plan(node.mountinfo, binds, node.hidden_paths())
+            root = plan(node.mountinfo, binds, node.hidden_paths(), keep=node.kept_paths())
         except MountPlanError as exc:
             raise StartFailure("CreateContainerError", str(exc)) from exc
         scratch = pod.scratch_dir(runner.name, runner.state.restart_count)

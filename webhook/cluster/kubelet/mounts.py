@@ -6,8 +6,9 @@ tmpfs: it reads every file of the machine (the installed canarist and its interp
 "image"), and everything it writes, like every mount point the kubelet has to create for a
 volume, stays in the container. Mounts of the machine under ``/`` (``/proc``, ``/sys``,
 ``/dev``...) are bound in as they are, except that one holding a mount path that does not exist
-yet gets its own overlay; ``/tmp`` is a private tmpfs; the node's own directory (every pod's
-volume files) is hidden, and so are the invoking user's ``~/.kube`` and ``~/.canarist``. The
+yet gets its own overlay; ``/tmp`` is a private tmpfs (but for the installed canarist and its
+interpreter when they live under ``/tmp``, bound in read-only); the node's own directory (every
+pod's volume files) is hidden, and so are the invoking user's ``~/.kube`` and ``~/.canarist``. The
 pod's volumes are then bound at their mount paths (read-only where asked), ``/etc/hosts`` is
 the pod's, and the program starts with that root (``unshare --root``) in its working directory.
 
@@ -53,6 +54,7 @@ class RootPlan:
     rbinds: tuple[str, ...]    # machine mounts bound in recursively, as they are
     binds: tuple[Bind, ...]    # volumes, targets resolved
     hide: tuple[str, ...]      # covered by an empty tmpfs
+    keep: tuple[str, ...] = ()  # under /tmp, yet bound into the private /tmp (read-only)
 
 
 def _unescape(field: str) -> str:
@@ -102,9 +104,12 @@ def top_mounts(mounts: Sequence[Mountpoint]) -> tuple[str, list[Mountpoint], dic
 
 
 def plan(mounts: Sequence[Mountpoint], binds: Iterable[Bind], hide: Iterable[str], *,
+         keep: Iterable[str] = (),
          realpath: Callable[[str], str] = os.path.realpath,
          exists: Callable[[str], bool] = os.path.lexists) -> RootPlan:
-    """Which machine mounts to overlay or bind, and where each volume lands."""
+    """Which machine mounts to overlay or bind, and where each volume lands. ``keep``: what the
+    container must still see although it lies under ``/tmp`` (the private tmpfs there would
+    hide it): the installed canarist and its interpreter, e.g. in a checkout under /tmp."""
     _, children, below = top_mounts(mounts)
     resolved: list[Bind] = []
     overlay_ids: set[int] = set()
@@ -136,7 +141,18 @@ def plan(mounts: Sequence[Mountpoint], binds: Iterable[Bind], hide: Iterable[str
             rbinds.append(c.path)
     hidden = tuple(h for h in hide if exists(h) and not _under(realpath(h), "/tmp"))
     resolved.sort(key=lambda b: (b.target.count("/"), b.target))
-    return RootPlan(tuple(overlays), tuple(rbinds), tuple(resolved), hidden)
+    return RootPlan(tuple(overlays), tuple(rbinds), tuple(resolved), hidden,
+                    outermost(realpath(k) for k in keep if exists(k) and _under(realpath(k),
+                                                                                 "/tmp")))
+
+
+def outermost(paths: Iterable[str]) -> tuple[str, ...]:
+    """``paths`` without those inside another of them (and without ``/tmp`` itself)."""
+    out: list[str] = []
+    for path in sorted(set(paths), key=lambda p: (p.count("/"), p)):
+        if path.rstrip("/") != "/tmp" and not any(_under(path, o) for o in out):
+            out.append(path)
+    return tuple(sorted(out))
 
 
 def script(p: RootPlan, scratch: str, workdir: str) -> str:
@@ -161,6 +177,10 @@ def script(p: RootPlan, scratch: str, workdir: str) -> str:
         lines.append(f'mount --rbind {q(path)} "$R"{q(path)} 2>/dev/null || true')
     lines.append(f"mount -t tmpfs -o mode=1777,size={TMP_SIZE} tmpfs \"$R/tmp\" "
                  "|| fail cannot mount /tmp")
+    for k in p.keep:
+        lines += [f'mkdir -p "$R"{q(k)} || fail cannot create {q(k)}',
+                  f'mount --rbind {q(k)} "$R"{q(k)} || fail cannot mount {q(k)}',
+                  f'mount -o remount,bind,ro "$R"{q(k)} || fail cannot make {q(k)} read-only']
     for b in p.binds:
         dest = f'"$R"{q(b.target)}'
         if b.file:

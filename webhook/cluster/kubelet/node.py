@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import webhook
 from webhook.cluster.api import ClusterAPI
 from webhook.cluster.controllers.informer import Informer
 from webhook.cluster.kubelet.addresses import AddressPool
@@ -121,6 +123,12 @@ class NodeContext:
         if self.state is not None:
             paths.insert(0, str(self.state.base))
         return paths
+
+    def kept_paths(self) -> list[str]:
+        """What containers must see although it may lie under ``/tmp`` (a checkout there): the
+        interpreter canarist's processes run with, and the installed canarist."""
+        return [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+                str(Path(webhook.__file__).resolve().parents[1])]
 
     async def api_endpoint(self) -> tuple[str, int]:
         fallback = (self.config.api_host or self.pool.host_ip, self.config.api_port)
