@@ -409,12 +409,14 @@ def test_an_installation_under_tmp_stays_visible_under_the_private_tmp():
     """A checkout under /tmp (its venv, its sources): the container's own /tmp would hide the
     interpreter it runs, so they are bound in (read-only), the outermost path once."""
     here = EXISTING | {"/tmp/ci/.venv", "/tmp/ci", "/usr"}
-    p = plan(parse_mountinfo(MOUNTINFO), [], [], keep=["/tmp/ci/.venv", "/usr", "/tmp/ci", "/tmp",
-                                                        "/tmp/gone"],
+    p = plan(parse_mountinfo(MOUNTINFO), [Bind("/v/scratch", "/tmp")], [],
+             keep=["/tmp/ci/.venv", "/usr", "/tmp/ci", "/tmp", "/tmp/gone"],
              realpath=lambda x: x, exists=here.__contains__)
     assert p.keep == ("/tmp/ci",)
     text = script(p, "/scratch", "/")
-    assert text.index('tmpfs "$R/tmp"') < text.index("mount --rbind /tmp/ci \"$R\"/tmp/ci")
+    kept = text.index("mount --rbind /tmp/ci \"$R\"/tmp/ci")
+    # after the private /tmp and after an emptyDir mounted at /tmp, which would cover it
+    assert text.index('tmpfs "$R/tmp"') < text.index('mount --bind /v/scratch "$R"/tmp') < kept
     assert "mount -o remount,bind,ro \"$R\"/tmp/ci" in text
 
 

@@ -177,10 +177,6 @@ def script(p: RootPlan, scratch: str, workdir: str) -> str:
         lines.append(f'mount --rbind {q(path)} "$R"{q(path)} 2>/dev/null || true')
     lines.append(f"mount -t tmpfs -o mode=1777,size={TMP_SIZE} tmpfs \"$R/tmp\" "
                  "|| fail cannot mount /tmp")
-    for k in p.keep:
-        lines += [f'mkdir -p "$R"{q(k)} || fail cannot create {q(k)}',
-                  f'mount --rbind {q(k)} "$R"{q(k)} || fail cannot mount {q(k)}',
-                  f'mount -o remount,bind,ro "$R"{q(k)} || fail cannot make {q(k)} read-only']
     for b in p.binds:
         dest = f'"$R"{q(b.target)}'
         if b.file:
@@ -192,6 +188,12 @@ def script(p: RootPlan, scratch: str, workdir: str) -> str:
         if b.read_only:
             lines.append(f"mount -o remount,bind,ro {dest} "
                          f"|| fail cannot make {q(b.target)} read-only")
+    # after the volumes: one mounted at /tmp (an emptyDir beside readOnlyRootFilesystem) would
+    # cover the installation again
+    for k in p.keep:
+        lines += [f'mkdir -p "$R"{q(k)} || fail cannot create {q(k)}',
+                  f'mount --rbind {q(k)} "$R"{q(k)} || fail cannot mount {q(k)}',
+                  f'mount -o remount,bind,ro "$R"{q(k)} || fail cannot make {q(k)} read-only']
     for h in p.hide:
         lines.append(f'mount -t tmpfs -o size=4k,mode=0755 canarist-hidden "$R"{q(h)} '
                      f"|| fail cannot hide {q(h)}")
