@@ -60,6 +60,13 @@ def decide_api_endpoint(service: Mapping[str, Any] | None,
     return fallback
 
 
+def installation_paths() -> list[str]:
+    """What containers must see although it may lie under ``/tmp`` (a checkout there): the
+    interpreter canarist's processes run with, and the installed canarist."""
+    return [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+            str(Path(webhook.__file__).resolve().parents[1])]
+
+
 @dataclass
 class NodeContext:
     api: ClusterAPI
@@ -125,10 +132,7 @@ class NodeContext:
         return paths
 
     def kept_paths(self) -> list[str]:
-        """What containers must see although it may lie under ``/tmp`` (a checkout there): the
-        interpreter canarist's processes run with, and the installed canarist."""
-        return [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-                str(Path(webhook.__file__).resolve().parents[1])]
+        return installation_paths()
 
     async def api_endpoint(self) -> tuple[str, int]:
         fallback = (self.config.api_host or self.pool.host_ip, self.config.api_port)
