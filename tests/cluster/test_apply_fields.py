@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as hs
 
 from webhook.cluster.apply.fields import (
@@ -167,6 +167,9 @@ def _objects() -> Any:
 def test_apply_is_idempotent_and_records_round_trip() -> None:
     @settings(max_examples=300, deadline=None)
     @given(first=_objects(), second=_objects(), third=_objects())
+    # b's empty keyed list leaves a's item (found by CI): it is no field b set to []
+    @example(first={"spec": {}}, second={"spec": {"containers": []}},
+             third={"spec": {"containers": [{"name": None}]}})
     def check(first: dict[str, Any], second: dict[str, Any], third: dict[str, Any]) -> None:
         assert from_fieldsv1(to_fieldsv1(leaves(first, KINDS))) == set(leaves(first, KINDS))
         live = apply(None, first, "a", False, KINDS, "apps/v1", T)
@@ -184,6 +187,13 @@ def test_apply_is_idempotent_and_records_round_trip() -> None:
 
 
 def merged_fields_hold(obj: dict[str, Any], config: dict[str, Any]) -> bool:
-    """Every field the configuration sets reads back with its value."""
+    """Every field the configuration sets reads back with its value. An empty map, or an empty
+    list whose items merge by key or value, sets nothing of its own: other managers' items stay
+    (structured-merge-diff's granular lists), so it may read back with them."""
     return all(lookup(obj, p) == (True, v) for p, v in leaves(config, KINDS).items()
-               if p[-1] != "." and v != {})
+               if p[-1] != "." and v != {} and not (v == [] and granular(p)))
+
+
+def granular(path: tuple[str, ...]) -> bool:
+    names = tuple(part[2:] for part in path if part.startswith("f:"))
+    return len(names) == len(path) and KINDS(names)[0] in ("map", "set")
