@@ -125,7 +125,7 @@ def spec(case: Case, env: Env) -> None:
 
 def reconciler(case: Case, env: Env) -> None:
     """What the reconciler reads of a Deployment's annotations (``release.model``)."""
-    from webhook.release.model import parsed_spec
+    from webhook.release.specs import parsed_spec
 
     items = tuple(sorted(annotations_of(case).items()))
     parsed, error = timed(lambda: parsed_spec("web", items))

@@ -179,7 +179,7 @@ def test_status_annotation_is_written_only_when_it_changes() -> None:
 
 
 def test_the_parsed_spec_is_reused_while_only_the_status_changes() -> None:
-    from webhook.release.model import SPECS
+    from webhook.release.specs import SPECS
 
     sim = released(proxy_sim())
     SPECS.clear()

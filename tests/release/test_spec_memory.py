@@ -8,7 +8,8 @@ import gc
 import tracemalloc
 from typing import Any
 
-from webhook.release.model import SPECS, observe
+from webhook.release.model import observe
+from webhook.release.specs import SPECS
 from webhook.spec.speccache import cost_of
 
 MiB = 1024 * 1024

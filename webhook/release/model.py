@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webhook.analysis import AnalysisRecord
-from webhook.errors import SpecError
-from webhook.policy import BypassRecord, ClusterPolicy, manage, parse_effective
+from webhook.policy import BypassRecord, ClusterPolicy, manage
 from webhook.release.labels import selects
 from webhook.release.names import (
     CANARY_SUFFIX,
@@ -24,11 +23,11 @@ from webhook.release.names import (
     MANAGED_BY_ANNOTATION,
     POD_TEMPLATE_HASH,
 )
+from webhook.release.specs import parsed_spec
 from webhook.spec import CanarySpec, ReleaseStatus
-from webhook.spec.boundedcache import BoundedCache
 from webhook.spec.hashing import revision_hash
 from webhook.spec.names import STATUS
-from webhook.spec.speccache import DEFAULT_BYTES, cost_of, relevant
+from webhook.spec.speccache import relevant
 
 JSON = dict[str, Any]
 
@@ -311,35 +310,6 @@ class World:
 
     def revision(self, hash_: str) -> tuple[ReplicaSetView, ...]:
         return tuple(rs for rs in self.replica_sets if rs.hash == hash_)
-
-
-# The reconciler's parsed specs, bounded in bytes like the webhook's: keyed by the annotation
-# text, they would otherwise hold every distinct (large) annotation value ever seen.
-# The policy is part of the key: a policy object is shared by every Deployment it covers and
-# replaced whole when the policies change, so it costs the key nothing to count.
-SpecKey = tuple[str, tuple[tuple[str, str], ...], "ClusterPolicy | None"]
-SPECS: BoundedCache[SpecKey, tuple[CanarySpec | None, str | None]] = BoundedCache(
-    DEFAULT_BYTES, lambda key, _: cost_of((key[0], key[1])))
-
-
-def parsed_spec(
-    name: str, annotations: tuple[tuple[str, str], ...], policy: ClusterPolicy | None = None
-) -> tuple[CanarySpec | None, str | None]:
-    """The spec of a Deployment's ``canarist.io/`` annotations over its policy's defaults, or
-    the problems with them.
-
-    Cached (``SPECS``): parsing is a pure function of the annotations and the policy, and YAML
-    parsing is the costliest part of a reconcile, while both change only when someone edits
-    them."""
-    key = (name, annotations, policy)
-    found = SPECS.get(key)
-    if found is None:
-        try:
-            found = parse_effective(dict(annotations), policy, deployment=name).spec, None
-        except SpecError as exc:
-            found = None, exc.summary()
-        SPECS.put(key, found)
-    return found
 
 
 def observe(
