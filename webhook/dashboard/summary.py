@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from webhook.dashboard.compact import JSON, containers
 from webhook.errors import InvalidInput, Problem
 from webhook.kube.display import ReleaseView
+from webhook.release import timefmt
 from webhook.spec import Phase
 from webhook.spec.history import History
 from webhook.spec.names import HISTORY
@@ -32,15 +32,8 @@ MAX_FILTER = 253  # characters of one filter value
 
 def timestamp(text: str | None) -> float | None:
     """Unix seconds of an RFC 3339 time, or ``None``."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    moment = timefmt.parse(text)
+    return None if moment is None else moment.timestamp()
 
 
 def policy_of(view: ReleaseView) -> str:
